@@ -1,0 +1,47 @@
+/**
+ * The public plugin API (host plugin-API version in version.ts). This file is the only entry point plugins use;
+ * external plugins import it as `zen-watcher/plugin-api` (the loader maps that specifier to this file).
+ */
+
+export type { ErrorCode } from './errors.ts';
+export { ERROR_CODES, isZwError, payloadError, ZwError } from './errors.ts';
+export type {
+  DraftContext,
+  HookName,
+  IngesterChange,
+  LeaderTerm,
+  RunMode,
+  StartContext,
+  StopContext,
+  WebhookRequest,
+  WebhookResult,
+} from './hooks.ts';
+export { HOOK_NAMES } from './hooks.ts';
+export type { PluginManifest } from './manifest.ts';
+export { pluginManifestSchema } from './manifest.ts';
+export type {
+  EmitResult,
+  InformerEvents,
+  InformerOptions,
+  PluginApi,
+  PluginHooks,
+  PluginKube,
+  PluginLogger,
+  PluginMetrics,
+  PluginSpec,
+  TapOptions,
+  Tappable,
+  ZenPlugin,
+} from './plugin.ts';
+export { definePlugin, isZenPlugin } from './plugin.ts';
+export type {
+  Category,
+  IngesterView,
+  Observation,
+  ObservationDraft,
+  ObservationSpec,
+  ResourceRef,
+  Severity,
+} from './types.ts';
+export { CATEGORIES, SEVERITIES } from './types.ts';
+export { HOST_API_VERSION } from './version.ts';

@@ -1,0 +1,158 @@
+/**
+ * The plugin contract (DESIGN §4): `definePlugin({ name, version, register(api) })`, and the narrowed facade
+ * handed to `register`. Plugins may tap hooks, never call them; the facade fills in the tap name.
+ */
+
+import type { ZwError } from './errors.ts';
+import type {
+  DraftContext,
+  IngesterChange,
+  LeaderTerm,
+  StartContext,
+  StopContext,
+  WebhookRequest,
+  WebhookResult,
+} from './hooks.ts';
+import type { IngesterView, ObservationDraft, Severity } from './types.ts';
+
+export interface TapOptions {
+  /** Lower stages run first (tapable `stage`). Default 0. */
+  stage?: number;
+}
+
+/** A hook as a plugin sees it: it can add a function, nothing else. */
+export interface Tappable<Args extends unknown[], R = void> {
+  tapPromise(fn: (...args: Args) => Promise<R>, options?: TapOptions): void;
+}
+
+export interface PluginHooks {
+  onStart: Tappable<[StartContext]>;
+  onBecomeLeader: Tappable<[LeaderTerm]>;
+  onLoseLeadership: Tappable<[LeaderTerm]>;
+  /** Keyed by source handler; a plugin may tap only the handlers its manifest lists in `sources`. */
+  onWebhook: { for(handler: string): Tappable<[WebhookRequest], WebhookResult> };
+  onIngesterChanged: Tappable<[IngesterChange]>;
+  onObservation: Tappable<[ObservationDraft, DraftContext], ObservationDraft>;
+  onStop: Tappable<[StopContext]>;
+}
+
+export interface PluginLogger {
+  debug(msg: string, meta?: object): void;
+  info(msg: string, meta?: object): void;
+  warn(msg: string, meta?: object): void;
+  error(msg: string, meta?: object): void;
+  child(meta: object): PluginLogger;
+}
+
+/** Metrics scoped to the plugin: names get the `zen_watcher_plugin_` prefix and a `plugin` label. */
+export interface PluginMetrics {
+  counter(
+    name: string,
+    help: string,
+    labelNames?: readonly string[],
+  ): { inc(labels?: Record<string, string>, n?: number): void };
+  gauge(
+    name: string,
+    help: string,
+    labelNames?: readonly string[],
+  ): { set(value: number, labels?: Record<string, string>): void };
+}
+
+export interface EmitResult {
+  created: number;
+  duplicates: number;
+  filtered: number;
+  dropped: number;
+}
+
+/** A watch over one resource type, kept alive by the host (restarts with backoff, relists on 410 Gone). */
+export interface InformerEvents<T> {
+  /** Called for every object present at (re)list, and for later adds. */
+  add?(obj: T): void | Promise<void>;
+  update?(obj: T, old: T | undefined): void | Promise<void>;
+  delete?(obj: T): void | Promise<void>;
+  /** After each complete (re)list, with every object currently present. */
+  synced?(objects: T[]): void | Promise<void>;
+}
+
+export interface InformerOptions {
+  group: string;
+  version: string;
+  /** Plural resource name, e.g. `vulnerabilityreports`. */
+  resource: string;
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+  /** Stops the informer when aborted; pass the leader term's signal. */
+  signal: AbortSignal;
+}
+
+/** Read-only Kubernetes access for plugins. Absent (undefined) in standalone mode. */
+export interface PluginKube {
+  informer<T = Record<string, unknown>>(options: InformerOptions, events: InformerEvents<T>): Promise<void>;
+  /** Whether the API server serves this group/version/resource (discovery, re-checked on each call). */
+  hasResource(group: string, version: string, resource: string): Promise<boolean>;
+}
+
+export interface PluginApi {
+  readonly name: string;
+  readonly version: string;
+  /** The host's plugin-API version (semver). */
+  readonly hostApiVersion: string;
+  readonly hooks: PluginHooks;
+  readonly log: PluginLogger;
+  readonly metrics: PluginMetrics;
+  readonly kube: PluginKube | undefined;
+  /** The Ingesters currently bound to this plugin's source handlers (valid ones only). */
+  ingesters(handler?: string): IngesterView[];
+  /**
+   * Send drafts for an Ingester through the pipeline (informer sources). Resolves once they are written or
+   * dropped with a counted reason. Leader-only sources should pass the leader term's signal.
+   */
+  emit(ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }): Promise<EmitResult>;
+  /** Build the typed error for a payload this source cannot use (HTTP 422, or 400). */
+  payloadError(message: string, field?: string, status?: 400 | 422): ZwError;
+  /** The host's severity normalization (aliases such as CRITICAL, warning, error); undefined if unknown. */
+  severityOf(value: unknown): Severity | undefined;
+}
+
+export interface PluginSpec {
+  /** kebab-case, unique among loaded plugins; must equal the manifest's package name without scope. */
+  name: string;
+  /** semver of the plugin itself. */
+  version: string;
+  /** Called once, synchronously or async, at load. Only record taps here; start work in hooks. */
+  register(api: PluginApi): void | Promise<void>;
+}
+
+export interface ZenPlugin extends Readonly<PluginSpec> {
+  readonly $$type: 'zen-watcher.plugin';
+  readonly apiVersion: 1;
+}
+
+const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+
+/** Define a plugin: validates the spec and returns a branded, frozen object for the loader. */
+export function definePlugin(spec: PluginSpec): ZenPlugin {
+  if (typeof spec?.name !== 'string' || !NAME_PATTERN.test(spec.name)) {
+    throw new TypeError(
+      `definePlugin: name must match ${NAME_PATTERN} (kebab-case), got ${JSON.stringify(spec?.name)}`,
+    );
+  }
+  if (typeof spec.version !== 'string' || spec.version.length === 0) {
+    throw new TypeError(`definePlugin: plugin '${spec.name}' needs a version string`);
+  }
+  if (typeof spec.register !== 'function') {
+    throw new TypeError(`definePlugin: plugin '${spec.name}' needs a register(api) function`);
+  }
+  return Object.freeze({ ...spec, $$type: 'zen-watcher.plugin', apiVersion: 1 }) as ZenPlugin;
+}
+
+export function isZenPlugin(value: unknown): value is ZenPlugin {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { $$type?: unknown }).$$type === 'zen-watcher.plugin' &&
+    typeof (value as { register?: unknown }).register === 'function'
+  );
+}

@@ -1,0 +1,62 @@
+/** `zen-watcher plugins list`: what the loader finds, and whether each would load, without starting the host. */
+import { HOST_API_VERSION } from '../api/index.ts';
+import type { HostEnv } from '../config/env.ts';
+import { createAjv } from '../config/validate.ts';
+import { createHostHooks } from '../hooks/host-hooks.ts';
+import { createPluginContext } from '../host/plugin-facade.ts';
+import { discoverPlugins, importAndRegister, registerPluginApiSpecifier } from '../loader/index.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { table } from './table.ts';
+
+export async function pluginsList(
+  env: Readonly<HostEnv>,
+  output = 'table',
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  registerPluginApiSpecifier();
+  const records = discoverPlugins([env.builtinPluginDir, ...env.pluginDirs], {
+    ajv: createAjv(),
+    hostApiVersion: HOST_API_VERSION,
+  });
+  // Import and register each admitted plugin against throwaway hooks, so a plugin whose code fails shows `failed`.
+  const hooks = createHostHooks();
+  const log = createLogger({ level: 'silent' });
+  const metrics = createMetrics();
+  for (const r of records) {
+    await importAndRegister(
+      r,
+      (rec) =>
+        createPluginContext(rec, {
+          hooks,
+          log,
+          metrics,
+          kube: undefined,
+          ingesters: () => [],
+          emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),
+        }),
+      env.hookTimeoutMs,
+    );
+  }
+  const rows = records.map((r) => ({
+    name: r.name,
+    version: r.version,
+    status: r.status,
+    sources: r.manifest?.sources.join(',') ?? '',
+    directory: r.dir,
+    reason: r.reason,
+  }));
+  if (output === 'json') out.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else if (output === 'table')
+    out.write(
+      table(
+        ['NAME', 'VERSION', 'STATUS', 'SOURCES', 'DIRECTORY', 'REASON'],
+        rows.map((r) => [r.name, r.version, r.status, r.sources, r.directory, r.reason]),
+      ),
+    );
+  else {
+    process.stderr.write(`zen-watcher plugins list: -o must be table or json, got '${output}'\n`);
+    return 2;
+  }
+  return 0;
+}

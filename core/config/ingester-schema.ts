@@ -1,0 +1,195 @@
+/**
+ * The Ingester JSON Schema: the single source of truth. The host validates Ingester documents with it (ajv),
+ * and the CRD's OpenAPI schema in config/crd/ is generated from it (test/tools/gen-crds.ts; a test checks the
+ * committed YAML is current). Only fields the host honours are declared: every field here has an effect.
+ *
+ * Structural-schema rules apply (so the CRD can be generated): no oneOf/anyOf of differing types, no if/then.
+ * Cross-field rules (webhook needs a path, ...) are in semantic-checks.ts and as CEL rules in the CRD.
+ */
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$';
+const duration = (description: string) => ({ type: 'string', pattern: DURATION_PATTERN, description }) as const;
+const stringList = (description: string) =>
+  ({ type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 256, description }) as const;
+const SEVERITY_ENUM = ['critical', 'high', 'medium', 'low', 'info'] as const;
+
+export const ingesterSpecSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['source', 'ingester'],
+  properties: {
+    source: {
+      type: 'string',
+      pattern: DNS_LABEL,
+      maxLength: 40,
+      description: 'Tool name; becomes Observation spec.source and the prefix of Observation names.',
+    },
+    plugin: {
+      type: 'string',
+      pattern: DNS_LABEL,
+      maxLength: 40,
+      description:
+        "The plugin source handler that serves this Ingester (a plugin manifest's `sources` entry). Default: spec.source.",
+    },
+    ingester: { type: 'string', enum: ['webhook', 'informer'], description: 'How events arrive.' },
+    informer: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Informer settings (leader only). Plugins with built-in resource types may not need gvr.',
+      properties: {
+        gvr: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['version', 'resource'],
+          properties: {
+            group: { type: 'string', default: '', description: 'API group; empty for the core group.' },
+            version: { type: 'string', minLength: 1 },
+            resource: { type: 'string', minLength: 1, description: 'Plural resource name.' },
+          },
+        },
+        namespace: { type: 'string', description: 'Watch one namespace; empty = every watched namespace.' },
+        labelSelector: { type: 'string' },
+        fieldSelector: { type: 'string' },
+        resyncPeriod: duration('Periodic full relist; 0 or absent = only on watch restarts.'),
+      },
+    },
+    webhook: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      properties: {
+        path: {
+          type: 'string',
+          pattern: '^/[A-Za-z0-9._~/-]*$',
+          maxLength: 256,
+          description: 'HTTP path served on every replica, e.g. /ingest/falco. Unique across Ingesters.',
+        },
+        methods: {
+          type: 'array',
+          items: { type: 'string', enum: ['POST', 'PUT'] },
+          minItems: 1,
+          uniqueItems: true,
+          default: ['POST'],
+          description: 'Accepted methods; others get 405.',
+        },
+        maxBodyBytes: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 268435456,
+          description: "Body limit for this path. Default: the plugin's, else ZEN_MAX_BODY_BYTES (1 MiB).",
+        },
+      },
+    },
+    filters: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Drop drafts before dedup; every drop is counted in zen_watcher_observations_filtered_total.',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        minSeverity: { type: 'string', enum: SEVERITY_ENUM },
+        includeSeverity: { type: 'array', items: { type: 'string', enum: SEVERITY_ENUM }, uniqueItems: true },
+        includeNamespaces: stringList('Keep only these resource namespaces.'),
+        excludeNamespaces: stringList('Drop these resource namespaces.'),
+        includeKinds: stringList('Keep only these resource kinds (case-insensitive).'),
+        excludeKinds: stringList('Drop these resource kinds (case-insensitive).'),
+        ignoreKinds: stringList('Alias of excludeKinds (upstream name).'),
+        includeCategories: stringList('Keep only these categories.'),
+        excludeCategories: stringList('Drop these categories.'),
+        includeEventTypes: stringList('Keep only these event types.'),
+        excludeEventTypes: stringList('Drop these event types.'),
+        excludeRules: stringList('Drop drafts whose details.rule is one of these.'),
+      },
+    },
+    deduplication: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        strategy: {
+          type: 'string',
+          enum: ['fingerprint', 'key', 'hybrid'],
+          default: 'fingerprint',
+          description: "fingerprint: the plugin's fingerprint; key: a hash of `fields`; hybrid: both.",
+        },
+        window: duration(
+          'Repeats of one finding within the window are duplicates. 0 = identity never expires (default for informers); webhook default 60s.',
+        ),
+        fields: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          maxItems: 32,
+          description: 'Draft field paths (e.g. resource.name, details.rule) for the key/hybrid strategies.',
+        },
+      },
+    },
+    ttl: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Observation lifetime (spec.ttlSecondsAfterCreation), enforced by the leader-only GC.',
+      properties: {
+        default: duration('Default TTL. Default: ZEN_OBSERVATION_TTL_SECONDS (7d).'),
+        min: duration('Lower clamp for plugin-provided TTLs.'),
+        max: duration('Upper clamp for plugin-provided TTLs.'),
+      },
+    },
+    rateLimit: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Per-source token bucket after dedup. Webhooks over the limit get 429 + Retry-After; informer events wait.',
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        requestsPerSecond: { type: 'number', minimum: 0.1, maximum: 100000 },
+        burst: { type: 'integer', minimum: 1, maximum: 1000000 },
+      },
+    },
+    destinations: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 1,
+      description: 'Where Observations go. Today: the Observation CRD (or the local store in standalone mode).',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['type'],
+        properties: {
+          type: { type: 'string', enum: ['crd'] },
+          value: { type: 'string', enum: ['observations'], default: 'observations' },
+          namespace: {
+            type: 'string',
+            description:
+              "Namespace for the Observations. Default: the resource's namespace when it has one, else the Ingester's.",
+          },
+        },
+      },
+    },
+    config: {
+      type: 'object',
+      'x-kubernetes-preserve-unknown-fields': true,
+      description: "Plugin settings, validated against the plugin's configSchema.",
+    },
+  },
+} as const;
+
+export const ingesterDocumentSchema = {
+  $id: 'https://zen.kube-zen.io/schemas/ingester.json',
+  type: 'object',
+  required: ['apiVersion', 'kind', 'metadata', 'spec'],
+  properties: {
+    apiVersion: { type: 'string', const: 'zen.kube-zen.io/v1alpha1' },
+    kind: { type: 'string', const: 'Ingester' },
+    metadata: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
+        namespace: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
+        generation: { type: 'integer' },
+        uid: { type: 'string' },
+      },
+    },
+    spec: ingesterSpecSchema,
+    status: { type: 'object' },
+  },
+} as const;

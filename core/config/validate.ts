@@ -1,0 +1,234 @@
+/**
+ * Ingester validation: ajv against the Ingester schema, then cross-field checks, then `spec.config` against the
+ * chosen plugin's configSchema. The same functions serve startup, the Kubernetes watch (status conditions) and
+ * `zen-watcher validate`. Every error names a field path (`spec.filters.minSeverity`).
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { IngesterView } from '../api/index.ts';
+import { parseDurationMs } from './duration.ts';
+import { ingesterDocumentSchema } from './ingester-schema.ts';
+
+export interface FieldError {
+  /** Dot path from the document root, e.g. `spec.config.minPriority`. */
+  path: string;
+  message: string;
+}
+
+/** What the validator needs to know about a source handler; built from plugin manifests (no code imported). */
+export interface HandlerInfo {
+  handler: string;
+  plugin: string;
+  pluginVersion: string;
+  ingesterTypes: readonly ('webhook' | 'informer')[];
+  maxBodyBytes?: number;
+  /** Compiled configSchema; undefined = the plugin takes no config. */
+  validateConfig?: ValidateFunction;
+}
+
+export type HandlerLookup = (handler: string) => HandlerInfo | undefined;
+
+/** A validated Ingester, deep-frozen; `spec` has schema defaults applied. */
+export interface IngesterConfig {
+  readonly key: string; // namespace/name
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string | undefined;
+  readonly generation: number;
+  readonly spec: Readonly<IngesterSpec>;
+  readonly handler: HandlerInfo;
+  readonly view: IngesterView;
+}
+
+export interface IngesterSpec {
+  source: string;
+  plugin?: string;
+  ingester: 'webhook' | 'informer';
+  informer?: IngesterView['informer'];
+  webhook?: { path: string; methods: string[]; maxBodyBytes?: number };
+  filters?: Record<string, unknown>;
+  deduplication?: { enabled: boolean; strategy: 'fingerprint' | 'key' | 'hybrid'; window?: string; fields?: string[] };
+  ttl?: { default?: string; min?: string; max?: string };
+  rateLimit?: { enabled: boolean; requestsPerSecond?: number; burst?: number };
+  destinations?: { type: 'crd'; value: 'observations'; namespace?: string }[];
+  config?: Record<string, unknown>;
+}
+
+export type ValidationResult =
+  | { ok: true; ingester: IngesterConfig }
+  | { ok: false; reason: 'InvalidConfig' | 'PluginMissing'; errors: FieldError[] };
+
+/** One ajv instance for host schemas and plugin config schemas: allErrors, defaults from the schema, strict. */
+export function createAjv(): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    strict: true,
+    strictRequired: false,
+    allowUnionTypes: true,
+  });
+  ajv.addKeyword({ keyword: 'x-kubernetes-preserve-unknown-fields', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-kubernetes-int-or-string', schemaType: 'boolean' });
+  return ajv;
+}
+
+/** `/spec/filters/0/x` + missingProperty → `spec.filters[0].x`. */
+export function ajvErrorsToFieldErrors(errors: ErrorObject[] | null | undefined, prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const e of errors ?? []) {
+    let path = prefix;
+    for (const seg of e.instancePath.split('/').slice(1)) {
+      const s = seg.replace(/~1/g, '/').replace(/~0/g, '~');
+      path = /^[0-9]+$/.test(s) ? `${path}[${s}]` : path ? `${path}.${s}` : s;
+    }
+    let message = e.message ?? 'is invalid';
+    if (e.keyword === 'required') {
+      const p = (e.params as { missingProperty: string }).missingProperty;
+      path = path ? `${path}.${p}` : p;
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties') {
+      const p = (e.params as { additionalProperty: string }).additionalProperty;
+      path = path ? `${path}.${p}` : p;
+      message = 'is not a known field';
+    } else if (e.keyword === 'enum') {
+      message = `must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    } else if (e.keyword === 'const') {
+      message = `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+    }
+    out.push({ path: path || '(root)', message });
+  }
+  return out;
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export class IngesterValidator {
+  readonly #validateDoc: ValidateFunction;
+  readonly #handlers: HandlerLookup;
+  readonly #knownHandlers: () => string[];
+
+  constructor(opts: { ajv?: Ajv; handlers: HandlerLookup; knownHandlers: () => string[] }) {
+    const ajv = opts.ajv ?? createAjv();
+    this.#validateDoc = ajv.getSchema(ingesterDocumentSchema.$id) ?? ajv.compile(ingesterDocumentSchema);
+    this.#handlers = opts.handlers;
+    this.#knownHandlers = opts.knownHandlers;
+  }
+
+  /** Validate one Ingester document. Never throws for bad input; `defaultNamespace` fills metadata.namespace. */
+  validate(input: unknown, defaultNamespace = 'default'): ValidationResult {
+    const doc = structuredClone(input) as Record<string, unknown>;
+    if (!this.#validateDoc(doc)) {
+      return { ok: false, reason: 'InvalidConfig', errors: ajvErrorsToFieldErrors(this.#validateDoc.errors) };
+    }
+    const meta = doc.metadata as { name: string; namespace?: string; generation?: number; uid?: string };
+    const spec = doc.spec as unknown as IngesterSpec;
+    const errors: FieldError[] = [];
+
+    // Cross-field rules the schema cannot express (also CEL rules in the CRD).
+    if (spec.ingester === 'webhook' && !spec.webhook) {
+      errors.push({ path: 'spec.webhook', message: 'is required when spec.ingester is webhook' });
+    }
+    if (spec.ingester === 'informer' && spec.webhook) {
+      errors.push({ path: 'spec.webhook', message: 'must not be set when spec.ingester is informer' });
+    }
+    if (spec.ingester === 'webhook' && spec.informer) {
+      errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
+    }
+    errors.push(...checkDurations(spec));
+
+    const handlerName = spec.plugin ?? spec.source;
+    const handler = this.#handlers(handlerName);
+    if (!handler) {
+      const known = this.#knownHandlers();
+      return {
+        ok: false,
+        reason: 'PluginMissing',
+        errors: [
+          ...errors,
+          {
+            path: spec.plugin ? 'spec.plugin' : 'spec.source',
+            message: `no loaded plugin provides source handler '${handlerName}' (available: ${known.join(', ') || 'none'}); set spec.plugin to one of them`,
+          },
+        ],
+      };
+    }
+    if (!handler.ingesterTypes.includes(spec.ingester)) {
+      errors.push({
+        path: 'spec.ingester',
+        message: `plugin '${handler.plugin}' serves '${handler.handler}' as ${handler.ingesterTypes.join('/')}, not ${spec.ingester}`,
+      });
+    }
+    spec.config ??= {};
+    if (handler.validateConfig) {
+      if (!handler.validateConfig(spec.config)) {
+        errors.push(...ajvErrorsToFieldErrors(handler.validateConfig.errors, 'spec.config'));
+      }
+    } else if (Object.keys(spec.config).length > 0) {
+      errors.push({ path: 'spec.config', message: `plugin '${handler.plugin}' takes no configuration` });
+    }
+    if (errors.length > 0) return { ok: false, reason: 'InvalidConfig', errors };
+
+    const namespace = meta.namespace ?? defaultNamespace;
+    const view: IngesterView = {
+      namespace,
+      name: meta.name,
+      source: spec.source,
+      handler: handler.handler,
+      ingester: spec.ingester,
+      config: spec.config,
+      ...(spec.informer ? { informer: spec.informer } : {}),
+      ...(spec.webhook ? { webhook: { path: spec.webhook.path } } : {}),
+      generation: meta.generation ?? 1,
+    };
+    const ingester: IngesterConfig = {
+      key: `${namespace}/${meta.name}`,
+      namespace,
+      name: meta.name,
+      uid: meta.uid,
+      generation: meta.generation ?? 1,
+      spec,
+      handler,
+      view,
+    };
+    deepFreeze(spec);
+    return { ok: true, ingester: Object.freeze({ ...ingester, view: deepFreeze(view) }) };
+  }
+}
+
+function checkDurations(spec: IngesterSpec): FieldError[] {
+  const errors: FieldError[] = [];
+  const ttl = spec.ttl;
+  if (ttl) {
+    const ms = (s: string | undefined) => (s === undefined ? undefined : parseDurationMs(s));
+    const [d, min, max] = [ms(ttl.default), ms(ttl.min), ms(ttl.max)];
+    if (min !== undefined && max !== undefined && min > max)
+      errors.push({ path: 'spec.ttl.min', message: 'must not exceed spec.ttl.max' });
+    if (d !== undefined && min !== undefined && d < min)
+      errors.push({ path: 'spec.ttl.default', message: 'must not be below spec.ttl.min' });
+    if (d !== undefined && max !== undefined && d > max)
+      errors.push({ path: 'spec.ttl.default', message: 'must not exceed spec.ttl.max' });
+    for (const [k, v] of [
+      ['default', d],
+      ['min', min],
+      ['max', max],
+    ] as const) {
+      if (v !== undefined && v < 1000) errors.push({ path: `spec.ttl.${k}`, message: 'must be at least 1s' });
+    }
+  }
+  if (
+    spec.deduplication?.strategy &&
+    spec.deduplication.strategy !== 'fingerprint' &&
+    !spec.deduplication.fields?.length
+  ) {
+    errors.push({
+      path: 'spec.deduplication.fields',
+      message: `is required for strategy ${spec.deduplication.strategy}`,
+    });
+  }
+  return errors;
+}

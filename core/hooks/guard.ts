@@ -1,0 +1,83 @@
+/**
+ * The guard interceptor: wraps every tap of a hook with timing, a deadline and isolation, so a throwing or
+ * hanging plugin fails only its own work, logged once with its name (DESIGN §4).
+ *
+ * What "isolation" means per hook kind (tapable aborts a series on the first error, so we catch inside):
+ * - isolate (series/parallel hooks): the error is recorded and swallowed; other plugins' taps still run.
+ * - waterfall (onObservation): the failing tap is skipped; the draft passes on unchanged.
+ * - bail (onWebhook): a typed ZwError (bad payload: 400/422) passes through to the HTTP layer; anything else
+ *   becomes ZW_ERR_PLUGIN_FAILED (500) without leaking the plugin's message to the client.
+ */
+import type { HookName } from '../api/index.ts';
+import { isZwError, ZwError } from '../api/index.ts';
+
+export type GuardKind = 'isolate' | 'waterfall' | 'bail';
+
+export interface TapFailure {
+  plugin: string;
+  hook: HookName;
+  kind: 'error' | 'timeout';
+  error: unknown;
+}
+
+export interface GuardOptions {
+  hook: HookName;
+  kind: GuardKind;
+  /** Deadline per tap call, in ms (read on every call, so the host can change it, e.g. renew deadline). */
+  deadlineMs: () => number;
+  observe: (plugin: string, hook: HookName, seconds: number) => void;
+  onFailure: (failure: TapFailure) => void;
+}
+
+class TapTimeoutError extends Error {
+  constructor(plugin: string, hook: string, ms: number) {
+    super(`plugin '${plugin}' did not finish ${hook} within ${ms} ms`);
+    this.name = 'TapTimeoutError';
+  }
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tapable's tap fn type is untyped by design
+type AnyFn = (...args: any[]) => any;
+
+export function guardTap(plugin: string, fn: AnyFn, opts: GuardOptions): AnyFn {
+  return async (...args: unknown[]) => {
+    const started = performance.now();
+    const ms = opts.deadlineMs();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TapTimeoutError(plugin, opts.hook, ms)), ms);
+        timer.unref?.();
+      });
+      const result = await Promise.race([Promise.resolve().then(() => fn(...args)), deadline]);
+      if (opts.kind === 'waterfall' && (result === undefined || result === null || typeof result !== 'object')) {
+        return args[0];
+      }
+      return result;
+    } catch (error) {
+      if (opts.kind === 'bail' && isZwError(error)) throw error;
+      const kind = error instanceof TapTimeoutError ? 'timeout' : 'error';
+      opts.onFailure({ plugin, hook: opts.hook, kind, error });
+      if (opts.kind === 'waterfall') return args[0];
+      if (opts.kind === 'bail') {
+        throw new ZwError('ZW_ERR_PLUGIN_FAILED', `source plugin '${plugin}' failed to process the request`, {
+          cause: error,
+        });
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      opts.observe(plugin, opts.hook, (performance.now() - started) / 1000);
+    }
+  };
+}
+
+/** Installs the guard on a tapable hook: every tap, past and future, is wrapped. */
+export function installGuard(
+  hook: { intercept(i: { register?: (tap: { name: string; fn: AnyFn }) => unknown }): void },
+  opts: GuardOptions,
+): void {
+  hook.intercept({
+    register: (tap) => ({ ...tap, fn: guardTap(tap.name, tap.fn, opts) }),
+  });
+}

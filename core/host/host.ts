@@ -1,0 +1,416 @@
+/**
+ * The host: the only module that wires the others (DESIGN §2). It loads plugins, validates Ingesters, builds the
+ * pipeline and the HTTP server, runs the hooks in their order, and shuts down gracefully:
+ *
+ *   start:  plugins → Ingesters → sink → HTTP listen → onStart → ready → (leader) onBecomeLeader
+ *   stop:   not ready → stop accepting → drain admitted writes → end leader term (onLoseLeadership) → onStop → close
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type {
+  EmitResult,
+  HookName,
+  IngesterView,
+  LeaderTerm,
+  ObservationDraft,
+  RunMode,
+  WebhookRequest,
+} from '../api/index.ts';
+import { HOST_API_VERSION, ZwError } from '../api/index.ts';
+import type { HostEnv } from '../config/env.ts';
+import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
+import { configFilesIn, readDocuments } from '../config/load-files.ts';
+import { createAjv, type HandlerInfo, type IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import { type GuardKind, installGuard, type TapFailure } from '../hooks/guard.ts';
+import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
+import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
+import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
+import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import { SqliteStore } from '../sinks/sqlite-store.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
+import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
+import { IngesterRuntime } from './ingesters.ts';
+import { createPluginContext } from './plugin-facade.ts';
+
+export interface HostOptions {
+  env: Readonly<HostEnv>;
+  log?: Logger;
+  /** Test seam: a sink other than the default for the mode. */
+  sink?: ObservationSink;
+}
+
+export interface Host {
+  readonly mode: RunMode;
+  readonly port: number;
+  readonly plugins: readonly PluginRecord[];
+  readonly ingesters: IngesterRuntime;
+  readonly metrics: Metrics;
+  readonly sink: ObservationSink;
+  stop(reason?: string): Promise<void>;
+}
+
+export function handlerTable(records: readonly PluginRecord[]): Map<string, HandlerInfo> {
+  const table = new Map<string, HandlerInfo>();
+  for (const r of records) {
+    if (r.status !== 'loaded' || !r.manifest) continue;
+    for (const handler of r.manifest.sources) {
+      table.set(handler, {
+        handler,
+        plugin: r.name,
+        pluginVersion: r.version,
+        ingesterTypes: r.manifest.ingesterTypes ?? ['webhook'],
+        ...(r.manifest.maxBodyBytes !== undefined ? { maxBodyBytes: r.manifest.maxBodyBytes } : {}),
+        ...(r.validateConfig ? { validateConfig: r.validateConfig } : {}),
+      });
+    }
+  }
+  return table;
+}
+
+/** Chooses the run mode and says why; kubernetes mode is never silently replaced by standalone. */
+export function resolveMode(env: Readonly<HostEnv>): { mode: RunMode; why: string } {
+  if (env.mode === 'standalone') return { mode: 'standalone', why: 'ZEN_MODE=standalone' };
+  if (env.mode === 'kubernetes') return { mode: 'kubernetes', why: 'ZEN_MODE=kubernetes' };
+  if (env.inCluster)
+    return { mode: 'kubernetes', why: 'running in a pod (KUBERNETES_SERVICE_HOST is set) and ZEN_MODE is unset' };
+  return {
+    mode: 'standalone',
+    why: 'no in-cluster credentials and ZEN_MODE is unset (set ZEN_MODE=kubernetes to use a kubeconfig)',
+  };
+}
+
+const GUARD_KIND: Record<HookName, GuardKind> = {
+  onStart: 'isolate',
+  onBecomeLeader: 'isolate',
+  onLoseLeadership: 'isolate',
+  onWebhook: 'bail',
+  onIngesterChanged: 'isolate',
+  onObservation: 'waterfall',
+  onStop: 'isolate',
+};
+
+function guardHooks(
+  hooks: HostHooks,
+  deps: { metrics: Metrics; log: Logger; deadlineMs: (h: HookName) => number; onFailure: (f: TapFailure) => void },
+) {
+  const seen = new Set<string>();
+  const onFailure = (f: TapFailure) => {
+    deps.metrics.pluginHookErrors.inc({ plugin: f.plugin, hook: f.hook, kind: f.kind });
+    const key = `${f.plugin}/${f.hook}/${f.kind}`;
+    const err = f.error instanceof Error ? f.error.message : String(f.error);
+    if (!seen.has(key)) {
+      seen.add(key);
+      deps.log.error(
+        { plugin: f.plugin, hook: f.hook, kind: f.kind, err },
+        `plugin '${f.plugin}' failed in ${f.hook} (${f.kind}); only its own work is affected. Later failures of this kind are logged at debug and counted in zen_watcher_plugin_hook_errors_total`,
+      );
+    } else deps.log.debug({ plugin: f.plugin, hook: f.hook, kind: f.kind, err }, 'plugin tap failed');
+    deps.onFailure(f);
+  };
+  const opts = (hook: HookName) => ({
+    hook,
+    kind: GUARD_KIND[hook],
+    deadlineMs: () => deps.deadlineMs(hook),
+    observe: (plugin: string, h: HookName, s: number) =>
+      deps.metrics.pluginHookDuration.observe({ plugin, hook: h }, s),
+    onFailure,
+  });
+  for (const name of [
+    'onStart',
+    'onBecomeLeader',
+    'onLoseLeadership',
+    'onIngesterChanged',
+    'onObservation',
+    'onStop',
+  ] as const) {
+    installGuard(hooks[name] as never, opts(name));
+  }
+  hooks.onWebhook.intercept({
+    factory: (_key, hook) => {
+      installGuard(hook as never, opts('onWebhook'));
+      return hook;
+    },
+  });
+}
+
+export async function startHost(options: HostOptions): Promise<Host> {
+  const env = options.env;
+  const log = options.log ?? createLogger({ level: env.logLevel });
+  const { mode, why } = resolveMode(env);
+  log.info({ mode, why }, `zen-watcher starting in ${mode} mode: ${why}`);
+  if (mode === 'kubernetes') {
+    throw new Error(
+      'kubernetes mode: not available in this build yet (see issue "Kubernetes"); run with ZEN_MODE=standalone',
+    );
+  }
+
+  const metrics = createMetrics();
+  metrics.buildInfo.set({ version: '0.1.0', host_api: HOST_API_VERSION, node: process.versions.node }, 1);
+  metrics.mode.set({ mode }, 1);
+  const replicaId = env.podName ?? hostname();
+
+  // Hooks, guarded: timing, deadlines and isolation for every tap.
+  const hooks = createHostHooks();
+  guardHooks(hooks, {
+    metrics,
+    log,
+    deadlineMs: (h) =>
+      h === 'onLoseLeadership' || h === 'onStop'
+        ? env.shutdownTimeoutMs
+        : h === 'onObservation'
+          ? Math.min(2000, env.hookTimeoutMs)
+          : env.hookTimeoutMs,
+    onFailure: () => {},
+  });
+
+  // Sink and pipeline.
+  const sink = options.sink ?? new SqliteStore(env.dataDir);
+  const dropLog = createDropLogger(log);
+  let ingesters: IngesterRuntime;
+  const pipeline = new Pipeline({
+    sink,
+    metrics,
+    dropLog,
+    maxDetailsBytes: env.maxDetailsBytes,
+    defaultTtlSeconds: env.defaultTtlSeconds,
+    dedupMaxEntries: env.dedupMaxEntries,
+    maxQueue: env.maxQueue,
+    webhookWindowMs: env.dedupWindowSeconds * 1000,
+    enrich: async (draft, ing) =>
+      hooks.onObservation.isUsed() ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
+  });
+
+  // Plugins: admit by manifest, then import and register.
+  registerPluginApiSpecifier();
+  const ajv = createAjv();
+  const plugins = discoverPlugins([env.builtinPluginDir, ...env.pluginDirs], { ajv, hostApiVersion: HOST_API_VERSION });
+  const emit = async (view: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal): Promise<EmitResult> => {
+    const ci = ingesters.get(`${view.namespace}/${view.name}`);
+    if (!ci) throw new Error(`Ingester ${view.namespace}/${view.name} is not active`);
+    const r = await pipeline.process(ci, drafts, 'informer', signal);
+    return { created: r.created, duplicates: r.duplicates, filtered: r.filtered, dropped: r.dropped };
+  };
+  for (const record of plugins) {
+    await importAndRegister(
+      record,
+      (r) =>
+        createPluginContext(r, { hooks, log, metrics, kube: undefined, ingesters: (h) => ingesters.views(h), emit }),
+      env.hookTimeoutMs,
+    );
+    metrics.plugins.set({ plugin: record.name, version: record.version, status: record.status }, 1);
+    if (record.status === 'loaded')
+      log.info({ plugin: record.name, version: record.version, dir: record.dir }, 'plugin loaded');
+    else
+      log.warn(
+        { plugin: record.name, version: record.version, dir: record.dir, status: record.status, reason: record.reason },
+        `plugin ${record.status}; skipped, the others keep running`,
+      );
+  }
+  const handlers = handlerTable(plugins);
+
+  // Ingesters.
+  ingesters = new IngesterRuntime({
+    pipeline,
+    hooks,
+    log,
+    metrics,
+    makeRoute: (ci) => webhookRoute(ci, { env, hooks, pipeline }),
+  });
+  const validator = new IngesterValidator({
+    ajv,
+    handlers: (h) => handlers.get(h),
+    knownHandlers: () => [...handlers.keys()],
+  });
+  const { valid, rejected } = loadStandaloneIngesters(env.configDir, validator, log);
+  const resolved = resolveConflicts(valid);
+  await ingesters.replace(resolved.active, [...rejected, ...resolved.rejected]);
+
+  // HTTP.
+  let stopping = false;
+  const app = createHttpApp({
+    routes: () => ingesters.routes,
+    live: () => ({ ok: true }),
+    ready: () =>
+      stopping
+        ? { ok: false, reason: 'shutting down' }
+        : sink.ready()
+          ? { ok: true }
+          : { ok: false, reason: 'sink not usable' },
+    metrics,
+    log,
+  });
+  const server: Server = app.listen({ port: env.port, host: env.host });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, routes: [...ingesters.routes.keys()] }, `listening on :${port}`);
+
+  await hooks.onStart.promise({ mode, replicaId });
+
+  // Standalone: this process is the only replica, so it leads for its whole life.
+  const term = new AbortController();
+  const leaderTerm: LeaderTerm = { signal: term.signal, identity: replicaId, startedAt: Date.now() };
+  await hooks.onBecomeLeader.promise(leaderTerm);
+  const gc = runStandaloneGc(sink, env.gcIntervalSeconds * 1000, term.signal, log);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (reason = 'stop requested') =>
+    (stopped ??= (async () => {
+      log.info({ reason }, 'shutting down');
+      stopping = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const deadline = Date.now() + env.shutdownTimeoutMs;
+      while (pipeline.inflight > 0 && Date.now() < deadline) await sleep(20);
+      if (pipeline.inflight > 0)
+        log.error({ inflight: pipeline.inflight }, 'shutdown deadline passed with writes still in flight');
+      term.abort(new Error(reason));
+      await gc;
+      await hooks.onLoseLeadership.promise(leaderTerm);
+      await hooks.onStop.promise({ reason });
+      server.closeAllConnections();
+      await closed;
+      await sink.close();
+      log.info('stopped');
+    })());
+
+  return { mode, port, plugins, ingesters, metrics, sink, stop };
+}
+
+function loadStandaloneIngesters(
+  dir: string,
+  validator: IngesterValidator,
+  log: Logger,
+): { valid: IngesterConfig[]; rejected: Rejected[] } {
+  const valid: IngesterConfig[] = [];
+  const rejected: Rejected[] = [];
+  let files: string[] = [];
+  try {
+    files = configFilesIn(dir);
+  } catch (err) {
+    log.warn({ dir, err: (err as Error).message }, 'cannot read ZEN_CONFIG_DIR; starting with no Ingesters');
+  }
+  for (const file of files) {
+    for (const d of readDocuments(file)) {
+      if (d.parseError) {
+        rejected.push({
+          key: d.origin,
+          source: 'unknown',
+          reason: 'InvalidConfig',
+          errors: [{ path: '(document)', message: d.parseError }],
+        });
+        continue;
+      }
+      const res = validator.validate(d.doc);
+      if (!res.ok) {
+        const source = ((d.doc as { spec?: { source?: unknown } })?.spec?.source as string) ?? 'unknown';
+        rejected.push({ key: d.origin, source: String(source), reason: res.reason, errors: res.errors });
+      } else if (res.ingester.spec.ingester === 'informer') {
+        rejected.push({
+          key: res.ingester.key,
+          source: res.ingester.spec.source,
+          reason: 'NeedsKubernetes',
+          errors: [
+            {
+              path: 'spec.ingester',
+              message: 'informer Ingesters need kubernetes mode (ZEN_MODE=kubernetes); skipped in standalone mode',
+            },
+          ],
+        });
+      } else valid.push(res.ingester);
+    }
+  }
+  return { valid, rejected };
+}
+
+function webhookRoute(
+  ci: CompiledIngester,
+  deps: { env: Readonly<HostEnv>; hooks: HostHooks; pipeline: Pipeline },
+): WebhookRoute {
+  const spec = ci.config.spec;
+  const handler = ci.config.handler;
+  return {
+    path: spec.webhook!.path,
+    methods: spec.webhook!.methods ?? ['POST'],
+    maxBodyBytes: spec.webhook!.maxBodyBytes ?? handler.maxBodyBytes ?? deps.env.maxBodyBytes,
+    endpoint: spec.source,
+    admit: () => deps.pipeline.admit(ci),
+    async handle(call: WebhookCall) {
+      const hook = deps.hooks.onWebhook.get(handler.handler);
+      if (!hook?.isUsed()) {
+        throw new ZwError(
+          'ZW_ERR_PLUGIN_FAILED',
+          `plugin '${handler.plugin}' registered no webhook handler for '${handler.handler}'`,
+        );
+      }
+      const timeout = AbortSignal.timeout(deps.env.hookTimeoutMs);
+      const request: WebhookRequest = {
+        ingester: ci.config.view,
+        body: call.body,
+        rawBody: call.rawBody,
+        headers: call.headers,
+        contentType: call.contentType,
+        jsonLines: call.jsonLines,
+        signal: AbortSignal.any([call.signal, timeout]),
+      };
+      const drafts = (await hook.promise(request)) ?? [];
+      if (!Array.isArray(drafts)) {
+        throw new ZwError(
+          'ZW_ERR_PLUGIN_FAILED',
+          `plugin '${handler.plugin}' returned ${typeof drafts} instead of an array of drafts`,
+        );
+      }
+      // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
+      const processing = deps.pipeline.process(ci, drafts, 'webhook');
+      const waited = await Promise.race([processing, sleep(deps.env.ackWaitMs, 'timeout' as const)]);
+      if (waited === 'timeout') {
+        processing.catch(() => {});
+        return { status: 202, body: { status: 'queued', accepted: drafts.length } };
+      }
+      const r = waited;
+      return {
+        status: 200,
+        body: {
+          status: 'processed',
+          accepted: drafts.length,
+          created: r.created,
+          duplicates: r.duplicates,
+          filtered: r.filtered,
+          dropped: r.dropped,
+          names: r.names,
+        },
+      };
+    },
+  };
+}
+
+async function runStandaloneGc(
+  sink: ObservationSink,
+  intervalMs: number,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  if (!(sink instanceof SqliteStore)) return;
+  while (!signal.aborted) {
+    try {
+      let n: number;
+      do n = sink.deleteExpired();
+      while (n === 500 && !signal.aborted);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'standalone GC failed');
+    }
+    try {
+      await sleep(intervalMs, undefined, { signal });
+    } catch {
+      return;
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Builds the narrowed API object handed to one plugin's register(): tap-only hooks, a logger and metrics scoped to
+ * the plugin, read-only Kubernetes access (kubernetes mode only), its Ingesters, and emit().
+ */
+import { Counter, Gauge } from 'prom-client';
+import type {
+  EmitResult,
+  IngesterView,
+  ObservationDraft,
+  PluginApi,
+  PluginKube,
+  PluginLogger,
+  PluginMetrics,
+} from '../api/index.ts';
+import { HOST_API_VERSION, payloadError } from '../api/index.ts';
+import { createPluginHooks, type PluginHooksHandle } from '../hooks/facade.ts';
+import type { HostHooks } from '../hooks/host-hooks.ts';
+import type { PluginRecord } from '../loader/index.ts';
+import { normalizeSeverity } from '../pipeline/normalize.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+export interface FacadeDeps {
+  hooks: HostHooks;
+  log: Logger;
+  metrics: Metrics;
+  kube: PluginKube | undefined;
+  ingesters: (handlers: readonly string[]) => IngesterView[];
+  emit: (ingester: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal) => Promise<EmitResult>;
+}
+
+export function pluginLogger(log: Logger): PluginLogger {
+  return {
+    debug: (msg, meta) => log.debug(meta ?? {}, msg),
+    info: (msg, meta) => log.info(meta ?? {}, msg),
+    warn: (msg, meta) => log.warn(meta ?? {}, msg),
+    error: (msg, meta) => log.error(meta ?? {}, msg),
+    child: (meta) => pluginLogger(log.child(meta)),
+  };
+}
+
+const METRIC_NAME = /^[a-z][a-z0-9_]{0,80}$/;
+
+function pluginMetrics(plugin: string, metrics: Metrics): PluginMetrics {
+  const registry = metrics.registry;
+  const get = (full: string) => registry.getSingleMetric(full);
+  const check = (name: string) => {
+    if (!METRIC_NAME.test(name)) throw new Error(`plugin '${plugin}': metric name '${name}' must match ${METRIC_NAME}`);
+  };
+  return {
+    counter(name, help, labelNames = []) {
+      check(name);
+      const full = `zen_watcher_plugin_${name}`;
+      const c =
+        (get(full) as Counter<string> | undefined) ??
+        new Counter({ name: full, help, labelNames: ['plugin', ...labelNames], registers: [registry] });
+      return { inc: (labels = {}, n = 1) => c.inc({ ...labels, plugin }, n) };
+    },
+    gauge(name, help, labelNames = []) {
+      check(name);
+      const full = `zen_watcher_plugin_${name}`;
+      const g =
+        (get(full) as Gauge<string> | undefined) ??
+        new Gauge({ name: full, help, labelNames: ['plugin', ...labelNames], registers: [registry] });
+      return { set: (value, labels = {}) => g.set({ ...labels, plugin }, value) };
+    },
+  };
+}
+
+export function createPluginContext(
+  record: PluginRecord,
+  deps: FacadeDeps,
+): { api: PluginApi; handle: PluginHooksHandle } {
+  const handlers = record.manifest?.sources ?? [];
+  const handle = createPluginHooks(deps.hooks, record.name, handlers);
+  const api: PluginApi = Object.freeze({
+    name: record.name,
+    version: record.version,
+    hostApiVersion: HOST_API_VERSION,
+    hooks: handle.hooks,
+    log: pluginLogger(deps.log.child({ plugin: record.name })),
+    metrics: pluginMetrics(record.name, deps.metrics),
+    kube: deps.kube,
+    ingesters: (handler?: string) => deps.ingesters(handler ? handlers.filter((h) => h === handler) : handlers),
+    emit: (ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }) => {
+      if (!handlers.includes(ingester.handler)) {
+        return Promise.reject(
+          new Error(
+            `plugin '${record.name}' cannot emit for Ingester ${ingester.namespace}/${ingester.name}: it is served by '${ingester.handler}'`,
+          ),
+        );
+      }
+      return deps.emit(ingester, drafts, options?.signal);
+    },
+    payloadError,
+    severityOf: normalizeSeverity,
+  });
+  return { api, handle };
+}

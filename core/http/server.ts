@@ -1,0 +1,138 @@
+/**
+ * The HTTP side (koa + @koa/router): fixed routes for health, readiness and metrics, and the webhook paths of the
+ * current Ingesters, looked up per request so Ingester changes apply without a restart. Every error is JSON
+ * `{error, reason, field?}` with a specific status; a 2xx is only sent once the route's handler says the events
+ * are safe. This module knows nothing about plugins or the pipeline: routes come from the host.
+ */
+import Router from '@koa/router';
+import Koa from 'koa';
+import { isZwError, ZwError } from '../api/index.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
+
+export interface WebhookCall {
+  body: unknown;
+  jsonLines: boolean;
+  rawBody: Buffer;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  contentType: string;
+  signal: AbortSignal;
+  remoteAddress: string;
+}
+
+export interface WebhookRoute {
+  path: string;
+  methods: readonly string[];
+  maxBodyBytes: number;
+  /** The metrics `endpoint` label (the Ingester's source). */
+  endpoint: string;
+  /** Called before reading the body: refuse early (429/503) by returning a ZwError. */
+  admit(): ZwError | undefined;
+  handle(call: WebhookCall): Promise<{ status: number; body: unknown }>;
+}
+
+export interface HttpOptions {
+  routes: () => ReadonlyMap<string, WebhookRoute>;
+  live: () => { ok: boolean; reason?: string };
+  ready: () => { ok: boolean; reason?: string };
+  metrics: Metrics;
+  log: Logger;
+}
+
+export function errorBody(err: ZwError) {
+  return { error: err.code, reason: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
+}
+
+export function createHttpApp(opts: HttpOptions): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  const router = new Router();
+
+  router.get('/healthz', (ctx) => {
+    const h = opts.live();
+    ctx.status = h.ok ? 200 : 503;
+    ctx.body = { status: h.ok ? 'ok' : 'unhealthy', ...(h.reason ? { reason: h.reason } : {}) };
+  });
+  router.get('/readyz', (ctx) => {
+    const r = opts.ready();
+    ctx.status = r.ok ? 200 : 503;
+    ctx.body = { status: r.ok ? 'ready' : 'not_ready', ...(r.reason ? { reason: r.reason } : {}) };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = opts.metrics.registry.contentType;
+    ctx.body = await opts.metrics.registry.metrics();
+  });
+
+  // Outermost: turn any error into the JSON error shape; never let koa print a stack or plain text.
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      const zw = isZwError(err) ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
+      if (!isZwError(err)) opts.log.error({ err, path: ctx.path }, 'unhandled error in request');
+      ctx.status = zw.status;
+      if (zw.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(zw.retryAfterSeconds));
+      if (zw.status === 413) ctx.set('Connection', 'close');
+      ctx.body = errorBody(zw);
+    }
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: false }));
+
+  // Webhook paths of the current Ingesters.
+  app.use(async (ctx, next) => {
+    if (ctx.matched && ctx.matched.length > 0) return next();
+    const route = opts.routes().get(ctx.path);
+    const started = performance.now();
+    const endpoint = route?.endpoint ?? 'unknown';
+    try {
+      if (!route) throw new ZwError('ZW_ERR_NOT_FOUND', `no Ingester serves ${ctx.path}`);
+      if (!route.methods.includes(ctx.method)) {
+        ctx.set('Allow', route.methods.join(', '));
+        throw new ZwError(
+          'ZW_ERR_METHOD_NOT_ALLOWED',
+          `${ctx.method} is not allowed on ${ctx.path}; use ${route.methods.join(' or ')}`,
+        );
+      }
+      checkContentType(ctx.get('content-type') || undefined);
+      const refused = route.admit();
+      if (refused) throw refused;
+      const raw = await readBody(ctx.req, route.maxBodyBytes);
+      const contentType = mediaType(ctx.get('content-type') || undefined);
+      const parsed = parseJsonBody(raw, contentType);
+      const abort = new AbortController();
+      ctx.req.once('close', () => {
+        if (!ctx.res.writableEnded) abort.abort(new Error('client went away'));
+      });
+      const res = await route.handle({
+        body: parsed.value,
+        jsonLines: parsed.jsonLines,
+        rawBody: raw,
+        headers: ctx.headers,
+        contentType,
+        signal: abort.signal,
+        remoteAddress: ctx.req.socket.remoteAddress ?? '',
+      });
+      ctx.status = res.status;
+      ctx.body = res.body;
+    } catch (err) {
+      const zw = isZwError(err) ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
+      if (!isZwError(err)) opts.log.error({ err, path: ctx.path }, 'unhandled error in webhook');
+      else if (zw.status >= 500)
+        opts.log.warn(
+          { path: ctx.path, code: zw.code, reason: zw.message, cause: (zw.cause as Error | undefined)?.message },
+          'webhook failed',
+        );
+      ctx.status = zw.status;
+      if (zw.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(zw.retryAfterSeconds));
+      if (zw.status === 413) ctx.set('Connection', 'close');
+      ctx.body = errorBody(zw);
+    } finally {
+      opts.metrics.webhookRequests.inc({ endpoint, status: String(ctx.status) });
+      opts.metrics.webhookDuration.observe({ endpoint }, (performance.now() - started) / 1000);
+    }
+  });
+  return app;
+}

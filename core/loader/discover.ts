@@ -1,0 +1,160 @@
+/**
+ * Finds plugin directories and admits them WITHOUT importing code: reads package.json, validates the manifest,
+ * checks hostApi with semver, rejects duplicates, compiles the config schema. `zen-watcher validate` and
+ * `plugins list` use this alone; the host then imports the admitted ones (load.ts).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Ajv, ValidateFunction } from 'ajv';
+import { type PluginManifest, pluginManifestSchema } from '../api/index.ts';
+import {
+  checkHostApi,
+  checkManifest,
+  checkPackageJson,
+  checkUnique,
+  type LoadFailure,
+  type PackageJson,
+  type PluginStatus,
+  unscopedName,
+} from './checks.ts';
+
+export interface PluginRecord {
+  name: string;
+  version: string;
+  dir: string;
+  status: PluginStatus;
+  reason: string;
+  code?: LoadFailure['code'];
+  manifest?: PluginManifest;
+  validateConfig?: ValidateFunction;
+}
+
+/** Expand the search path: a directory that is itself a plugin, or a directory of plugin directories. */
+export function pluginDirectories(searchPath: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const entry of searchPath) {
+    const dir = resolve(entry);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
+    if (isPluginDir(dir)) {
+      out.push(dir);
+      continue;
+    }
+    for (const child of readdirSync(dir).sort()) {
+      const sub = join(dir, child);
+      if (
+        child !== 'node_modules' &&
+        !child.startsWith('.') &&
+        statSync(sub).isDirectory() &&
+        existsSync(join(sub, 'package.json'))
+      ) {
+        out.push(sub);
+      }
+    }
+  }
+  return out;
+}
+
+function isPluginDir(dir: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    return pkg.zenWatcher !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+export function discoverPlugins(
+  searchPath: readonly string[],
+  opts: { ajv: Ajv; hostApiVersion: string },
+): PluginRecord[] {
+  const validateManifest = opts.ajv.getSchema(pluginManifestSchema.$id) ?? opts.ajv.compile(pluginManifestSchema);
+  const takenNames = new Map<string, string>();
+  const takenHandlers = new Map<string, string>();
+  const records: PluginRecord[] = [];
+
+  for (const dir of pluginDirectories(searchPath)) {
+    let pkg: PackageJson;
+    try {
+      pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    } catch (err) {
+      records.push({
+        name: '?',
+        version: '?',
+        dir,
+        status: 'failed',
+        code: 'ZW_ERR_PLUGIN_MANIFEST',
+        reason: `cannot read package.json: ${(err as Error).message}`,
+      });
+      continue;
+    }
+    const name = typeof pkg.name === 'string' ? unscopedName(pkg.name) : '?';
+    const version = typeof pkg.version === 'string' ? pkg.version : '?';
+    const base = { name, version, dir };
+    const fail = checkPackageJson(pkg) ?? checkManifest(pkg.zenWatcher, validateManifest);
+    if (fail) {
+      records.push({ ...base, ...fail });
+      continue;
+    }
+    const manifest = pkg.zenWatcher as PluginManifest;
+    const later = checkHostApi(manifest, opts.hostApiVersion) ?? checkUnique(name, manifest, takenNames, takenHandlers);
+    if (later) {
+      records.push({ ...base, manifest, ...later });
+      continue;
+    }
+    let validateConfig: ValidateFunction | undefined;
+    if (manifest.configSchema) {
+      const compiled = compileConfigSchema(dir, manifest.configSchema, opts.ajv);
+      if ('failure' in compiled) {
+        records.push({ ...base, manifest, ...compiled.failure });
+        continue;
+      }
+      validateConfig = compiled.validate;
+    }
+    takenNames.set(name, dir);
+    for (const h of manifest.sources) takenHandlers.set(h, name);
+    records.push({ ...base, manifest, status: 'loaded', reason: '', ...(validateConfig ? { validateConfig } : {}) });
+  }
+  return records;
+}
+
+function compileConfigSchema(
+  dir: string,
+  file: string,
+  ajv: Ajv,
+): { validate: ValidateFunction } | { failure: LoadFailure } {
+  const path = join(dir, file);
+  let schema: unknown;
+  try {
+    schema = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    return {
+      failure: {
+        status: 'failed',
+        code: 'ZW_ERR_PLUGIN_SCHEMA',
+        reason: `configSchema ${file}: cannot read JSON: ${(err as Error).message}`,
+      },
+    };
+  }
+  try {
+    // A schema's $id would collide between two loads of the same plugin (tests, validate); drop it.
+    const { $id: _id, ...rest } = (schema ?? {}) as Record<string, unknown>;
+    if (rest.type !== 'object') {
+      return {
+        failure: {
+          status: 'failed',
+          code: 'ZW_ERR_PLUGIN_SCHEMA',
+          reason: `configSchema ${file}: the top level must be {"type": "object", ...}`,
+        },
+      };
+    }
+    return { validate: ajv.compile(rest) };
+  } catch (err) {
+    return {
+      failure: {
+        status: 'failed',
+        code: 'ZW_ERR_PLUGIN_SCHEMA',
+        reason: `configSchema ${file} is not a valid JSON Schema: ${(err as Error).message}`,
+      },
+    };
+  }
+}

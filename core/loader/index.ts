@@ -1,0 +1,4 @@
+export { PLUGIN_API_SPECIFIER, registerPluginApiSpecifier } from './api-specifier.ts';
+export type { LoadFailure, PluginStatus } from './checks.ts';
+export { discoverPlugins, type PluginRecord, pluginDirectories } from './discover.ts';
+export { importAndRegister, type RegisterContext } from './load.ts';

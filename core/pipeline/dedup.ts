@@ -1,0 +1,49 @@
+/**
+ * The in-memory dedup layer: a bounded map of finding key → first-seen time, oldest evicted first (a Map keeps
+ * insertion order, so eviction is O(1)). It only saves work: the authority across replicas and restarts is the
+ * deterministic Observation name in the sink.
+ */
+export class DedupCache {
+  readonly #entries = new Map<string, number>();
+  readonly #maxEntries: number;
+  #evictions = 0;
+
+  constructor(maxEntries: number) {
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    this.#maxEntries = maxEntries;
+  }
+
+  /**
+   * True when `key` was first seen less than `windowMs` ago (windowMs 0 = no expiry). Otherwise records `now` as
+   * the key's first sighting and returns false. The window is fixed from the first sighting.
+   */
+  seen(key: string, now: number, windowMs: number): boolean {
+    const first = this.#entries.get(key);
+    if (first !== undefined && (windowMs === 0 || now - first < windowMs)) return true;
+    if (first !== undefined) this.#entries.delete(key);
+    this.#entries.set(key, now);
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+      this.#evictions++;
+    }
+    return false;
+  }
+
+  /** Remember a key without asking (e.g. the store said it already exists). */
+  remember(key: string, at: number): void {
+    if (!this.#entries.has(key)) this.seen(key, at, 0);
+  }
+
+  forget(key: string): void {
+    this.#entries.delete(key);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  get evictions(): number {
+    return this.#evictions;
+  }
+}

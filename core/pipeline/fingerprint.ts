@@ -1,0 +1,35 @@
+/**
+ * Identity of findings and names of Observations (DESIGN §6). Names are deterministic —
+ * `<source>-<first 16 hex of sha256(fingerprint [+ window bucket])>` — so every replica and every restart derives
+ * the same name for the same finding, and a create that finds the name taken is a duplicate.
+ */
+import { createHash } from 'node:crypto';
+
+/** JSON with object keys sorted at every level, so equal content hashes equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function observationName(source: string, fingerprint: string, bucket?: number): string {
+  const input = bucket === undefined ? fingerprint : `${fingerprint}\n${bucket}`;
+  return `${source}-${sha256Hex(input).slice(0, 16)}`;
+}
+
+/** Reads `a.b.c` from an object; undefined when any step is missing. */
+export function getPath(obj: unknown, path: string): unknown {
+  let cur: unknown = obj;
+  for (const seg of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}

@@ -1,0 +1,186 @@
+/**
+ * Draft → normalized Observation fields (DESIGN §6): severity and category enums (with the aliases security tools
+ * use), eventType sanitized to ^[a-z0-9_]+$, bounded text and details. Invalid drafts are reported, not thrown.
+ */
+import { CATEGORIES, type Category, type ObservationDraft, SEVERITIES, type Severity } from '../api/index.ts';
+
+const SEVERITY_ALIASES: Record<string, Severity> = {
+  critical: 'critical',
+  crit: 'critical',
+  fatal: 'critical',
+  emergency: 'critical',
+  emerg: 'critical',
+  alert: 'critical',
+  high: 'high',
+  error: 'high',
+  err: 'high',
+  severe: 'high',
+  medium: 'medium',
+  moderate: 'medium',
+  warning: 'medium',
+  warn: 'medium',
+  low: 'low',
+  notice: 'low',
+  minor: 'low',
+  info: 'info',
+  informational: 'info',
+  information: 'info',
+  debug: 'info',
+  unknown: 'info',
+  none: 'info',
+  negligible: 'info',
+};
+
+export function normalizeSeverity(value: unknown): Severity | undefined {
+  if (typeof value !== 'string') return undefined;
+  return SEVERITY_ALIASES[value.trim().toLowerCase()];
+}
+
+export function normalizeCategory(value: unknown): Category | undefined {
+  if (value === undefined) return 'security';
+  if (typeof value !== 'string') return undefined;
+  const v = value.trim().toLowerCase();
+  return (CATEGORIES as readonly string[]).includes(v) ? (v as Category) : undefined;
+}
+
+export function sanitizeEventType(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') return 'custom_event';
+  const s = value
+    .trim()
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/g, '_')
+    .replace(/_+/g, '_')
+    .slice(0, 63);
+  return s.replace(/^_+|_+$/g, '') || 'custom_event';
+}
+
+export const SEVERITY_RANK: Record<Severity, number> = { critical: 5, high: 4, medium: 3, low: 2, info: 1 };
+export { SEVERITIES };
+
+export interface NormalizedDraft {
+  severity: Severity;
+  category: Category;
+  eventType: string;
+  title: string;
+  message?: string;
+  resource?: { apiVersion?: string; kind?: string; name?: string; namespace?: string };
+  details?: Record<string, unknown>;
+  fingerprint?: string;
+  detectedAt: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  ttlSeconds?: number;
+}
+
+export type NormalizeResult = { ok: true; draft: NormalizedDraft } | { ok: false; reason: string; field: string };
+
+const MAX_TITLE = 256;
+const MAX_MESSAGE = 4096;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; now: number }): NormalizeResult {
+  if (!draft || typeof draft !== 'object' || Array.isArray(draft))
+    return { ok: false, reason: 'draft is not an object', field: '' };
+  const d = draft as ObservationDraft;
+  const severity = normalizeSeverity(d.severity);
+  if (!severity) return { ok: false, reason: `unknown severity ${JSON.stringify(d.severity)}`, field: 'severity' };
+  const category = normalizeCategory(d.category);
+  if (!category) return { ok: false, reason: `unknown category ${JSON.stringify(d.category)}`, field: 'category' };
+  if (typeof d.title !== 'string' || d.title.trim() === '')
+    return { ok: false, reason: 'title must be a non-empty string', field: 'title' };
+  if (d.message !== undefined && typeof d.message !== 'string')
+    return { ok: false, reason: 'message must be a string', field: 'message' };
+  if (d.fingerprint !== undefined && (typeof d.fingerprint !== 'string' || d.fingerprint === '')) {
+    return { ok: false, reason: 'fingerprint must be a non-empty string', field: 'fingerprint' };
+  }
+  const resource = normalizeResource(d.resource);
+  if (resource === null) return { ok: false, reason: 'resource fields must be strings', field: 'resource' };
+  const detectedAt = normalizeTime(d.detectedAt, opts.now);
+  if (!detectedAt) return { ok: false, reason: 'detectedAt must be an RFC 3339 time or a Date', field: 'detectedAt' };
+  const labels = checkedMap(d.labels, LABEL_KEY, LABEL_VALUE);
+  if (labels === null)
+    return { ok: false, reason: 'labels must be valid Kubernetes label keys and values', field: 'labels' };
+  const annotations = checkedMap(d.annotations, LABEL_KEY, /^[\s\S]{0,4096}$/);
+  if (annotations === null)
+    return { ok: false, reason: 'annotations must be valid keys with string values', field: 'annotations' };
+  if (d.ttlSeconds !== undefined && (!Number.isInteger(d.ttlSeconds) || d.ttlSeconds < 1)) {
+    return { ok: false, reason: 'ttlSeconds must be a positive integer', field: 'ttlSeconds' };
+  }
+  const out: NormalizedDraft = {
+    severity,
+    category,
+    eventType: sanitizeEventType(d.eventType),
+    title: truncate(d.title.trim(), MAX_TITLE),
+    detectedAt,
+    labels,
+    annotations,
+  };
+  if (d.message) out.message = truncate(d.message, MAX_MESSAGE);
+  if (resource) out.resource = resource;
+  if (d.details !== undefined) {
+    if (typeof d.details !== 'object' || d.details === null || Array.isArray(d.details)) {
+      return { ok: false, reason: 'details must be an object', field: 'details' };
+    }
+    out.details = boundDetails(d.details, opts.maxDetailsBytes);
+  }
+  if (d.fingerprint) out.fingerprint = d.fingerprint;
+  if (d.ttlSeconds !== undefined) out.ttlSeconds = d.ttlSeconds;
+  return { ok: true, draft: out };
+}
+
+function normalizeResource(r: unknown): NormalizedDraft['resource'] | null | undefined {
+  if (r === undefined || r === null) return undefined;
+  if (typeof r !== 'object') return null;
+  const out: Record<string, string> = {};
+  for (const k of ['apiVersion', 'kind', 'name', 'namespace'] as const) {
+    const v = (r as Record<string, unknown>)[k];
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v !== 'string') return null;
+    out[k] = v.slice(0, 253);
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function normalizeTime(t: unknown, now: number): string | undefined {
+  if (t === undefined || t === null || t === '') return new Date(now).toISOString();
+  const date = t instanceof Date ? t : typeof t === 'string' ? new Date(t) : undefined;
+  if (!date || Number.isNaN(date.getTime())) return undefined;
+  return date.toISOString();
+}
+
+function checkedMap(m: unknown, key: RegExp, value: RegExp): Record<string, string> | null {
+  if (m === undefined || m === null) return {};
+  if (typeof m !== 'object' || Array.isArray(m)) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (typeof v !== 'string' || !key.test(k) || !value.test(v)) return null;
+    out[k] = v;
+  }
+  return out;
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/**
+ * Keeps details under the byte budget: whole top-level fields in order while they fit, then a marker. Large
+ * reports must not push an Observation toward etcd's object size limit.
+ */
+export function boundDetails(details: Record<string, unknown>, maxBytes: number): Record<string, unknown> {
+  const whole = JSON.stringify(details);
+  if (Buffer.byteLength(whole) <= maxBytes) return details;
+  const out: Record<string, unknown> = {};
+  let used = 64;
+  const omitted: string[] = [];
+  for (const [k, v] of Object.entries(details)) {
+    const size = Buffer.byteLength(JSON.stringify(v) ?? '') + k.length + 4;
+    if (used + size <= maxBytes) {
+      out[k] = v;
+      used += size;
+    } else omitted.push(k);
+  }
+  out._truncated = { originalBytes: Buffer.byteLength(whole), omittedFields: omitted.slice(0, 20) };
+  return out;
+}

@@ -1,0 +1,281 @@
+/**
+ * The pipeline every draft goes through (DESIGN §1): validate → normalize → filter → dedup → rate limit → sink.
+ * Each Ingester is compiled once per generation (filters, windows, TTLs, bucket). Every drop is counted by
+ * reason in a metric and logged once (see telemetry/logger.ts createDropLogger).
+ *
+ * Backpressure, not loss: a webhook is admitted (admit()) only if the source's rate bucket has a token and the
+ * write queue has room; otherwise the caller answers 429/503 with Retry-After and nothing is accepted. Work that
+ * was admitted is never dropped for rate: it may leave the bucket in debt, which delays the next admission.
+ * Informer drafts wait for tokens instead.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Observation, ObservationDraft } from '../api/index.ts';
+import { ZwError } from '../api/index.ts';
+import { parseDurationMs } from '../config/duration.ts';
+import type { IngesterConfig } from '../config/validate.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+import { SinkWriteError } from '../sinks/types.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { DedupCache } from './dedup.ts';
+import { compileFilter, type DraftFilter, type FilterSpec } from './filter.ts';
+import { canonicalJson, getPath, observationName, sha256Hex } from './fingerprint.ts';
+import { type NormalizedDraft, normalizeDraft } from './normalize.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface PipelineOptions {
+  sink: ObservationSink;
+  metrics: Metrics;
+  dropLog: (source: string, reason: string, detail?: object) => void;
+  now?: () => number;
+  maxDetailsBytes: number;
+  defaultTtlSeconds: number;
+  dedupMaxEntries: number;
+  /** Max Observations admitted and not yet written, across sources. */
+  maxQueue: number;
+  /** Default dedup window for webhook Ingesters without `deduplication.window`. */
+  webhookWindowMs: number;
+  /** onObservation enrichment (the host passes the hook; the pipeline does not know hooks). */
+  enrich?: (draft: ObservationDraft, ingester: IngesterConfig) => Promise<ObservationDraft>;
+}
+
+export interface CompiledIngester {
+  readonly config: IngesterConfig;
+  readonly filter: DraftFilter;
+  readonly dedupEnabled: boolean;
+  readonly strategy: 'fingerprint' | 'key' | 'hybrid';
+  readonly fields: readonly string[];
+  readonly windowMs: number;
+  readonly ttl: { defaultS: number; minS: number | undefined; maxS: number | undefined };
+  readonly bucket: TokenBucket | undefined;
+}
+
+export interface ProcessResult {
+  created: number;
+  duplicates: number;
+  filtered: number;
+  dropped: number;
+  names: string[];
+}
+
+export class Pipeline {
+  readonly #o: PipelineOptions;
+  readonly #now: () => number;
+  readonly #dedup: DedupCache;
+  #inflight = 0;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.#dedup = new DedupCache(options.dedupMaxEntries);
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  get dedupEntries(): number {
+    return this.#dedup.size;
+  }
+
+  compile(config: IngesterConfig): CompiledIngester {
+    const spec = config.spec;
+    const d = spec.deduplication;
+    const defaultWindow = spec.ingester === 'webhook' ? this.#o.webhookWindowMs : 0;
+    const rl = spec.rateLimit;
+    const toS = (s: string | undefined) => (s === undefined ? undefined : Math.round(parseDurationMs(s) / 1000));
+    const rate = rl?.requestsPerSecond ?? 100;
+    return Object.freeze({
+      config,
+      filter: compileFilter(spec.filters as FilterSpec | undefined),
+      dedupEnabled: d?.enabled ?? true,
+      strategy: d?.strategy ?? 'fingerprint',
+      fields: d?.fields ?? [],
+      windowMs: d?.window !== undefined ? parseDurationMs(d.window) : defaultWindow,
+      ttl: {
+        defaultS: toS(spec.ttl?.default) ?? this.#o.defaultTtlSeconds,
+        minS: toS(spec.ttl?.min),
+        maxS: toS(spec.ttl?.max),
+      },
+      bucket:
+        rl && rl.enabled !== false
+          ? new TokenBucket(rate, rl.burst ?? Math.max(1, Math.ceil(rate * 2)), this.#now())
+          : undefined,
+    });
+  }
+
+  /** Webhook admission: a ZwError (429/503 with Retry-After) when the request must be refused before any work. */
+  admit(ci: CompiledIngester): ZwError | undefined {
+    if (this.#inflight >= this.#o.maxQueue) {
+      return new ZwError('ZW_ERR_QUEUE_FULL', 'the write queue is full; retry later', { retryAfterSeconds: 1 });
+    }
+    if (ci.bucket) {
+      const wait = ci.bucket.waitMs(this.#now());
+      if (wait > 0) {
+        return new ZwError('ZW_ERR_RATE_LIMITED', `source '${ci.config.spec.source}' is over its rate limit`, {
+          retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)),
+        });
+      }
+    }
+    return undefined;
+  }
+
+  /** Runs drafts through the pipeline. `mode: 'informer'` waits for rate tokens; 'webhook' was admitted already. */
+  async process(
+    ci: CompiledIngester,
+    drafts: readonly ObservationDraft[],
+    mode: 'webhook' | 'informer',
+    signal?: AbortSignal,
+  ): Promise<ProcessResult> {
+    const result: ProcessResult = { created: 0, duplicates: 0, filtered: 0, dropped: 0, names: [] };
+    const source = ci.config.spec.source;
+    const m = this.#o.metrics;
+    const writes: Promise<void>[] = [];
+    for (const raw of drafts) {
+      signal?.throwIfAborted();
+      const draft = this.#o.enrich ? await this.#o.enrich(raw, ci.config) : raw;
+      const now = this.#now();
+      const norm = normalizeDraft(draft, { maxDetailsBytes: this.#o.maxDetailsBytes, now });
+      if (!norm.ok) {
+        result.dropped++;
+        m.dropped.inc({ source, reason: 'invalid_draft' });
+        this.#o.dropLog(source, 'invalid_draft', {
+          plugin: ci.config.handler.plugin,
+          field: norm.field,
+          why: norm.reason,
+        });
+        continue;
+      }
+      const reason = ci.filter(norm.draft);
+      if (reason) {
+        result.filtered++;
+        m.filtered.inc({ source, reason });
+        this.#o.dropLog(source, `filtered:${reason}`);
+        continue;
+      }
+      const fp = this.#fingerprint(ci, norm.draft);
+      const dedupKey = `${ci.config.namespace}/${source}/${fp}`;
+      if (ci.dedupEnabled && this.#dedup.seen(dedupKey, now, ci.windowMs)) {
+        result.duplicates++;
+        m.deduped.inc({ source, layer: 'memory' });
+        continue;
+      }
+      if (ci.bucket) {
+        if (mode === 'informer') {
+          const wait = ci.bucket.waitMs(now);
+          if (wait > 0) await sleep(wait, undefined, signal ? { signal } : {});
+        }
+        ci.bucket.forceTake(this.#now());
+      }
+      const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now);
+      result.names.push(obs.name);
+      writes.push(this.#write(ci, obs, previous, dedupKey, result));
+    }
+    await Promise.all(writes);
+    m.dedupEntries.set(this.#dedup.size);
+    return result;
+  }
+
+  /** Forget a finding (its Observation was deleted: GC or resolution), so it can be recorded again. */
+  forget(namespace: string, source: string, fingerprintKey: string): void {
+    this.#dedup.forget(`${namespace}/${source}/${fingerprintKey}`);
+  }
+
+  async #write(
+    ci: CompiledIngester,
+    obs: Observation,
+    previous: { name: string; notBefore: number } | undefined,
+    dedupKey: string,
+    result: ProcessResult,
+  ) {
+    const source = obs.spec.source;
+    const m = this.#o.metrics;
+    this.#inflight++;
+    m.queueDepth.set(this.#inflight);
+    const end = m.writeDuration.startTimer({ sink: this.#o.sink.kind });
+    try {
+      const outcome = await this.#o.sink.write(obs, previous);
+      if (outcome === 'created') {
+        result.created++;
+        m.created.inc({ source });
+      } else {
+        result.duplicates++;
+        m.deduped.inc({ source, layer: 'store' });
+      }
+    } catch (err) {
+      // The sink retried what it could; this draft is lost, so count it and say why, once.
+      this.#dedup.forget(dedupKey);
+      result.dropped++;
+      const reason = err instanceof SinkWriteError ? err.reason : 'write_failed';
+      m.dropped.inc({ source, reason });
+      this.#o.dropLog(source, reason, { name: obs.name, error: (err as Error).message, ingester: ci.config.key });
+    } finally {
+      end();
+      this.#inflight--;
+      m.queueDepth.set(this.#inflight);
+    }
+  }
+
+  #fingerprint(ci: CompiledIngester, d: NormalizedDraft): string {
+    const content = () =>
+      d.fingerprint ??
+      canonicalJson({
+        severity: d.severity,
+        category: d.category,
+        eventType: d.eventType,
+        title: d.title,
+        message: d.message,
+        resource: d.resource,
+        details: d.details,
+      });
+    const keyed = () => canonicalJson(ci.fields.map((f) => getPath(d, f) ?? null));
+    const basis = ci.strategy === 'key' ? keyed() : ci.strategy === 'hybrid' ? `${content()}\n${keyed()}` : content();
+    return sha256Hex(basis);
+  }
+
+  #toObservation(ci: CompiledIngester, d: NormalizedDraft, fp: string, now: number) {
+    const spec = ci.config.spec;
+    const source = spec.source;
+    let name: string;
+    let previous: { name: string; notBefore: number } | undefined;
+    if (!ci.dedupEnabled) {
+      name = observationName(source, `${fp}\n${crypto.randomUUID()}`);
+    } else if (ci.windowMs > 0) {
+      const bucket = Math.floor(now / ci.windowMs);
+      name = observationName(source, fp, bucket);
+      previous = { name: observationName(source, fp, bucket - 1), notBefore: now - ci.windowMs };
+    } else {
+      name = observationName(source, fp);
+    }
+    let ttl = d.ttlSeconds ?? ci.ttl.defaultS;
+    if (ci.ttl.minS !== undefined) ttl = Math.max(ttl, ci.ttl.minS);
+    if (ci.ttl.maxS !== undefined) ttl = Math.min(ttl, ci.ttl.maxS);
+    const namespace = spec.destinations?.[0]?.namespace ?? d.resource?.namespace ?? ci.config.namespace;
+    const obs: Observation = {
+      name,
+      namespace,
+      labels: {
+        ...d.labels,
+        source,
+        severity: d.severity,
+        category: d.category,
+        'app.kubernetes.io/managed-by': 'zen-watcher',
+        'zen.kube-zen.io/ingester': ci.config.name,
+      },
+      annotations: d.annotations,
+      spec: {
+        source,
+        category: d.category,
+        severity: d.severity,
+        eventType: d.eventType,
+        title: d.title,
+        ...(d.message !== undefined ? { message: d.message } : {}),
+        ...(d.resource ? { resource: d.resource } : {}),
+        ...(d.details ? { details: d.details } : {}),
+        fingerprint: fp,
+        detectedAt: d.detectedAt,
+        ttlSecondsAfterCreation: ttl,
+      },
+    };
+    return { obs, previous };
+  }
+}

@@ -1,0 +1,25 @@
+import type { Observation } from '../api/index.ts';
+
+/**
+ * Where Observations go. `write` is idempotent by name: a name that already exists is a duplicate, not an error.
+ * `previous` carries the name the same finding had in the previous dedup window bucket: if that one exists and
+ * was created after `notBefore` (ms), the write is a duplicate too. That makes windows slide across bucket edges.
+ */
+export interface ObservationSink {
+  readonly kind: 'sqlite' | 'kubernetes';
+  write(obs: Observation, previous?: { name: string; notBefore: number }): Promise<'created' | 'duplicate'>;
+  /** Usable for writes now (readiness). */
+  ready(): boolean;
+  close(): Promise<void>;
+}
+
+export class SinkWriteError extends Error {
+  readonly retryable: boolean;
+  readonly reason: string;
+  constructor(message: string, opts: { retryable: boolean; reason: string; cause?: unknown }) {
+    super(message, { cause: opts.cause });
+    this.name = 'SinkWriteError';
+    this.retryable = opts.retryable;
+    this.reason = opts.reason;
+  }
+}

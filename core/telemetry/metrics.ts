@@ -1,0 +1,128 @@
+/**
+ * Every host metric, defined once on a Registry created here (never prom-client's global one), so each host
+ * instance and each test gets its own. Names: `zen_watcher_` prefix, base units, `_total` on counters. Where the
+ * Go original had a live metric, its name and labels are kept (UPSTREAM_FACTS §10).
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'zen_watcher_' });
+  const r = [registry];
+  return Object.freeze({
+    registry,
+    buildInfo: new Gauge({
+      name: 'zen_watcher_build_info',
+      help: 'Always 1; labels carry the build.',
+      labelNames: ['version', 'host_api', 'node'],
+      registers: r,
+    }),
+    mode: new Gauge({
+      name: 'zen_watcher_mode',
+      help: '1 for the mode this replica runs in.',
+      labelNames: ['mode'],
+      registers: r,
+    }),
+
+    webhookRequests: new Counter({
+      name: 'zen_watcher_webhook_requests_total',
+      help: 'Webhook requests by endpoint (Ingester source, or "unknown") and HTTP status.',
+      labelNames: ['endpoint', 'status'],
+      registers: r,
+    }),
+    webhookDuration: new Histogram({
+      name: 'zen_watcher_webhook_request_duration_seconds',
+      help: 'Time from request to response.',
+      labelNames: ['endpoint'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+
+    created: new Counter({
+      name: 'zen_watcher_observations_created_total',
+      help: 'Observations written.',
+      labelNames: ['source'],
+      registers: r,
+    }),
+    deduped: new Counter({
+      name: 'zen_watcher_observations_deduped_total',
+      help: 'Drafts recognised as duplicates: layer=memory (this replica saw it within the window) or store (the deterministic name already exists).',
+      labelNames: ['source', 'layer'],
+      registers: r,
+    }),
+    filtered: new Counter({
+      name: 'zen_watcher_observations_filtered_total',
+      help: "Drafts dropped by the Ingester's filters, by reason.",
+      labelNames: ['source', 'reason'],
+      registers: r,
+    }),
+    dropped: new Counter({
+      name: 'zen_watcher_observations_dropped_total',
+      help: 'Drafts dropped for any other reason (invalid draft, rate limited, write failed permanently).',
+      labelNames: ['source', 'reason'],
+      registers: r,
+    }),
+    writeErrors: new Counter({
+      name: 'zen_watcher_observations_write_errors_total',
+      help: 'Failed write attempts (each retry counts).',
+      labelNames: ['source', 'reason'],
+      registers: r,
+    }),
+    writeDuration: new Histogram({
+      name: 'zen_watcher_observation_write_duration_seconds',
+      help: 'Sink write latency.',
+      labelNames: ['sink'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    queueDepth: new Gauge({
+      name: 'zen_watcher_sink_queue_depth',
+      help: 'Observations accepted and waiting to be written.',
+      registers: r,
+    }),
+    dedupEntries: new Gauge({
+      name: 'zen_watcher_dedup_entries',
+      help: 'Entries held by the in-memory dedup cache.',
+      registers: r,
+    }),
+    dedupEvictions: new Counter({
+      name: 'zen_watcher_dedup_evictions_total',
+      help: 'Dedup entries evicted because the cache was full (ZEN_DEDUP_MAX_ENTRIES).',
+      registers: r,
+    }),
+
+    pluginHookDuration: new Histogram({
+      name: 'zen_watcher_plugin_hook_duration_seconds',
+      help: 'Time spent in one plugin tap.',
+      labelNames: ['plugin', 'hook'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: r,
+    }),
+    pluginHookErrors: new Counter({
+      name: 'zen_watcher_plugin_hook_errors_total',
+      help: 'Plugin taps that threw (kind=error) or missed their deadline (kind=timeout).',
+      labelNames: ['plugin', 'hook', 'kind'],
+      registers: r,
+    }),
+    plugins: new Gauge({
+      name: 'zen_watcher_plugins',
+      help: '1 per discovered plugin, by load status.',
+      labelNames: ['plugin', 'version', 'status'],
+      registers: r,
+    }),
+
+    ingesters: new Gauge({
+      name: 'zen_watcher_ingesters_active',
+      help: '1 per Ingester this replica runs.',
+      labelNames: ['source', 'ingester_type', 'namespace'],
+      registers: r,
+    }),
+    ingesterErrors: new Counter({
+      name: 'zen_watcher_ingesters_config_errors_total',
+      help: 'Ingesters rejected, by reason (InvalidConfig, PluginMissing, Conflict, NeedsKubernetes).',
+      labelNames: ['source', 'error_type'],
+      registers: r,
+    }),
+  });
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
