@@ -1,11 +1,16 @@
 /**
- * Lets plugins outside the repo `import { definePlugin } from 'zen-watcher/plugin-api'` with no install step:
- * a module resolve hook maps that one specifier to this host's core/api/index.ts. Registered once per process.
+ * Lets plugins outside the repo `import { definePlugin } from 'zen-watcher/plugin-api'` (and their tests
+ * `zen-watcher/testkit`) with no install step: a module resolve hook maps those specifiers to this host's files.
+ * Registered once per process.
  */
 import { registerHooks } from 'node:module';
 
 export const PLUGIN_API_SPECIFIER = 'zen-watcher/plugin-api';
-const API_URL = new URL('../api/index.ts', import.meta.url).href;
+export const TESTKIT_SPECIFIER = 'zen-watcher/testkit';
+const TARGETS: Record<string, string> = {
+  [PLUGIN_API_SPECIFIER]: new URL('../api/index.ts', import.meta.url).href,
+  [TESTKIT_SPECIFIER]: new URL('../testkit/index.ts', import.meta.url).href,
+};
 let registered = false;
 
 export function registerPluginApiSpecifier(): void {
@@ -13,7 +18,8 @@ export function registerPluginApiSpecifier(): void {
   registered = true;
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      if (specifier === PLUGIN_API_SPECIFIER) return { url: API_URL, shortCircuit: true };
+      const url = TARGETS[specifier];
+      if (url) return { url, shortCircuit: true };
       return nextResolve(specifier, context);
     },
   });
