@@ -94,7 +94,11 @@ export function ajvErrorsToFieldErrors(errors: ErrorObject[] | null | undefined,
     } else if (e.keyword === 'const') {
       message = `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
     }
-    out.push({ path: path || '(root)', message });
+    const at = path || '(root)';
+    const same = out.find((o) => o.path === at);
+    if (same) {
+      if (!same.message.includes(message)) same.message += `; ${message}`;
+    } else out.push({ path: at, message });
   }
   return out;
 }
@@ -122,57 +126,61 @@ export class IngesterValidator {
   /** Validate one Ingester document. Never throws for bad input; `defaultNamespace` fills metadata.namespace. */
   validate(input: unknown, defaultNamespace = 'default'): ValidationResult {
     const doc = structuredClone(input) as Record<string, unknown>;
-    if (!this.#validateDoc(doc)) {
-      return { ok: false, reason: 'InvalidConfig', errors: ajvErrorsToFieldErrors(this.#validateDoc.errors) };
-    }
-    const meta = doc.metadata as { name: string; namespace?: string; generation?: number; uid?: string };
-    const spec = doc.spec as unknown as IngesterSpec;
     const errors: FieldError[] = [];
+    const schemaOk = this.#validateDoc(doc);
+    if (!schemaOk) errors.push(...ajvErrorsToFieldErrors(this.#validateDoc.errors));
+    const rawSpec = doc && typeof doc === 'object' ? doc.spec : undefined;
+    if (!rawSpec || typeof rawSpec !== 'object' || Array.isArray(rawSpec)) {
+      return { ok: false, reason: 'InvalidConfig', errors };
+    }
+    const spec = rawSpec as IngesterSpec;
 
-    // Cross-field rules the schema cannot express (also CEL rules in the CRD).
-    if (spec.ingester === 'webhook' && !spec.webhook) {
-      errors.push({ path: 'spec.webhook', message: 'is required when spec.ingester is webhook' });
+    // Cross-field rules the schema cannot express (also CEL rules in the CRD). Only meaningful once the
+    // document is well-formed; plugin config is checked either way so one run reports every problem.
+    if (schemaOk) {
+      if (spec.ingester === 'webhook' && !spec.webhook) {
+        errors.push({ path: 'spec.webhook', message: 'is required when spec.ingester is webhook' });
+      }
+      if (spec.ingester === 'informer' && spec.webhook) {
+        errors.push({ path: 'spec.webhook', message: 'must not be set when spec.ingester is informer' });
+      }
+      if (spec.ingester === 'webhook' && spec.informer) {
+        errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
+      }
+      errors.push(...checkDurations(spec));
     }
-    if (spec.ingester === 'informer' && spec.webhook) {
-      errors.push({ path: 'spec.webhook', message: 'must not be set when spec.ingester is informer' });
-    }
-    if (spec.ingester === 'webhook' && spec.informer) {
-      errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
-    }
-    errors.push(...checkDurations(spec));
 
-    const handlerName = spec.plugin ?? spec.source;
-    const handler = this.#handlers(handlerName);
+    const handlerName =
+      typeof spec.plugin === 'string' ? spec.plugin : typeof spec.source === 'string' ? spec.source : undefined;
+    const handler = handlerName !== undefined ? this.#handlers(handlerName) : undefined;
     if (!handler) {
+      if (handlerName === undefined) return { ok: false, reason: 'InvalidConfig', errors };
       const known = this.#knownHandlers();
-      return {
-        ok: false,
-        reason: 'PluginMissing',
-        errors: [
-          ...errors,
-          {
-            path: spec.plugin ? 'spec.plugin' : 'spec.source',
-            message: `no loaded plugin provides source handler '${handlerName}' (available: ${known.join(', ') || 'none'}); set spec.plugin to one of them`,
-          },
-        ],
-      };
+      errors.push({
+        path: spec.plugin ? 'spec.plugin' : 'spec.source',
+        message: `no loaded plugin provides source handler '${handlerName}' (available: ${known.join(', ') || 'none'}); set spec.plugin to one of them`,
+      });
+      return { ok: false, reason: 'PluginMissing', errors };
     }
-    if (!handler.ingesterTypes.includes(spec.ingester)) {
+    if (typeof spec.ingester === 'string' && !handler.ingesterTypes.includes(spec.ingester) && schemaOk) {
       errors.push({
         path: 'spec.ingester',
         message: `plugin '${handler.plugin}' serves '${handler.handler}' as ${handler.ingesterTypes.join('/')}, not ${spec.ingester}`,
       });
     }
-    spec.config ??= {};
-    if (handler.validateConfig) {
-      if (!handler.validateConfig(spec.config)) {
-        errors.push(...ajvErrorsToFieldErrors(handler.validateConfig.errors, 'spec.config'));
+    if (spec.config === undefined) spec.config = {};
+    if (spec.config && typeof spec.config === 'object' && !Array.isArray(spec.config)) {
+      if (handler.validateConfig) {
+        if (!handler.validateConfig(spec.config)) {
+          errors.push(...ajvErrorsToFieldErrors(handler.validateConfig.errors, 'spec.config'));
+        }
+      } else if (Object.keys(spec.config).length > 0) {
+        errors.push({ path: 'spec.config', message: `plugin '${handler.plugin}' takes no configuration` });
       }
-    } else if (Object.keys(spec.config).length > 0) {
-      errors.push({ path: 'spec.config', message: `plugin '${handler.plugin}' takes no configuration` });
     }
-    if (errors.length > 0) return { ok: false, reason: 'InvalidConfig', errors };
+    if (errors.length > 0 || !schemaOk) return { ok: false, reason: 'InvalidConfig', errors };
 
+    const meta = doc.metadata as { name: string; namespace?: string; generation?: number; uid?: string };
     const namespace = meta.namespace ?? defaultNamespace;
     const view: IngesterView = {
       namespace,

@@ -180,7 +180,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     maxQueue: env.maxQueue,
     webhookWindowMs: env.dedupWindowSeconds * 1000,
     enrich: async (draft, ing) =>
-      hooks.onObservation.isUsed() ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
+      hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
   });
 
   // Plugins: admit by manifest, then import and register.
@@ -345,7 +345,7 @@ function webhookRoute(
     admit: () => deps.pipeline.admit(ci),
     async handle(call: WebhookCall) {
       const hook = deps.hooks.onWebhook.get(handler.handler);
-      if (!hook?.isUsed()) {
+      if (!hook?.taps.length) {
         throw new ZwError(
           'ZW_ERR_PLUGIN_FAILED',
           `plugin '${handler.plugin}' registered no webhook handler for '${handler.handler}'`,

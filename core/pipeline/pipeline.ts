@@ -22,6 +22,8 @@ import { canonicalJson, getPath, observationName, sha256Hex } from './fingerprin
 import { type NormalizedDraft, normalizeDraft } from './normalize.ts';
 import { TokenBucket } from './token-bucket.ts';
 
+export const FIRST_SEEN_ANNOTATION = 'zen.kube-zen.io/first-seen';
+
 export interface PipelineOptions {
   sink: ObservationSink;
   metrics: Metrics;
@@ -261,7 +263,8 @@ export class Pipeline {
         'app.kubernetes.io/managed-by': 'zen-watcher',
         'zen.kube-zen.io/ingester': ci.config.name,
       },
-      annotations: d.annotations,
+      // When this replica first saw the finding: the sliding-window check reads it from the previous bucket's object.
+      annotations: { ...d.annotations, [FIRST_SEEN_ANNOTATION]: new Date(now).toISOString() },
       spec: {
         source,
         category: d.category,

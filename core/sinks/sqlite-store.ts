@@ -9,6 +9,8 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Observation } from '../api/index.ts';
 import type { ObservationSink } from './types.ts';
 
+const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
+
 export interface StoredObservation extends Observation {
   createdAt: string;
 }
@@ -64,11 +66,10 @@ export class SqliteStore implements ObservationSink {
     return this.writeSync(obs, previous);
   }
 
-  writeSync(
-    obs: Observation,
-    previous?: { name: string; notBefore: number },
-    now = Date.now(),
-  ): 'created' | 'duplicate' {
+  writeSync(obs: Observation, previous?: { name: string; notBefore: number }): 'created' | 'duplicate' {
+    // The pipeline stamps when it first saw the finding; that, not the wall clock here, is the record's age.
+    const seen = Date.parse(obs.annotations[FIRST_SEEN] ?? '');
+    const now = Number.isNaN(seen) ? Date.now() : seen;
     if (previous) {
       const row = this.#createdAt.get(obs.namespace, previous.name) as { created_at: number } | undefined;
       if (row && row.created_at > previous.notBefore) return 'duplicate';

@@ -3,7 +3,14 @@
  * pipeline, then run its webhook handler on a payload, or emit informer drafts, and get back the Observations
  * (or the typed error) — no cluster, no HTTP server. Import it as `zen-watcher/testkit`.
  */
-import { HOST_API_VERSION, type IngesterView, type Observation, type ObservationDraft, type WebhookRequest, ZwError } from '../api/index.ts';
+import {
+  HOST_API_VERSION,
+  type IngesterView,
+  type Observation,
+  type ObservationDraft,
+  type WebhookRequest,
+  ZwError,
+} from '../api/index.ts';
 import { createAjv, type IngesterConfig, IngesterValidator, type ValidationResult } from '../config/validate.ts';
 import { installGuard } from '../hooks/guard.ts';
 import { createHostHooks } from '../hooks/host-hooks.ts';
@@ -33,11 +40,25 @@ export interface TestPlugin {
   /** Build a valid Ingester for this plugin (throws with the field errors if it is not valid). */
   ingester(input?: IngesterInput): IngesterConfig;
   /** Run the plugin's onWebhook tap: the drafts, or a thrown ZwError (e.g. 422 with a field). */
-  webhookDrafts(body: unknown, input?: IngesterInput & { rawBody?: Buffer; headers?: Record<string, string>; jsonLines?: boolean; contentType?: string }): Promise<ObservationDraft[]>;
+  webhookDrafts(
+    body: unknown,
+    input?: IngesterInput & {
+      rawBody?: Buffer;
+      headers?: Record<string, string>;
+      jsonLines?: boolean;
+      contentType?: string;
+    },
+  ): Promise<ObservationDraft[]>;
   /** Drafts through the real pipeline into an in-memory store: what would be written. */
-  process(drafts: ObservationDraft[], input?: IngesterInput): Promise<{ result: ProcessResult; observations: Observation[] }>;
+  process(
+    drafts: ObservationDraft[],
+    input?: IngesterInput,
+  ): Promise<{ result: ProcessResult; observations: Observation[] }>;
   /** webhookDrafts + process. */
-  webhook(body: unknown, input?: IngesterInput & { jsonLines?: boolean }): Promise<{ result: ProcessResult; observations: Observation[] }>;
+  webhook(
+    body: unknown,
+    input?: IngesterInput & { jsonLines?: boolean },
+  ): Promise<{ result: ProcessResult; observations: Observation[] }>;
   /** Observations written so far by process()/webhook() on this instance. */
   observations(): Observation[];
   close(): Promise<void>;
@@ -58,7 +79,12 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     observe: () => {},
     onFailure: (f: { error: unknown }) => failures.push(f.error),
   });
-  hooks.onWebhook.intercept({ factory: (_k, h) => (installGuard(h as never, guard('onWebhook')), h) });
+  hooks.onWebhook.intercept({
+    factory: (_k, h) => {
+      installGuard(h as never, guard('onWebhook'));
+      return h;
+    },
+  });
   installGuard(hooks.onObservation as never, guard('onObservation'));
   const metrics = createMetrics();
   const log = createLogger({ level: process.env.ZEN_TESTKIT_LOG ?? 'silent' });
@@ -73,13 +99,17 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     maxQueue: 100_000,
     webhookWindowMs: 60_000,
     ...(opts.now ? { now: opts.now } : {}),
-    enrich: async (d, ing) => (hooks.onObservation.isUsed() ? hooks.onObservation.promise(d, { ingester: ing.view }) : d),
+    enrich: async (d, ing) =>
+      hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(d, { ingester: ing.view }) : d,
   });
   const compiled = new Map<string, CompiledIngester>();
   const compile = (ing: IngesterConfig) => {
     const key = JSON.stringify(ing.spec) + ing.key;
     let ci = compiled.get(key);
-    if (!ci) compiled.set(key, (ci = pipeline.compile(ing)));
+    if (!ci) {
+      ci = pipeline.compile(ing);
+      compiled.set(key, ci);
+    }
     return ci;
   };
   await importAndRegister(record, (r) =>
@@ -97,7 +127,11 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
   );
   if (record.status !== 'loaded') throw new Error(`plugin in ${dir} did not load: ${record.status}: ${record.reason}`);
   const handlers = handlerTable([record]);
-  const validator = new IngesterValidator({ ajv, handlers: (h) => handlers.get(h), knownHandlers: () => [...handlers.keys()] });
+  const validator = new IngesterValidator({
+    ajv,
+    handlers: (h) => handlers.get(h),
+    knownHandlers: () => [...handlers.keys()],
+  });
   const byView = new Map<string, IngesterConfig>();
   const ingesterFor = (view: IngesterView) => {
     const i = byView.get(`${view.namespace}/${view.name}`);
@@ -123,7 +157,8 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
       },
     };
     const res = validator.validate(doc);
-    if (!res.ok) throw new Error(`invalid test Ingester: ${res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    if (!res.ok)
+      throw new Error(`invalid test Ingester: ${res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
     byView.set(res.ingester.key, res.ingester);
     return res.ingester;
   };
@@ -131,7 +166,8 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
   const webhookDrafts: TestPlugin['webhookDrafts'] = async (body, input = {}) => {
     const ing = ingester(input);
     const hook = hooks.onWebhook.get(ing.handler.handler);
-    if (!hook?.isUsed()) throw new Error(`plugin '${record.name}' has no onWebhook tap for '${ing.handler.handler}'`);
+    if (!hook?.taps.length)
+      throw new Error(`plugin '${record.name}' has no onWebhook tap for '${ing.handler.handler}'`);
     const raw = input.rawBody ?? Buffer.from(JSON.stringify(body));
     const req: WebhookRequest = {
       ingester: ing.view,

@@ -1,0 +1,248 @@
+/**
+ * LeaderLock on a coordination.k8s.io/v1 Lease (client-go `resourcelock/leaselock.go`).
+ *
+ * The lock has its own KubeConfig copy, its own HTTP connection (one undici dispatcher, kept for the life of the
+ * lock and replaced after a network error or timeout) and its own user agent, so renewals never queue behind
+ * Observation writes or informer traffic (DESIGN §7). Every request is bounded by `requestTimeoutMs`.
+ */
+import {
+  ApiException,
+  CoordinationV1Api,
+  createConfiguration,
+  KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  type RequestContext,
+  ServerConfiguration,
+  type V1Lease,
+  type V1LeaseSpec,
+  V1MicroTime,
+} from '@kubernetes/client-node';
+import { type LeaderLock, LeaderLockError, type LeaderRecord } from './lock.ts';
+
+export const LEADER_ELECTION_USER_AGENT = 'zen-watcher/leader-election';
+
+/** client-go's rule for the lock's client: max(1 s, renewDeadline / 2). */
+export function leaseRequestTimeoutMs(renewDeadlineMs: number): number {
+  return Math.max(1000, Math.floor(renewDeadlineMs / 2));
+}
+
+export interface LeaseLockOptions {
+  /** Copied: later changes to it do not reach the lock. */
+  kubeConfig: KubeConfig;
+  namespace: string;
+  name: string;
+  identity: string;
+  /** Per request; default leaseRequestTimeoutMs(10 000) = 5 000. */
+  requestTimeoutMs?: number;
+  /** Default `zen-watcher/leader-election`. */
+  userAgent?: string;
+}
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+
+export class LeaseLock implements LeaderLock {
+  readonly identity: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly requestTimeoutMs: number;
+  readonly #api: CoordinationV1Api;
+  /** The Lease as last read or written: its resourceVersion guards update(). */
+  #lease: V1Lease | undefined;
+  #dispatcher: Dispatcher | undefined;
+
+  constructor(opts: LeaseLockOptions) {
+    if (!opts.identity) throw new TypeError('LeaseLock: identity is empty');
+    if (!opts.namespace) throw new TypeError('LeaseLock: namespace is empty');
+    if (!opts.name) throw new TypeError('LeaseLock: name is empty');
+    this.identity = opts.identity;
+    this.namespace = opts.namespace;
+    this.name = opts.name;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? leaseRequestTimeoutMs(10_000);
+    const userAgent = opts.userAgent ?? LEADER_ELECTION_USER_AGENT;
+
+    const kc = copyKubeConfig(opts.kubeConfig);
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new TypeError('LeaseLock: the kubeconfig has no current cluster');
+    const auth = {
+      getName: () => 'zen-watcher leader-election',
+      applySecurityAuthentication: async (ctx: RequestContext): Promise<void> => {
+        // Headers (token, exec plugin) are refreshed per request by KubeConfig; it also builds a fresh dispatcher
+        // every time, which we replace with the lock's own so the connection is reused and never shared.
+        await kc.applySecurityAuthentication(ctx);
+        const fresh = ctx.getDispatcher();
+        if (fresh !== undefined) {
+          this.#dispatcher ??= fresh;
+          ctx.setDispatcher(this.#dispatcher);
+        }
+        ctx.setHeaderParam('User-Agent', userAgent);
+      },
+    };
+    this.#api = new CoordinationV1Api(
+      createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }),
+    );
+  }
+
+  describe(): string {
+    return `${this.namespace}/${this.name}`;
+  }
+
+  async get(signal: AbortSignal): Promise<{ record: LeaderRecord; raw: string } | undefined> {
+    let lease: V1Lease;
+    try {
+      lease = await this.#api.readNamespacedLease(
+        { name: this.name, namespace: this.namespace },
+        this.#options(signal),
+      );
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw this.#failure('get', err);
+    }
+    this.#lease = lease;
+    const spec = lease.spec ?? {};
+    return { record: leaseSpecToRecord(spec), raw: rawRecord(spec) };
+  }
+
+  async create(record: LeaderRecord, signal: AbortSignal): Promise<void> {
+    const body: V1Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.namespace },
+      spec: recordToLeaseSpec(record),
+    };
+    try {
+      this.#lease = await this.#api.createNamespacedLease({ namespace: this.namespace, body }, this.#options(signal));
+    } catch (err) {
+      throw this.#failure('create', err);
+    }
+  }
+
+  async update(record: LeaderRecord, signal: AbortSignal): Promise<void> {
+    const current = this.#lease;
+    if (!current) throw new LeaderLockError(`LeaseUpdate: ${this.describe()} not read yet; call get or create first`);
+    // metadata carries resourceVersion: the API server refuses the write (409) if anyone wrote since.
+    const body: V1Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: current.metadata,
+      spec: recordToLeaseSpec(record),
+    };
+    try {
+      this.#lease = await this.#api.replaceNamespacedLease(
+        { name: this.name, namespace: this.namespace, body },
+        this.#options(signal),
+      );
+    } catch (err) {
+      throw this.#failure('update', err);
+    }
+  }
+
+  /** Closes the lock's connection. The lock stays usable: the next request opens a new one. */
+  async close(): Promise<void> {
+    const d = this.#dispatcher;
+    this.#dispatcher = undefined;
+    await d?.close().catch(() => {});
+  }
+
+  /** Per-request options: the caller's signal, bounded by the request timeout. */
+  #options(signal: AbortSignal) {
+    const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]);
+    // The object-style API takes Observable middleware (client-node's own small stub, not rxjs).
+    const withSignal: ObservableMiddleware = {
+      pre: (ctx) => {
+        ctx.setSignal(bounded);
+        return new Observable(Promise.resolve(ctx));
+      },
+      post: (rsp) => new Observable(Promise.resolve(rsp)),
+    };
+    return { middleware: [withSignal], middlewareMergeStrategy: 'append' as const };
+  }
+
+  #failure(op: 'get' | 'create' | 'update', err: unknown): LeaderLockError {
+    const status = err instanceof ApiException ? err.code : undefined;
+    if (status === undefined) {
+      // Timeout, reset, refused: the connection may be half dead. Start the next request on a new one.
+      const d = this.#dispatcher;
+      this.#dispatcher = undefined;
+      d?.destroy().catch(() => {});
+    }
+    const what = status === undefined ? errorText(err) : `HTTP ${status}`;
+    return new LeaderLockError(
+      `Lease${op[0]!.toUpperCase()}${op.slice(1)}: ${op} of ${this.describe()} failed (${what})`,
+      {
+        ...(status !== undefined ? { status } : {}),
+        cause: err,
+      },
+    );
+  }
+}
+
+/** A KubeConfig with its own copies of clusters, users and contexts (and so its own agents and dispatchers). */
+function copyKubeConfig(src: KubeConfig): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: structuredClone(src.clusters),
+    users: structuredClone(src.users),
+    contexts: structuredClone(src.contexts),
+    currentContext: src.currentContext,
+  });
+  return kc;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const inner = cause instanceof Error ? `: ${cause.message}` : '';
+    return `${err.name}: ${err.message}${inner}`;
+  }
+  return String(err);
+}
+
+/** Lease spec → record (pure). MicroTimes arrive as RFC 3339 strings (or Dates); absent fields → zero values. */
+export function leaseSpecToRecord(spec: V1LeaseSpec): LeaderRecord {
+  return {
+    holderIdentity: spec.holderIdentity ?? '',
+    leaseDurationSeconds: spec.leaseDurationSeconds ?? 0,
+    acquireTime: parseMicroTime(spec.acquireTime),
+    renewTime: parseMicroTime(spec.renewTime),
+    leaderTransitions: spec.leaseTransitions ?? 0,
+  };
+}
+
+/**
+ * Record → Lease spec (pure). Times become V1MicroTime, which serialises with six fractional digits as the API
+ * server requires for MicroTime ("2026-01-02T03:04:05.678000Z"). Like client-go, holderIdentity is always
+ * written, '' when released.
+ */
+export function recordToLeaseSpec(r: LeaderRecord): V1LeaseSpec {
+  const spec: V1LeaseSpec = {
+    holderIdentity: r.holderIdentity,
+    leaseDurationSeconds: r.leaseDurationSeconds,
+    leaseTransitions: r.leaderTransitions,
+  };
+  if (r.acquireTime !== undefined) spec.acquireTime = new V1MicroTime(r.acquireTime);
+  if (r.renewTime !== undefined) spec.renewTime = new V1MicroTime(r.renewTime);
+  return spec;
+}
+
+/** The stored record, exactly as the server returned it, for change detection. */
+export function rawRecord(spec: V1LeaseSpec): string {
+  return JSON.stringify([
+    spec.holderIdentity ?? null,
+    spec.leaseDurationSeconds ?? null,
+    microTimeText(spec.acquireTime),
+    microTimeText(spec.renewTime),
+    spec.leaseTransitions ?? null,
+  ]);
+}
+
+function microTimeText(v: unknown): string | null {
+  if (v === undefined || v === null) return null;
+  return v instanceof Date ? v.toISOString() : String(v);
+}
+
+function parseMicroTime(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ms = v instanceof Date ? v.getTime() : Date.parse(String(v));
+  return Number.isFinite(ms) ? ms : undefined;
+}

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createAjv, IngesterValidator } from '../config/validate.ts';
+import { SqliteStore } from '../sinks/sqlite-store.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import { DedupCache } from './dedup.ts';
+import { compileFilter } from './filter.ts';
+import { canonicalJson, observationName } from './fingerprint.ts';
+import { boundDetails, normalizeDraft, normalizeSeverity, sanitizeEventType } from './normalize.ts';
+import { Pipeline } from './pipeline.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+describe('normalize', () => {
+  for (const [input, want] of [
+    ['CRITICAL', 'critical'],
+    ['Emergency', 'critical'],
+    ['error', 'high'],
+    ['Warning', 'medium'],
+    ['notice', 'low'],
+    ['informational', 'info'],
+    ['UNKNOWN', 'info'],
+    ['nonsense', undefined],
+    [42, undefined],
+  ] as const) {
+    test(`severity ${String(input)} → ${want}`, () => assert.equal(normalizeSeverity(input), want));
+  }
+  test('eventType is sanitized to ^[a-z0-9_]+$', () => {
+    assert.equal(sanitizeEventType('Terminal-Shell in Container!'), 'terminal_shell_in_container');
+    assert.equal(sanitizeEventType(''), 'custom_event');
+    assert.equal(sanitizeEventType('---'), 'custom_event');
+  });
+  test('a draft without title is invalid and names the field', () => {
+    const r = normalizeDraft({ severity: 'high', title: '' }, { maxDetailsBytes: 1000, now: 0 });
+    assert.deepEqual(r.ok ? undefined : r.field, 'title');
+  });
+  test('unknown category and bad detectedAt are rejected with their fields', () => {
+    const a = normalizeDraft({ severity: 'high', title: 't', category: 'fun' }, { maxDetailsBytes: 1000, now: 0 });
+    assert.equal(a.ok ? undefined : a.field, 'category');
+    const b = normalizeDraft(
+      { severity: 'high', title: 't', detectedAt: 'yesterday' },
+      { maxDetailsBytes: 1000, now: 0 },
+    );
+    assert.equal(b.ok ? undefined : b.field, 'detectedAt');
+  });
+  test('details larger than the budget are truncated with a marker', () => {
+    const big = { a: 'x'.repeat(500), b: 'y'.repeat(500), c: 1 };
+    const out = boundDetails(big, 700);
+    assert.equal(out.a, big.a);
+    assert.equal(out.b, undefined);
+    assert.equal(out.c, 1);
+    assert.deepEqual((out._truncated as { omittedFields: string[] }).omittedFields, ['b']);
+    assert.ok(Buffer.byteLength(JSON.stringify(out)) <= 800);
+  });
+});
+
+describe('fingerprint and names', () => {
+  test('canonical JSON ignores key order', () => {
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }),
+      canonicalJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }),
+    );
+  });
+  test('names are <source>-<16 hex>, deterministic, and differ per bucket', () => {
+    const n = observationName('falco', 'fp');
+    assert.match(n, /^falco-[0-9a-f]{16}$/);
+    assert.equal(n, observationName('falco', 'fp'));
+    assert.notEqual(observationName('falco', 'fp', 1), observationName('falco', 'fp', 2));
+  });
+});
+
+describe('filter', () => {
+  const d = (over: object = {}) => ({
+    severity: 'medium' as const,
+    category: 'security' as const,
+    eventType: 'vulnerability',
+    title: 't',
+    detectedAt: '2026-01-01T00:00:00Z',
+    labels: {},
+    annotations: {},
+    resource: { kind: 'Pod', namespace: 'prod', name: 'p' },
+    details: { rule: 'Shell' },
+    ...over,
+  });
+  const cases: [string, object, object, string | undefined][] = [
+    ['no filters keeps', {}, {}, undefined],
+    ['disabled keeps', { enabled: false, minSeverity: 'critical' }, {}, undefined],
+    ['minSeverity drops lower', { minSeverity: 'high' }, {}, 'min_severity'],
+    ['minSeverity keeps equal', { minSeverity: 'medium' }, {}, undefined],
+    ['includeSeverity wins over minSeverity', { includeSeverity: ['medium'], minSeverity: 'critical' }, {}, undefined],
+    ['includeSeverity drops others', { includeSeverity: ['critical'] }, {}, 'include_severity'],
+    ['excludeNamespaces', { excludeNamespaces: ['PROD'] }, {}, 'exclude_namespace'],
+    ['includeNamespaces drops others', { includeNamespaces: ['dev'] }, {}, 'include_namespace'],
+    [
+      'includeNamespaces drops cluster-scoped',
+      { includeNamespaces: ['prod'] },
+      { resource: { kind: 'Node', name: 'n' } },
+      'include_namespace',
+    ],
+    ['excludeKinds', { excludeKinds: ['pod'] }, {}, 'exclude_kind'],
+    ['ignoreKinds is an alias', { ignoreKinds: ['Pod'] }, {}, 'exclude_kind'],
+    ['includeKinds', { includeKinds: ['Deployment'] }, {}, 'include_kind'],
+    ['excludeCategories', { excludeCategories: ['security'] }, {}, 'exclude_category'],
+    ['includeCategories', { includeCategories: ['compliance'] }, {}, 'include_category'],
+    ['excludeEventTypes', { excludeEventTypes: ['Vulnerability'] }, {}, 'exclude_event_type'],
+    ['includeEventTypes', { includeEventTypes: ['audit'] }, {}, 'include_event_type'],
+    ['excludeRules', { excludeRules: ['shell'] }, {}, 'exclude_rule'],
+  ];
+  for (const [name, spec, over, want] of cases) {
+    test(name, () => assert.equal(compileFilter(spec)(d(over)), want));
+  }
+});
+
+describe('dedup cache', () => {
+  test('window is fixed from the first sighting', () => {
+    const c = new DedupCache(10);
+    assert.equal(c.seen('k', 0, 1000), false);
+    assert.equal(c.seen('k', 999, 1000), true);
+    assert.equal(c.seen('k', 1000, 1000), false);
+  });
+  test('window 0 never expires; memory is bounded by maxEntries', () => {
+    const c = new DedupCache(3);
+    for (const k of ['a', 'b', 'c', 'd']) c.seen(k, 0, 0);
+    assert.equal(c.size, 3);
+    assert.equal(c.evictions, 1);
+    assert.equal(c.seen('a', 10, 0), false, 'the oldest entry was evicted');
+    assert.equal(c.seen('d', 10, 0), true);
+  });
+});
+
+describe('token bucket', () => {
+  test('refills at rate, caps at burst, and can go into debt', () => {
+    const b = new TokenBucket(2, 2, 0);
+    assert.equal(b.tryTake(0), true);
+    assert.equal(b.tryTake(0), true);
+    assert.equal(b.tryTake(0), false);
+    assert.equal(b.waitMs(0), 500);
+    assert.equal(b.tryTake(500), true);
+    b.forceTake(500, 3);
+    assert.equal(b.waitMs(500), 2000);
+    assert.equal(b.tryTake(10_000, 2), true);
+    assert.equal(b.tryTake(10_000), false);
+  });
+});
+
+describe('pipeline', () => {
+  const handlers = new Map([
+    [
+      'webhook',
+      {
+        handler: 'webhook',
+        plugin: 'webhook',
+        pluginVersion: '1.0.0',
+        ingesterTypes: ['webhook', 'informer'] as const,
+      },
+    ],
+  ]);
+  const validator = new IngesterValidator({
+    ajv: createAjv(),
+    handlers: (h) => handlers.get(h),
+    knownHandlers: () => ['webhook'],
+  });
+  const ingester = (spec: object = {}, type: 'webhook' | 'informer' = 'webhook') => {
+    const r = validator.validate({
+      apiVersion: 'zen.kube-zen.io/v1alpha1',
+      kind: 'Ingester',
+      metadata: { name: 'i', namespace: 'ns' },
+      spec: {
+        source: 'tool',
+        plugin: 'webhook',
+        ingester: type,
+        ...(type === 'webhook' ? { webhook: { path: '/x' } } : {}),
+        ...spec,
+      },
+    });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    return r.ingester;
+  };
+  const make = (opts: { now?: () => number; sink?: ObservationSink } = {}) => {
+    const metrics = createMetrics();
+    const store = new SqliteStore(':memory:');
+    const p = new Pipeline({
+      sink: opts.sink ?? store,
+      metrics,
+      dropLog: () => {},
+      maxDetailsBytes: 4096,
+      defaultTtlSeconds: 3600,
+      dedupMaxEntries: 1000,
+      maxQueue: 100,
+      webhookWindowMs: 60_000,
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    return { p, store, metrics };
+  };
+
+  test('writes, dedups in memory, and counts each drop by reason', async () => {
+    const { p, store, metrics } = make();
+    const ci = p.compile(ingester({ filters: { minSeverity: 'medium' } }));
+    const r = await p.process(
+      ci,
+      [
+        { severity: 'high', title: 'a', resource: { namespace: 'app', kind: 'Pod', name: 'p' } },
+        { severity: 'high', title: 'a', resource: { namespace: 'app', kind: 'Pod', name: 'p' } },
+        { severity: 'low', title: 'b' },
+        { severity: 'bogus', title: 'c' },
+      ],
+      'webhook',
+    );
+    assert.deepEqual({ ...r, names: r.names.length }, { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1 });
+    const [obs] = store.list();
+    assert.equal(obs?.namespace, 'app', 'Observation lives in the resource namespace');
+    assert.equal(obs?.labels.severity, 'high');
+    assert.equal(obs?.spec.ttlSecondsAfterCreation, 3600);
+    const text = await metrics.registry.metrics();
+    assert.match(text, /zen_watcher_observations_filtered_total\{source="tool",reason="min_severity"\} 1/);
+    assert.match(text, /zen_watcher_observations_dropped_total\{source="tool",reason="invalid_draft"\} 1/);
+    assert.match(text, /zen_watcher_observations_deduped_total\{source="tool",layer="memory"\} 1/);
+  });
+
+  test('a fresh pipeline (restart) finds the duplicate in the store', async () => {
+    const store = new SqliteStore(':memory:');
+    const a = make({ sink: store });
+    const b = make({ sink: store });
+    const draft = { severity: 'high', title: 'same' };
+    await a.p.process(a.p.compile(ingester()), [draft], 'webhook');
+    const r = await b.p.process(b.p.compile(ingester()), [draft], 'webhook');
+    assert.equal(r.duplicates, 1);
+    assert.equal(store.count(), 1);
+    assert.match(await b.metrics.registry.metrics(), /deduped_total\{source="tool",layer="store"\} 1/);
+  });
+
+  test('window slides across a bucket edge, and a repeat after the window is new', async () => {
+    let now = 59_000; // 1 s before the 60 s bucket edge
+    const store = new SqliteStore(':memory:');
+    const draft = { severity: 'high', title: 'edge' };
+    const run = async () => {
+      const x = make({ sink: store, now: () => now });
+      return x.p.process(x.p.compile(ingester()), [draft], 'webhook');
+    };
+    assert.equal((await run()).created, 1);
+    now = 61_000; // next bucket, 2 s later: still within the window
+    assert.equal((await run()).duplicates, 1);
+    now = 59_000 + 60_001; // past the window
+    assert.equal((await run()).created, 1);
+  });
+
+  test('key strategy identifies findings by the chosen fields only', async () => {
+    const { p } = make();
+    const ci = p.compile(ingester({ deduplication: { strategy: 'key', fields: ['resource.name'] } }));
+    const r = await p.process(
+      ci,
+      [
+        { severity: 'high', title: 'a', resource: { name: 'x' } },
+        { severity: 'low', title: 'b', resource: { name: 'x' } },
+        { severity: 'low', title: 'b', resource: { name: 'y' } },
+      ],
+      'webhook',
+    );
+    assert.equal(r.created, 2);
+    assert.equal(r.duplicates, 1);
+  });
+
+  test('dedup disabled writes every draft; ttl clamps apply', async () => {
+    const { p, store } = make();
+    const ci = p.compile(ingester({ deduplication: { enabled: false }, ttl: { default: '2h', min: '2h', max: '3h' } }));
+    await p.process(
+      ci,
+      [
+        { severity: 'high', title: 'a', ttlSeconds: 60 },
+        { severity: 'high', title: 'a', ttlSeconds: 99_999 },
+      ],
+      'webhook',
+    );
+    const ttls = store
+      .list()
+      .map((o) => o.spec.ttlSecondsAfterCreation)
+      .sort((a, b) => a - b);
+    assert.deepEqual(ttls, [7200, 10800]);
+  });
+
+  test('rate limit: admit refuses with Retry-After once the bucket is empty', async () => {
+    let now = 0;
+    const { p } = make({ now: () => now });
+    const ci = p.compile(ingester({ rateLimit: { requestsPerSecond: 1, burst: 2 } }));
+    assert.equal(p.admit(ci), undefined);
+    await p.process(
+      ci,
+      [
+        { severity: 'high', title: 'a' },
+        { severity: 'high', title: 'b' },
+        { severity: 'high', title: 'c' },
+      ],
+      'webhook',
+    );
+    const refused = p.admit(ci);
+    assert.equal(refused?.status, 429);
+    assert.equal(refused?.retryAfterSeconds, 2);
+    now = 2000;
+    assert.equal(p.admit(ci), undefined);
+  });
+
+  test('informer window defaults to 0: identity never expires', async () => {
+    let now = 0;
+    const { p } = make({ now: () => now });
+    const ci = p.compile(ingester({}, 'informer'));
+    assert.equal(ci.windowMs, 0);
+    await p.process(ci, [{ severity: 'high', title: 'a', fingerprint: 'f1' }], 'informer');
+    now = 10 * 86_400_000;
+    const r = await p.process(ci, [{ severity: 'high', title: 'a', fingerprint: 'f1' }], 'informer');
+    assert.equal(r.duplicates, 1);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * The plugin's `spec.config` as code sees it (schema.json is the validated form): the matcher and rule shapes, and
+ * `resolveConfig`, which applies every default and picks the rules in effect (built-in, custom, or both).
+ */
+import { DEFAULT_RULES } from './default-rules.ts';
+import type { Stage } from './event.ts';
+
+export const POD_FEATURES = ['privileged', 'hostNetwork', 'hostPID', 'hostIPC', 'hostPath'] as const;
+export type PodFeature = (typeof POD_FEATURES)[number];
+
+export interface MatcherConfig {
+  verbs?: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  namespaces?: string[];
+  names?: string[];
+  users?: string[];
+  groups?: string[];
+  userAgents?: string[];
+  decision?: 'allow' | 'forbid';
+  codes?: number[];
+  succeeded?: boolean;
+  impersonated?: boolean;
+  podSecurity?: PodFeature[];
+  requestObject?: Record<string, string[]>;
+}
+
+export interface RuleConfig {
+  name: string;
+  severity: 'critical' | 'high' | 'medium' | 'low' | 'info';
+  category?: 'security' | 'compliance';
+  title?: string;
+  description?: string;
+  stages?: Stage[];
+  match: MatcherConfig | MatcherConfig[];
+  exclude?: MatcherConfig[];
+}
+
+export interface AuditConfig {
+  stages?: Stage[];
+  rules?: RuleConfig[];
+  includeDefaultRules?: boolean;
+  disableRules?: string[];
+  exclude?: MatcherConfig[];
+  matchPolicy?: 'first' | 'all';
+  category?: 'security' | 'compliance';
+  maxEvents?: number;
+}
+
+export const AUDIT_DECISION = 'authorization.k8s.io/decision';
+export const AUDIT_TRUNCATED = 'audit.k8s.io/truncated';
+
+export interface ResolvedConfig {
+  stages: Stage[];
+  rules: RuleConfig[];
+  exclude: MatcherConfig[];
+  matchPolicy: 'first' | 'all';
+  category: 'security' | 'compliance';
+  maxEvents: number;
+  /** Problems the JSON schema cannot see (duplicate rule names, unknown disableRules entries). */
+  warnings: string[];
+}
+
+export const DEFAULT_MAX_EVENTS = 10_000;
+
+/** Config with every default applied (the host applies the schema defaults too; this keeps direct callers safe). */
+export function resolveConfig(raw: Readonly<Record<string, unknown>> | AuditConfig | undefined): ResolvedConfig {
+  const c = (raw ?? {}) as AuditConfig;
+  const warnings: string[] = [];
+  const custom = c.rules;
+  const disabled = new Set(c.disableRules ?? []);
+  const candidates: RuleConfig[] = [];
+  if (custom) candidates.push(...custom);
+  if (!custom || c.includeDefaultRules) candidates.push(...DEFAULT_RULES);
+  const known = new Set(candidates.map((r) => r.name));
+  for (const d of disabled) if (!known.has(d)) warnings.push(`disableRules: no rule named '${d}'`);
+  const seen = new Set<string>();
+  const rules: RuleConfig[] = [];
+  for (const r of candidates) {
+    if (disabled.has(r.name)) continue;
+    if (seen.has(r.name)) {
+      // A custom rule named like a built-in one replaces it; a repeated custom name is a mistake.
+      if (!DEFAULT_RULES.includes(r)) warnings.push(`rules: duplicate rule name '${r.name}'; only the first is used`);
+      continue;
+    }
+    seen.add(r.name);
+    rules.push(r);
+  }
+  return {
+    stages: c.stages ?? ['ResponseComplete'],
+    rules,
+    exclude: c.exclude ?? [],
+    matchPolicy: c.matchPolicy ?? 'first',
+    category: c.category ?? 'security',
+    maxEvents: c.maxEvents ?? DEFAULT_MAX_EVENTS,
+    warnings: [...new Set(warnings)],
+  };
+}

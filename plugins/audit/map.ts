@@ -1,0 +1,327 @@
+/**
+ * Pure mapping: request body + Ingester config → ObservationDrafts, with counts of what was skipped and why. No host
+ * needed: index.ts adds metrics and logging around it, tests call it directly.
+ *
+ * Decisions (README.md has the user-facing version):
+ * - One Observation per (event, matching rule); events matching no rule give none. Stage filter first.
+ * - Fingerprint `<auditID>/<stage>/<rule>`: the API server retries a batch up to 5 times and every stage of one request
+ *   shares the auditID, so this is the event's identity; a retried batch maps to the same Observation names.
+ * - A bad item in a list is skipped and reported in `invalid`; the request is refused (422) only when the body is not
+ *   a list/Event at all, when it is a single bad Event, or when no item of a non-empty list is an event.
+ * - Never copies requestObject/responseObject into details (they hold Secret data, ConfigMap values, tokens).
+ */
+import type { ObservationDraft, ResourceRef } from 'zen-watcher/plugin-api';
+import { BodyError, bodyItems } from './body.ts';
+import { type ResolvedConfig, resolveConfig } from './config.ts';
+import { type AuditEvent, type AuditUser, EventError, type EventErrorReason, isObject, parseEvent } from './event.ts';
+import { kindOf } from './kinds.ts';
+import { type CompiledRules, compileRules, evaluate, type RuleHit } from './rules.ts';
+
+export { BodyError };
+
+/**
+ * Bounds on what an Observation copies from one event, chosen so that the worst case stays under the host's details
+ * budget (ZEN_MAX_DETAILS_BYTES, default 16 KiB) and the host never has to drop whole fields.
+ */
+export const LIMITS = Object.freeze({
+  /** Characters of one name-like string (username, group, annotation key, objectRef field). */
+  text: 253,
+  /** Characters of all groups of one user together; of all user.extra values together. */
+  groupsTotal: 1024,
+  extraTotal: 768,
+  extraValuesPerKey: 4,
+  sourceIPs: 16,
+  userAgent: 256,
+  requestURI: 1024,
+  statusMessage: 1024,
+  annotations: 32,
+  annotationValue: 512,
+  /** Characters of all annotation keys and values together. */
+  annotationsTotal: 4096,
+});
+
+export interface InvalidItem {
+  /** Field path in the body, e.g. `items[3].stage`. */
+  field: string;
+  reason: EventErrorReason;
+  message: string;
+}
+
+export interface MapStats {
+  /** Items in the body. */
+  events: number;
+  invalid: number;
+  stageSkipped: number;
+  excluded: number;
+  unmatched: number;
+  /** Events that gave at least one Observation. */
+  matched: number;
+  /** Rule name → Observations. */
+  byRule: Record<string, number>;
+  /** `rule/why` → events a rule could not decide (no request body at this audit level, truncated event). */
+  undecided: Record<string, number>;
+}
+
+export interface MapResult {
+  drafts: ObservationDraft[];
+  stats: MapStats;
+  invalid: InvalidItem[];
+  /** Set when the request must be refused (HTTP 422): the body holds no usable event. */
+  refuse?: { message: string; field: string };
+  /** Config problems the schema cannot express (duplicate rule names, unknown disableRules entries). */
+  warnings: string[];
+}
+
+const compiledCache = new WeakMap<object, CompiledRules>();
+let defaultCompiled: CompiledRules | undefined;
+
+/** Compiled rules for an Ingester config (cached per config object: the host hands out one frozen object per generation). */
+export function rulesFor(config: Readonly<Record<string, unknown>> | undefined): CompiledRules {
+  if (!config) {
+    defaultCompiled ??= compileRules(resolveConfig(undefined));
+    return defaultCompiled;
+  }
+  let c = compiledCache.get(config);
+  if (!c) {
+    c = compileRules(resolveConfig(config));
+    compiledCache.set(config, c);
+  }
+  return c;
+}
+
+function join(at: string, field: string): string {
+  if (!field) return at || '(body)';
+  return at ? `${at}.${field}` : field;
+}
+
+export function mapBody(
+  body: unknown,
+  config: Readonly<Record<string, unknown>> | undefined,
+  opts: { jsonLines?: boolean } = {},
+): MapResult {
+  const set = rulesFor(config);
+  const cfg = set.config;
+  const stats: MapStats = {
+    events: 0,
+    invalid: 0,
+    stageSkipped: 0,
+    excluded: 0,
+    unmatched: 0,
+    matched: 0,
+    byRule: {},
+    undecided: {},
+  };
+  const result: MapResult = { drafts: [], stats, invalid: [], warnings: cfg.warnings };
+  let parsed: ReturnType<typeof bodyItems>;
+  try {
+    parsed = bodyItems(body, cfg.maxEvents);
+  } catch (err) {
+    if (err instanceof BodyError) {
+      result.refuse = { message: err.message, field: err.field };
+      return result;
+    }
+    throw err;
+  }
+  stats.events = parsed.items.length;
+  for (const item of parsed.items) {
+    let ev: AuditEvent;
+    try {
+      ev = parseEvent(item.value);
+    } catch (err) {
+      if (!(err instanceof EventError)) throw err;
+      const line = opts.jsonLines && /^\[(\d+)\]/.exec(item.at);
+      const where = line ? ` (line ${Number(line[1]) + 1})` : '';
+      result.invalid.push({ field: join(item.at, err.field), reason: err.reason, message: `${err.message}${where}` });
+      stats.invalid++;
+      continue;
+    }
+    const e = evaluate(set, ev);
+    for (const u of e.undecided) {
+      const key = `${u.rule}/${u.why}`;
+      stats.undecided[key] = (stats.undecided[key] ?? 0) + 1;
+    }
+    if (e.outcome === 'stage_skipped') stats.stageSkipped++;
+    else if (e.outcome === 'excluded') stats.excluded++;
+    else if (e.outcome === 'unmatched') stats.unmatched++;
+    else stats.matched++;
+    for (const hit of e.hits) {
+      stats.byRule[hit.rule.name] = (stats.byRule[hit.rule.name] ?? 0) + 1;
+      result.drafts.push(
+        toDraft(
+          ev,
+          hit,
+          cfg,
+          e.undecided.map((u) => u.rule),
+        ),
+      );
+    }
+  }
+  const first = result.invalid[0];
+  if (first && (parsed.single || stats.invalid === stats.events)) {
+    const what = parsed.single ? 'the body is not' : `none of the ${stats.events} items is`;
+    result.refuse = { message: `${what} a usable audit event: ${first.message}`, field: first.field };
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Event → draft
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+/** Items of a list while their total length stays within `budget` characters. */
+function within<T>(items: readonly T[], size: (x: T) => number, budget: number): T[] {
+  const out: T[] = [];
+  let used = 0;
+  for (const x of items) {
+    used += size(x);
+    if (used > budget) break;
+    out.push(x);
+  }
+  return out;
+}
+
+function userDetails(u: AuditUser): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (u.username !== undefined) out.username = cut(u.username, LIMITS.text);
+  if (u.uid !== undefined) out.uid = cut(u.uid, LIMITS.text);
+  if (u.groups.length) {
+    const groups = u.groups.map((g) => cut(g, LIMITS.text));
+    out.groups = within(groups, (g) => g.length, LIMITS.groupsTotal);
+    if (groups.length > (out.groups as string[]).length)
+      out.groupsDropped = groups.length - (out.groups as string[]).length;
+  }
+  if (u.extra) {
+    const entries = Object.entries(u.extra).map(
+      ([k, v]) => [cut(k, LIMITS.text), v.slice(0, LIMITS.extraValuesPerKey).map((x) => cut(x, LIMITS.text))] as const,
+    );
+    const kept = within(entries, ([k, v]) => k.length + v.reduce((n, x) => n + x.length, 0), LIMITS.extraTotal);
+    out.extra = Object.fromEntries(kept);
+  }
+  return out;
+}
+
+function boundedAnnotations(a: Record<string, string>): { annotations: Record<string, string>; dropped: number } {
+  const entries = Object.entries(a).map(([k, v]) => [cut(k, LIMITS.text), cut(v, LIMITS.annotationValue)] as const);
+  const kept = within(entries.slice(0, LIMITS.annotations), ([k, v]) => k.length + v.length, LIMITS.annotationsTotal);
+  return { annotations: Object.fromEntries(kept), dropped: entries.length - kept.length };
+}
+
+function metadataName(obj: unknown): string | undefined {
+  if (!isObject(obj) || !isObject(obj.metadata)) return undefined;
+  const n = obj.metadata.name;
+  return typeof n === 'string' && n !== '' ? n : undefined;
+}
+
+/** The Observation's resource: objectRef mapped to apiVersion/kind/name/namespace (see kinds.ts for kind). */
+export function resourceOf(ev: AuditEvent): ResourceRef | undefined {
+  const ref = ev.objectRef;
+  if (!ref) return undefined;
+  const apiVersion = ref.version === undefined ? undefined : ref.group ? `${ref.group}/${ref.version}` : ref.version;
+  const out: ResourceRef = {};
+  if (apiVersion !== undefined) out.apiVersion = apiVersion;
+  const kind = kindOf(ref.group, ref.resource, ref.subresource, apiVersion, [ev.responseObject, ev.requestObject]);
+  if (kind !== undefined) out.kind = kind;
+  // create with generateName: objectRef has no name, the created object (response, else request) has it.
+  const name =
+    ref.name ??
+    (ref.subresource === undefined && ev.verb === 'create'
+      ? (metadataName(ev.responseObject) ?? metadataName(ev.requestObject))
+      : undefined);
+  if (name !== undefined) out.name = name;
+  if (ref.namespace !== undefined) out.namespace = ref.namespace;
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** `secrets default/example-secret`, `pods/exec default/web-1`, `clusterroles admin`, or the URL path. */
+function targetText(ev: AuditEvent, resource: ResourceRef | undefined): string {
+  const ref = ev.objectRef;
+  if (!ref?.resource) return cut((ev.requestURI ?? '').split('?')[0] || '(no target)', 200);
+  const what = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource;
+  const name = resource?.name;
+  const obj = ref.namespace ? `${ref.namespace}/${name ?? '*'}` : name;
+  return obj ? `${what} ${obj}` : what;
+}
+
+function actorText(ev: AuditEvent): string {
+  const who = ev.user.username ?? '(unknown user)';
+  const as = ev.impersonatedUser?.username;
+  return as ? `${who} as ${as}` : who;
+}
+
+export function toDraft(
+  ev: AuditEvent,
+  hit: RuleHit,
+  cfg: ResolvedConfig,
+  undecidedRules: readonly string[] = [],
+): ObservationDraft {
+  const rule = hit.rule;
+  const resource = resourceOf(ev);
+  const target = targetText(ev, resource);
+  const actor = actorText(ev);
+  const code = ev.responseStatus?.code;
+  const decision = ev.annotations['authorization.k8s.io/decision'];
+
+  const outcome: string[] = [];
+  if (code !== undefined) {
+    const why = ev.responseStatus?.reason ?? ev.responseStatus?.status;
+    outcome.push(`HTTP ${code}${why ? ` ${why}` : ''}`);
+  }
+  if (decision) {
+    const reason = ev.annotations['authorization.k8s.io/reason'];
+    outcome.push(`authorization ${decision}${reason ? ` (${cut(reason, 200)})` : ''}`);
+  }
+  if (hit.podSecurity.length) outcome.push(`pod: ${hit.podSecurity.join(', ')}`);
+  const sentence = `${actor} ${ev.verb} ${target}${outcome.length ? `: ${outcome.join('; ')}` : ''}.`;
+
+  const details: Record<string, unknown> = {
+    rule: rule.name,
+    auditID: ev.auditID,
+    stage: ev.stage,
+    verb: ev.verb,
+  };
+  if (ev.level !== undefined) details.level = ev.level;
+  if (ev.requestURI !== undefined) details.requestURI = cut(ev.requestURI, LIMITS.requestURI);
+  details.user = userDetails(ev.user);
+  if (ev.impersonatedUser) details.impersonatedUser = userDetails(ev.impersonatedUser);
+  if (ev.sourceIPs.length) details.sourceIPs = ev.sourceIPs.slice(0, LIMITS.sourceIPs).map((ip) => cut(ip, 64));
+  if (ev.userAgent !== undefined) details.userAgent = cut(ev.userAgent, LIMITS.userAgent);
+  if (ev.objectRef) {
+    const { group: _g, version: _v, ...sent } = ev.objectRef;
+    details.objectRef = Object.fromEntries(Object.entries(sent).map(([k, v]) => [k, cut(String(v), LIMITS.text)]));
+  }
+  if (ev.responseStatus) {
+    const rs = ev.responseStatus;
+    details.responseStatus = {
+      ...(rs.code !== undefined ? { code: rs.code } : {}),
+      ...(rs.status !== undefined ? { status: cut(rs.status, 64) } : {}),
+      ...(rs.reason !== undefined ? { reason: cut(rs.reason, 128) } : {}),
+      ...(rs.message !== undefined ? { message: cut(rs.message, LIMITS.statusMessage) } : {}),
+    };
+  }
+  if (Object.keys(ev.annotations).length) {
+    const { annotations, dropped } = boundedAnnotations(ev.annotations);
+    details.annotations = annotations;
+    if (dropped > 0) details.annotationsDropped = dropped;
+  }
+  if (hit.podSecurity.length) details.podSecurity = hit.podSecurity;
+  if (undecidedRules.length) details.undecidedRules = [...undecidedRules];
+  if (ev.requestReceivedTimestamp) details.requestReceivedTimestamp = ev.requestReceivedTimestamp;
+  if (ev.stageTimestamp) details.stageTimestamp = ev.stageTimestamp;
+
+  const draft: ObservationDraft = {
+    severity: rule.severity,
+    category: rule.category ?? cfg.category,
+    eventType: `audit_${rule.name.replace(/-/g, '_')}`,
+    title: cut(`${rule.title ?? rule.name}: ${ev.verb} ${target} by ${actor}`, 256),
+    message: cut(rule.description ? `${rule.description} ${sentence}` : sentence, 2048),
+    details,
+    fingerprint: `${ev.auditID}/${ev.stage}/${rule.name}`,
+  };
+  if (resource) draft.resource = resource;
+  const detectedAt = ev.stageTimestamp ?? ev.requestReceivedTimestamp ?? ev.timestamp;
+  if (detectedAt) draft.detectedAt = detectedAt;
+  return draft;
+}

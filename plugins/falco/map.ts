@@ -1,0 +1,497 @@
+/**
+ * Pure mapping from Falco alerts (Falco `http_output` with `json_output: true`, or Falcosidekick's `webhook`
+ * output) to ObservationDrafts. No host needed: index.ts wraps it, tests call it directly.
+ *
+ * Decisions (details in README.md):
+ * - One alert = one draft. A body may be one alert object, a JSON array of alerts, or JSON Lines (the host has
+ *   parsed it into an array). A batch is all-or-nothing: the first bad alert refuses the whole request with a
+ *   MappingError naming `[i].field`.
+ * - Severity from `priority` (Falco's 8 names, case-insensitive, plus `info`); anything else is an error.
+ * - Time from the `time` string only, never from the `evt.time*` nanosecond integers (JSON.parse rounds them).
+ * - Fingerprint: the alert's identity — source, hostname, rule, time (to the nanosecond) and output_fields
+ *   (minus the derived `evt.time*`/`evt.rawtime*`/`evt.datetime*` fields). Falcosidekick's `uuid` is NOT part of it.
+ */
+import { createHash } from 'node:crypto';
+import type { ObservationDraft, ResourceRef } from 'zen-watcher/plugin-api';
+
+export interface FalcoConfig {
+  /** Least severe Falco priority kept (case-insensitive Falco name). */
+  minPriority: string;
+  /** Drop Falco's own alerts (`source: internal`, e.g. metrics snapshots). */
+  dropInternal: boolean;
+  /** Most output_fields copied into details.outputFields. */
+  maxOutputFields: number;
+  /** Longest string value (output field, tag) copied into details, in characters. */
+  maxValueLength: number;
+  /** Most alerts accepted in one request (JSON array / JSON Lines). */
+  maxAlerts: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<FalcoConfig> = Object.freeze({
+  minPriority: 'debug',
+  dropInternal: true,
+  maxOutputFields: 32,
+  maxValueLength: 256,
+  maxAlerts: 1000,
+});
+
+export class MappingError extends Error {
+  readonly field: string;
+  constructor(message: string, field: string) {
+    super(message);
+    this.name = 'MappingError';
+    this.field = field;
+  }
+}
+
+/** Falco priorities, most to least severe (falco_common.cpp priority_names), with the Observation severity. */
+export const PRIORITIES = [
+  ['emergency', 'critical'],
+  ['alert', 'critical'],
+  ['critical', 'critical'],
+  ['error', 'high'],
+  ['warning', 'medium'],
+  ['notice', 'low'],
+  ['informational', 'info'],
+  ['debug', 'info'],
+] as const;
+
+export type FalcoPriority = (typeof PRIORITIES)[number][0];
+
+/** Lower = more severe. `info` is Falco's accepted short form of Informational. */
+export function priorityRank(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  let v = value.trim().toLowerCase();
+  if (v === 'info') v = 'informational';
+  const i = PRIORITIES.findIndex(([p]) => p === v);
+  return i < 0 ? undefined : i;
+}
+
+export function severityOfPriority(value: unknown): string | undefined {
+  const rank = priorityRank(value);
+  return rank === undefined ? undefined : PRIORITIES[rank]![1];
+}
+
+export interface MapResult {
+  drafts: ObservationDraft[];
+  /** Alerts that were valid but not turned into drafts, by reason. */
+  skipped: { internal: number; belowMinPriority: number };
+}
+
+export function resolveConfig(raw: Readonly<Record<string, unknown>> | undefined): FalcoConfig {
+  const r = raw ?? {};
+  const pick = <K extends keyof FalcoConfig>(k: K, type: 'string' | 'boolean' | 'number'): FalcoConfig[K] =>
+    (typeof r[k] === type ? r[k] : DEFAULT_CONFIG[k]) as FalcoConfig[K];
+  return {
+    minPriority: pick('minPriority', 'string'),
+    dropInternal: pick('dropInternal', 'boolean'),
+    maxOutputFields: pick('maxOutputFields', 'number'),
+    maxValueLength: pick('maxValueLength', 'number'),
+    maxAlerts: pick('maxAlerts', 'number'),
+  };
+}
+
+/** Every alert of one request, or the first MappingError (the whole request is refused, naming the field). */
+export function mapBody(body: unknown, config: FalcoConfig, opts: { jsonLines?: boolean } = {}): MapResult {
+  const minRank = priorityRank(config.minPriority) ?? PRIORITIES.length - 1;
+  const result: MapResult = { drafts: [], skipped: { internal: 0, belowMinPriority: 0 } };
+  let items: unknown[];
+  let batch: boolean;
+  if (Array.isArray(body)) {
+    items = body;
+    batch = true;
+  } else if (isObject(body)) {
+    items = [body];
+    batch = false;
+  } else {
+    throw new MappingError(
+      `expected a Falco alert (a JSON object with rule, priority, time, output_fields), a JSON array of alerts or JSON Lines; got ${kindOf(body)}`,
+      '(body)',
+    );
+  }
+  if (items.length > config.maxAlerts) {
+    throw new MappingError(
+      `${items.length} alerts in one request; the limit is ${config.maxAlerts} (config.maxAlerts)`,
+      '(body)',
+    );
+  }
+  // Validate every alert before producing anything: a batch is accepted or refused whole.
+  const alerts = items.map((item, i) => parseAlert(item, batch ? `[${i}]` : '', opts.jsonLines ? i + 1 : undefined));
+  for (const alert of alerts) {
+    if (alert.internal && config.dropInternal) {
+      result.skipped.internal++;
+      continue;
+    }
+    if (alert.rank > minRank) {
+      result.skipped.belowMinPriority++;
+      continue;
+    }
+    result.drafts.push(toDraft(alert, config));
+  }
+  return result;
+}
+
+/** A validated alert. */
+export interface FalcoAlert {
+  rule: string;
+  priority: string;
+  rank: number;
+  time: string;
+  /** Seconds since epoch + '.' + 9 fraction digits: the same instant always gives the same text. */
+  instant: string;
+  detectedAt: Date;
+  output?: string;
+  source?: string;
+  hostname?: string;
+  tags?: string[];
+  uuid?: string;
+  outputFields: Record<string, unknown>;
+  internal: boolean;
+}
+
+export function parseAlert(item: unknown, at: string, jsonLine?: number): FalcoAlert {
+  const f = (name: string) => (at ? `${at}.${name}` : name);
+  const where = jsonLine !== undefined ? ` (JSON Lines document ${jsonLine})` : '';
+  if (!isObject(item)) {
+    throw new MappingError(`each alert must be a JSON object, got ${kindOf(item)}${where}`, at || '(body)');
+  }
+  const rule = item.rule;
+  if (typeof rule !== 'string' || rule.trim() === '') {
+    throw new MappingError(`rule must be a non-empty string${where}`, f('rule'));
+  }
+  const rank = priorityRank(item.priority);
+  if (rank === undefined) {
+    throw new MappingError(
+      `unknown Falco priority ${JSON.stringify(item.priority) ?? 'undefined'}${where}: use Emergency, Alert, Critical, Error, Warning, Notice, Informational or Debug (case-insensitive)`,
+      f('priority'),
+    );
+  }
+  const time = parseTime(item.time);
+  if (!time) {
+    throw new MappingError(
+      `time must be an RFC 3339 timestamp such as 2025-02-10T09:15:40.698757000Z, got ${JSON.stringify(item.time) ?? 'undefined'}${where}`,
+      f('time'),
+    );
+  }
+  const optString = (name: string): string | undefined => {
+    const v = item[name];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string') throw new MappingError(`${name} must be a string${where}`, f(name));
+    return v;
+  };
+  const output = optString('output');
+  const source = optString('source');
+  const hostname = optString('hostname');
+  const uuid = optString('uuid');
+  let tags: string[] | undefined;
+  if (item.tags !== undefined && item.tags !== null) {
+    if (!Array.isArray(item.tags)) throw new MappingError(`tags must be an array of strings${where}`, f('tags'));
+    tags = item.tags.map((t, i) => {
+      if (typeof t !== 'string') throw new MappingError(`tags must be an array of strings${where}`, f(`tags[${i}]`));
+      return t;
+    });
+  }
+  let outputFields: Record<string, unknown> = {};
+  if (item.output_fields !== undefined && item.output_fields !== null) {
+    if (!isObject(item.output_fields)) {
+      throw new MappingError(`output_fields must be an object${where}`, f('output_fields'));
+    }
+    outputFields = item.output_fields;
+  }
+  const internal =
+    source !== undefined ? source.trim().toLowerCase() === 'internal' : /^falco internal:/i.test(rule.trim());
+  const alert: FalcoAlert = {
+    rule: rule.trim(),
+    priority: item.priority as string,
+    rank,
+    time: item.time as string,
+    instant: time.instant,
+    detectedAt: time.date,
+    outputFields,
+    internal,
+  };
+  if (output !== undefined) alert.output = output;
+  if (source !== undefined) alert.source = source;
+  if (hostname !== undefined) alert.hostname = hostname;
+  if (tags !== undefined) alert.tags = tags;
+  if (uuid !== undefined) alert.uuid = uuid;
+  return alert;
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * RFC 3339 with any number of fraction digits (Falco: always 9; Falcosidekick re-encodes with Go's RFC3339Nano,
+ * which drops trailing zeros). `instant` is normalized to the nanosecond so both spellings are the same alert.
+ */
+export function parseTime(value: unknown): { instant: string; date: Date } | undefined {
+  if (typeof value !== 'string') return undefined;
+  const m = RFC3339.exec(value.trim());
+  if (!m) return undefined;
+  const offset = m[4]!.toUpperCase() === 'Z' ? 'Z' : `${m[4]!.slice(0, 3)}:${m[4]!.slice(-2)}`;
+  const ms = Date.parse(`${m[1]}T${m[2]}${offset}`);
+  if (Number.isNaN(ms)) return undefined;
+  const [y, mo, d] = m[1]!.split('-').map(Number) as [number, number, number];
+  const [h, mi, s] = m[2]!.split(':').map(Number) as [number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 60) return undefined;
+  const frac = (m[3] ?? '').padEnd(9, '0').slice(0, 9);
+  const seconds = Math.floor(ms / 1000);
+  return { instant: `${seconds}.${frac}`, date: new Date(seconds * 1000 + Number(frac.slice(0, 3))) };
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** The alert's identity: same alert (however delivered) ⇒ same fingerprint. */
+export function fingerprintOf(alert: FalcoAlert): string {
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(alert.outputFields)) {
+    if (!DERIVED_TIME_FIELD.test(k)) fields[k] = v;
+  }
+  const basis = canonicalJson({
+    v: 1,
+    // Falcosidekick fills a missing source with `syscall`; treat both deliveries alike.
+    source: alert.source?.trim() || 'syscall',
+    hostname: alert.hostname ?? '',
+    rule: alert.rule,
+    time: alert.instant,
+    fields,
+  });
+  return `falco:${createHash('sha256').update(basis).digest('hex')}`;
+}
+
+/** Event-time fields derived from `time` (and imprecise after JSON.parse): left out of the fingerprint. */
+const DERIVED_TIME_FIELD = /^evt\.(time|rawtime|datetime)(\.|$)/;
+
+export function eventTypeOf(alert: FalcoAlert): string {
+  if (alert.internal) return 'falco_internal';
+  const source = (alert.source ?? '').trim().toLowerCase();
+  if (source === '' || source === 'syscall') return 'runtime_alert';
+  const slug = source
+    .replace(/[^a-z0-9_]/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 40);
+  return slug ? `${slug}_alert` : 'runtime_alert';
+}
+
+export function toDraft(alert: FalcoAlert, config: FalcoConfig): ObservationDraft {
+  const draft: ObservationDraft = {
+    severity: PRIORITIES[alert.rank]![1],
+    title: alert.rule,
+    category: alert.internal ? 'operations' : 'security',
+    eventType: eventTypeOf(alert),
+    details: detailsOf(alert, config),
+    fingerprint: fingerprintOf(alert),
+    detectedAt: alert.detectedAt,
+  };
+  if (alert.output !== undefined && alert.output.trim() !== '') draft.message = alert.output;
+  const resource = resourceOf(alert);
+  if (resource) draft.resource = resource;
+  return draft;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resource
+
+/** output_fields value as a usable string: null, '', and Falco's `<NA>` mean "unknown". */
+function str(fields: Record<string, unknown>, key: string): string | undefined {
+  const v = fields[key];
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  return t === '' || t === '<NA>' ? undefined : t;
+}
+
+/** Plural resource → [apiVersion, kind] for the resources Falco's k8s_audit rules talk about. */
+const KINDS: Record<string, readonly [string, string]> = {
+  pods: ['v1', 'Pod'],
+  services: ['v1', 'Service'],
+  configmaps: ['v1', 'ConfigMap'],
+  secrets: ['v1', 'Secret'],
+  serviceaccounts: ['v1', 'ServiceAccount'],
+  namespaces: ['v1', 'Namespace'],
+  nodes: ['v1', 'Node'],
+  endpoints: ['v1', 'Endpoints'],
+  events: ['v1', 'Event'],
+  persistentvolumes: ['v1', 'PersistentVolume'],
+  persistentvolumeclaims: ['v1', 'PersistentVolumeClaim'],
+  replicationcontrollers: ['v1', 'ReplicationController'],
+  deployments: ['apps/v1', 'Deployment'],
+  daemonsets: ['apps/v1', 'DaemonSet'],
+  statefulsets: ['apps/v1', 'StatefulSet'],
+  replicasets: ['apps/v1', 'ReplicaSet'],
+  jobs: ['batch/v1', 'Job'],
+  cronjobs: ['batch/v1', 'CronJob'],
+  roles: ['rbac.authorization.k8s.io/v1', 'Role'],
+  rolebindings: ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
+  clusterroles: ['rbac.authorization.k8s.io/v1', 'ClusterRole'],
+  clusterrolebindings: ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
+  ingresses: ['networking.k8s.io/v1', 'Ingress'],
+  networkpolicies: ['networking.k8s.io/v1', 'NetworkPolicy'],
+  volumeattachments: ['storage.k8s.io/v1', 'VolumeAttachment'],
+  storageclasses: ['storage.k8s.io/v1', 'StorageClass'],
+  poddisruptionbudgets: ['policy/v1', 'PodDisruptionBudget'],
+  certificatesigningrequests: ['certificates.k8s.io/v1', 'CertificateSigningRequest'],
+  customresourcedefinitions: ['apiextensions.k8s.io/v1', 'CustomResourceDefinition'],
+  mutatingwebhookconfigurations: ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration'],
+  validatingwebhookconfigurations: ['admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration'],
+};
+
+export interface ParsedUri {
+  apiVersion: string;
+  namespace?: string;
+  resource?: string;
+  name?: string;
+}
+
+/** `/api/v1/namespaces/default/events/x`, `/apis/storage.k8s.io/v1/volumeattachments/x/status` → parts. */
+export function parseK8sUri(uri: string | undefined): ParsedUri | undefined {
+  if (!uri) return undefined;
+  const path = uri.split('?')[0]!;
+  const seg = path.split('/').filter((s) => s !== '');
+  let rest: string[];
+  let apiVersion: string;
+  if (seg[0] === 'api' && seg[1]) {
+    apiVersion = seg[1];
+    rest = seg.slice(2);
+  } else if (seg[0] === 'apis' && seg[1] && seg[2]) {
+    apiVersion = `${seg[1]}/${seg[2]}`;
+    rest = seg.slice(3);
+  } else return undefined;
+  const out: ParsedUri = { apiVersion };
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    out.namespace = rest[1]!;
+    rest = rest.slice(2);
+  }
+  if (rest[0]) out.resource = rest[0];
+  if (rest[1]) out.name = rest[1];
+  return out;
+}
+
+export function resourceOf(alert: FalcoAlert): ResourceRef | undefined {
+  const fields = alert.outputFields;
+  const isAudit =
+    (alert.source ?? '').trim().toLowerCase() === 'k8s_audit' || Object.keys(fields).some((k) => k.startsWith('ka.'));
+  const ref: ResourceRef = {};
+  if (isAudit) {
+    const uri = parseK8sUri(str(fields, 'ka.uri'));
+    const resource = str(fields, 'ka.target.resource') ?? uri?.resource;
+    const sameTarget = uri !== undefined && (uri.resource === undefined || uri.resource === resource);
+    const known = resource ? KINDS[resource.toLowerCase()] : undefined;
+    const apiVersion = (sameTarget ? uri?.apiVersion : undefined) ?? known?.[0];
+    const name = str(fields, 'ka.target.name') ?? (sameTarget ? uri?.name : undefined);
+    const namespace = str(fields, 'ka.target.namespace') ?? (sameTarget ? uri?.namespace : undefined);
+    if (name || namespace) {
+      if (apiVersion && (known || name)) ref.apiVersion = apiVersion;
+      if (known) ref.kind = known[1];
+      if (name) ref.name = name;
+      if (namespace) ref.namespace = namespace;
+    }
+  } else {
+    const pod = str(fields, 'k8s.pod.name');
+    const namespace = str(fields, 'k8s.ns.name');
+    if (pod) {
+      ref.apiVersion = 'v1';
+      ref.kind = 'Pod';
+      ref.name = pod;
+    }
+    if (namespace) ref.namespace = namespace;
+  }
+  return Object.keys(ref).length > 0 ? ref : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Details
+
+/** Identity fields first when output_fields must be cut. */
+const FIELD_GROUPS = ['k8s.', 'ka.', 'container.', 'proc.', 'user.', 'fd.', 'evt.'];
+
+function groupOf(key: string): number {
+  const i = FIELD_GROUPS.findIndex((p) => key.startsWith(p));
+  return i < 0 ? FIELD_GROUPS.length : i;
+}
+
+function truncate(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`;
+}
+
+export function detailsOf(alert: FalcoAlert, config: FalcoConfig): Record<string, unknown> {
+  const max = config.maxValueLength;
+  const details: Record<string, unknown> = {
+    rule: truncate(alert.rule, 1024),
+    priority: alert.priority,
+  };
+  if (alert.source !== undefined) details.source = truncate(alert.source, max);
+  if (alert.hostname !== undefined) details.hostname = truncate(alert.hostname, max);
+  details.time = alert.time;
+  if (alert.tags !== undefined) details.tags = alert.tags.slice(0, 64).map((t) => truncate(t, max));
+  if (alert.uuid !== undefined) details.uuid = truncate(alert.uuid, 64);
+
+  const fields = alert.outputFields;
+  const container: Record<string, string> = {};
+  const id = str(fields, 'container.id');
+  const cname = str(fields, 'container.name');
+  const repo = str(fields, 'container.image.repository');
+  const tag = str(fields, 'container.image.tag');
+  if (id) container.id = truncate(id, max);
+  if (cname) container.name = truncate(cname, max);
+  if (repo) container.image = truncate(tag ? `${repo}:${tag}` : repo, max);
+  if (Object.keys(container).length > 0) details.container = container;
+
+  const keys = Object.keys(fields).sort((a, b) => groupOf(a) - groupOf(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const kept: Record<string, unknown> = {};
+  let count = 0;
+  let omitted = 0;
+  for (const key of keys) {
+    const value = boundedValue(fields[key], max);
+    if (value === OMIT || key.length > 256 || count >= config.maxOutputFields) {
+      omitted++;
+      continue;
+    }
+    kept[key] = value;
+    count++;
+  }
+  if (count > 0) details.outputFields = kept;
+  if (omitted > 0) details.outputFieldsOmitted = omitted;
+  return details;
+}
+
+const OMIT = Symbol('omit');
+
+function boundedValue(v: unknown, max: number): unknown {
+  if (v === null || typeof v === 'boolean') return v;
+  if (typeof v === 'number') {
+    // Integers beyond 2^53 (evt.time, *_ts: nanoseconds) were already rounded by JSON.parse: not kept.
+    if (!Number.isFinite(v) || (Number.isInteger(v) && !Number.isSafeInteger(v))) return OMIT;
+    return v;
+  }
+  if (typeof v === 'string') return truncate(v, max);
+  if (v === undefined) return OMIT;
+  return truncate(canonicalJson(v), max);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/** JSON with object keys sorted at every level. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
