@@ -170,7 +170,7 @@ export class Pipeline {
       }
       const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now);
       result.names.push(obs.name);
-      writes.push(this.#write(ci, obs, previous, dedupKey, result));
+      writes.push(this.#write(ci, obs, previous, dedupKey, result, mode === 'informer'));
     }
     await Promise.all(writes);
     m.dedupEntries.set(this.#dedup.size);
@@ -188,6 +188,7 @@ export class Pipeline {
     previous: { name: string; notBefore: number } | undefined,
     dedupKey: string,
     result: ProcessResult,
+    leaderOnly: boolean,
   ) {
     const source = obs.spec.source;
     const m = this.#o.metrics;
@@ -195,7 +196,11 @@ export class Pipeline {
     m.queueDepth.set(this.#inflight);
     const end = m.writeDuration.startTimer({ sink: this.#o.sink.kind });
     try {
-      const outcome = await this.#o.sink.write(obs, previous);
+      const outcome = await this.#o.sink.write(obs, previous, {
+        leaderOnly,
+        fallbackNamespace: ci.config.namespace,
+        onRetry: (reason) => m.writeErrors.inc({ source, reason }),
+      });
       if (outcome === 'created') {
         result.created++;
         m.created.inc({ source });

@@ -7,10 +7,23 @@ import type { Observation } from '../api/index.ts';
  */
 export interface ObservationSink {
   readonly kind: 'sqlite' | 'kubernetes';
-  write(obs: Observation, previous?: { name: string; notBefore: number }): Promise<'created' | 'duplicate'>;
+  write(
+    obs: Observation,
+    previous?: { name: string; notBefore: number },
+    options?: WriteOptions,
+  ): Promise<'created' | 'duplicate'>;
   /** Usable for writes now (readiness). */
   ready(): boolean;
   close(): Promise<void>;
+}
+
+export interface WriteOptions {
+  /** Informer (leader-only) work: refuse the write unless this replica may still act as leader. */
+  leaderOnly?: boolean;
+  /** Where to write when the Observation's namespace is missing or forbidden (the Ingester's namespace). */
+  fallbackNamespace?: string;
+  /** Called before each retry with the reason, for metrics. */
+  onRetry?: (reason: string) => void;
 }
 
 export class SinkWriteError extends Error {

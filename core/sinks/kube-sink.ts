@@ -1,0 +1,163 @@
+/**
+ * The Kubernetes sink: creates Observation resources with their deterministic names. 409 AlreadyExists is a
+ * duplicate, not an error. Writes are paced by a client-side token bucket (ZEN_KUBE_WRITE_QPS / _BURST) and retried
+ * with backoff on 429, 5xx and connection errors, honouring Retry-After. Writes run on their own connection pool.
+ *
+ * Leader-only writes (informer sources) pass `leaderOnly`: before every attempt the sink asks `canActAsLeader()`
+ * (the last successful Lease renewal is younger than the renew deadline, on the local clock), so a leader that was
+ * paused and resumes with stale leadership writes nothing.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Observation } from '../api/index.ts';
+import { pooledClient } from '../kube/connection.ts';
+import { TokenBucket } from '../pipeline/token-bucket.ts';
+import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
+
+export const OBSERVATION_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' });
+const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
+
+export interface KubeSinkOptions {
+  kubeConfig: KubeConfig;
+  qps: number;
+  burst: number;
+  /** Attempts per Observation before it counts as lost (default 8, about a minute of backoff). */
+  maxAttempts?: number;
+  canActAsLeader?: () => boolean;
+  now?: () => number;
+}
+
+export class KubeObservationSink implements ObservationSink {
+  readonly kind = 'kubernetes' as const;
+  readonly #client;
+  readonly #bucket: TokenBucket;
+  readonly #maxAttempts: number;
+  readonly #canAct: () => boolean;
+  readonly #now: () => number;
+  #open = true;
+  /** Connection-level health for readiness: false after a write failed without any HTTP answer. */
+  #reachable = true;
+
+  constructor(o: KubeSinkOptions) {
+    this.#client = pooledClient(o.kubeConfig, CustomObjectsApi, 'zen-watcher/observation-writer');
+    this.#now = o.now ?? Date.now;
+    this.#bucket = new TokenBucket(o.qps, o.burst, this.#now());
+    this.#maxAttempts = o.maxAttempts ?? 8;
+    this.#canAct = o.canActAsLeader ?? (() => true);
+  }
+
+  async write(
+    obs: Observation,
+    previous?: { name: string; notBefore: number },
+    opts: WriteOptions = {},
+  ): Promise<'created' | 'duplicate'> {
+    if (previous && (await this.#recentlySeen(obs.namespace, previous))) return 'duplicate';
+    const body = {
+      apiVersion: `${OBSERVATION_GVR.group}/${OBSERVATION_GVR.version}`,
+      kind: 'Observation',
+      metadata: { name: obs.name, namespace: obs.namespace, labels: obs.labels, annotations: obs.annotations },
+      spec: obs.spec,
+    };
+    let namespace = obs.namespace;
+    for (let attempt = 1; ; attempt++) {
+      if (!this.#open) throw new SinkWriteError('sink closed', { retryable: false, reason: 'shutdown' });
+      if (opts.leaderOnly && !this.#canAct()) {
+        throw new SinkWriteError(`not leader: ${obs.name} is left to the current leader's relist`, {
+          retryable: false,
+          reason: 'not_leader',
+        });
+      }
+      await this.#pace();
+      try {
+        await this.#client.api.createNamespacedCustomObject({
+          ...OBSERVATION_GVR,
+          namespace,
+          body: { ...body, metadata: { ...body.metadata, namespace } },
+        });
+        this.#reachable = true;
+        return 'created';
+      } catch (err) {
+        const code = err instanceof ApiException ? err.code : undefined;
+        if (code === 409) return 'duplicate';
+        if (code === undefined) {
+          this.#reachable = false;
+          this.#client.reset();
+        } else this.#reachable = true;
+        // The resource's namespace may be gone, or out of this install's RBAC: fall back to the Ingester's.
+        if ((code === 404 || code === 403) && opts.fallbackNamespace && namespace !== opts.fallbackNamespace) {
+          namespace = opts.fallbackNamespace;
+          continue;
+        }
+        const retryable = code === undefined || code === 429 || code >= 500;
+        if (!retryable || attempt >= this.#maxAttempts) {
+          throw new SinkWriteError(`create ${namespace}/${obs.name}: ${describe(err)}`, {
+            retryable: false,
+            reason:
+              code === undefined
+                ? 'unreachable'
+                : code === 403
+                  ? 'forbidden'
+                  : code === 422 || code === 400
+                    ? 'rejected'
+                    : `http_${code}`,
+            cause: err,
+          });
+        }
+        opts.onRetry?.(code === undefined ? 'unreachable' : `http_${code}`);
+        await sleep(backoffMs(attempt, err));
+      }
+    }
+  }
+
+  /** Previous dedup bucket: the same finding recorded less than a window ago is a duplicate. */
+  async #recentlySeen(namespace: string, previous: { name: string; notBefore: number }): Promise<boolean> {
+    try {
+      await this.#pace();
+      const o = (await this.#client.api.getNamespacedCustomObject({
+        ...OBSERVATION_GVR,
+        namespace,
+        name: previous.name,
+      })) as {
+        metadata?: { annotations?: Record<string, string>; creationTimestamp?: string };
+      };
+      const seen = Date.parse(o.metadata?.annotations?.[FIRST_SEEN] ?? o.metadata?.creationTimestamp ?? '');
+      return !Number.isNaN(seen) && seen > previous.notBefore;
+    } catch {
+      return false; // absent, or unreadable: the create decides
+    }
+  }
+
+  async #pace(): Promise<void> {
+    for (;;) {
+      const wait = this.#bucket.waitMs(this.#now());
+      if (wait === 0 && this.#bucket.tryTake(this.#now())) return;
+      await sleep(Math.max(wait, 1));
+    }
+  }
+
+  ready(): boolean {
+    return this.#open && this.#reachable;
+  }
+
+  async close(): Promise<void> {
+    this.#open = false;
+    await this.#client.close();
+  }
+}
+
+export function backoffMs(attempt: number, err: unknown): number {
+  const retryAfter = err instanceof ApiException ? Number(err.headers?.['retry-after']) : Number.NaN;
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter * 1000, 30_000);
+  const base = Math.min(200 * 2 ** (attempt - 1), 10_000);
+  return base / 2 + Math.random() * (base / 2);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body = err.body as { message?: string } | string | undefined;
+    const message =
+      typeof body === 'object' && body ? body.message : typeof body === 'string' ? body.slice(0, 300) : undefined;
+    return `HTTP ${err.code}${message ? `: ${message}` : ''}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
