@@ -2,6 +2,7 @@
  * The only place that reads process.env. Each variable is parsed once into a typed, frozen object; a bad value is
  * an error naming the variable. The table of all variables is in core/config/README.md and docs/CONFIGURATION.md.
  */
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +29,14 @@ export interface HostEnv {
   shutdownTimeoutMs: number;
   gcIntervalSeconds: number;
   ackWaitMs: number;
+  kubeconfig: string | undefined;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  /** Lease name; sharded installs (WATCH_NAMESPACE set) default to a per-namespace-set name. */
+  leaderElectionId: string;
+  kubeWriteQps: number;
+  kubeWriteBurst: number;
   podName: string | undefined;
   podNamespace: string | undefined;
   watchNamespaces: string[];
@@ -51,6 +60,34 @@ function int(env: NodeJS.ProcessEnv, names: string[], def: number, min: number, 
     return n;
   }
   return def;
+}
+
+/** Fractional seconds allowed (e.g. 0.5), so tests can run the election fast. */
+function seconds(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def * 1000;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 3600)
+    throw new EnvError(name, `must be a number of seconds in (0, 3600], got '${raw}'`);
+  return Math.round(n * 1000);
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function leaderElectionId(env: NodeJS.ProcessEnv, namespaces: string[]): string {
+  const explicit = env.ZEN_LEADER_ELECTION_ID || env.LEADER_ELECTION_ID;
+  if (explicit) {
+    if (!DNS_LABEL.test(explicit) || explicit.length > 63)
+      throw new EnvError('ZEN_LEADER_ELECTION_ID', `must be a DNS label, got '${explicit}'`);
+    return explicit;
+  }
+  if (namespaces.length === 0) return 'zen-watcher-leader-election';
+  // One lease per namespace set, so sharded instances elect their leaders independently (HA model option 3).
+  const digest = createHash('sha256')
+    .update([...namespaces].sort().join(','))
+    .digest('hex')
+    .slice(0, 10);
+  return `zen-watcher-leader-election-${digest}`;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv> {
@@ -82,6 +119,13 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     shutdownTimeoutMs: int(env, ['ZEN_SHUTDOWN_TIMEOUT_SECONDS', 'HTTP_SHUTDOWN_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
+    kubeconfig: env.KUBECONFIG || undefined,
+    leaseDurationMs: seconds(env, 'ZEN_LEASE_DURATION_SECONDS', 15),
+    renewDeadlineMs: seconds(env, 'ZEN_RENEW_DEADLINE_SECONDS', 10),
+    retryPeriodMs: seconds(env, 'ZEN_RETRY_PERIOD_SECONDS', 2),
+    leaderElectionId: leaderElectionId(env, split(env.WATCH_NAMESPACE, ',')),
+    kubeWriteQps: int(env, ['ZEN_KUBE_WRITE_QPS'], 50, 1, 100_000),
+    kubeWriteBurst: int(env, ['ZEN_KUBE_WRITE_BURST'], 100, 1, 1_000_000),
     podName: env.POD_NAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
     watchNamespaces: split(env.WATCH_NAMESPACE, ','),
