@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Entry point for `npx zen-watcher`. zen-watcher runs its TypeScript sources directly, which needs Node 24
 // (type stripping). When started by an older node, re-run under the Node 24 the project pins (devDependency
-// `node`), so the same command works on any machine after `npm ci`.
-import { spawnSync } from 'node:child_process';
+// `node`), forwarding signals, so the same command works on any machine after `npm ci`.
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -16,8 +16,11 @@ if (major < 24 || !process.features.typescript) {
     );
     process.exit(1);
   }
-  const res = spawnSync(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(res.status ?? 1);
+  const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+} else {
+  const { main } = await import('../core/cli/main.ts');
+  process.exitCode = await main(process.argv.slice(2));
+  if (process.argv[2] === undefined || process.argv[2] === 'run') process.exit(process.exitCode);
 }
-const { main } = await import('../core/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));

@@ -106,7 +106,10 @@ async function run(args: string[]): Promise<number> {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
       host.stop(`received ${sig}`).then(
-        () => resolve(0),
+        () => {
+          log.flush();
+          resolve(0);
+        },
         (err) => {
           log.error({ err: (err as Error).message }, 'shutdown failed');
           resolve(1);
@@ -122,6 +125,8 @@ if (import.meta.main) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // After a graceful stop nothing is left to do; do not wait for idle sockets or timers of libraries.
+      if (process.argv[2] === undefined || process.argv[2] === 'run') setImmediate(() => process.exit(code));
     },
     (err) => {
       process.stderr.write(`zen-watcher: ${(err as Error).stack ?? err}\n`);

@@ -1,10 +1,12 @@
 /**
  * The Ingester JSON Schema: the single source of truth. The host validates Ingester documents with it (ajv),
- * and the CRD's OpenAPI schema in config/crd/ is generated from it (test/tools/gen-crds.ts; a test checks the
- * committed YAML is current). Only fields the host honours are declared: every field here has an effect.
+ * and the CRD's OpenAPI schema in config/crd/bases/ is generated from it (scripts/gen-crds.ts; a test checks the
+ * committed YAML is current); descriptions here become `kubectl explain ingester.spec` text. Only fields the host
+ * honours are declared: every field here has an effect.
  *
  * Structural-schema rules apply (so the CRD can be generated): no oneOf/anyOf of differing types, no if/then.
- * Cross-field rules (webhook needs a path, ...) are in semantic-checks.ts and as CEL rules in the CRD.
+ * Cross-field rules (webhook needs spec.webhook, ...) are in validate.ts and, where CEL can express them, as
+ * x-kubernetes-validations rules in the CRD (scripts/gen-crds.ts).
  */
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -17,6 +19,7 @@ const SEVERITY_ENUM = ['critical', 'high', 'medium', 'low', 'info'] as const;
 export const ingesterSpecSchema = {
   type: 'object',
   additionalProperties: false,
+  description: 'Which source runs with which settings. Plugin-specific settings go under config.',
   required: ['source', 'ingester'],
   properties: {
     source: {
@@ -32,7 +35,11 @@ export const ingesterSpecSchema = {
       description:
         "The plugin source handler that serves this Ingester (a plugin manifest's `sources` entry). Default: spec.source.",
     },
-    ingester: { type: 'string', enum: ['webhook', 'informer'], description: 'How events arrive.' },
+    ingester: {
+      type: 'string',
+      enum: ['webhook', 'informer'],
+      description: 'How events arrive: webhook (HTTP POSTs to every replica) or informer (watch, leader only).',
+    },
     informer: {
       type: 'object',
       additionalProperties: false,
@@ -41,22 +48,24 @@ export const ingesterSpecSchema = {
         gvr: {
           type: 'object',
           additionalProperties: false,
+          description: 'The resource to watch.',
           required: ['version', 'resource'],
           properties: {
             group: { type: 'string', default: '', description: 'API group; empty for the core group.' },
-            version: { type: 'string', minLength: 1 },
+            version: { type: 'string', minLength: 1, description: 'API version, e.g. v1alpha1.' },
             resource: { type: 'string', minLength: 1, description: 'Plural resource name.' },
           },
         },
         namespace: { type: 'string', description: 'Watch one namespace; empty = every watched namespace.' },
-        labelSelector: { type: 'string' },
-        fieldSelector: { type: 'string' },
+        labelSelector: { type: 'string', description: 'Watch only objects matching this label selector.' },
+        fieldSelector: { type: 'string', description: 'Watch only objects matching this field selector.' },
         resyncPeriod: duration('Periodic full relist; 0 or absent = only on watch restarts.'),
       },
     },
     webhook: {
       type: 'object',
       additionalProperties: false,
+      description: 'Webhook settings: required when ingester is webhook, forbidden otherwise.',
       required: ['path'],
       properties: {
         path: {
@@ -86,9 +95,14 @@ export const ingesterSpecSchema = {
       additionalProperties: false,
       description: 'Drop drafts before dedup; every drop is counted in zen_watcher_observations_filtered_total.',
       properties: {
-        enabled: { type: 'boolean', default: true },
-        minSeverity: { type: 'string', enum: SEVERITY_ENUM },
-        includeSeverity: { type: 'array', items: { type: 'string', enum: SEVERITY_ENUM }, uniqueItems: true },
+        enabled: { type: 'boolean', default: true, description: 'false turns every filter below off.' },
+        minSeverity: { type: 'string', enum: SEVERITY_ENUM, description: 'Drop drafts below this severity.' },
+        includeSeverity: {
+          type: 'array',
+          items: { type: 'string', enum: SEVERITY_ENUM },
+          uniqueItems: true,
+          description: 'Keep only these severities.',
+        },
         includeNamespaces: stringList('Keep only these resource namespaces.'),
         excludeNamespaces: stringList('Drop these resource namespaces.'),
         includeKinds: stringList('Keep only these resource kinds (case-insensitive).'),
@@ -104,8 +118,13 @@ export const ingesterSpecSchema = {
     deduplication: {
       type: 'object',
       additionalProperties: false,
+      description: 'One Observation per finding: repeats are dropped on every replica (deterministic names).',
       properties: {
-        enabled: { type: 'boolean', default: true },
+        enabled: {
+          type: 'boolean',
+          default: true,
+          description: 'false: every draft becomes a new Observation.',
+        },
         strategy: {
           type: 'string',
           enum: ['fingerprint', 'key', 'hybrid'],
@@ -139,9 +158,14 @@ export const ingesterSpecSchema = {
       description:
         'Per-source token bucket after dedup. Webhooks over the limit get 429 + Retry-After; informer events wait.',
       properties: {
-        enabled: { type: 'boolean', default: true },
-        requestsPerSecond: { type: 'number', minimum: 0.1, maximum: 100000 },
-        burst: { type: 'integer', minimum: 1, maximum: 1000000 },
+        enabled: { type: 'boolean', default: true, description: 'false turns the limit off.' },
+        requestsPerSecond: {
+          type: 'number',
+          minimum: 0.1,
+          maximum: 100000,
+          description: 'Sustained rate (bucket refill per second).',
+        },
+        burst: { type: 'integer', minimum: 1, maximum: 1000000, description: 'Bucket size.' },
       },
     },
     destinations: {
@@ -154,8 +178,13 @@ export const ingesterSpecSchema = {
         additionalProperties: false,
         required: ['type'],
         properties: {
-          type: { type: 'string', enum: ['crd'] },
-          value: { type: 'string', enum: ['observations'], default: 'observations' },
+          type: { type: 'string', enum: ['crd'], description: 'Destination kind; only crd today.' },
+          value: {
+            type: 'string',
+            enum: ['observations'],
+            default: 'observations',
+            description: 'Resource (plural) written; only observations today.',
+          },
           namespace: {
             type: 'string',
             description:

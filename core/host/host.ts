@@ -20,20 +20,19 @@ import type {
 } from '../api/index.ts';
 import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
-import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
-import { configFilesIn, readDocuments } from '../config/load-files.ts';
-import { createAjv, type HandlerInfo, type IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import { createAjv, type HandlerInfo, IngesterValidator } from '../config/validate.ts';
 import { type GuardKind, installGuard, type TapFailure } from '../hooks/guard.ts';
 import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
 import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
-import { SqliteStore } from '../sinks/sqlite-store.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { IngesterRuntime } from './ingesters.ts';
 import { createPluginContext } from './plugin-facade.ts';
+import type { ModeRuntime } from './runtime.ts';
+import { createStandaloneRuntime } from './standalone.ts';
 
 export interface HostOptions {
   env: Readonly<HostEnv>;
@@ -141,11 +140,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const log = options.log ?? createLogger({ level: env.logLevel });
   const { mode, why } = resolveMode(env);
   log.info({ mode, why }, `zen-watcher starting in ${mode} mode: ${why}`);
-  if (mode === 'kubernetes') {
-    throw new Error(
-      'kubernetes mode: not available in this build yet (see issue "Kubernetes"); run with ZEN_MODE=standalone',
-    );
-  }
 
   const metrics = createMetrics();
   metrics.buildInfo.set({ version: '0.1.0', host_api: HOST_API_VERSION, node: process.versions.node }, 1);
@@ -166,8 +160,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
     onFailure: () => {},
   });
 
-  // Sink and pipeline.
-  const sink = options.sink ?? new SqliteStore(env.dataDir);
+  // The mode: where Observations go, where Ingesters come from, how leadership is decided.
+  const runtime: ModeRuntime =
+    mode === 'standalone'
+      ? createStandaloneRuntime(env, log, options.sink)
+      : // Loaded only in kubernetes mode: standalone never pays for the Kubernetes client.
+        await (await import('./kubernetes.ts')).createKubernetesRuntime(env, log, metrics, options.sink);
+  const sink = runtime.sink;
+
   const dropLog = createDropLogger(log);
   let ingesters: IngesterRuntime;
   const pipeline = new Pipeline({
@@ -197,7 +197,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await importAndRegister(
       record,
       (r) =>
-        createPluginContext(r, { hooks, log, metrics, kube: undefined, ingesters: (h) => ingesters.views(h), emit }),
+        createPluginContext(r, { hooks, log, metrics, kube: runtime.kube, ingesters: (h) => ingesters.views(h), emit }),
       env.hookTimeoutMs,
     );
     metrics.plugins.set({ plugin: record.name, version: record.version, status: record.status }, 1);
@@ -224,15 +224,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
     handlers: (h) => handlers.get(h),
     knownHandlers: () => [...handlers.keys()],
   });
-  const { valid, rejected } = loadStandaloneIngesters(env.configDir, validator, log);
-  const resolved = resolveConflicts(valid);
-  await ingesters.replace(resolved.active, [...rejected, ...resolved.rejected]);
+  await runtime.startIngesters({ validator, apply: (valid, rejected) => ingesters.replace(valid, rejected) });
 
-  // HTTP.
+  // HTTP: every replica serves webhooks; readiness never depends on leadership.
   let stopping = false;
   const app = createHttpApp({
     routes: () => ingesters.routes,
-    live: () => ({ ok: true }),
+    live: () => runtime.live(),
     ready: () =>
       stopping
         ? { ok: false, reason: 'shutting down' }
@@ -255,11 +253,16 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   await hooks.onStart.promise({ mode, replicaId });
 
-  // Standalone: this process is the only replica, so it leads for its whole life.
-  const term = new AbortController();
-  const leaderTerm: LeaderTerm = { signal: term.signal, identity: replicaId, startedAt: Date.now() };
-  await hooks.onBecomeLeader.promise(leaderTerm);
-  const gc = runStandaloneGc(sink, env.gcIntervalSeconds * 1000, term.signal, log);
+  runtime.startLeadership({
+    started: async (term) => {
+      log.info({ identity: term.identity }, 'leader term started: starting leader-only work');
+      await hooks.onBecomeLeader.promise(term);
+    },
+    stopped: async (term) => {
+      log.info({ identity: term.identity }, 'leader term ended: leader-only work stopped');
+      await hooks.onLoseLeadership.promise(term);
+    },
+  });
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stop requested') =>
@@ -268,67 +271,21 @@ export async function startHost(options: HostOptions): Promise<Host> {
       stopping = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // 1. Leader work stops and the Lease is released first, so a follower takes over at once.
+      await runtime.stopLeadership(reason);
+      // 2. Admitted webhook events are written before the process goes.
       const deadline = Date.now() + env.shutdownTimeoutMs;
       while (pipeline.inflight > 0 && Date.now() < deadline) await sleep(20);
       if (pipeline.inflight > 0)
         log.error({ inflight: pipeline.inflight }, 'shutdown deadline passed with writes still in flight');
-      term.abort(new Error(reason));
-      await gc;
-      await hooks.onLoseLeadership.promise(leaderTerm);
       await hooks.onStop.promise({ reason });
       server.closeAllConnections();
       await closed;
-      await sink.close();
+      await runtime.close();
       log.info('stopped');
     })());
 
   return { mode, port, plugins, ingesters, metrics, sink, stop };
-}
-
-function loadStandaloneIngesters(
-  dir: string,
-  validator: IngesterValidator,
-  log: Logger,
-): { valid: IngesterConfig[]; rejected: Rejected[] } {
-  const valid: IngesterConfig[] = [];
-  const rejected: Rejected[] = [];
-  let files: string[] = [];
-  try {
-    files = configFilesIn(dir);
-  } catch (err) {
-    log.warn({ dir, err: (err as Error).message }, 'cannot read ZEN_CONFIG_DIR; starting with no Ingesters');
-  }
-  for (const file of files) {
-    for (const d of readDocuments(file)) {
-      if (d.parseError) {
-        rejected.push({
-          key: d.origin,
-          source: 'unknown',
-          reason: 'InvalidConfig',
-          errors: [{ path: '(document)', message: d.parseError }],
-        });
-        continue;
-      }
-      const res = validator.validate(d.doc);
-      if (!res.ok) {
-        const source = ((d.doc as { spec?: { source?: unknown } })?.spec?.source as string) ?? 'unknown';
-        rejected.push({ key: d.origin, source: String(source), reason: res.reason, errors: res.errors });
-      } else if (res.ingester.spec.ingester === 'informer') {
-        rejected.push({
-          key: res.ingester.key,
-          source: res.ingester.spec.source,
-          reason: 'NeedsKubernetes',
-          errors: [
-            {
-              path: 'spec.ingester',
-              message: 'informer Ingesters need kubernetes mode (ZEN_MODE=kubernetes); skipped in standalone mode',
-            },
-          ],
-        });
-      } else valid.push(res.ingester);
-    }
-  }
-  return { valid, rejected };
 }
 
 function webhookRoute(
@@ -390,27 +347,4 @@ function webhookRoute(
       };
     },
   };
-}
-
-async function runStandaloneGc(
-  sink: ObservationSink,
-  intervalMs: number,
-  signal: AbortSignal,
-  log: Logger,
-): Promise<void> {
-  if (!(sink instanceof SqliteStore)) return;
-  while (!signal.aborted) {
-    try {
-      let n: number;
-      do n = sink.deleteExpired();
-      while (n === 500 && !signal.aborted);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'standalone GC failed');
-    }
-    try {
-      await sleep(intervalMs, undefined, { signal });
-    } catch {
-      return;
-    }
-  }
 }

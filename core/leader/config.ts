@@ -72,6 +72,12 @@ export interface LeaderElector {
   /** True while a term is active (between onStartedLeading and the abort of its signal). */
   isLeader(): boolean;
   /**
+   * Try to acquire now instead of after the rest of the jittered retry wait. The host calls it when a watch on
+   * the Lease sees it released, so a graceful handover takes milliseconds. Safe at any time: an attempt still
+   * follows every rule of tryAcquireOrRenew.
+   */
+  nudge(): void;
+  /**
    * True only if this replica leads AND its last successful renewal (local clock) is younger than renewDeadline.
    * Every leader-only write must check this first: a leader that was paused (SIGSTOP, GC, frozen VM) and resumes
    * with stale leadership writes nothing, even before its renew loop notices the loss.

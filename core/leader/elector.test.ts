@@ -511,3 +511,22 @@ describe('config validation names the field', () => {
     assert.doesNotThrow(() => createLeaderElector({ lock, callbacks: cb }));
   });
 });
+
+test('nudge(): a follower told the Lease was released takes it at once, not after its retry wait', async () => {
+  const e = env();
+  const a = start(replica(e, 'a'));
+  await e.clock.advance(0);
+  await e.clock.advance(0);
+  assert.ok(first(a, 'started'), 'a leads');
+  const b = start(replica(e, 'b'));
+  await e.clock.advance(100); // b tried once, saw a valid lease, and now waits a full retry period
+  await stop(e, a); // a releases the Lease
+  const releasedAt = e.clock.now();
+  assert.equal(first(b, 'started'), undefined, 'b is still waiting');
+  b.elector.nudge();
+  for (let i = 0; i < 5; i++) await e.clock.advance(0);
+  const bStarted = first(b, 'started');
+  assert.ok(bStarted, 'b leads after the nudge');
+  assert.ok(bStarted.at - releasedAt < T.retryPeriodMs, `took ${bStarted.at - releasedAt} ms of fake time`);
+  await stop(e, b);
+});

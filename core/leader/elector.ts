@@ -53,6 +53,8 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
   let observedAt = 0; // our clock, when observedRecord last changed
   let reportedLeader = '';
   let lastRenew: number | undefined;
+  /** Aborted by nudge() to cut an acquire wait short. */
+  let nudges = new AbortController();
   let term: Term | undefined;
   let running = false;
 
@@ -191,7 +193,9 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       const r = await attempt(stop, started + renewDeadlineMs);
       if (r === 'ok') return true;
       if (r === 'stopped') return false;
-      await clock.sleep(retryPeriodMs * (1 + random() * JITTER_FACTOR), stop);
+      // A nudge (the Lease was seen released) ends the wait early: graceful handover needs no full retry period.
+      await clock.sleep(retryPeriodMs * (1 + random() * JITTER_FACTOR), AbortSignal.any([stop, nudges.signal]));
+      if (nudges.signal.aborted) nudges = new AbortController();
     }
     return false;
   }
@@ -330,6 +334,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
 
   const elector: LeaderElector = {
     run,
+    nudge: () => nudges.abort(),
     isLeader: () => term !== undefined && !term.controller.signal.aborted,
     canActAsLeader: () => elector.isLeader() && lastRenew !== undefined && clock.now() - lastRenew < renewDeadlineMs,
     lastRenewAt: () => lastRenew,

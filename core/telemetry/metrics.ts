@@ -110,6 +110,63 @@ export function createMetrics(registry = new Registry()) {
       registers: r,
     }),
 
+    leader: new Gauge({
+      name: 'zen_watcher_leader',
+      help: '1 while this replica leads (holds the Lease and renews it), else 0.',
+      labelNames: ['lease'],
+      registers: r,
+    }),
+    leaderTransitions: new Counter({
+      name: 'zen_watcher_leader_transitions_total',
+      help: 'Times this replica took the Lease over (sum over replicas = all transitions).',
+      labelNames: ['lease'],
+      registers: r,
+    }),
+    leaderRenewDuration: new Histogram({
+      name: 'zen_watcher_leader_renew_duration_seconds',
+      help: 'Duration of successful Lease renewals.',
+      labelNames: ['lease'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    leaderSlowPath: new Counter({
+      name: 'zen_watcher_leader_slowpath_total',
+      help: 'Renewals that had to re-read the Lease first (optimistic update failed).',
+      labelNames: ['lease'],
+      registers: r,
+    }),
+
+    gcRuns: new Counter({
+      name: 'zen_watcher_gc_runs_total',
+      help: 'Observation GC runs on the leader, by how they ended.',
+      labelNames: ['stopped'],
+      registers: r,
+    }),
+    gcDuration: new Histogram({
+      name: 'zen_watcher_gc_duration_seconds',
+      help: 'Duration of GC runs.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers: r,
+    }),
+    gcDeleted: new Counter({
+      name: 'zen_watcher_observations_deleted_total',
+      help: 'Observations deleted by GC after their TTL.',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    informerRestarts: new Counter({
+      name: 'zen_watcher_informer_restarts_total',
+      help: 'Informer watch restarts, by reason (closed, gone, stalled, error).',
+      labelNames: ['gvr', 'reason'],
+      registers: r,
+    }),
+    informerRelistDiff: new Counter({
+      name: 'zen_watcher_informer_relist_differences_total',
+      help: 'Objects a relist found added, changed or deleted that the watch had not delivered.',
+      labelNames: ['gvr'],
+      registers: r,
+    }),
+
     ingesters: new Gauge({
       name: 'zen_watcher_ingesters_active',
       help: '1 per Ingester this replica runs.',

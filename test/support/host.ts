@@ -118,10 +118,18 @@ export async function startHostProcess(env: Record<string, string>, timeoutMs = 
     url: `http://127.0.0.1:${port}`,
     pid: child.pid!,
     stderr: () => stderr,
+    // A process that does not exit within 30 s of the signal is killed, and stop() resolves null.
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve(child.exitCode);
-        child.once('exit', (code) => resolve(code));
+        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 30_000);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code);
+        });
         child.kill(signal);
       }),
   };

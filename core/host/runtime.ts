@@ -1,0 +1,37 @@
+/**
+ * What differs between the two run modes, behind one interface: where Observations go, where Ingesters come
+ * from, how leadership is decided, and what Kubernetes access plugins get. host.ts wires the rest the same way.
+ */
+import type { LeaderTerm, PluginKube } from '../api/index.ts';
+import type { Rejected } from '../config/ingester-set.ts';
+import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+
+export interface IngesterFeed {
+  validator: IngesterValidator;
+  /** Apply the complete current set (the host diffs it and calls onIngesterChanged). */
+  apply(valid: IngesterConfig[], rejected: Rejected[]): Promise<void>;
+}
+
+export interface LeadershipCallbacks {
+  /** A term began; resolves when leader work has been started. */
+  started(term: LeaderTerm): Promise<void>;
+  /** The term's signal has fired; resolves when leader work has stopped. */
+  stopped(term: LeaderTerm): Promise<void>;
+}
+
+export interface ModeRuntime {
+  readonly sink: ObservationSink;
+  readonly kube: PluginKube | undefined;
+  /** Loads the Ingesters and keeps them current; resolves after the first complete set was applied. */
+  startIngesters(feed: IngesterFeed): Promise<void>;
+  /** Starts taking part in leadership (standalone: leads at once, for the whole life of the process). */
+  startLeadership(callbacks: LeadershipCallbacks): void;
+  /** For leader-only writes: may this replica act as leader right now (local clock)? */
+  canActAsLeader(): boolean;
+  /** Liveness (a wedged leader fails it so the kubelet restarts the pod). */
+  live(): { ok: boolean; reason?: string };
+  /** Ends the current term (stops leader work, then releases the Lease) and stops watching. */
+  stopLeadership(reason: string): Promise<void>;
+  close(): Promise<void>;
+}

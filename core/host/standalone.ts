@@ -1,0 +1,125 @@
+/**
+ * Standalone mode: Ingesters from YAML/JSON files in ZEN_CONFIG_DIR, Observations in a node:sqlite store, and
+ * this process as the only replica (it leads for its whole life; TTL expiry runs on that term).
+ */
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LeaderTerm } from '../api/index.ts';
+import type { HostEnv } from '../config/env.ts';
+import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
+import { configFilesIn, readDocuments } from '../config/load-files.ts';
+import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import { SqliteStore } from '../sinks/sqlite-store.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { LeadershipCallbacks, ModeRuntime } from './runtime.ts';
+
+export function createStandaloneRuntime(
+  env: Readonly<HostEnv>,
+  log: Logger,
+  sinkOverride?: ObservationSink,
+): ModeRuntime {
+  const sink = sinkOverride ?? new SqliteStore(env.dataDir);
+  let term:
+    | { controller: AbortController; term: LeaderTerm; callbacks: LeadershipCallbacks; gc: Promise<void> }
+    | undefined;
+  return {
+    sink,
+    kube: undefined,
+    async startIngesters(feed) {
+      const { valid, rejected } = loadIngesterFiles(env.configDir, feed.validator, log);
+      const resolved = resolveConflicts(valid);
+      await feed.apply(resolved.active, [...rejected, ...resolved.rejected]);
+    },
+    startLeadership(callbacks) {
+      const controller = new AbortController();
+      const t: LeaderTerm = { signal: controller.signal, identity: env.podName ?? hostname(), startedAt: Date.now() };
+      const gc = runStoreExpiry(sink, env.gcIntervalSeconds * 1000, controller.signal, log);
+      term = { controller, term: t, callbacks, gc };
+      void callbacks.started(t);
+    },
+    canActAsLeader: () => term !== undefined && !term.controller.signal.aborted,
+    live: () => ({ ok: true }),
+    async stopLeadership(reason) {
+      if (!term || term.controller.signal.aborted) return;
+      term.controller.abort(new Error(reason));
+      await term.gc;
+      await term.callbacks.stopped(term.term);
+    },
+    close: () => sink.close(),
+  };
+}
+
+export function loadIngesterFiles(
+  dir: string,
+  validator: IngesterValidator,
+  log: Logger,
+): { valid: IngesterConfig[]; rejected: Rejected[] } {
+  const valid: IngesterConfig[] = [];
+  const rejected: Rejected[] = [];
+  let files: string[] = [];
+  try {
+    files = configFilesIn(dir);
+  } catch (err) {
+    log.warn({ dir, err: (err as Error).message }, 'cannot read ZEN_CONFIG_DIR; starting with no Ingesters');
+  }
+  for (const file of files) {
+    for (const d of readDocuments(file)) {
+      if (d.parseError) {
+        rejected.push({
+          key: d.origin,
+          source: 'unknown',
+          reason: 'InvalidConfig',
+          errors: [{ path: '(document)', message: d.parseError }],
+        });
+        continue;
+      }
+      const res = validator.validate(d.doc);
+      if (!res.ok) {
+        const source = (d.doc as { spec?: { source?: unknown } })?.spec?.source;
+        rejected.push({
+          key: d.origin,
+          source: typeof source === 'string' ? source : 'unknown',
+          reason: res.reason,
+          errors: res.errors,
+        });
+      } else if (res.ingester.spec.ingester === 'informer') {
+        rejected.push({
+          key: res.ingester.key,
+          source: res.ingester.spec.source,
+          reason: 'NeedsKubernetes',
+          errors: [
+            {
+              path: 'spec.ingester',
+              message: 'informer Ingesters need kubernetes mode (ZEN_MODE=kubernetes); skipped in standalone mode',
+            },
+          ],
+        });
+      } else valid.push(res.ingester);
+    }
+  }
+  return { valid, rejected };
+}
+
+async function runStoreExpiry(
+  sink: ObservationSink,
+  intervalMs: number,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  if (!(sink instanceof SqliteStore)) return;
+  while (!signal.aborted) {
+    try {
+      let n: number;
+      do n = sink.deleteExpired();
+      while (n === 500 && !signal.aborted);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'standalone TTL expiry failed');
+    }
+    try {
+      await sleep(intervalMs, undefined, { signal });
+    } catch {
+      return;
+    }
+  }
+}
