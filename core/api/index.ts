@@ -29,6 +29,7 @@ export type {
   PluginLogger,
   PluginMetrics,
   PluginSpec,
+  ReconcileResult,
   TapOptions,
   Tappable,
   ZenPlugin,

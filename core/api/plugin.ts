@@ -65,6 +65,15 @@ export interface EmitResult {
   dropped: number;
 }
 
+export interface ReconcileResult extends EmitResult {
+  /** Observations of the scope now missing from the set (they resolve when the grace period has passed). */
+  missing: number;
+  /** Observations resolved by this call (their grace period had passed). */
+  resolved: number;
+  /** Resolved Observations whose finding is back: set Active again. */
+  reactivated: number;
+}
+
 /** A watch over one resource type, kept alive by the host (restarts with backoff, relists on 410 Gone). */
 export interface InformerEvents<T> {
   /** Called for every object present at (re)list, and for later adds. */
@@ -110,6 +119,31 @@ export interface PluginApi {
    * dropped with a counted reason. Leader-only sources should pass the leader term's signal.
    */
   emit(ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }): Promise<EmitResult>;
+  /**
+   * Informer sources: the COMPLETE current set of findings of one `scope` of an Ingester (a scope is whatever
+   * unit the source reports in: one report, keyed by the workload it is about — not by the report's uid, so a
+   * deleted and re-created report is the same scope). New findings are written; Observations of the scope whose
+   * finding is no longer in the set are resolved (`status.phase: Resolved`) once they have been missing for the
+   * grace period (ZEN_RESOLVE_AFTER_SECONDS, default 600), so a report deleted and re-created with the same
+   * findings changes nothing; a resolved finding that comes back is set Active again. Pass `[]` when the scope is
+   * gone (report deleted for good). Leader only: pass the term's signal.
+   */
+  reconcile(
+    ingester: IngesterView,
+    scope: string,
+    drafts: ObservationDraft[],
+    options?: { signal?: AbortSignal },
+  ): Promise<ReconcileResult>;
+  /**
+   * After a complete (re)list: every scope of this Ingester that is not in `liveScopes` is reconciled to `[]`
+   * (its findings start their grace period). Lets a new leader resolve findings whose report vanished while no
+   * replica was watching.
+   */
+  reconcileScopes(
+    ingester: IngesterView,
+    liveScopes: readonly string[],
+    options?: { signal?: AbortSignal },
+  ): Promise<void>;
   /** Build the typed error for a payload this source cannot use (HTTP 422, or 400). */
   payloadError(message: string, field?: string, status?: 400 | 422): ZwError;
   /** The host's severity normalization (aliases such as CRITICAL, warning, error); undefined if unknown. */

@@ -34,6 +34,16 @@ export async function pluginsList(
           kube: undefined,
           ingesters: () => [],
           emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),
+          reconcile: async () => ({
+            created: 0,
+            duplicates: 0,
+            filtered: 0,
+            dropped: 0,
+            missing: 0,
+            resolved: 0,
+            reactivated: 0,
+          }),
+          reconcileScopes: async () => {},
         }),
       env.hookTimeoutMs,
     );

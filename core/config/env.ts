@@ -29,6 +29,8 @@ export interface HostEnv {
   shutdownTimeoutMs: number;
   gcIntervalSeconds: number;
   ackWaitMs: number;
+  /** How long an informer finding must be missing before its Observation is resolved. */
+  resolveAfterMs: number;
   kubeconfig: string | undefined;
   leaseDurationMs: number;
   renewDeadlineMs: number;
@@ -119,6 +121,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     shutdownTimeoutMs: int(env, ['ZEN_SHUTDOWN_TIMEOUT_SECONDS', 'HTTP_SHUTDOWN_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
+    resolveAfterMs: int(env, ['ZEN_RESOLVE_AFTER_SECONDS'], 600, 0, 30 * 86_400) * 1000,
     kubeconfig: env.KUBECONFIG || undefined,
     leaseDurationMs: seconds(env, 'ZEN_LEASE_DURATION_SECONDS', 15),
     renewDeadlineMs: seconds(env, 'ZEN_RENEW_DEADLINE_SECONDS', 10),

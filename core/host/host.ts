@@ -31,6 +31,7 @@ import { createDropLogger, createLogger, type Logger } from '../telemetry/logger
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { IngesterRuntime } from './ingesters.ts';
 import { createPluginContext } from './plugin-facade.ts';
+import { Resolver } from './resolver.ts';
 import type { ModeRuntime } from './runtime.ts';
 import { createStandaloneRuntime } from './standalone.ts';
 
@@ -187,17 +188,46 @@ export async function startHost(options: HostOptions): Promise<Host> {
   registerPluginApiSpecifier();
   const ajv = createAjv();
   const plugins = discoverPlugins([env.builtinPluginDir, ...env.pluginDirs], { ajv, hostApiVersion: HOST_API_VERSION });
-  const emit = async (view: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal): Promise<EmitResult> => {
+  const active = (view: IngesterView) => {
     const ci = ingesters.get(`${view.namespace}/${view.name}`);
     if (!ci) throw new Error(`Ingester ${view.namespace}/${view.name} is not active`);
-    const r = await pipeline.process(ci, drafts, 'informer', signal);
+    return ci;
+  };
+  const emit = async (view: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal): Promise<EmitResult> => {
+    const r = await pipeline.process(active(view), drafts, 'informer', signal);
     return { created: r.created, duplicates: r.duplicates, filtered: r.filtered, dropped: r.dropped };
   };
+  // Resolution of informer findings needs the cluster's Observations: kubernetes mode only.
+  const resolver = runtime.index
+    ? new Resolver({
+        pipeline,
+        index: runtime.index,
+        graceMs: env.resolveAfterMs,
+        canAct: () => runtime.canActAsLeader(),
+      })
+    : undefined;
+  const needsResolver = () => {
+    if (!resolver) throw new Error('reconcile needs kubernetes mode (informer sources do not run standalone)');
+    return resolver;
+  };
+  const reconcile = async (view: IngesterView, scope: string, drafts: ObservationDraft[], signal?: AbortSignal) =>
+    needsResolver().reconcile(active(view), scope, drafts, signal);
+  const reconcileScopes = async (view: IngesterView, live: readonly string[], signal?: AbortSignal) =>
+    needsResolver().reconcileScopes(active(view), live, signal);
   for (const record of plugins) {
     await importAndRegister(
       record,
       (r) =>
-        createPluginContext(r, { hooks, log, metrics, kube: runtime.kube, ingesters: (h) => ingesters.views(h), emit }),
+        createPluginContext(r, {
+          hooks,
+          log,
+          metrics,
+          kube: runtime.kube,
+          ingesters: (h) => ingesters.views(h),
+          emit,
+          reconcile,
+          reconcileScopes,
+        }),
       env.hookTimeoutMs,
     );
     metrics.plugins.set({ plugin: record.name, version: record.version, status: record.status }, 1);
@@ -256,6 +286,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   runtime.startLeadership({
     started: async (term) => {
       log.info({ identity: term.identity }, 'leader term started: starting leader-only work');
+      if (resolver) void resolveLoop(resolver, term.signal, log);
       await hooks.onBecomeLeader.promise(term);
     },
     stopped: async (term) => {
@@ -347,4 +378,17 @@ function webhookRoute(
       };
     },
   };
+}
+
+/** On the leader: resolve findings whose grace period has passed, until the term ends. */
+async function resolveLoop(resolver: Resolver, signal: AbortSignal, log: Logger): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const n = await resolver.tick(signal);
+      if (n > 0) log.info({ resolved: n }, 'resolved findings no longer reported');
+    } catch (err) {
+      if (!signal.aborted) log.warn({ err: (err as Error).message }, 'resolving findings failed; retrying');
+    }
+    await sleep(5000, undefined, { signal }).catch(() => {});
+  }
 }

@@ -23,6 +23,7 @@ import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { desiredStatus, type IngesterStatus, type Outcome, sameStatus } from './ingester-status.ts';
+import { kubeObservationIndex } from './kube-index.ts';
 import type { IngesterFeed, LeadershipCallbacks, ModeRuntime } from './runtime.ts';
 
 export const INGESTER_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' });
@@ -107,6 +108,7 @@ export async function createKubernetesRuntime(
   return {
     sink,
     kube,
+    index: kubeObservationIndex(api, watched, canActAsLeader),
     async startIngesters(feed: IngesterFeed) {
       let firstSync!: () => void;
       const synced = new Promise<void>((r) => (firstSync = r));

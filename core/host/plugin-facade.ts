@@ -11,6 +11,7 @@ import type {
   PluginKube,
   PluginLogger,
   PluginMetrics,
+  ReconcileResult,
 } from '../api/index.ts';
 import { HOST_API_VERSION, payloadError } from '../api/index.ts';
 import { createPluginHooks, type PluginHooksHandle } from '../hooks/facade.ts';
@@ -27,6 +28,13 @@ export interface FacadeDeps {
   kube: PluginKube | undefined;
   ingesters: (handlers: readonly string[]) => IngesterView[];
   emit: (ingester: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal) => Promise<EmitResult>;
+  reconcile: (
+    ingester: IngesterView,
+    scope: string,
+    drafts: ObservationDraft[],
+    signal?: AbortSignal,
+  ) => Promise<ReconcileResult>;
+  reconcileScopes: (ingester: IngesterView, liveScopes: readonly string[], signal?: AbortSignal) => Promise<void>;
 }
 
 export function pluginLogger(log: Logger): PluginLogger {
@@ -67,12 +75,25 @@ function pluginMetrics(plugin: string, metrics: Metrics): PluginMetrics {
   };
 }
 
+/** Plugins act only for Ingesters their own handlers serve: a rejected promise otherwise, undefined when fine. */
+function ownedBy(handlers: readonly string[], plugin: string) {
+  return (ingester: IngesterView, what: string): Promise<never> | undefined =>
+    handlers.includes(ingester.handler)
+      ? undefined
+      : Promise.reject(
+          new Error(
+            `plugin '${plugin}' cannot ${what} for Ingester ${ingester.namespace}/${ingester.name}: it is served by '${ingester.handler}'`,
+          ),
+        );
+}
+
 export function createPluginContext(
   record: PluginRecord,
   deps: FacadeDeps,
 ): { api: PluginApi; handle: PluginHooksHandle } {
   const handlers = record.manifest?.sources ?? [];
   const handle = createPluginHooks(deps.hooks, record.name, handlers);
+  const own = ownedBy(handlers, record.name);
   const api: PluginApi = Object.freeze({
     name: record.name,
     version: record.version,
@@ -82,16 +103,16 @@ export function createPluginContext(
     metrics: pluginMetrics(record.name, deps.metrics),
     kube: deps.kube,
     ingesters: (handler?: string) => deps.ingesters(handler ? handlers.filter((h) => h === handler) : handlers),
-    emit: (ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }) => {
-      if (!handlers.includes(ingester.handler)) {
-        return Promise.reject(
-          new Error(
-            `plugin '${record.name}' cannot emit for Ingester ${ingester.namespace}/${ingester.name}: it is served by '${ingester.handler}'`,
-          ),
-        );
-      }
-      return deps.emit(ingester, drafts, options?.signal);
-    },
+    emit: (ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }) =>
+      own(ingester, 'emit') ?? deps.emit(ingester, drafts, options?.signal),
+    reconcile: (
+      ingester: IngesterView,
+      scope: string,
+      drafts: ObservationDraft[],
+      options?: { signal?: AbortSignal },
+    ) => own(ingester, 'reconcile') ?? deps.reconcile(ingester, scope, drafts, options?.signal),
+    reconcileScopes: (ingester: IngesterView, liveScopes: readonly string[], options?: { signal?: AbortSignal }) =>
+      own(ingester, 'reconcile') ?? deps.reconcileScopes(ingester, liveScopes, options?.signal),
     payloadError,
     severityOf: normalizeSeverity,
   });

@@ -26,6 +26,7 @@ export function createStandaloneRuntime(
   return {
     sink,
     kube: undefined,
+    index: undefined,
     async startIngesters(feed) {
       const { valid, rejected } = loadIngesterFiles(env.configDir, feed.validator, log);
       const resolved = resolveConflicts(valid);

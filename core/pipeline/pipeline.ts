@@ -177,9 +177,30 @@ export class Pipeline {
     return result;
   }
 
-  /** Forget a finding (its Observation was deleted: GC or resolution), so it can be recorded again. */
-  forget(namespace: string, source: string, fingerprintKey: string): void {
-    this.#dedup.forget(`${namespace}/${source}/${fingerprintKey}`);
+  /**
+   * Where a draft would be written, without writing it: its name, namespace and in-memory dedup key; undefined
+   * when the draft is invalid or filtered out. Informer reconciliation compares this with what exists.
+   */
+  async preview(
+    ci: CompiledIngester,
+    raw: ObservationDraft,
+  ): Promise<{ name: string; namespace: string; dedupKey: string } | undefined> {
+    const draft = this.#o.enrich ? await this.#o.enrich(raw, ci.config) : raw;
+    const now = this.#now();
+    const norm = normalizeDraft(draft, { maxDetailsBytes: this.#o.maxDetailsBytes, now });
+    if (!norm.ok || ci.filter(norm.draft)) return undefined;
+    const fp = this.#fingerprint(ci, norm.draft);
+    const { obs } = this.#toObservation(ci, norm.draft, fp, now);
+    return {
+      name: obs.name,
+      namespace: obs.namespace,
+      dedupKey: `${ci.config.namespace}/${ci.config.spec.source}/${fp}`,
+    };
+  }
+
+  /** Forget a finding (its Observation no longer exists: GC'd or deleted), so the next sighting writes it again. */
+  forget(dedupKey: string): void {
+    this.#dedup.forget(dedupKey);
   }
 
   async #write(
@@ -267,6 +288,7 @@ export class Pipeline {
         category: d.category,
         'app.kubernetes.io/managed-by': 'zen-watcher',
         'zen.kube-zen.io/ingester': ci.config.name,
+        'zen.kube-zen.io/ingester-namespace': ci.config.namespace,
       },
       // When this replica first saw the finding: the sliding-window check reads it from the previous bucket's object.
       annotations: { ...d.annotations, [FIRST_SEEN_ANNOTATION]: new Date(now).toISOString() },

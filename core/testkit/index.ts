@@ -1,21 +1,29 @@
 /**
- * The plugin test kit (public for plugin authors): load one plugin directory with the real loader, hooks and
- * pipeline, then run its webhook handler on a payload, or emit informer drafts, and get back the Observations
- * (or the typed error) — no cluster, no HTTP server. Import it as `zen-watcher/testkit`.
+ * The plugin test kit (public for plugin authors; import it as `zen-watcher/testkit`): load one plugin directory
+ * with the real loader, hooks, pipeline and resolver, then
+ *   - webhook sources: run its onWebhook tap on a payload and get the drafts, or the Observations written;
+ *   - informer sources: start a leader term, feed the informers it opened with objects (add/update/delete/relist),
+ *     and read the Observations with their phase (Active/Resolved);
+ * with no cluster and no HTTP server. Observations live in memory; resolution uses a grace period of 0 unless set.
  */
-import {
-  HOST_API_VERSION,
-  type IngesterView,
-  type Observation,
-  type ObservationDraft,
-  type WebhookRequest,
-  ZwError,
+import type {
+  EmitResult,
+  InformerEvents,
+  InformerOptions,
+  IngesterView,
+  LeaderTerm,
+  Observation,
+  ObservationDraft,
+  PluginKube,
+  WebhookRequest,
 } from '../api/index.ts';
+import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import { createAjv, type IngesterConfig, IngesterValidator, type ValidationResult } from '../config/validate.ts';
 import { installGuard } from '../hooks/guard.ts';
 import { createHostHooks } from '../hooks/host-hooks.ts';
 import { handlerTable } from '../host/host.ts';
 import { createPluginContext } from '../host/plugin-facade.ts';
+import { type IndexedObservation, type ObservationIndex, Resolver, SCOPE_LABEL } from '../host/resolver.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline, type ProcessResult } from '../pipeline/pipeline.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
@@ -28,18 +36,27 @@ export interface IngesterInput {
   source?: string;
   handler?: string;
   ingester?: 'webhook' | 'informer';
-  /** Extra spec fields (filters, deduplication, ...), merged into the generated Ingester. */
+  /** Extra spec fields (filters, deduplication, informer, ...), merged into the generated Ingester. */
   spec?: Record<string, unknown>;
   config?: Record<string, unknown>;
 }
 
+export interface KitObservation extends Observation {
+  phase: 'Active' | 'Resolved';
+}
+
+/** One informer the plugin opened through api.kube.informer(). */
+export interface FakeInformer {
+  options: Omit<InformerOptions, 'signal'>;
+  signal: AbortSignal;
+  events: InformerEvents<Record<string, unknown>>;
+}
+
 export interface TestPlugin {
   readonly record: PluginRecord;
-  /** Validate a whole Ingester document against the Ingester schema and this plugin's configSchema. */
   validateIngester(doc: unknown): ValidationResult;
-  /** Build a valid Ingester for this plugin (throws with the field errors if it is not valid). */
+  /** Build (and register with the kit) a valid Ingester for this plugin; throws with the field errors if invalid. */
   ingester(input?: IngesterInput): IngesterConfig;
-  /** Run the plugin's onWebhook tap: the drafts, or a thrown ZwError (e.g. 422 with a field). */
   webhookDrafts(
     body: unknown,
     input?: IngesterInput & {
@@ -49,22 +66,42 @@ export interface TestPlugin {
       contentType?: string;
     },
   ): Promise<ObservationDraft[]>;
-  /** Drafts through the real pipeline into an in-memory store: what would be written. */
   process(
     drafts: ObservationDraft[],
     input?: IngesterInput,
   ): Promise<{ result: ProcessResult; observations: Observation[] }>;
-  /** webhookDrafts + process. */
   webhook(
     body: unknown,
     input?: IngesterInput & { jsonLines?: boolean },
   ): Promise<{ result: ProcessResult; observations: Observation[] }>;
-  /** Observations written so far by process()/webhook() on this instance. */
-  observations(): Observation[];
+
+  /** Informer sources: make this replica leader (runs onBecomeLeader) for the Ingesters built so far. */
+  startLeading(): Promise<LeaderTerm>;
+  /** End the term (aborts its signal, runs onLoseLeadership). */
+  stopLeading(): Promise<void>;
+  /** The informers the plugin has open (not aborted), optionally for one resource. */
+  informers(resource?: string): FakeInformer[];
+  /** Deliver events to the open informers of `resource` (plural, e.g. vulnerabilityreports); waits for the handlers. */
+  add(resource: string, obj: Record<string, unknown>): Promise<void>;
+  update(resource: string, obj: Record<string, unknown>, old?: Record<string, unknown>): Promise<void>;
+  remove(resource: string, obj: Record<string, unknown>): Promise<void>;
+  /** A complete (re)list: `synced` with every object (add for each first, as the real informer does for new ones). */
+  relist(resource: string, objects: Record<string, unknown>[]): Promise<void>;
+  /** Resources the fake API server serves (for api.kube.hasResource); all by default. */
+  serve(resources: string[] | 'all'): void;
+  /** Resolve findings whose grace period has passed (the leader's periodic tick). */
+  tick(): Promise<number>;
+  /** Wait until the plugin's pending async work settles (a few macrotask turns). */
+  settle(): Promise<void>;
+
+  observations(): KitObservation[];
   close(): Promise<void>;
 }
 
-export async function loadTestPlugin(dir: string, opts: { now?: () => number } = {}): Promise<TestPlugin> {
+export async function loadTestPlugin(
+  dir: string,
+  opts: { now?: () => number; resolveGraceMs?: number } = {},
+): Promise<TestPlugin> {
   registerPluginApiSpecifier();
   const ajv = createAjv();
   const records = discoverPlugins([dir], { ajv, hostApiVersion: HOST_API_VERSION });
@@ -89,6 +126,7 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
   const metrics = createMetrics();
   const log = createLogger({ level: process.env.ZEN_TESTKIT_LOG ?? 'silent' });
   const store = new SqliteStore(':memory:');
+  const now = opts.now ?? Date.now;
   const pipeline = new Pipeline({
     sink: store,
     metrics,
@@ -98,10 +136,48 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     dedupMaxEntries: 100_000,
     maxQueue: 100_000,
     webhookWindowMs: 60_000,
-    ...(opts.now ? { now: opts.now } : {}),
+    now,
     enrich: async (d, ing) =>
       hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(d, { ingester: ing.view }) : d,
   });
+
+  // In-memory Observation index with phases, for the real resolver.
+  const phases = new Map<string, 'Active' | 'Resolved'>();
+  const all = (): KitObservation[] =>
+    store
+      .list({ limit: 1_000_000 })
+      .map(({ createdAt: _c, ...o }) => ({ ...o, phase: phases.get(`${o.namespace}/${o.name}`) ?? 'Active' }));
+  const index: ObservationIndex = {
+    async list(ing, scope) {
+      return all()
+        .filter(
+          (o) =>
+            o.labels['zen.kube-zen.io/ingester'] === ing.name &&
+            o.labels['zen.kube-zen.io/ingester-namespace'] === ing.namespace,
+        )
+        .filter((o) => (scope ? o.labels[SCOPE_LABEL] === scope : o.labels[SCOPE_LABEL] !== undefined))
+        .map(
+          (o): IndexedObservation => ({
+            name: o.name,
+            namespace: o.namespace,
+            phase: o.phase,
+            scope: o.labels[SCOPE_LABEL] ?? '',
+          }),
+        );
+    },
+    async setPhase(o, phase) {
+      phases.set(`${o.namespace}/${o.name}`, phase);
+    },
+  };
+  let leading: { controller: AbortController; term: LeaderTerm } | undefined;
+  const resolver = new Resolver({
+    pipeline,
+    index,
+    graceMs: opts.resolveGraceMs ?? 0,
+    now,
+    canAct: () => leading !== undefined,
+  });
+
   const compiled = new Map<string, CompiledIngester>();
   const compile = (ing: IngesterConfig) => {
     const key = JSON.stringify(ing.spec) + ing.key;
@@ -112,17 +188,42 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     }
     return ci;
   };
+  const byView = new Map<string, IngesterConfig>();
+  const ingesterFor = (view: IngesterView) => {
+    const i = byView.get(`${view.namespace}/${view.name}`);
+    if (!i) throw new Error(`unknown Ingester ${view.namespace}/${view.name}`);
+    return i;
+  };
+
+  // A fake Kubernetes facade: the plugin's informers are recorded and driven by the test.
+  const open: FakeInformer[] = [];
+  let served: Set<string> | 'all' = 'all';
+  const kube: PluginKube = {
+    informer: <T>(options: InformerOptions, events: InformerEvents<T>) => {
+      const { signal, ...rest } = options;
+      const inf: FakeInformer = { options: rest, signal, events: events as InformerEvents<Record<string, unknown>> };
+      open.push(inf);
+      return new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+    },
+    hasResource: async (_g, _v, resource) => served === 'all' || served.has(resource),
+  };
+
   await importAndRegister(record, (r) =>
     createPluginContext(r, {
       hooks,
       log,
       metrics,
-      kube: undefined,
-      ingesters: () => [],
-      emit: async (view: IngesterView, drafts: ObservationDraft[]) => {
+      kube,
+      ingesters: (hs) => [...byView.values()].filter((i) => hs.includes(i.handler.handler)).map((i) => i.view),
+      emit: async (view: IngesterView, drafts: ObservationDraft[]): Promise<EmitResult> => {
         const r2 = await pipeline.process(compile(ingesterFor(view)), drafts, 'informer');
         return { created: r2.created, duplicates: r2.duplicates, filtered: r2.filtered, dropped: r2.dropped };
       },
+      reconcile: (view, scope, drafts, signal) => resolver.reconcile(compile(ingesterFor(view)), scope, drafts, signal),
+      reconcileScopes: (view, live, signal) => resolver.reconcileScopes(compile(ingesterFor(view)), live, signal),
     }),
   );
   if (record.status !== 'loaded') throw new Error(`plugin in ${dir} did not load: ${record.status}: ${record.reason}`);
@@ -132,12 +233,6 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     handlers: (h) => handlers.get(h),
     knownHandlers: () => [...handlers.keys()],
   });
-  const byView = new Map<string, IngesterConfig>();
-  const ingesterFor = (view: IngesterView) => {
-    const i = byView.get(`${view.namespace}/${view.name}`);
-    if (!i) throw new Error(`unknown Ingester ${view.namespace}/${view.name}`);
-    return i;
-  };
   const defaultHandler = record.manifest!.sources[0]!;
 
   const ingester = (input: IngesterInput = {}): IngesterConfig => {
@@ -168,20 +263,23 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     const hook = hooks.onWebhook.get(ing.handler.handler);
     if (!hook?.taps.length)
       throw new Error(`plugin '${record.name}' has no onWebhook tap for '${ing.handler.handler}'`);
-    const raw = input.rawBody ?? Buffer.from(JSON.stringify(body));
     const req: WebhookRequest = {
       ingester: ing.view,
       body,
-      rawBody: raw,
+      rawBody: input.rawBody ?? Buffer.from(JSON.stringify(body)),
       headers: input.headers ?? {},
       contentType: input.contentType ?? 'application/json',
       jsonLines: input.jsonLines ?? false,
       signal: AbortSignal.timeout(10_000),
     };
     failures.length = 0;
-    const drafts = await hook.promise(req);
-    if (failures.length) throw failures[0];
-    return drafts ?? [];
+    try {
+      const drafts = await hook.promise(req);
+      return drafts ?? [];
+    } catch (err) {
+      // Surface the plugin's own error (the guard wraps unexpected ones in a 500 for HTTP clients).
+      throw failures[0] ?? err;
+    }
   };
 
   const processDrafts: TestPlugin['process'] = async (drafts, input = {}) => {
@@ -191,6 +289,29 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     return { result, observations: observations.map(({ createdAt: _c, ...o }) => o) };
   };
 
+  const settle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  const live = (resource?: string) =>
+    open.filter((i) => !i.signal.aborted && (resource === undefined || i.options.resource === resource));
+  const deliver = async (resource: string, fn: (i: FakeInformer) => unknown) => {
+    const targets = live(resource);
+    if (targets.length === 0)
+      throw new Error(
+        `the plugin has no open informer for '${resource}' (open: ${
+          live()
+            .map((i) => i.options.resource)
+            .join(', ') || 'none'
+        })`,
+      );
+    for (const i of targets) await fn(i);
+    await settle();
+  };
+  const inScope = (i: FakeInformer, obj: Record<string, unknown>) => {
+    const ns = (obj.metadata as { namespace?: string } | undefined)?.namespace;
+    return !i.options.namespace || i.options.namespace === ns;
+  };
+
   return {
     record,
     validateIngester: (doc) => validator.validate(doc),
@@ -198,8 +319,43 @@ export async function loadTestPlugin(dir: string, opts: { now?: () => number } =
     webhookDrafts,
     process: processDrafts,
     webhook: async (body, input = {}) => processDrafts(await webhookDrafts(body, input), input),
-    observations: () => store.list({ limit: 1_000_000 }).map(({ createdAt: _c, ...o }) => o),
-    close: () => store.close(),
+    async startLeading() {
+      if (leading) return leading.term;
+      const controller = new AbortController();
+      const term: LeaderTerm = { signal: controller.signal, identity: 'testkit', startedAt: now() };
+      leading = { controller, term };
+      await hooks.onBecomeLeader.promise(term);
+      await settle();
+      return term;
+    },
+    async stopLeading() {
+      if (!leading) return;
+      const { controller, term } = leading;
+      leading = undefined;
+      controller.abort(new Error('test stopped leading'));
+      await hooks.onLoseLeadership.promise(term);
+      await settle();
+    },
+    informers: live,
+    add: (resource, obj) => deliver(resource, async (i) => (inScope(i, obj) ? i.events.add?.(obj) : undefined)),
+    update: (resource, obj, old) =>
+      deliver(resource, async (i) => (inScope(i, obj) ? i.events.update?.(obj, old) : undefined)),
+    remove: (resource, obj) => deliver(resource, async (i) => (inScope(i, obj) ? i.events.delete?.(obj) : undefined)),
+    relist: (resource, objects) =>
+      deliver(resource, async (i) => {
+        const mine = objects.filter((o) => inScope(i, o));
+        await i.events.synced?.(mine);
+      }),
+    serve(resources) {
+      served = resources === 'all' ? 'all' : new Set(resources);
+    },
+    tick: () => resolver.tick(),
+    settle,
+    observations: all,
+    close: async () => {
+      leading?.controller.abort();
+      await store.close();
+    },
   };
 }
 

@@ -1,0 +1,145 @@
+/**
+ * Resolution of informer findings (issue: Trivy/Kyverno "when a finding disappears, its Observation is resolved").
+ *
+ * Semantics (docs/adr/0009): a finding that is no longer reported is not deleted; its Observation gets
+ * `status.phase: Resolved` (+ resolvedAt, reason) once it has been missing for a grace period. The grace period
+ * absorbs report churn: Trivy re-creates reports on every scan, so a report deleted and re-created with the same
+ * findings writes nothing. A resolved finding that comes back is set Active again (same deterministic name).
+ *
+ * Scopes (one report's findings) are found again after a failover through labels on the Observations
+ * (`zen.kube-zen.io/ingester`, `…/ingester-namespace`, `…/scope`), so no state is needed beyond the cluster's.
+ * Missing-since times live in memory on the leader: a new leader starts the grace period again (late, never early).
+ */
+import { createHash } from 'node:crypto';
+import type { ObservationDraft, ReconcileResult } from '../api/index.ts';
+import type { IngesterConfig } from '../config/validate.ts';
+import type { CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+
+export const SCOPE_LABEL = 'zen.kube-zen.io/scope';
+
+export interface IndexedObservation {
+  name: string;
+  namespace: string;
+  phase: 'Active' | 'Resolved';
+  scope: string;
+}
+
+/** Where the resolver reads and marks Observations (Kubernetes in production, memory in the test kit). */
+export interface ObservationIndex {
+  /** Observations of this Ingester, optionally of one scope (label-selected). */
+  list(ingester: IngesterConfig, scope?: string, signal?: AbortSignal): Promise<IndexedObservation[]>;
+  setPhase(o: IndexedObservation, phase: 'Active' | 'Resolved', reason: string, signal?: AbortSignal): Promise<void>;
+}
+
+export function scopeLabel(scope: string): string {
+  return createHash('sha256').update(scope).digest('hex').slice(0, 16);
+}
+
+export class Resolver {
+  readonly #pipeline: Pipeline;
+  readonly #index: ObservationIndex;
+  readonly #graceMs: number;
+  readonly #now: () => number;
+  readonly #canAct: () => boolean;
+  /** `namespace/name` → when we first saw it missing, and what to resolve. */
+  readonly #missing = new Map<string, { since: number; obs: IndexedObservation }>();
+
+  constructor(o: {
+    pipeline: Pipeline;
+    index: ObservationIndex;
+    graceMs: number;
+    now?: () => number;
+    canAct: () => boolean;
+  }) {
+    this.#pipeline = o.pipeline;
+    this.#index = o.index;
+    this.#graceMs = o.graceMs;
+    this.#now = o.now ?? Date.now;
+    this.#canAct = o.canAct;
+  }
+
+  async reconcile(
+    ci: CompiledIngester,
+    scope: string,
+    drafts: readonly ObservationDraft[],
+    signal?: AbortSignal,
+  ): Promise<ReconcileResult> {
+    const label = scopeLabel(scope);
+    const labeled = drafts.map((d) => ({ ...d, labels: { ...d.labels, [SCOPE_LABEL]: label } }));
+    const existing = await this.#index.list(ci.config, label, signal);
+    const byName = new Map(existing.map((e) => [`${e.namespace}/${e.name}`, e]));
+    const wanted = new Set<string>();
+    for (const d of labeled) {
+      const p = await this.#pipeline.preview(ci, d);
+      if (!p) continue;
+      const key = `${p.namespace}/${p.name}`;
+      wanted.add(key);
+      // Gone from the cluster (GC, deleted by hand) while the finding persists: let the pipeline write it again.
+      if (!byName.has(key)) this.#pipeline.forget(p.dedupKey);
+    }
+    const emitted = await this.#pipeline.process(ci, labeled, 'informer', signal);
+    const result: ReconcileResult = {
+      created: emitted.created,
+      duplicates: emitted.duplicates,
+      filtered: emitted.filtered,
+      dropped: emitted.dropped,
+      missing: 0,
+      resolved: 0,
+      reactivated: 0,
+    };
+    await this.#settle(existing, wanted, result, signal);
+    return result;
+  }
+
+  async reconcileScopes(ci: CompiledIngester, liveScopes: readonly string[], signal?: AbortSignal): Promise<void> {
+    const live = new Set(liveScopes.map(scopeLabel));
+    const all = await this.#index.list(ci.config, undefined, signal);
+    const orphans = all.filter((o) => !live.has(o.scope));
+    await this.#settle(
+      orphans,
+      new Set(),
+      { created: 0, duplicates: 0, filtered: 0, dropped: 0, missing: 0, resolved: 0, reactivated: 0 },
+      signal,
+    );
+  }
+
+  /** Resolve what has been missing longer than the grace period (called periodically on the leader). */
+  async tick(signal?: AbortSignal): Promise<number> {
+    let resolved = 0;
+    for (const [key, m] of this.#missing) {
+      if (signal?.aborted || !this.#canAct()) break;
+      if (this.#now() - m.since < this.#graceMs) continue;
+      await this.#index.setPhase(m.obs, 'Resolved', 'the source no longer reports this finding', signal);
+      this.#missing.delete(key);
+      resolved++;
+    }
+    return resolved;
+  }
+
+  get pending(): number {
+    return this.#missing.size;
+  }
+
+  async #settle(existing: IndexedObservation[], wanted: Set<string>, result: ReconcileResult, signal?: AbortSignal) {
+    const now = this.#now();
+    for (const e of existing) {
+      const key = `${e.namespace}/${e.name}`;
+      if (wanted.has(key)) {
+        this.#missing.delete(key);
+        if (e.phase === 'Resolved' && this.#canAct()) {
+          await this.#index.setPhase(e, 'Active', 'the source reports this finding again', signal);
+          result.reactivated++;
+        }
+        continue;
+      }
+      if (e.phase === 'Resolved') continue;
+      const m = this.#missing.get(key) ?? { since: now, obs: e };
+      this.#missing.set(key, m);
+      if (now - m.since >= this.#graceMs && this.#canAct()) {
+        await this.#index.setPhase(e, 'Resolved', 'the source no longer reports this finding', signal);
+        this.#missing.delete(key);
+        result.resolved++;
+      } else result.missing++;
+    }
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * One HTTP connection to the API server, for raw requests by path: lists, watches, discovery, deletes. It goes
+ * through client-node's own transport (`RequestContext` + `IsomorphicFetchHttpLibrary`), so authentication (token,
+ * client certificate, exec plugin) and TLS are exactly client-node's; on top it adds a reused connection, a
+ * per-request timeout, an AbortSignal and errors that carry the HTTP status (`ApiException.code`).
+ */
+import {
+  ApiException,
+  type HttpMethod,
+  IsomorphicFetchHttpLibrary,
+  type KubeConfig,
+  RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+
+export const KUBE_USER_AGENT = 'zen-watcher';
+
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface KubeRequest {
+  method?: Method;
+  /** Absolute API path, e.g. `/apis/zen.kube-zen.io/v1alpha1/namespaces/a/observations`. */
+  path: string;
+  /** Undefined values are left out. */
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /** Default `application/json` when there is a body. */
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Overrides the connection's default; 0 = none (watches bound themselves). */
+  timeoutMs?: number;
+}
+
+/** A request that failed before any HTTP status (refused, reset, TLS, timeout, abort). */
+export class KubeTransportError extends Error {
+  readonly code = 'ZW_ERR_KUBE_TRANSPORT';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KubeTransportError';
+  }
+}
+
+export interface KubeConnectionOptions {
+  /** Default 30 000 ms per request (watches pass 0 and rely on their own stall timer). */
+  requestTimeoutMs?: number;
+  /** Default `zen-watcher`. */
+  userAgent?: string;
+}
+
+/**
+ * A connection (one undici dispatcher, kept alive and reused) to the current cluster of a KubeConfig. A request that
+ * fails without an HTTP status drops the dispatcher, so the next one starts on a fresh connection.
+ */
+export class KubeConnection {
+  readonly server: string;
+  readonly requestTimeoutMs: number;
+  readonly #kc: KubeConfig;
+  readonly #userAgent: string;
+  readonly #http = new IsomorphicFetchHttpLibrary();
+  #dispatcher: Dispatcher | undefined;
+
+  constructor(kc: KubeConfig, opts: KubeConnectionOptions = {}) {
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new TypeError('KubeConnection: the kubeconfig has no current cluster');
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.#kc = kc;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
+    this.#userAgent = opts.userAgent ?? KUBE_USER_AGENT;
+  }
+
+  /** Sends the request; resolves with the response whatever its status (the body is not read yet). */
+  async send(req: KubeRequest): Promise<ResponseContext> {
+    const url = new URL(this.server + req.path);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), (req.method ?? 'GET') as HttpMethod);
+    await this.#kc.applySecurityAuthentication(ctx);
+    // KubeConfig builds a new dispatcher per request; keep the first one so connections are reused.
+    const fresh = ctx.getDispatcher();
+    if (fresh !== undefined) {
+      this.#dispatcher ??= fresh;
+      ctx.setDispatcher(this.#dispatcher);
+    }
+    ctx.setHeaderParam('User-Agent', this.#userAgent);
+    ctx.setHeaderParam('Accept', 'application/json');
+    if (req.body !== undefined) {
+      ctx.setHeaderParam('Content-Type', req.contentType ?? 'application/json');
+      ctx.setBody(JSON.stringify(req.body));
+    }
+    const timeoutMs = req.timeoutMs ?? this.requestTimeoutMs;
+    const signals = [req.signal, timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined].filter(
+      (s): s is AbortSignal => s !== undefined,
+    );
+    if (signals.length > 0) ctx.setSignal(signals.length === 1 ? signals[0]! : AbortSignal.any(signals));
+    try {
+      return await this.#http.send(ctx).toPromise();
+    } catch (err) {
+      this.#drop();
+      throw new KubeTransportError(`${ctx.getHttpMethod()} ${req.path}: ${errorText(err)}`, { cause: err });
+    }
+  }
+
+  /** Sends the request and parses a JSON body; a status ≥ 400 becomes `ApiException` (`.code`, Status body). */
+  async json<T>(req: KubeRequest): Promise<T> {
+    const rsp = await this.send(req);
+    let text: string;
+    try {
+      text = await rsp.body.text();
+    } catch (err) {
+      this.#drop();
+      throw new KubeTransportError(`${req.method ?? 'GET'} ${req.path}: reading the body: ${errorText(err)}`, {
+        cause: err,
+      });
+    }
+    if (rsp.httpStatusCode >= 400) throw apiError(rsp.httpStatusCode, req, text, rsp.headers);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** Closes the connection; the next request opens a new one. */
+  async close(): Promise<void> {
+    const d = this.#dispatcher;
+    this.#dispatcher = undefined;
+    await d?.close().catch(() => {});
+  }
+
+  #drop(): void {
+    const d = this.#dispatcher;
+    this.#dispatcher = undefined;
+    d?.destroy().catch(() => {});
+  }
+}
+
+/** `ApiException` with the server's Status message in the text, so logs say what the server said. */
+export function apiError(
+  status: number,
+  req: Pick<KubeRequest, 'method' | 'path'>,
+  text: string,
+  headers: Record<string, string> = {},
+): ApiException<unknown> {
+  let body: unknown = text;
+  let reason = '';
+  try {
+    body = JSON.parse(text);
+    const msg = (body as { message?: unknown }).message;
+    if (typeof msg === 'string') reason = `: ${msg}`;
+  } catch {
+    if (text) reason = `: ${text.slice(0, 200)}`;
+  }
+  return new ApiException(status, `${req.method ?? 'GET'} ${req.path}: HTTP ${status}${reason}`, body, headers);
+}
+
+/** The HTTP status of an error from this module or client-node, if it has one. */
+export function statusOf(err: unknown): number | undefined {
+  if (err instanceof ApiException) return err.code;
+  const code = (err as { code?: unknown; statusCode?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** `/api/v1` for the core group, `/apis/<group>/<version>` otherwise. */
+export function groupVersionPath(group: string, version: string): string {
+  return group === '' || group === 'core' ? `/api/${version}` : `/apis/${group}/${version}`;
+}
+
+/** Collection path of a resource, namespaced or across all namespaces; with `name`, the object's path. */
+export function resourcePath(ref: {
+  group: string;
+  version: string;
+  resource: string;
+  namespace?: string | undefined;
+  name?: string | undefined;
+}): string {
+  const ns = ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+  const name = ref.name !== undefined ? `/${encodeURIComponent(ref.name)}` : '';
+  return `${groupVersionPath(ref.group, ref.version)}${ns}/${ref.resource}${name}`;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const inner = cause instanceof Error && cause.message !== err.message ? ` (${cause.message})` : '';
+    return `${err.name}: ${err.message}${inner}`;
+  }
+  return String(err);
+}
