@@ -84,7 +84,6 @@ export interface IngesterView {
     namespace?: string;
     labelSelector?: string;
     fieldSelector?: string;
-    resyncPeriod?: string;
   }>;
   readonly webhook?: Readonly<{ path: string }>;
   readonly generation: number;

@@ -93,7 +93,14 @@ function leaderElectionId(env: NodeJS.ProcessEnv, namespaces: string[]): string 
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv> {
-  const mode = (env.ZEN_MODE ?? 'auto').toLowerCase();
+  const mode = (env.ZEN_MODE || 'auto').toLowerCase();
+  const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new EnvError(
+      'LOG_LEVEL',
+      `must be one of fatal, error, warn, info, debug, trace, silent; got '${env.LOG_LEVEL}'`,
+    );
+  }
   if (mode !== 'auto' && mode !== 'standalone' && mode !== 'kubernetes') {
     throw new EnvError('ZEN_MODE', `must be auto, standalone or kubernetes, got '${env.ZEN_MODE}'`);
   }
@@ -110,7 +117,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     dataDir: resolve(env.ZEN_DATA_DIR || '.zen-watcher'),
     pluginDirs: split(env.ZEN_PLUGIN_DIRS, ':').map((p) => resolve(p)),
     builtinPluginDir: resolve(env.ZEN_BUILTIN_PLUGIN_DIR || resolve(REPO_ROOT, 'plugins')),
-    logLevel: (env.LOG_LEVEL || 'info').toLowerCase(),
+    logLevel,
     maxBodyBytes: int(env, ['ZEN_MAX_BODY_BYTES', 'SERVER_MAX_REQUEST_BYTES'], 1_048_576, 1, 268_435_456),
     maxDetailsBytes: int(env, ['ZEN_MAX_DETAILS_BYTES'], 16_384, 256, 1_048_576),
     defaultTtlSeconds: int(env, ['ZEN_OBSERVATION_TTL_SECONDS', 'OBSERVATION_TTL_SECONDS'], 604_800, 60, 31_536_000),

@@ -59,7 +59,6 @@ export const ingesterSpecSchema = {
         namespace: { type: 'string', description: 'Watch one namespace; empty = every watched namespace.' },
         labelSelector: { type: 'string', description: 'Watch only objects matching this label selector.' },
         fieldSelector: { type: 'string', description: 'Watch only objects matching this field selector.' },
-        resyncPeriod: duration('Periodic full relist; 0 or absent = only on watch restarts.'),
       },
     },
     webhook: {
@@ -132,7 +131,7 @@ export const ingesterSpecSchema = {
           description: "fingerprint: the plugin's fingerprint; key: a hash of `fields`; hybrid: both.",
         },
         window: duration(
-          'Repeats of one finding within the window are duplicates. 0 = identity never expires (default for informers); webhook default 60s.',
+          'Repeats of one finding within the window are duplicates. 0s = identity never expires (default for informers); webhook default 60s.',
         ),
         fields: {
           type: 'array',

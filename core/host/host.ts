@@ -306,9 +306,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await runtime.stopLeadership(reason);
       // 2. Admitted webhook events are written before the process goes.
       const deadline = Date.now() + env.shutdownTimeoutMs;
-      while (pipeline.inflight > 0 && Date.now() < deadline) await sleep(20);
-      if (pipeline.inflight > 0)
-        log.error({ inflight: pipeline.inflight }, 'shutdown deadline passed with writes still in flight');
+      while (pipeline.busy > 0 && Date.now() < deadline) await sleep(20);
+      if (pipeline.busy > 0)
+        log.error({ busy: pipeline.busy }, 'shutdown deadline passed with accepted events not yet written');
       await hooks.onStop.promise({ reason });
       server.closeAllConnections();
       await closed;

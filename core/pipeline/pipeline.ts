@@ -64,6 +64,9 @@ export class Pipeline {
   readonly #now: () => number;
   readonly #dedup: DedupCache;
   #inflight = 0;
+  /** process() calls under way (enrichment included): a graceful shutdown waits for these too. */
+  #active = 0;
+  #evictionsSeen = 0;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -73,6 +76,11 @@ export class Pipeline {
 
   get inflight(): number {
     return this.#inflight;
+  }
+
+  /** Work accepted and not finished: drafts being processed plus writes in flight. */
+  get busy(): number {
+    return this.#active + this.#inflight;
   }
 
   get dedupEntries(): number {
@@ -128,6 +136,20 @@ export class Pipeline {
     mode: 'webhook' | 'informer',
     signal?: AbortSignal,
   ): Promise<ProcessResult> {
+    this.#active++;
+    try {
+      return await this.#process(ci, drafts, mode, signal);
+    } finally {
+      this.#active--;
+    }
+  }
+
+  async #process(
+    ci: CompiledIngester,
+    drafts: readonly ObservationDraft[],
+    mode: 'webhook' | 'informer',
+    signal?: AbortSignal,
+  ): Promise<ProcessResult> {
     const result: ProcessResult = { created: 0, duplicates: 0, filtered: 0, dropped: 0, names: [] };
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
@@ -174,6 +196,11 @@ export class Pipeline {
     }
     await Promise.all(writes);
     m.dedupEntries.set(this.#dedup.size);
+    const evictions = this.#dedup.evictions;
+    if (evictions > this.#evictionsSeen) {
+      m.dedupEvictions.inc(evictions - this.#evictionsSeen);
+      this.#evictionsSeen = evictions;
+    }
     return result;
   }
 

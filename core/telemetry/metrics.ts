@@ -57,7 +57,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     dropped: new Counter({
       name: 'zen_watcher_observations_dropped_total',
-      help: 'Drafts dropped for any other reason (invalid draft, rate limited, write failed permanently).',
+      help: 'Drafts dropped after acceptance, by reason (invalid_draft from a plugin, or a write that failed for good: forbidden, rejected, unreachable, not_leader, shutdown).',
       labelNames: ['source', 'reason'],
       registers: r,
     }),
