@@ -232,6 +232,20 @@ export const deduplicationRules: CelRule[] = [
   },
 ];
 
+/** On spec.webhook.auth: credentials are required for bearer/hmac, from one place only. */
+export const authRules: CelRule[] = [
+  {
+    rule: "!has(self.type) || self.type == 'none' || has(self.secretRef) || has(self.secretFile)",
+    messageExpression: "'type ' + self.type + ' needs secretRef or secretFile'",
+    reason: 'FieldValueRequired',
+  },
+  {
+    rule: '!(has(self.secretRef) && has(self.secretFile))',
+    message: 'set secretRef or secretFile, not both',
+    reason: 'FieldValueInvalid',
+  },
+];
+
 const age: PrinterColumn = {
   name: 'Age',
   type: 'date',
@@ -301,6 +315,7 @@ export function ingesterCrd(): Schema {
   const spec = toStructural(ingesterSpecSchema, '.spec');
   spec['x-kubernetes-validations'] = ingesterSpecRules;
   child(spec, 'deduplication')['x-kubernetes-validations'] = deduplicationRules;
+  child(child(spec, 'webhook'), 'auth')['x-kubernetes-validations'] = authRules;
   return crd({
     kind: 'Ingester',
     plural: 'ingesters',

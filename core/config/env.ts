@@ -29,6 +29,20 @@ export interface HostEnv {
   shutdownTimeoutMs: number;
   gcIntervalSeconds: number;
   ackWaitMs: number;
+  /** Webhook hardening (docs/SECURITY.md). */
+  clientRateLimitRps: number;
+  clientRateLimitBurst: number;
+  trustedProxyCidrs: string[];
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  tlsClientCaFile: string | undefined;
+  maxUrlBytes: number;
+  maxHeaderBytes: number;
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  logPayloads: boolean;
+  maxQueuePerSource: number;
   /** How long an informer finding must be missing before its Observation is resolved. */
   resolveAfterMs: number;
   kubeconfig: string | undefined;
@@ -128,6 +142,19 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     shutdownTimeoutMs: int(env, ['ZEN_SHUTDOWN_TIMEOUT_SECONDS', 'HTTP_SHUTDOWN_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
+    clientRateLimitRps: int(env, ['ZEN_CLIENT_RATE_LIMIT_RPS'], 200, 0, 1_000_000),
+    clientRateLimitBurst: int(env, ['ZEN_CLIENT_RATE_LIMIT_BURST'], 400, 1, 10_000_000),
+    trustedProxyCidrs: split(env.ZEN_TRUSTED_PROXY_CIDRS ?? env.SERVER_TRUSTED_PROXY_CIDRS, ','),
+    tlsCertFile: env.ZEN_TLS_CERT_FILE || undefined,
+    tlsKeyFile: env.ZEN_TLS_KEY_FILE || undefined,
+    tlsClientCaFile: env.ZEN_TLS_CLIENT_CA_FILE || undefined,
+    maxUrlBytes: int(env, ['ZEN_MAX_URL_BYTES'], 2048, 64, 65_536),
+    maxHeaderBytes: int(env, ['ZEN_MAX_HEADER_BYTES'], 16_384, 1024, 1_048_576),
+    requestTimeoutMs: seconds(env, 'ZEN_REQUEST_TIMEOUT_SECONDS', 30),
+    headersTimeoutMs: seconds(env, 'ZEN_HEADERS_TIMEOUT_SECONDS', 10),
+    idleTimeoutMs: seconds(env, 'ZEN_IDLE_TIMEOUT_SECONDS', 5),
+    logPayloads: ['1', 'true', 'yes'].includes((env.ZEN_LOG_PAYLOADS ?? '').toLowerCase()),
+    maxQueuePerSource: int(env, ['ZEN_MAX_QUEUE_PER_SOURCE'], 5_000, 1, 10_000_000),
     resolveAfterMs: int(env, ['ZEN_RESOLVE_AFTER_SECONDS'], 600, 0, 30 * 86_400) * 1000,
     kubeconfig: env.KUBECONFIG || undefined,
     leaseDurationMs: seconds(env, 'ZEN_LEASE_DURATION_SECONDS', 15),

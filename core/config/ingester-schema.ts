@@ -87,6 +87,50 @@ export const ingesterSpecSchema = {
           maximum: 268435456,
           description: "Body limit for this path. Default: the plugin's, else ZEN_MAX_BODY_BYTES (1 MiB).",
         },
+        auth: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'Who may post. none: anyone who can reach the port (a warning is logged); bearer: Authorization: Bearer <token>; hmac: an HMAC-SHA256 signature of the body. Credentials hold one accepted value per line (rotation: old and new side by side).',
+          properties: {
+            type: { type: 'string', enum: ['none', 'bearer', 'hmac'], default: 'none' },
+            secretRef: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              description: "A Secret in the Ingester's namespace (kubernetes mode); re-read when it changes.",
+              properties: {
+                name: { type: 'string', pattern: DNS_LABEL, maxLength: 253 },
+                key: {
+                  type: 'string',
+                  minLength: 1,
+                  description: 'Data key. Default: token (bearer) or secret (hmac).',
+                },
+              },
+            },
+            secretFile: {
+              type: 'string',
+              minLength: 1,
+              description:
+                'A file holding the credentials (standalone mode, or a mounted Secret); re-read when it changes.',
+            },
+            hmac: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                header: { type: 'string', minLength: 1, default: 'X-Signature-256', description: 'Signature header.' },
+                prefix: { type: 'string', default: 'sha256=', description: 'Text before the hex digest.' },
+                timestampHeader: {
+                  type: 'string',
+                  minLength: 1,
+                  description:
+                    'If set: unix seconds in this header, signed as "<timestamp>.<body>"; old or replayed requests are refused.',
+                },
+                toleranceSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 300 },
+              },
+            },
+          },
+        },
       },
     },
     filters: {

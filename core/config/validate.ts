@@ -44,13 +44,21 @@ export interface IngesterSpec {
   plugin?: string;
   ingester: 'webhook' | 'informer';
   informer?: IngesterView['informer'];
-  webhook?: { path: string; methods: string[]; maxBodyBytes?: number };
+  webhook?: { path: string; methods: string[]; maxBodyBytes?: number; auth?: WebhookAuthSpec };
   filters?: Record<string, unknown>;
   deduplication?: { enabled: boolean; strategy: 'fingerprint' | 'key' | 'hybrid'; window?: string; fields?: string[] };
   ttl?: { default?: string; min?: string; max?: string };
   rateLimit?: { enabled: boolean; requestsPerSecond?: number; burst?: number };
   destinations?: { type: 'crd'; value: 'observations'; namespace?: string }[];
   config?: Record<string, unknown>;
+}
+
+/** spec.webhook.auth (the HTTP layer has its own structurally equal type: config and http do not import each other). */
+export interface WebhookAuthSpec {
+  type: 'none' | 'bearer' | 'hmac';
+  secretRef?: { name: string; key?: string };
+  secretFile?: string;
+  hmac?: { header?: string; prefix?: string; timestampHeader?: string; toleranceSeconds?: number };
 }
 
 export type ValidationResult =
@@ -148,6 +156,13 @@ export class IngesterValidator {
         errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
       }
       errors.push(...checkDurations(spec));
+      const auth = spec.webhook?.auth;
+      if (auth && auth.type !== 'none' && !auth.secretRef && !auth.secretFile) {
+        errors.push({ path: 'spec.webhook.auth', message: `type ${auth.type} needs secretRef or secretFile` });
+      }
+      if (auth?.secretRef && auth.secretFile) {
+        errors.push({ path: 'spec.webhook.auth', message: 'set secretRef or secretFile, not both' });
+      }
     }
 
     const handlerName =

@@ -5,7 +5,9 @@
  *   start:  plugins → Ingesters → sink → HTTP listen → onStart → ready → (leader) onBecomeLeader
  *   stop:   not ready → stop accepting → drain admitted writes → end leader term (onLoseLeadership) → onStop → close
  */
-import type { Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,12 +25,15 @@ import type { HostEnv } from '../config/env.ts';
 import { createAjv, type HandlerInfo, IngesterValidator } from '../config/validate.ts';
 import { type GuardKind, installGuard, type TapFailure } from '../hooks/guard.ts';
 import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
+import { type CredentialSource, createAuthenticator } from '../http/auth.ts';
+import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
 import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
+import { fileCredentials, type SecretCredentials } from './credentials.ts';
 import { IngesterRuntime } from './ingesters.ts';
 import { createPluginContext } from './plugin-facade.ts';
 import { Resolver } from './resolver.ts';
@@ -179,6 +184,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     defaultTtlSeconds: env.defaultTtlSeconds,
     dedupMaxEntries: env.dedupMaxEntries,
     maxQueue: env.maxQueue,
+    maxQueuePerSource: env.maxQueuePerSource,
     webhookWindowMs: env.dedupWindowSeconds * 1000,
     enrich: async (draft, ing) =>
       hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
@@ -247,7 +253,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     hooks,
     log,
     metrics,
-    makeRoute: (ci) => webhookRoute(ci, { env, hooks, pipeline }),
+    makeRoute: (ci) => webhookRoute(ci, { env, hooks, pipeline, log, secrets: runtime.secretCredentials }),
   });
   const validator = new IngesterValidator({
     ajv,
@@ -260,6 +266,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
   let stopping = false;
   const app = createHttpApp({
     routes: () => ingesters.routes,
+    clientLimiter:
+      env.clientRateLimitRps > 0 ? new ClientLimiter(env.clientRateLimitRps, env.clientRateLimitBurst) : undefined,
+    trustedProxies: env.trustedProxyCidrs.length ? parseCidrs(env.trustedProxyCidrs) : undefined,
+    requireClientCert: env.tlsClientCaFile !== undefined,
+    maxUrlLength: env.maxUrlBytes,
     live: () => runtime.live(),
     ready: () =>
       stopping
@@ -270,10 +281,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     metrics,
     log,
   });
-  const server: Server = app.listen({ port: env.port, host: env.host });
-  server.requestTimeout = 30_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
+  const server = createServer(env, app.callback());
+  server.listen({ port: env.port, host: env.host });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -319,13 +328,72 @@ export async function startHost(options: HostOptions): Promise<Host> {
   return { mode, port, plugins, ingesters, metrics, sink, stop };
 }
 
+/** HTTP, or HTTPS (optionally requesting client certificates: mTLS) when ZEN_TLS_CERT_FILE is set; with limits. */
+function createServer(env: Readonly<HostEnv>, handler: RequestListener): Server {
+  // Timeouts are enforced by a sweep every connectionsCheckingInterval: keep it short so slow clients go in time.
+  const common = {
+    maxHeaderSize: env.maxHeaderBytes,
+    requestTimeout: env.requestTimeoutMs,
+    headersTimeout: env.headersTimeoutMs,
+    keepAliveTimeout: env.idleTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, env.headersTimeoutMs),
+  };
+  const server: Server =
+    env.tlsCertFile && env.tlsKeyFile
+      ? createHttpsServer(
+          {
+            ...common,
+            cert: readFileSync(env.tlsCertFile),
+            key: readFileSync(env.tlsKeyFile),
+            minVersion: 'TLSv1.2',
+            // Client certificates are requested and verified against the CA; webhook paths then require one, while
+            // health probes (which present none) still work.
+            ...(env.tlsClientCaFile
+              ? { ca: readFileSync(env.tlsClientCaFile), requestCert: true, rejectUnauthorized: false }
+              : {}),
+          },
+          handler,
+        )
+      : createHttpServer(common, handler);
+  return server;
+}
+
+const warnedUnauthenticated = new Set<string>();
+
 function webhookRoute(
   ci: CompiledIngester,
-  deps: { env: Readonly<HostEnv>; hooks: HostHooks; pipeline: Pipeline },
+  deps: {
+    env: Readonly<HostEnv>;
+    hooks: HostHooks;
+    pipeline: Pipeline;
+    log: Logger;
+    secrets: SecretCredentials | undefined;
+  },
 ): WebhookRoute {
   const spec = ci.config.spec;
   const handler = ci.config.handler;
+  const auth = spec.webhook!.auth;
+  let source: CredentialSource | undefined;
+  if (auth?.secretFile) source = fileCredentials(auth.secretFile);
+  else if (auth?.secretRef) {
+    const key = auth.secretRef.key ?? (auth.type === 'hmac' ? 'secret' : 'token');
+    const ref = auth.secretRef;
+    source = deps.secrets
+      ? deps.secrets(ci.config.namespace, ref.name, key)
+      : () => {
+          throw new Error('secretRef needs kubernetes mode; use secretFile in standalone mode');
+        };
+  }
+  const authenticator = createAuthenticator(auth, source);
+  if (!authenticator && !warnedUnauthenticated.has(ci.config.key)) {
+    warnedUnauthenticated.add(ci.config.key);
+    deps.log.warn(
+      { ingester: ci.config.key, path: spec.webhook!.path },
+      `webhook ${spec.webhook!.path} is unauthenticated: anyone who can reach the port can post; set spec.webhook.auth (docs/SECURITY.md)`,
+    );
+  }
   return {
+    authenticator,
     path: spec.webhook!.path,
     methods: spec.webhook!.methods ?? ['POST'],
     maxBodyBytes: spec.webhook!.maxBodyBytes ?? handler.maxBodyBytes ?? deps.env.maxBodyBytes,
@@ -349,6 +417,17 @@ function webhookRoute(
         jsonLines: call.jsonLines,
         signal: AbortSignal.any([call.signal, timeout]),
       };
+      if (deps.env.logPayloads) {
+        // Off by default; truncated when on, and never with headers (they may carry credentials).
+        deps.log.debug(
+          {
+            ingester: ci.config.key,
+            bytes: call.rawBody.length,
+            payload: call.rawBody.subarray(0, 512).toString('utf8'),
+          },
+          'webhook payload',
+        );
+      }
       const drafts = (await hook.promise(request)) ?? [];
       if (!Array.isArray(drafts)) {
         throw new ZwError(

@@ -22,6 +22,7 @@ import { KubeObservationSink, OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { kubeSecretCredentials } from './credentials.ts';
 import { desiredStatus, type IngesterStatus, type Outcome, sameStatus } from './ingester-status.ts';
 import { kubeObservationIndex } from './kube-index.ts';
 import type { IngesterFeed, LeadershipCallbacks, ModeRuntime } from './runtime.ts';
@@ -109,6 +110,7 @@ export async function createKubernetesRuntime(
     sink,
     kube,
     index: kubeObservationIndex(api, watched, canActAsLeader),
+    secretCredentials: kubeSecretCredentials(kc, log, stop.signal),
     async startIngesters(feed: IngesterFeed) {
       let firstSync!: () => void;
       const synced = new Promise<void>((r) => (firstSync = r));

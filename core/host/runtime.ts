@@ -6,6 +6,7 @@ import type { LeaderTerm, PluginKube } from '../api/index.ts';
 import type { Rejected } from '../config/ingester-set.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import type { ObservationSink } from '../sinks/types.ts';
+import type { SecretCredentials } from './credentials.ts';
 import type { ObservationIndex } from './resolver.ts';
 
 export interface IngesterFeed {
@@ -24,6 +25,8 @@ export interface LeadershipCallbacks {
 export interface ModeRuntime {
   readonly sink: ObservationSink;
   readonly kube: PluginKube | undefined;
+  /** Webhook credentials from Secrets (kubernetes mode only). */
+  readonly secretCredentials: SecretCredentials | undefined;
   /** For resolving informer findings (kubernetes mode only). */
   readonly index: ObservationIndex | undefined;
   /** Loads the Ingesters and keeps them current; resolves after the first complete set was applied. */

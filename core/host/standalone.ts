@@ -27,6 +27,7 @@ export function createStandaloneRuntime(
     sink,
     kube: undefined,
     index: undefined,
+    secretCredentials: undefined,
     async startIngesters(feed) {
       const { valid, rejected } = loadIngesterFiles(env.configDir, feed.validator, log);
       const resolved = resolveConflicts(valid);

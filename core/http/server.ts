@@ -4,12 +4,16 @@
  * `{error, reason, field?}` with a specific status; a 2xx is only sent once the route's handler says the events
  * are safe. This module knows nothing about plugins or the pipeline: routes come from the host.
  */
+import type { BlockList } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { isZwError, ZwError } from '../api/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { Authenticator } from './auth.ts';
 import { checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
+import { type ClientLimiter, clientAddress } from './client-limit.ts';
 
 export interface WebhookCall {
   body: unknown;
@@ -29,11 +33,21 @@ export interface WebhookRoute {
   endpoint: string;
   /** Called before reading the body: refuse early (429/503) by returning a ZwError. */
   admit(): ZwError | undefined;
+  /** Per-Ingester authentication; undefined = unauthenticated (warned about at startup). */
+  authenticator?: Authenticator | undefined;
   handle(call: WebhookCall): Promise<{ status: number; body: unknown }>;
 }
 
 export interface HttpOptions {
   routes: () => ReadonlyMap<string, WebhookRoute>;
+  /** Per-client-IP request limit for webhook paths. */
+  clientLimiter?: ClientLimiter | undefined;
+  /** Peers whose X-Forwarded-For is believed. */
+  trustedProxies?: BlockList | undefined;
+  /** With mTLS: webhook requests must present a client certificate the listener verified. */
+  requireClientCert?: boolean;
+  /** Longest accepted request target (path + query), bytes. Default 2048. */
+  maxUrlLength?: number;
   live: () => { ok: boolean; reason?: string };
   ready: () => { ok: boolean; reason?: string };
   metrics: Metrics;
@@ -88,6 +102,9 @@ export function createHttpApp(opts: HttpOptions): Koa {
     const started = performance.now();
     const endpoint = route?.endpoint ?? 'unknown';
     try {
+      if (ctx.url.length > (opts.maxUrlLength ?? 2048)) {
+        throw new ZwError('ZW_ERR_URI_TOO_LONG', `request target longer than ${opts.maxUrlLength ?? 2048} bytes`);
+      }
       if (!route) throw new ZwError('ZW_ERR_NOT_FOUND', `no Ingester serves ${ctx.path}`);
       if (!route.methods.includes(ctx.method)) {
         ctx.set('Allow', route.methods.join(', '));
@@ -96,10 +113,23 @@ export function createHttpApp(opts: HttpOptions): Koa {
           `${ctx.method} is not allowed on ${ctx.path}; use ${route.methods.join(' or ')}`,
         );
       }
+      if (opts.requireClientCert && !(ctx.req.socket as TLSSocket).authorized) {
+        throw new ZwError('ZW_ERR_UNAUTHORIZED', 'a client certificate signed by the configured CA is required');
+      }
+      const client = clientAddress(
+        ctx.req.socket.remoteAddress ?? '',
+        ctx.get('x-forwarded-for') || undefined,
+        opts.trustedProxies,
+      );
+      const limited = opts.clientLimiter?.take(client, Date.now());
+      if (limited) throw limited;
       checkContentType(ctx.get('content-type') || undefined);
+      const auth = route.authenticator;
+      if (auth && !auth.needsBody) auth.check(ctx.headers, undefined, Date.now());
       const refused = route.admit();
       if (refused) throw refused;
       const raw = await readBody(ctx.req, route.maxBodyBytes);
+      if (auth?.needsBody) auth.check(ctx.headers, raw, Date.now());
       const contentType = mediaType(ctx.get('content-type') || undefined);
       const parsed = parseJsonBody(raw, contentType);
       const abort = new AbortController();
@@ -113,7 +143,7 @@ export function createHttpApp(opts: HttpOptions): Koa {
         headers: ctx.headers,
         contentType,
         signal: abort.signal,
-        remoteAddress: ctx.req.socket.remoteAddress ?? '',
+        remoteAddress: client,
       });
       ctx.status = res.status;
       ctx.body = res.body;

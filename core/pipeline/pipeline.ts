@@ -34,6 +34,8 @@ export interface PipelineOptions {
   dedupMaxEntries: number;
   /** Max Observations admitted and not yet written, across sources. */
   maxQueue: number;
+  /** Max per source (one noisy source cannot take the whole queue). Default: maxQueue. */
+  maxQueuePerSource?: number;
   /** Default dedup window for webhook Ingesters without `deduplication.window`. */
   webhookWindowMs: number;
   /** onObservation enrichment (the host passes the hook; the pipeline does not know hooks). */
@@ -64,6 +66,7 @@ export class Pipeline {
   readonly #now: () => number;
   readonly #dedup: DedupCache;
   #inflight = 0;
+  readonly #inflightBySource = new Map<string, number>();
   /** process() calls under way (enrichment included): a graceful shutdown waits for these too. */
   #active = 0;
   #evictionsSeen = 0;
@@ -117,6 +120,12 @@ export class Pipeline {
   admit(ci: CompiledIngester): ZwError | undefined {
     if (this.#inflight >= this.#o.maxQueue) {
       return new ZwError('ZW_ERR_QUEUE_FULL', 'the write queue is full; retry later', { retryAfterSeconds: 1 });
+    }
+    const source = ci.config.spec.source;
+    if ((this.#inflightBySource.get(source) ?? 0) >= (this.#o.maxQueuePerSource ?? this.#o.maxQueue)) {
+      return new ZwError('ZW_ERR_QUEUE_FULL', `the write queue of source '${source}' is full; retry later`, {
+        retryAfterSeconds: 1,
+      });
     }
     if (ci.bucket) {
       const wait = ci.bucket.waitMs(this.#now());
@@ -241,6 +250,7 @@ export class Pipeline {
     const source = obs.spec.source;
     const m = this.#o.metrics;
     this.#inflight++;
+    this.#inflightBySource.set(source, (this.#inflightBySource.get(source) ?? 0) + 1);
     m.queueDepth.set(this.#inflight);
     const end = m.writeDuration.startTimer({ sink: this.#o.sink.kind });
     try {
@@ -266,6 +276,9 @@ export class Pipeline {
     } finally {
       end();
       this.#inflight--;
+      const left = (this.#inflightBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.#inflightBySource.set(source, left);
+      else this.#inflightBySource.delete(source);
       m.queueDepth.set(this.#inflight);
     }
   }
