@@ -93,7 +93,20 @@ export async function createKubernetesRuntime(
         return createInformer<T>(kc, options, events, deps);
       }
       if (watched.length === 0) return createInformer<T>(kc, options, events, deps);
-      await Promise.all(watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, events, deps)));
+      // One watch per watched namespace, but `synced` keeps its meaning — every object in scope — so a plugin that
+      // reconciles on it never resolves another namespace's findings: it fires with the union once all have listed.
+      const latest = new Map<string, T[]>();
+      const perNamespace = (ns: string): InformerEvents<T> =>
+        events.synced
+          ? {
+              ...events,
+              synced: async (objects: T[]) => {
+                latest.set(ns, objects);
+                if (latest.size === watched.length) await events.synced!([...latest.values()].flat());
+              },
+            }
+          : events;
+      await Promise.all(watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), deps)));
     },
     hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
   });

@@ -85,7 +85,7 @@ export interface TestPlugin {
   add(resource: string, obj: Record<string, unknown>): Promise<void>;
   update(resource: string, obj: Record<string, unknown>, old?: Record<string, unknown>): Promise<void>;
   remove(resource: string, obj: Record<string, unknown>): Promise<void>;
-  /** A complete (re)list: `synced` with every object (add for each first, as the real informer does for new ones). */
+  /** A complete (re)list, as the real informer delivers it: add new, update changed, delete vanished, then `synced`. */
   relist(resource: string, objects: Record<string, unknown>[]): Promise<void>;
   /** Resources the fake API server serves (for api.kube.hasResource); all by default. */
   serve(resources: string[] | 'all'): void;
@@ -307,6 +307,19 @@ export async function loadTestPlugin(
     for (const i of targets) await fn(i);
     await settle();
   };
+  const known = new Map<string, Map<string, Record<string, unknown>>>();
+  const keyOf = (o: Record<string, unknown>) => {
+    const m = (o.metadata ?? {}) as { namespace?: string; name?: string };
+    return `${m.namespace ?? ''}/${m.name ?? ''}`;
+  };
+  const remember = (resource: string, o: Record<string, unknown>) => {
+    let m = known.get(resource);
+    if (!m) {
+      m = new Map();
+      known.set(resource, m);
+    }
+    m.set(keyOf(o), o);
+  };
   const inScope = (i: FakeInformer, obj: Record<string, unknown>) => {
     const ns = (obj.metadata as { namespace?: string } | undefined)?.namespace;
     return !i.options.namespace || i.options.namespace === ns;
@@ -337,15 +350,34 @@ export async function loadTestPlugin(
       await settle();
     },
     informers: live,
-    add: (resource, obj) => deliver(resource, async (i) => (inScope(i, obj) ? i.events.add?.(obj) : undefined)),
-    update: (resource, obj, old) =>
-      deliver(resource, async (i) => (inScope(i, obj) ? i.events.update?.(obj, old) : undefined)),
-    remove: (resource, obj) => deliver(resource, async (i) => (inScope(i, obj) ? i.events.delete?.(obj) : undefined)),
-    relist: (resource, objects) =>
-      deliver(resource, async (i) => {
-        const mine = objects.filter((o) => inScope(i, o));
-        await i.events.synced?.(mine);
-      }),
+    add: (resource, obj) => {
+      remember(resource, obj);
+      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.add?.(obj) : undefined));
+    },
+    update: (resource, obj, old) => {
+      remember(resource, obj);
+      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.update?.(obj, old) : undefined));
+    },
+    remove: (resource, obj) => {
+      known.get(resource)?.delete(keyOf(obj));
+      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.delete?.(obj) : undefined));
+    },
+    // As the real informer does on a relist: add what is new, update what changed, delete what vanished, then synced.
+    relist: async (resource, objects) => {
+      const before = known.get(resource) ?? new Map<string, Record<string, unknown>>();
+      const after = new Map(objects.map((o) => [keyOf(o), o]));
+      known.set(resource, after);
+      await deliver(resource, async (i) => {
+        for (const [k, o] of after) {
+          if (!inScope(i, o)) continue;
+          const prev = before.get(k);
+          if (!prev) await i.events.add?.(o);
+          else if (JSON.stringify(prev) !== JSON.stringify(o)) await i.events.update?.(o, prev);
+        }
+        for (const [k, o] of before) if (!after.has(k) && inScope(i, o)) await i.events.delete?.(o);
+        await i.events.synced?.(objects.filter((o) => inScope(i, o)));
+      });
+    },
     serve(resources) {
       served = resources === 'all' ? 'all' : new Set(resources);
     },

@@ -469,7 +469,6 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
           ingester: 'informer',
           informer: {
             gvr: { group: 'aquasecurity.github.io', version: 'v1alpha1', resource: 'vulnerabilityreports' },
-            resyncPeriod: '10m',
           },
           filters: { minSeverity: 'medium', includeSeverity: ['critical', 'high'], excludeNamespaces: ['kube-system'] },
           deduplication: { strategy: 'hybrid', fields: ['resource.name'], window: '0s' },
