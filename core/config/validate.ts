@@ -156,6 +156,11 @@ export class IngesterValidator {
         errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
       }
       errors.push(...checkDurations(spec));
+      const window = spec.deduplication?.window;
+      if (spec.ingester === 'informer' && window !== undefined && !/^0(ms|s|m|h|d)?$/.test(window)) {
+        // An informer finding is one Observation for as long as it is reported; a window would split it in time.
+        errors.push({ path: 'spec.deduplication.window', message: 'must be 0s (or unset) for informer Ingesters' });
+      }
       const auth = spec.webhook?.auth;
       if (auth && auth.type !== 'none' && !auth.secretRef && !auth.secretFile) {
         errors.push({ path: 'spec.webhook.auth', message: `type ${auth.type} needs secretRef or secretFile` });

@@ -1,0 +1,28 @@
+/**
+ * The `trivy` source plugin: Trivy Operator reports (`aquasecurity.github.io/v1alpha1` VulnerabilityReport and,
+ * when enabled, ConfigAuditReport, ExposedSecretReport, ClusterVulnerabilityReport, ClusterConfigAuditReport)
+ * become one Observation per finding, resolved when the finding goes away. Informer source, leader only.
+ *
+ * index.ts wires the hooks; controller.ts runs the informers and reconciliation; map.ts / identity.ts are the pure
+ * mapping. Decisions are documented in README.md.
+ */
+import { definePlugin } from 'zen-watcher/plugin-api';
+import { TrivyController } from './controller.ts';
+
+export const PLUGIN_NAME = 'trivy';
+export const PLUGIN_VERSION = '1.0.0';
+
+export default definePlugin({
+  name: PLUGIN_NAME,
+  version: PLUGIN_VERSION,
+  register(api) {
+    // The host's namespace restriction (see controller.ts, "Informer partitions").
+    const watchNamespaces = (process.env.WATCH_NAMESPACE ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const controller = new TrivyController(api, { watchNamespaces });
+    api.hooks.onBecomeLeader.tapPromise(async (term) => controller.becomeLeader(term));
+    api.hooks.onIngesterChanged.tapPromise(async (change) => controller.ingesterChanged(change));
+  },
+});

@@ -1,0 +1,243 @@
+/**
+ * The leader runtime against a recording fake of the plugin API (what the test kit cannot drive): Ingester
+ * changes while leading, the end of a term, per-namespace partitions under WATCH_NAMESPACE, discovery failures,
+ * retries of failed reconciles, and calls saved when nothing changed.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TrivyController } from '../controller.ts';
+import plugin from '../index.ts';
+import { type Call, fake, report, settle, term, view } from './fake-api.ts';
+import { clone } from './helpers.ts';
+
+describe('hooks (index.ts)', () => {
+  test('onBecomeLeader starts every trivy Ingester; the end of the term stops all informers', async () => {
+    const f = fake();
+    f.views.push(view('a'), view('b', { reportKinds: ['VulnerabilityReport', 'ConfigAuditReport'] }));
+    await plugin.register(f.api);
+    const t = term();
+    await f.taps.leader!(t.term);
+    await settle();
+    assert.deepEqual(
+      f.open().map((i) => i.options.resource),
+      ['vulnerabilityreports', 'vulnerabilityreports', 'configauditreports'],
+    );
+    t.end();
+    await settle();
+    assert.equal(f.open().length, 0);
+  });
+
+  test('onIngesterChanged while leading: added starts, updated restarts with the new config, removed stops', async () => {
+    const f = fake();
+    await plugin.register(f.api);
+    const t = term();
+    await f.taps.leader!(t.term);
+    await settle();
+    assert.equal(f.open().length, 0);
+
+    const v1 = view('x');
+    await f.taps.changed!({ type: 'added', ingester: v1 });
+    await settle();
+    assert.deepEqual(
+      f.open().map((i) => i.options.resource),
+      ['vulnerabilityreports'],
+    );
+    const first = f.open()[0]!;
+
+    const v2 = view('x', { reportKinds: ['ExposedSecretReport'] }, { generation: 2, informer: { namespace: 'shop' } });
+    await f.taps.changed!({ type: 'updated', ingester: v2, previous: v1 });
+    await settle();
+    assert.ok(first.options.signal.aborted, 'the old informer stopped');
+    assert.deepEqual(
+      f.open().map((i) => [i.options.resource, i.options.namespace]),
+      [['exposedsecretreports', 'shop']],
+    );
+
+    await f.taps.changed!({ type: 'removed', ingester: v2 });
+    await settle();
+    assert.equal(f.open().length, 0);
+    t.end();
+  });
+
+  test('onIngesterChanged when not leading is ignored; standalone (no kube) is a warning, not an error', async () => {
+    const f = fake();
+    await plugin.register(f.api);
+    await f.taps.changed!({ type: 'added', ingester: view('x') });
+    await settle();
+    assert.equal(f.informers.length, 0);
+
+    const g = fake({ kube: false });
+    g.views.push(view('x'));
+    await plugin.register(g.api);
+    await g.taps.leader!(term().term);
+    assert.match(g.warnings.join('\n'), /standalone/);
+  });
+});
+
+describe('TrivyController', () => {
+  test('WATCH_NAMESPACE: one informer per namespace; each synced is complete for its namespace only', async () => {
+    const f = fake();
+    f.views.push(view('w', { reportKinds: ['VulnerabilityReport', 'ClusterVulnerabilityReport'] }));
+    f.served.add('clustervulnerabilityreports');
+    const c = new TrivyController(f.api, { watchNamespaces: ['a', 'b'] });
+    const t = term();
+    c.becomeLeader(t.term);
+    await settle();
+    const [ia, ib] = f.open('vulnerabilityreports');
+    assert.deepEqual(
+      f.open().map((i) => i.options.namespace),
+      ['a', 'b'],
+      'cluster-scoped kinds are skipped under WATCH_NAMESPACE',
+    );
+    assert.match(f.warnings.join('\n'), /ClusterVulnerabilityReport is cluster-scoped/);
+
+    const ra = report('ra', 'a', ['CVE-1']);
+    const rb = report('rb', 'b', ['CVE-2']);
+    await ia!.events.add!(ra);
+    await ia!.events.synced!([ra]);
+    assert.deepEqual(
+      f.calls.filter((x) => x.type === 'scopes'),
+      [],
+      'namespace b has not listed yet',
+    );
+    await ib!.events.add!(rb);
+    await ib!.events.synced!([rb]);
+    assert.deepEqual(
+      f.calls.filter((x) => x.type === 'scopes'),
+      [
+        {
+          type: 'scopes',
+          ingester: 'w',
+          live: ['VulnerabilityReport/replicaset/a/ra/', 'VulnerabilityReport/replicaset/b/rb/'],
+        },
+      ],
+    );
+    // A relist of namespace a alone (without ra) touches a's scope only.
+    f.calls.length = 0;
+    await ia!.events.synced!([]);
+    assert.deepEqual(f.calls, [
+      { type: 'reconcile', ingester: 'w', scope: 'VulnerabilityReport/replicaset/a/ra/', fingerprints: [] },
+      { type: 'scopes', ingester: 'w', live: ['VulnerabilityReport/replicaset/b/rb/'] },
+    ]);
+    t.end();
+  });
+
+  test('no API call when a report changes without changing its findings', async () => {
+    const f = fake();
+    f.views.push(view('w'));
+    const c = new TrivyController(f.api);
+    const t = term();
+    c.becomeLeader(t.term);
+    await settle();
+    const [i] = f.open();
+    const r = report('r', 'n', ['CVE-1', 'CVE-2']);
+    await i!.events.add!(r);
+    await i!.events.synced!([r]);
+    assert.deepEqual(
+      f.calls.map((x) => x.type),
+      ['reconcile', 'scopes'],
+    );
+    f.calls.length = 0;
+    const annotated = clone(r);
+    annotated.metadata!.annotations = { touched: 'yes' };
+    (annotated.report!.vulnerabilities as Record<string, unknown>[]).reverse();
+    await i!.events.update!(annotated, r);
+    assert.deepEqual(f.calls, [], 'same findings (in another order): nothing to reconcile');
+    await i!.events.delete!(annotated);
+    await i!.events.add!(annotated);
+    assert.deepEqual(
+      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
+      [0, 2],
+      'delete → [], re-create → the set again (the host absorbs it in its grace period)',
+    );
+    t.end();
+  });
+
+  test('a failed reconcile is retried with backoff until it succeeds', async () => {
+    const f = fake();
+    f.views.push(view('w'));
+    const c = new TrivyController(f.api, { retryInitialMs: 5, retryMaxMs: 20 });
+    const t = term();
+    c.becomeLeader(t.term);
+    await settle();
+    f.reconcileFails.n = 2;
+    await f.open()[0]!.events.add!(report('r', 'n', ['CVE-1']));
+    for (let i = 0; i < 50 && f.calls.length < 3; i++) await sleep(5);
+    assert.equal(f.calls.length, 3, 'two failures, then success');
+    await sleep(50);
+    assert.equal(f.calls.length, 3, 'nothing more once it succeeded');
+    t.end();
+  });
+
+  test('discovery failure: the kind is checked again later; reconcileScopes waits for it', async () => {
+    const f = fake();
+    f.views.push(view('w', { reportKinds: ['VulnerabilityReport', 'ConfigAuditReport'] }));
+    f.discoveryFails.n = 1;
+    const c = new TrivyController(f.api, { crdRecheckMs: 20 });
+    const t = term();
+    c.becomeLeader(t.term);
+    await settle();
+    const first = f.open();
+    assert.equal(first.length, 1, 'one kind watched, the other unknown');
+    await first[0]!.events.synced!([]);
+    assert.deepEqual(f.calls, [], 'no reconcileScopes while a kind is unknown');
+    for (let i = 0; i < 40 && f.open().length < 2; i++) await sleep(5);
+    assert.equal(f.open().length, 2, 'the recheck found the CRD and started watching');
+    const second = f.open().find((i) => i !== first[0])!;
+    await second.events.synced!([]);
+    assert.deepEqual(f.calls, [{ type: 'scopes', ingester: 'w', live: [] }]);
+    t.end();
+  });
+
+  test('a CRD that is not served: warned once, then a later install is picked up', async () => {
+    const f = fake();
+    f.served.delete('configauditreports');
+    f.views.push(view('w', { reportKinds: ['ConfigAuditReport'] }));
+    const c = new TrivyController(f.api, { crdRecheckMs: 10 });
+    const t = term();
+    c.becomeLeader(t.term);
+    await settle();
+    assert.equal(f.open().length, 0);
+    assert.deepEqual(f.calls, [{ type: 'scopes', ingester: 'w', live: [] }], 'nothing to watch: nothing is live');
+    await sleep(50);
+    assert.equal(f.warnings.filter((w) => /not served/.test(w)).length, 1, 'warned once despite rechecks');
+    f.served.add('configauditreports');
+    for (let i = 0; i < 40 && f.open().length < 1; i++) await sleep(5);
+    assert.equal(f.open().length, 1);
+    t.end();
+    await settle();
+    assert.equal(f.open().length, 0);
+  });
+
+  test('callbacks never throw, whatever the objects; an informer that fails to start is logged', async () => {
+    const f = fake();
+    f.views.push(view('w'));
+    const kube = f.api.kube!;
+    const original = kube.informer.bind(kube);
+    let failOnce = true;
+    (kube as { informer: typeof kube.informer }).informer = (o, e) => {
+      if (failOnce) {
+        failOnce = false;
+        return Promise.reject(new Error("namespace 'x' is outside WATCH_NAMESPACE"));
+      }
+      return original(o, e);
+    };
+    const c = new TrivyController(f.api);
+    const t = term();
+    c.becomeLeader(t.term);
+    await settle();
+    assert.match(f.warnings.join('\n'), /informer stopped/);
+    c.ingesterChanged({ type: 'updated', ingester: view('w'), previous: view('w') });
+    await settle();
+    const ev = f.open()[0]!.events;
+    for (const junk of [null, 1, 'x', [], {}, { metadata: 5 }, { metadata: { name: 'a' }, report: [] }]) {
+      await ev.add!(junk);
+      await ev.update!(junk, undefined);
+      await ev.delete!(junk);
+    }
+    await ev.synced!(null as unknown as unknown[]);
+    await ev.synced!([null, { metadata: { name: 'r', namespace: 'n' }, report: { vulnerabilities: 'x' } }]);
+    t.end();
+  });
+});

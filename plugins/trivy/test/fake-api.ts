@@ -1,0 +1,159 @@
+/** A recording fake of the plugin API for the leader runtime (what the test kit cannot drive). */
+import type {
+  InformerEvents,
+  InformerOptions,
+  IngesterChange,
+  IngesterView,
+  LeaderTerm,
+  ObservationDraft,
+  PluginApi,
+} from 'zen-watcher/plugin-api';
+import { clone, ownOne } from './helpers.ts';
+
+export interface Informer {
+  options: InformerOptions;
+  events: InformerEvents<unknown>;
+}
+export type Call =
+  | { type: 'reconcile'; ingester: string; scope: string; fingerprints: string[] }
+  | { type: 'scopes'; ingester: string; live: string[] };
+
+export interface Fake {
+  api: PluginApi;
+  informers: Informer[];
+  open: (resource?: string) => Informer[];
+  calls: Call[];
+  views: IngesterView[];
+  served: Set<string>;
+  discoveryFails: { n: number };
+  reconcileFails: { n: number };
+  warnings: string[];
+  taps: { leader?: (t: LeaderTerm) => Promise<void>; changed?: (c: IngesterChange) => Promise<void> };
+}
+
+export function fake(opts: { kube?: boolean } = {}): Fake {
+  const informers: Informer[] = [];
+  const calls: Call[] = [];
+  const views: IngesterView[] = [];
+  const served = new Set(['vulnerabilityreports', 'configauditreports', 'exposedsecretreports']);
+  const discoveryFails = { n: 0 };
+  const reconcileFails = { n: 0 };
+  const warnings: string[] = [];
+  const taps: Fake['taps'] = {};
+  const noTap = { tapPromise() {} };
+  const log = {
+    debug() {},
+    info() {},
+    warn: (m: string) => void warnings.push(m),
+    error: (m: string) => void warnings.push(m),
+    child: () => log,
+  };
+  const zero = { created: 0, duplicates: 0, filtered: 0, dropped: 0, missing: 0, resolved: 0, reactivated: 0 };
+  const api = {
+    name: 'trivy',
+    version: '1.0.0',
+    hostApiVersion: '1.0.0',
+    hooks: {
+      onStart: noTap,
+      onBecomeLeader: {
+        tapPromise: (fn: (t: LeaderTerm) => Promise<void>) => {
+          taps.leader = fn;
+        },
+      },
+      onLoseLeadership: noTap,
+      onWebhook: { for: () => noTap },
+      onIngesterChanged: {
+        tapPromise: (fn: (c: IngesterChange) => Promise<void>) => {
+          taps.changed = fn;
+        },
+      },
+      onObservation: noTap,
+      onStop: noTap,
+    },
+    log,
+    metrics: { counter: () => ({ inc() {} }), gauge: () => ({ set() {} }) },
+    kube:
+      opts.kube === false
+        ? undefined
+        : {
+            informer: (options: InformerOptions, events: InformerEvents<unknown>) => {
+              informers.push({ options, events });
+              return new Promise<void>((resolve) => {
+                if (options.signal.aborted) resolve();
+                options.signal.addEventListener('abort', () => resolve(), { once: true });
+              });
+            },
+            hasResource: async (_g: string, _v: string, resource: string) => {
+              if (discoveryFails.n > 0) {
+                discoveryFails.n--;
+                throw new Error('discovery: 503');
+              }
+              return served.has(resource);
+            },
+          },
+    ingesters: () => views,
+    emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),
+    reconcile: async (ing: IngesterView, scope: string, drafts: ObservationDraft[]) => {
+      calls.push({
+        type: 'reconcile',
+        ingester: ing.name,
+        scope,
+        fingerprints: drafts.map((d) => d.fingerprint ?? ''),
+      });
+      if (reconcileFails.n > 0) {
+        reconcileFails.n--;
+        throw new Error('apiserver: 500');
+      }
+      return zero;
+    },
+    reconcileScopes: async (ing: IngesterView, live: readonly string[]) => {
+      calls.push({ type: 'scopes', ingester: ing.name, live: [...live].sort() });
+    },
+    payloadError: () => new Error('unused'),
+    severityOf: () => undefined,
+  } as unknown as PluginApi;
+  const open = (resource?: string) =>
+    informers.filter((i) => !i.options.signal.aborted && (resource === undefined || i.options.resource === resource));
+  return { api, informers, open, calls, views, served, discoveryFails, reconcileFails, warnings, taps };
+}
+
+export function view(
+  name: string,
+  config: Record<string, unknown> = {},
+  extra: Partial<IngesterView> = {},
+): IngesterView {
+  return {
+    namespace: 'zen-system',
+    name,
+    source: 'trivy',
+    handler: 'trivy',
+    ingester: 'informer',
+    config,
+    generation: 1,
+    ...extra,
+  };
+}
+
+export function term(): { term: LeaderTerm; end: () => void } {
+  const c = new AbortController();
+  return { term: { signal: c.signal, identity: 'test', startedAt: Date.now() }, end: () => c.abort() };
+}
+
+export const settle = async () => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+export function report(name: string, namespace: string, cves: string[]) {
+  const r = clone(ownOne('vulnerabilityreport-shop-web.yaml'));
+  r.metadata = { ...r.metadata, name, namespace };
+  delete (r.metadata as Record<string, unknown>).labels;
+  r.metadata.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name, controller: true }];
+  r.report!.vulnerabilities = cves.map((id) => ({
+    vulnerabilityID: id,
+    resource: 'pkg',
+    installedVersion: '1',
+    severity: 'HIGH',
+    title: id,
+  }));
+  return r;
+}
