@@ -106,7 +106,9 @@ export async function createKubernetesRuntime(
               },
             }
           : events;
-      await Promise.all(watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), deps)));
+      await Promise.all(
+        watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), deps)),
+      );
     },
     hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
   });
