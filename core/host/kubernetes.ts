@@ -15,7 +15,7 @@ import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import { startGcLoop } from '../gc/index.ts';
 import { createKubeApi, type KubeApi, type KubeObject } from '../kube/api.ts';
-import { checkReachable, hasResource, loadKubeConfig } from '../kube/client.ts';
+import { checkReachable, hasResource, loadKubeConfig, resourceScope } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
 import { createLeaderElector, type LeaderElector, LeaseLock, leaseRequestTimeoutMs } from '../leader/index.ts';
 import { KubeObservationSink, OBSERVATION_GVR } from '../sinks/kube-sink.ts';
@@ -93,6 +93,11 @@ export async function createKubernetesRuntime(
         return createInformer<T>(kc, options, events, deps);
       }
       if (watched.length === 0) return createInformer<T>(kc, options, events, deps);
+      // Cluster-scoped resources have no namespaces to split by: one cluster-wide watch (RBAC permitting).
+      const scope = await resourceScope(kc, options.group, options.version, options.resource).catch(
+        () => 'namespaced' as const,
+      );
+      if (scope === 'cluster') return createInformer<T>(kc, options, events, deps);
       // One watch per watched namespace, but `synced` keeps its meaning — every object in scope — so a plugin that
       // reconciles on it never resolves another namespace's findings: it fires with the union once all have listed.
       const latest = new Map<string, T[]>();

@@ -117,7 +117,7 @@ export async function checkReachable(kc: KubeConfig, timeoutMs = 5_000): Promise
 
 /** Discovery answers younger than this are reused (the contract says "re-checked on each call": this is cheap). */
 export const DISCOVERY_CACHE_MS = 10_000;
-const discovery = new WeakMap<KubeConfig, Map<string, { at: number; names: Set<string> | undefined }>>();
+const discovery = new WeakMap<KubeConfig, Map<string, { at: number; names: Map<string, boolean> | undefined }>>();
 
 /**
  * Whether the API server serves group/version/resource (plural), by discovery. A group/version that is not served
@@ -130,6 +130,20 @@ export async function hasResource(
   resource: string,
   now: () => number = Date.now,
 ): Promise<boolean> {
+  return (await resourceScope(kc, group, version, resource, now)) !== undefined;
+}
+
+/**
+ * Discovery's answer for one resource: 'namespaced', 'cluster', or undefined when the API server does not serve it.
+ * Cached like hasResource.
+ */
+export async function resourceScope(
+  kc: KubeConfig,
+  group: string,
+  version: string,
+  resource: string,
+  now: () => number = Date.now,
+): Promise<'namespaced' | 'cluster' | undefined> {
   let byGv = discovery.get(kc);
   if (!byGv) {
     byGv = new Map();
@@ -137,16 +151,20 @@ export async function hasResource(
   }
   const key = `${group}/${version}`;
   const hit = byGv.get(key);
-  if (hit && now() - hit.at < DISCOVERY_CACHE_MS) return hit.names?.has(resource) ?? false;
-  let names: Set<string> | undefined;
+  const answer = (names: Map<string, boolean> | undefined) => {
+    const namespaced = names?.get(resource);
+    return namespaced === undefined ? undefined : namespaced ? 'namespaced' : 'cluster';
+  };
+  if (hit && now() - hit.at < DISCOVERY_CACHE_MS) return answer(hit.names);
+  let names: Map<string, boolean> | undefined;
   try {
-    const list = await connectionFor(kc).json<{ resources?: { name?: string }[] }>({
+    const list = await connectionFor(kc).json<{ resources?: { name?: string; namespaced?: boolean }[] }>({
       path: groupVersionPath(group, version),
     });
-    names = new Set((list?.resources ?? []).map((r) => r.name ?? ''));
+    names = new Map((list?.resources ?? []).map((r) => [r.name ?? '', r.namespaced !== false]));
   } catch (err) {
     if (statusOf(err) !== 404) throw new Error(`Discovery: ${key} failed: ${errorText(err)}`, { cause: err });
   }
   byGv.set(key, { at: now(), names });
-  return names?.has(resource) ?? false;
+  return answer(names);
 }

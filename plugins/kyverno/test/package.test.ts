@@ -1,0 +1,165 @@
+/**
+ * The package around the mapping: manifest, config schema (ajv strict, defaults = code defaults), the shipped
+ * Kubernetes sample, and the README's Ingester example, configuration reference and versions-tested table.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import type { TestPlugin } from 'zen-watcher/testkit';
+import { realFixturesDir } from '../../../test/support/fixtures.ts';
+import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
+import { REPORT_KIND_NAMES } from '../kinds.ts';
+import { DEFAULT_CONFIG, resolveConfig } from '../map.ts';
+import { load, PLUGIN_DIR } from './helpers.ts';
+
+const REPO = join(PLUGIN_DIR, '..', '..');
+const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
+const pkg = readJson(join(PLUGIN_DIR, 'package.json'));
+const schema = readJson(join(PLUGIN_DIR, 'schema.json')) as {
+  properties: Record<string, { default?: unknown }>;
+};
+const readme = readFileSync(join(PLUGIN_DIR, 'README.md'), 'utf8');
+
+let kit: TestPlugin;
+before(async () => {
+  kit = await load();
+});
+after(() => kit.close());
+
+describe('package', () => {
+  test('package.json: name, version and the zenWatcher manifest', () => {
+    assert.equal(pkg.name, '@zen-watcher/kyverno');
+    assert.equal(pkg.version, '1.0.0');
+    assert.deepEqual(pkg.zenWatcher, {
+      hostApi: '^1.0.0',
+      entry: 'index.ts',
+      sources: ['kyverno'],
+      configSchema: 'schema.json',
+      ingesterTypes: ['informer'],
+    });
+  });
+
+  test('definePlugin name/version match package.json; the loader admits it', () => {
+    assert.equal(plugin.name, PLUGIN_NAME);
+    assert.equal(plugin.name, 'kyverno');
+    assert.equal(plugin.version, PLUGIN_VERSION);
+    assert.equal(plugin.version, pkg.version);
+    assert.equal(kit.record.status, 'loaded', kit.record.reason);
+  });
+
+  test('CHANGELOG has the current version', () => {
+    const changelog = readFileSync(join(PLUGIN_DIR, 'CHANGELOG.md'), 'utf8');
+    assert.match(changelog, new RegExp(`^## \\[?${String(pkg.version).replace(/\./g, '\\.')}\\]?`, 'm'));
+  });
+
+  test('schema.json compiles under ajv strict mode and its defaults are the code defaults', () => {
+    const ajv = new Ajv({ strict: true, useDefaults: true, allErrors: true });
+    const validate = ajv.compile(schema);
+    const config: Record<string, unknown> = {};
+    assert.ok(validate(config), JSON.stringify(validate.errors));
+    assert.deepEqual(config, { ...DEFAULT_CONFIG });
+    assert.deepEqual(resolveConfig(config), DEFAULT_CONFIG);
+    for (const [k, v] of Object.entries(DEFAULT_CONFIG)) assert.deepEqual(schema.properties[k]?.default, v, k);
+    // A partial severityByResult keeps the other defaults.
+    const partial: Record<string, unknown> = { severityByResult: { fail: 'critical' } };
+    assert.ok(validate(partial));
+    assert.deepEqual(partial.severityByResult, { ...DEFAULT_CONFIG.severityByResult, fail: 'critical' });
+  });
+
+  test('the schema refuses what the plugin cannot use', () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ results: ['failed'] }, '.results[0]'],
+      [{ severityByResult: { fail: 'severe' } }, '.severityByResult.fail'],
+      [{ severityByResult: { maybe: 'high' } }, '.severityByResult'],
+      [{ reportKinds: [] }, '.reportKinds'],
+      [{ reportKinds: ['VulnerabilityReport'] }, '.reportKinds[0]'],
+      [{ namespaces: ['Not_A_Namespace'] }, '.namespaces[0]'],
+      [{ minSeverity: 'warning' }, '.minSeverity'],
+      [{ discoveryIntervalSeconds: 0 }, '.discoveryIntervalSeconds'],
+      [{ unknown: true }, ''],
+    ];
+    for (const [config, path] of bad) {
+      const r = kit.validateIngester({
+        apiVersion: 'zen.kube-zen.io/v1alpha1',
+        kind: 'Ingester',
+        metadata: { name: 'k', namespace: 'zen-system' },
+        spec: { source: 'kyverno', ingester: 'informer', config },
+      });
+      assert.equal(r.ok, false, JSON.stringify(config));
+      if (!r.ok)
+        assert.ok(
+          r.errors.some((e) => e.path.startsWith(`spec.config${path}`)),
+          `${JSON.stringify(config)}: ${JSON.stringify(r.errors)}`,
+        );
+    }
+  });
+
+  test('only informer Ingesters: a webhook Ingester for kyverno is refused', () => {
+    const r = kit.validateIngester({
+      apiVersion: 'zen.kube-zen.io/v1alpha1',
+      kind: 'Ingester',
+      metadata: { name: 'k', namespace: 'zen-system' },
+      spec: { source: 'kyverno', ingester: 'webhook', webhook: { path: '/ingest/kyverno' } },
+    });
+    assert.equal(r.ok, false);
+  });
+});
+
+describe('shipped Ingester', () => {
+  test('config/samples/zen_v1alpha1_ingester_kyverno.yaml is valid, an informer in zen-system', () => {
+    const doc = parseYaml(readFileSync(join(REPO, 'config/samples/zen_v1alpha1_ingester_kyverno.yaml'), 'utf8'));
+    const r = kit.validateIngester(doc);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.equal(r.ingester.namespace, 'zen-system');
+    assert.equal(r.ingester.spec.ingester, 'informer');
+    assert.equal(r.ingester.handler.handler, 'kyverno');
+    assert.deepEqual(r.ingester.view.config.reportKinds, [...REPORT_KIND_NAMES]);
+  });
+});
+
+describe('README', () => {
+  const block = (marker: string) => {
+    const m = new RegExp(`<!-- ${marker} -->\\s*\`\`\`yaml\\n([\\s\\S]*?)\`\`\``).exec(readme);
+    assert.ok(m, `README has a yaml block marked <!-- ${marker} -->`);
+    return m[1]!;
+  };
+
+  test('the complete Ingester example is valid and uses every config field', () => {
+    const doc = parseYaml(block('ingester')) as { spec: { config: Record<string, unknown> } };
+    const r = kit.validateIngester(doc);
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+    assert.equal(r.ingester.spec.ingester, 'informer');
+    assert.deepEqual(Object.keys(doc.spec.config).sort(), Object.keys(schema.properties).sort());
+  });
+
+  test('the configuration reference lists every schema field with its default', () => {
+    for (const [key, prop] of Object.entries(schema.properties)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\``));
+      assert.ok(row, `README configuration table has a row for ${key}`);
+      assert.ok(row.includes(`\`${JSON.stringify(prop.default)}\``), `README row for ${key} shows the default`);
+    }
+  });
+
+  test('the severity table states the code defaults', () => {
+    for (const [result, severity] of Object.entries(DEFAULT_CONFIG.severityByResult)) {
+      assert.match(readme, new RegExp(`^\\| \`${result}\`\\s+\\| \`${severity}\``, 'm'), result);
+    }
+  });
+
+  test('"Versions tested" names the upstream snapshots of the corpus SOURCES.md', (t) => {
+    const dir = realFixturesDir();
+    if (!dir) return t.skip('real fixture corpus not found');
+    const sources = readFileSync(join(dir, 'SOURCES.md'), 'utf8');
+    const section = sources.slice(
+      sources.indexOf('## kyverno/'),
+      sources.indexOf('\n## ', sources.indexOf('## kyverno/') + 5),
+    );
+    const commits = new Set([...section.matchAll(/commit `([0-9a-f]{40})`/g)].map((m) => m[1]!));
+    assert.ok(commits.size >= 4);
+    const tested = readme.slice(readme.indexOf('## Versions tested'));
+    for (const c of commits) assert.ok(tested.includes(c), `README lists ${c}`);
+  });
+});

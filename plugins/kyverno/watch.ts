@@ -1,0 +1,368 @@
+/**
+ * One Kyverno Ingester on the leader: discovers which report CRDs the API server serves (re-checking the missing
+ * ones every `discoveryIntervalSeconds` until the term ends), runs an informer per report kind (and per namespace
+ * when `namespaces` is set), and reconciles each scope's findings through the host's resolver.
+ *
+ * Handlers never throw: a bad report, a failed reconcile or a failed informer is logged and counted, and the rest
+ * keeps going. All work of one Ingester runs in one queue, so the findings of a scope are never reconciled by two
+ * events at once and `reconcileScopes` never races a reconcile.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { IngesterView, ObservationDraft, PluginApi, PluginLogger, Severity } from 'zen-watcher/plugin-api';
+import { crdName, REPORT_KINDS, type ReportKind } from './kinds.ts';
+import { type KyvernoConfig, type MappedReport, mapReport, reportKey, resolveConfig, severityRank } from './map.ts';
+
+export interface KyvernoMetrics {
+  crdAvailable: { set(value: number, labels?: Record<string, string>): void };
+  skipped: { inc(labels?: Record<string, string>, n?: number): void };
+  errors: { inc(labels?: Record<string, string>, n?: number): void };
+}
+
+export function createMetrics(api: PluginApi): KyvernoMetrics {
+  return {
+    crdAvailable: api.metrics.gauge(
+      'kyverno_crd_available',
+      'Whether the API server serves a policy-report resource the kyverno plugin watches (1) or not (0: CRD missing; re-checked periodically).',
+      ['resource'],
+    ),
+    skipped: api.metrics.counter(
+      'kyverno_results_skipped_total',
+      'Policy report results not turned into Observations, by reason (result: not in config.results, e.g. pass/skip; below_min_severity; invalid: no policy or unknown result).',
+      ['source', 'reason'],
+    ),
+    errors: api.metrics.counter(
+      'kyverno_errors_total',
+      'Failures of the kyverno plugin, by reason (invalid_report, invalid_gvr, reconcile_failed, informer_failed, discovery_failed).',
+      ['source', 'reason'],
+    ),
+  };
+}
+
+interface Stream {
+  readonly id: string;
+  readonly kind: ReportKind;
+  readonly namespace?: string;
+  synced: boolean;
+  failed: boolean;
+}
+
+interface Known {
+  scope: string;
+  drafts: ObservationDraft[];
+  stream: string;
+  /** resourceVersion (or content) last reconciled successfully; '' = reconcile again on the next event. */
+  version: string;
+}
+
+/** Watches: which report kinds this Ingester wants (config.reportKinds, narrowed by informer.gvr if set). */
+export function wantedKinds(view: IngesterView, config: KyvernoConfig): ReportKind[] {
+  const gvr = view.informer?.gvr;
+  return REPORT_KINDS.filter(
+    (k) =>
+      config.reportKinds.includes(k.kind) &&
+      (!gvr || ((gvr.group ?? '') === k.group && gvr.version === k.version && gvr.resource === k.resource)),
+  );
+}
+
+/** Namespaces for the namespaced kinds: config.namespaces, narrowed by informer.namespace; [] = all. */
+export function watchedNamespaces(view: IngesterView, config: KyvernoConfig): string[] | 'none' {
+  const only = view.informer?.namespace;
+  if (!only) return config.namespaces;
+  if (config.namespaces.length === 0) return [only];
+  return config.namespaces.includes(only) ? [only] : 'none';
+}
+
+export class IngesterRunner {
+  readonly view: IngesterView;
+  readonly #api: PluginApi;
+  readonly #log: PluginLogger;
+  readonly #metrics: KyvernoMetrics;
+  readonly #config: KyvernoConfig;
+  readonly #controller = new AbortController();
+  readonly #signal: AbortSignal;
+  readonly #wanted: ReportKind[];
+  /** Cluster-scoped kinds left out because the watch is namespace-restricted. */
+  readonly #skippedCluster: ReportKind[];
+  readonly #started = new Set<string>();
+  readonly #missing = new Set<string>();
+  readonly #streams = new Map<string, Stream>();
+  readonly #reports = new Map<string, Known>();
+  readonly #scopes = new Map<string, Set<string>>();
+  #queue: Promise<void> = Promise.resolve();
+  #scopesReconciled = false;
+
+  constructor(
+    view: IngesterView,
+    api: PluginApi,
+    metrics: KyvernoMetrics,
+    termSignal: AbortSignal,
+    opts: { watchNamespaces?: readonly string[] } = {},
+  ) {
+    this.view = view;
+    this.#api = api;
+    this.#metrics = metrics;
+    this.#config = resolveConfig(view.config);
+    this.#log = api.log.child({ ingester: `${view.namespace}/${view.name}` });
+    this.#signal = AbortSignal.any([termSignal, this.#controller.signal]);
+    const wanted = wantedKinds(view, this.#config);
+    // Cluster-scoped reports are in no namespace: a namespace-restricted watch (spec.informer.namespace, or the
+    // host's WATCH_NAMESPACE, which scopes every plugin informer) cannot list them.
+    const restricted = view.informer?.namespace || (opts.watchNamespaces?.length ?? 0) > 0;
+    this.#wanted = restricted ? wanted.filter((k) => k.namespaced) : wanted;
+    this.#skippedCluster = restricted ? wanted.filter((k) => !k.namespaced) : [];
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal;
+  }
+
+  start(): void {
+    if (this.#skippedCluster.length > 0) {
+      this.#log.warn(
+        `${this.#skippedCluster.map((k) => k.kind).join(' and ')} not watched: cluster-scoped reports cannot be listed by a namespace-restricted watch (spec.informer.namespace or WATCH_NAMESPACE)`,
+      );
+    }
+    if (this.view.informer?.gvr && this.#wanted.length === 0 && this.#skippedCluster.length === 0) {
+      const g = this.view.informer.gvr;
+      this.#log.error(
+        `informer.gvr ${g.group ?? ''}/${g.version}/${g.resource} is not a policy-report resource this plugin knows (or is excluded by config.reportKinds); nothing is watched`,
+      );
+      this.#metrics.errors.inc({ source: this.view.source, reason: 'invalid_gvr' });
+      return;
+    }
+    void this.#discoverLoop().catch((err) => this.#failed('discovery_failed', err));
+  }
+
+  stop(reason = 'Ingester changed'): void {
+    this.#controller.abort(new Error(reason));
+  }
+
+  /** Discovery: start what is served; re-check what is not until everything runs or the term ends. */
+  async #discoverLoop(): Promise<void> {
+    const intervalMs = this.#config.discoveryIntervalSeconds * 1000;
+    const kube = this.#api.kube;
+    if (!kube) {
+      this.#log.error('no Kubernetes access (standalone mode): policy reports cannot be watched');
+      return;
+    }
+    while (!this.#signal.aborted) {
+      for (const k of this.#wanted) {
+        if (this.#started.has(k.kind) || this.#signal.aborted) continue;
+        let served: boolean;
+        try {
+          served = await kube.hasResource(k.group, k.version, k.resource);
+        } catch (err) {
+          this.#missing.delete(k.kind);
+          this.#failed('discovery_failed', err, { resource: crdName(k) });
+          continue;
+        }
+        if (this.#signal.aborted) return;
+        this.#metrics.crdAvailable.set(served ? 1 : 0, { resource: crdName(k) });
+        if (served) {
+          if (this.#missing.delete(k.kind))
+            this.#log.info(`CRD ${crdName(k)} (${k.version}) is served now: watching ${k.kind} reports`);
+          this.#startKind(k);
+        } else if (!this.#missing.has(k.kind)) {
+          this.#missing.add(k.kind);
+          this.#log.warn(
+            `CRD ${crdName(k)} (${k.version}) is not served: ${k.kind} reports are not watched; checking again every ${this.#config.discoveryIntervalSeconds}s`,
+            { resource: crdName(k) },
+          );
+        }
+      }
+      // Nothing unknown any more: a first complete picture may already allow the orphan sweep.
+      if (!this.#scopesReconciled) await this.#enqueue(() => this.#sweep());
+      if (this.#wanted.every((k) => this.#started.has(k.kind))) return;
+      await sleep(intervalMs, undefined, { signal: this.#signal }).catch(() => {});
+    }
+  }
+
+  #startKind(k: ReportKind): void {
+    this.#started.add(k.kind);
+    const namespaces = k.namespaced ? watchedNamespaces(this.view, this.#config) : [];
+    if (namespaces === 'none') {
+      this.#log.warn(
+        `informer.namespace ${this.view.informer?.namespace} is not in config.namespaces: no ${k.kind} is watched`,
+      );
+      return;
+    }
+    for (const namespace of namespaces.length ? namespaces : [undefined]) {
+      const stream: Stream = {
+        id: `${k.kind}/${namespace ?? ''}`,
+        kind: k,
+        ...(namespace ? { namespace } : {}),
+        synced: false,
+        failed: false,
+      };
+      this.#streams.set(stream.id, stream);
+      const informer = this.view.informer;
+      const kube = this.#api.kube!;
+      Promise.resolve()
+        .then(() =>
+          kube.informer(
+            {
+              group: k.group,
+              version: k.version,
+              resource: k.resource,
+              ...(namespace ? { namespace } : {}),
+              ...(informer?.labelSelector ? { labelSelector: informer.labelSelector } : {}),
+              ...(informer?.fieldSelector ? { fieldSelector: informer.fieldSelector } : {}),
+              signal: this.#signal,
+            },
+            {
+              add: (obj) => this.#enqueue(() => this.#upsert(stream, obj)),
+              update: (obj) => this.#enqueue(() => this.#upsert(stream, obj)),
+              delete: (obj) => this.#enqueue(() => this.#remove(stream, obj)),
+              synced: (objects) => this.#enqueue(() => this.#synced(stream, objects)),
+            },
+          ),
+        )
+        .catch((err) => {
+          // The stream will never sync; don't let it block the orphan sweep of the others.
+          stream.failed = true;
+          this.#failed('informer_failed', err, { resource: crdName(k), namespace });
+          return this.#enqueue(() => this.#sweep());
+        });
+    }
+  }
+
+  /** Serializes the Ingester's work; the returned promise never rejects. */
+  #enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.#queue.then(async () => {
+      if (this.#signal.aborted) return;
+      try {
+        await fn();
+      } catch (err) {
+        if (!this.#signal.aborted) this.#failed('reconcile_failed', err);
+      }
+    });
+    this.#queue = run;
+    return run;
+  }
+
+  #map(stream: Stream, obj: unknown): MappedReport | undefined {
+    const mapped = mapReport(obj, stream.kind, this.#config);
+    const source = this.view.source;
+    if (!mapped) {
+      this.#metrics.errors.inc({ source, reason: 'invalid_report' });
+      this.#log.debug(`ignored a ${stream.kind.kind} event that is not an object`);
+      return undefined;
+    }
+    const s = mapped.skipped;
+    if (s.result) this.#metrics.skipped.inc({ source, reason: 'result' }, s.result);
+    if (s.belowMinSeverity) this.#metrics.skipped.inc({ source, reason: 'below_min_severity' }, s.belowMinSeverity);
+    if (s.invalid) {
+      this.#metrics.skipped.inc({ source, reason: 'invalid' }, s.invalid);
+      this.#log.debug(`skipped ${s.invalid} unusable result(s) in ${mapped.key}`);
+    }
+    return mapped;
+  }
+
+  async #upsert(stream: Stream, obj: unknown): Promise<void> {
+    const version = versionOf(obj);
+    const key = reportKey(obj, stream.kind);
+    const prev = key ? this.#reports.get(key) : undefined;
+    if (prev && prev.version !== '' && prev.version === version) return; // a relist of what we already hold
+    const mapped = this.#map(stream, obj);
+    if (!mapped) return;
+    const known: Known = { scope: mapped.scope, drafts: mapped.drafts, stream: stream.id, version: '' };
+    this.#reports.set(mapped.key, known);
+    this.#index(mapped.key, mapped.scope);
+    if (prev && prev.scope !== mapped.scope) {
+      this.#unindex(mapped.key, prev.scope);
+      await this.#reconcile(prev.scope);
+    }
+    await this.#reconcile(mapped.scope);
+    known.version = version;
+  }
+
+  async #remove(stream: Stream, obj: unknown): Promise<void> {
+    const key = reportKey(obj, stream.kind);
+    if (!key) {
+      this.#metrics.errors.inc({ source: this.view.source, reason: 'invalid_report' });
+      return;
+    }
+    const prev = this.#reports.get(key);
+    const scope = prev?.scope ?? mapReport(obj, stream.kind, this.#config)?.scope;
+    this.#reports.delete(key);
+    if (scope === undefined) return;
+    this.#unindex(key, scope);
+    await this.#reconcile(scope);
+  }
+
+  /** A complete (re)list of one stream: bring what we hold in line, then maybe sweep orphaned scopes. */
+  async #synced(stream: Stream, objects: unknown[]): Promise<void> {
+    const present = new Set<string>();
+    for (const obj of objects) {
+      if (this.#signal.aborted) return;
+      const key = reportKey(obj, stream.kind);
+      if (key) present.add(key);
+      try {
+        await this.#upsert(stream, obj);
+      } catch (err) {
+        if (!this.#signal.aborted) this.#failed('reconcile_failed', err, { report: key });
+      }
+    }
+    for (const [key, known] of [...this.#reports]) {
+      if (known.stream !== stream.id || present.has(key)) continue;
+      this.#reports.delete(key);
+      this.#unindex(key, known.scope);
+      await this.#reconcile(known.scope);
+    }
+    stream.synced = true;
+    await this.#sweep(true);
+  }
+
+  /**
+   * reconcileScopes once every wanted kind is known (watched or confirmed missing) and every stream has listed:
+   * the first time after discovery, and again after every complete relist.
+   */
+  async #sweep(relist = false): Promise<void> {
+    if (this.#scopesReconciled && !relist) return;
+    if (!this.#wanted.every((k) => this.#started.has(k.kind) || this.#missing.has(k.kind))) return;
+    for (const s of this.#streams.values()) if (!s.synced && !s.failed) return;
+    this.#scopesReconciled = true;
+    await this.#api.reconcileScopes(this.view, [...this.#scopes.keys()], { signal: this.#signal });
+  }
+
+  #index(key: string, scope: string): void {
+    const keys = this.#scopes.get(scope) ?? new Set<string>();
+    this.#scopes.set(scope, keys);
+    keys.add(key);
+  }
+
+  #unindex(key: string, scope: string): void {
+    const keys = this.#scopes.get(scope);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#scopes.delete(scope);
+  }
+
+  /** The complete set of one scope: the union of the findings of every report about it (e.g. both API groups). */
+  async #reconcile(scope: string): Promise<void> {
+    const drafts = new Map<string, ObservationDraft>();
+    for (const key of this.#scopes.get(scope) ?? []) {
+      for (const d of this.#reports.get(key)?.drafts ?? []) {
+        const prev = drafts.get(d.fingerprint!);
+        if (!prev || severityRank(d.severity as Severity) > severityRank(prev.severity as Severity))
+          drafts.set(d.fingerprint!, d);
+      }
+    }
+    await this.#api.reconcile(this.view, scope, [...drafts.values()], { signal: this.#signal });
+  }
+
+  #failed(reason: string, err: unknown, meta: object = {}): void {
+    this.#metrics.errors.inc({ source: this.view.source, reason });
+    this.#log.warn(`${reason.replace(/_/g, ' ')}: ${err instanceof Error ? err.message : String(err)}`, meta);
+  }
+}
+
+/** What makes two deliveries of one report "the same": its resourceVersion, else its content. */
+function versionOf(obj: unknown): string {
+  const rv = (obj as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
+  if (typeof rv === 'string' && rv !== '') return `rv:${rv}`;
+  try {
+    return `json:${JSON.stringify(obj)}`;
+  } catch {
+    return '';
+  }
+}
