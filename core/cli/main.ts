@@ -9,6 +9,7 @@ import { startHost } from '../host/host.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { observationsList } from './observations.ts';
 import { pluginsList } from './plugins.ts';
+import { pluginCommand } from './scaffold.ts';
 import { validateFiles } from './validate.ts';
 
 export const HELP = `zen-watcher — security findings from Trivy, Kyverno, Falco, Kubernetes audit and any webhook,
@@ -18,6 +19,8 @@ Usage:
   zen-watcher run                         Run the operator (default command). Standalone with no cluster.
   zen-watcher validate FILE...            Validate Ingester YAML/JSON files offline; exit 1 on any error.
   zen-watcher plugins list [-o json]      Discovered plugins: name, version, directory, status, reason.
+  zen-watcher plugin new NAME --kind webhook|informer [--dir PATH] | plugin test [DIR]
+                                          Create a source plugin outside the repo; run its own tests.
   zen-watcher observations list [--source S] [--severity S] [--limit N] [-o json]
                                           Observations in the standalone store (ZEN_DATA_DIR).
   zen-watcher --help | --version
@@ -59,6 +62,8 @@ export async function main(argv: string[]): Promise<number> {
         if (positionals[0] !== 'list') return usage(`unknown plugins subcommand '${positionals[0] ?? ''}'`);
         return pluginsList(readEnv(), values.output);
       }
+      case 'plugin':
+        return await pluginCommand(rest, readEnv());
       case 'observations': {
         const { positionals, values } = parseArgs({
           args: rest,

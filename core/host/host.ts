@@ -264,6 +264,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // HTTP: every replica serves webhooks; readiness never depends on leadership.
   let stopping = false;
+  // Ready only after every plugin's onStart ran (its contract: before the replica reports ready).
+  let started = false;
   const app = createHttpApp({
     routes: () => ingesters.routes,
     clientLimiter:
@@ -275,9 +277,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
     ready: () =>
       stopping
         ? { ok: false, reason: 'shutting down' }
-        : sink.ready()
-          ? { ok: true }
-          : { ok: false, reason: 'sink not usable' },
+        : !started
+          ? { ok: false, reason: 'starting' }
+          : sink.ready()
+            ? { ok: true }
+            : { ok: false, reason: 'sink not usable' },
     metrics,
     log,
   });
@@ -291,6 +295,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   log.info({ port, routes: [...ingesters.routes.keys()] }, `listening on :${port}`);
 
   await hooks.onStart.promise({ mode, replicaId });
+  started = true;
 
   runtime.startLeadership({
     started: async (term) => {

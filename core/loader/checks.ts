@@ -4,7 +4,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import semver from 'semver';
-import type { PluginManifest } from '../api/index.ts';
+import { type PluginManifest, pluginManifestSchema } from '../api/index.ts';
 import { ajvErrorsToFieldErrors } from '../config/validate.ts';
 
 export type PluginStatus = 'loaded' | 'incompatible' | 'failed' | 'duplicate';
@@ -58,10 +58,47 @@ export function checkPackageJson(pkg: PackageJson): LoadFailure | undefined {
   return undefined;
 }
 
+/** Manifest fields whose schema error would quote a regex: what the author should write instead. */
+const MANIFEST_FIELD_HINTS: readonly [RegExp, string][] = [
+  [
+    /^zenWatcher\.entry$/,
+    'must be a relative path inside the plugin directory to a .ts, .mts, .js or .mjs file (no leading "/", no ".."), e.g. "index.ts"',
+  ],
+  [
+    /^zenWatcher\.sources\[\d+\]$/,
+    'must be a source handler name: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 40 characters, e.g. "my-scanner"',
+  ],
+  [
+    /^zenWatcher\.configSchema$/,
+    'must be a relative path to a .json file inside the plugin directory, e.g. "schema.json"',
+  ],
+];
+const MANIFEST_REQUIRED_HINTS: Readonly<Record<string, string>> = {
+  'zenWatcher.hostApi': 'the range of host plugin APIs the plugin works with, e.g. "^1.0.0"',
+  'zenWatcher.entry': 'the module that default-exports definePlugin(...), e.g. "index.ts"',
+  'zenWatcher.sources': 'the source handlers it provides, e.g. ["my-scanner"]',
+};
+const MANIFEST_FIELDS = Object.keys(pluginManifestSchema.properties);
+
+function manifestMessage(path: string, message: string): string {
+  for (const [re, hint] of MANIFEST_FIELD_HINTS)
+    if (re.test(path) && message.includes('must match pattern')) return hint;
+  const required = MANIFEST_REQUIRED_HINTS[path];
+  if (required && message === 'is required') return `is required: ${required}`;
+  if (message === 'is not a known field' && path.startsWith('zenWatcher.')) {
+    const field = path.slice('zenWatcher.'.length);
+    const like = MANIFEST_FIELDS.find((f) => f.toLowerCase() === field.toLowerCase());
+    return like
+      ? `is not a known field; did you mean "${like}"?`
+      : `is not a known field (known: ${MANIFEST_FIELDS.join(', ')})`;
+  }
+  return message;
+}
+
 export function checkManifest(manifest: unknown, validate: ValidateFunction): LoadFailure | undefined {
   if (validate(manifest)) return undefined;
   const detail = ajvErrorsToFieldErrors(validate.errors, 'zenWatcher')
-    .map((e) => `${e.path}: ${e.message}`)
+    .map((e) => `${e.path}: ${manifestMessage(e.path, e.message)}`)
     .join('; ');
   return { status: 'failed', code: 'ZW_ERR_PLUGIN_MANIFEST', reason: `invalid manifest in package.json: ${detail}` };
 }
@@ -79,7 +116,7 @@ export function checkHostApi(manifest: PluginManifest, hostApiVersion: string): 
     return {
       status: 'incompatible',
       code: 'ZW_ERR_PLUGIN_HOST_API',
-      reason: `needs host plugin API ${manifest.hostApi}, this host provides ${hostApiVersion}; use a plugin release built for API ${semver.major(hostApiVersion)}.x`,
+      reason: `needs host plugin API ${manifest.hostApi}, this host provides ${hostApiVersion}; use a plugin release built for API ${semver.major(hostApiVersion)}.x (plugin authors: zenWatcher.hostApi must be a range that includes ${hostApiVersion}, e.g. "^${semver.major(hostApiVersion)}.0.0", and the plugin must only use what that API offers)`,
     };
   }
   return undefined;

@@ -153,8 +153,16 @@ function compileConfigSchema(
       failure: {
         status: 'failed',
         code: 'ZW_ERR_PLUGIN_SCHEMA',
-        reason: `configSchema ${file} is not a valid JSON Schema: ${(err as Error).message}`,
+        reason: `configSchema ${file} is not a valid JSON Schema: ${readableSchemaError((err as Error).message)}`,
       },
     };
   }
+}
+
+/** ajv's "schema is invalid: data/properties/x/type must be ..." → "properties.x.type must be ..." for authors. */
+function readableSchemaError(message: string): string {
+  return message
+    .replace(/^schema is invalid: /, '')
+    .replace(/data((?:\/[^\s,]+)*)/g, (_m, path: string) => (path ? path.slice(1).replace(/\//g, '.') : '(top level)'))
+    .replace(/strict mode: /, 'strict mode (fix the keyword): ');
 }
