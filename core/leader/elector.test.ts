@@ -530,3 +530,20 @@ test('nudge(): a follower told the Lease was released takes it at once, not afte
   assert.ok(bStarted.at - releasedAt < T.retryPeriodMs, `took ${bStarted.at - releasedAt} ms of fake time`);
   await stop(e, b);
 });
+
+test('inside onStartedLeading the elector already reports leadership (leader-only work may write at once)', async () => {
+  const e = env();
+  let seen: { isLeader: boolean; canAct: boolean } | undefined;
+  const r = replica(e, 'a', {
+    callbacks: {
+      onStartedLeading: () => {
+        seen = { isLeader: r.elector.isLeader(), canAct: r.elector.canActAsLeader() };
+      },
+      onStoppedLeading: () => {},
+    },
+  });
+  start(r);
+  for (let i = 0; i < 5; i++) await e.clock.advance(0);
+  assert.deepEqual(seen, { isLeader: true, canAct: true });
+  await stop(e, r);
+});

@@ -235,6 +235,9 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     );
     const started = (async () => {
       try {
+        // Run the callback only once the caller has recorded this term, so inside it isLeader() and
+        // canActAsLeader() are already true (leader-only work started there must be allowed to write).
+        await null;
         await c.callbacks.onStartedLeading(info);
       } catch (err) {
         log.error({ lease, err }, 'onStartedLeading failed');

@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# The zen-watcher image: Node.js 24 LTS runs the TypeScript sources directly (type stripping, no build step), with
+# production dependencies only, as a non-root user, on a read-only root filesystem.
+#   docker build -t zen-watcher:0.1.0 .
+#   docker run --rm -p 8080:8080 zen-watcher:0.1.0          # standalone mode; Observations in /data
+# In a pod it runs in kubernetes mode (config/manager/manager.yaml sets ZEN_MODE=kubernetes). Drop-in plugins go in
+# /plugins (ZEN_PLUGIN_DIRS), which the Deployment mounts as an emptyDir or image volume.
+# test/deploy/dockerfile.test.ts replays the COPY and npm steps below without a container engine.
+
+ARG NODE_IMAGE=node:24-slim
+
+# 1. Production dependencies. `npm ci --omit=dev` leaves out the dev tools, including the `node` npm package (the
+#    pinned Node for development machines): the image's own node is 24. The plugins are npm workspaces, so their
+#    package.json files must be present; no dependency needs an install script.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY plugins/ ./plugins/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+# 2. The sources (see .dockerignore: tests, docs and dev files stay out).
+COPY bin/ ./bin/
+COPY core/ ./core/
+COPY config/standalone/ ./config/standalone/
+
+# 3. The runtime image: the same Node, the app, and two writable mount points owned by the runtime user.
+FROM ${NODE_IMAGE}
+LABEL org.opencontainers.image.title="zen-watcher" \
+      org.opencontainers.image.version="0.1.0" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV NODE_ENV=production \
+    PORT=8080 \
+    ZEN_PLUGIN_DIRS=/plugins \
+    ZEN_DATA_DIR=/data
+COPY --from=build /app /app
+# /plugins: drop-in plugin directory (mounted in Kubernetes). /data: the standalone store only; kubernetes mode
+# writes no files, so the root filesystem can be read-only there.
+RUN mkdir -p /plugins /data && chown 65532:65532 /plugins /data
+WORKDIR /app
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["node", "core/cli/main.ts"]
+CMD ["run"]
