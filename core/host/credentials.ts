@@ -44,9 +44,15 @@ export function kubeSecretCredentials(kc: KubeConfig, log: Logger, signal: Abort
         kc,
         { group: '', version: 'v1', resource: 'secrets', namespace, fieldSelector: `metadata.name=${name}`, signal },
         {
-          add: (s) => void (entry.data = s.data ?? {}),
-          update: (s) => void (entry.data = s.data ?? {}),
-          delete: () => void (entry.data = undefined),
+          add: (s) => {
+            entry.data = s.data ?? {};
+          },
+          update: (s) => {
+            entry.data = s.data ?? {};
+          },
+          delete: () => {
+            entry.data = undefined;
+          },
           synced: (all) => {
             entry.data = all[0]?.data;
             entry.synced = true;

@@ -11,15 +11,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type {
-  EmitResult,
-  HookName,
-  IngesterView,
-  LeaderTerm,
-  ObservationDraft,
-  RunMode,
-  WebhookRequest,
-} from '../api/index.ts';
+import type { EmitResult, HookName, IngesterView, ObservationDraft, RunMode, WebhookRequest } from '../api/index.ts';
 import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv, type HandlerInfo, IngesterValidator } from '../config/validate.ts';
