@@ -220,6 +220,12 @@ export const ingesterSpecRules: CelRule[] = [
     fieldPath: '.informer',
     reason: 'FieldValueForbidden',
   },
+  {
+    rule: "self.ingester != 'informer' || !has(self.deduplication) || !has(self.deduplication.window) || self.deduplication.window.matches('^0(ms|s|m|h|d)?$')",
+    message: 'must be 0s (or unset) for informer Ingesters',
+    fieldPath: '.deduplication.window',
+    reason: 'FieldValueInvalid',
+  },
 ];
 
 /** On spec.deduplication (defaults are applied before CEL runs, so an absent strategy is fingerprint). */

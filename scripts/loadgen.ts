@@ -352,11 +352,13 @@ export function formatResult(r: LoadResult): string {
 }
 
 const USAGE = `usage: npm run loadgen -- --target URL --rate N|max --duration S [--body FILE] [--concurrency C]
-                          [--method M] [--header 'name: value']... [--content-type T] [--json] [--allow-remote]
+                          [--requests N] [--method M] [--header 'name: value']... [--content-type T] [--json]
+                          [--allow-remote]
   --rate N      open loop: N requests/s, latency measured from each request's due time (no coordinated omission)
   --rate max    closed loop: each connection sends again as soon as it is answered (saturation throughput)
   --body FILE   request body (POST by default); {{seq}} in it becomes the request's sequence number
   --concurrency connections, at most one request in flight each (default 64)
+  --requests N  with --rate max: stop after N requests (or at --duration, whichever comes first)
   targets must be on loopback (127.0.0.0/8, ::1, localhost) unless --allow-remote`;
 
 async function cli(argv: string[]): Promise<number> {
@@ -368,6 +370,7 @@ async function cli(argv: string[]): Promise<number> {
         target: { type: 'string' },
         rate: { type: 'string' },
         duration: { type: 'string', default: '10' },
+        requests: { type: 'string' },
         body: { type: 'string' },
         concurrency: { type: 'string', default: '64' },
         method: { type: 'string' },
@@ -401,6 +404,9 @@ async function cli(argv: string[]): Promise<number> {
   if (rate !== 'max' && !(rate > 0)) return fail(`--rate must be a positive number or max, got '${values.rate}'`);
   if (!(duration > 0)) return fail(`--duration must be a positive number of seconds, got '${values.duration}'`);
   if (!Number.isInteger(concurrency) || concurrency < 1) return fail('--concurrency must be a positive integer');
+  const requests = values.requests === undefined ? undefined : Number(values.requests);
+  if (requests !== undefined && (!Number.isInteger(requests) || requests < 1 || rate !== 'max'))
+    return fail('--requests must be a positive integer, with --rate max');
   let target: URL;
   try {
     target = new URL(values.target);
@@ -427,6 +433,7 @@ async function cli(argv: string[]): Promise<number> {
     durationMs: duration * 1000,
     concurrency,
     headers,
+    ...(requests !== undefined ? { maxRequests: requests } : {}),
     ...(values.method ? { method: values.method } : {}),
     ...(body ? { body } : {}),
     allowRemote: values['allow-remote'],

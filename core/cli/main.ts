@@ -31,7 +31,7 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
   ZEN_CONFIG_DIR      standalone Ingester files (default: config/standalone in the install)
   ZEN_DATA_DIR        standalone Observation store (default .zen-watcher)
   ZEN_PLUGIN_DIRS     extra plugin directories, colon-separated
-  LOG_LEVEL           debug | info | warn | error (default info)
+  LOG_LEVEL           trace | debug | info | warn | error | fatal | silent (default info)
   ZEN_MAX_BODY_BYTES  default webhook body limit (default 1048576)
   ZEN_DEDUP_WINDOW_SECONDS, ZEN_DEDUP_MAX_ENTRIES, ZEN_OBSERVATION_TTL_SECONDS, ZEN_MAX_QUEUE,
   ZEN_HOOK_TIMEOUT_SECONDS, ZEN_SHUTDOWN_TIMEOUT_SECONDS, ZEN_WEBHOOK_ACK_WAIT_MS, ZEN_GC_INTERVAL_SECONDS

@@ -3,6 +3,7 @@
  * an error naming the variable. The table of all variables is in core/config/README.md and docs/CONFIGURATION.md.
  */
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -106,7 +107,43 @@ function leaderElectionId(env: NodeJS.ProcessEnv, namespaces: string[]): string 
   return `zen-watcher-leader-election-${digest}`;
 }
 
+function cidrs(env: NodeJS.ProcessEnv): string[] {
+  const raw = env.ZEN_TRUSTED_PROXY_CIDRS || env.SERVER_TRUSTED_PROXY_CIDRS || '';
+  const list = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const entry of list) {
+    const [addr, bits, extra] = entry.split('/');
+    const v = isIP(addr ?? '');
+    const max = v === 6 ? 128 : 32;
+    if (v === 0 || extra !== undefined || (bits !== undefined && !(/^\d+$/.test(bits) && Number(bits) <= max))) {
+      throw new EnvError('ZEN_TRUSTED_PROXY_CIDRS', `'${entry}' is not an IP address or CIDR`);
+    }
+  }
+  return list;
+}
+
+function tls(env: NodeJS.ProcessEnv) {
+  const cert = env.ZEN_TLS_CERT_FILE || undefined;
+  const key = env.ZEN_TLS_KEY_FILE || undefined;
+  const ca = env.ZEN_TLS_CLIENT_CA_FILE || undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new EnvError(
+      cert ? 'ZEN_TLS_KEY_FILE' : 'ZEN_TLS_CERT_FILE',
+      'TLS needs both ZEN_TLS_CERT_FILE and ZEN_TLS_KEY_FILE',
+    );
+  }
+  if (ca && !cert)
+    throw new EnvError(
+      'ZEN_TLS_CLIENT_CA_FILE',
+      'client certificates (mTLS) need TLS: set ZEN_TLS_CERT_FILE and ZEN_TLS_KEY_FILE',
+    );
+  return { cert, key, ca };
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv> {
+  const t = tls(env);
   const mode = (env.ZEN_MODE || 'auto').toLowerCase();
   const logLevel = (env.LOG_LEVEL || 'info').toLowerCase();
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -144,10 +181,10 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
     clientRateLimitRps: int(env, ['ZEN_CLIENT_RATE_LIMIT_RPS'], 200, 0, 1_000_000),
     clientRateLimitBurst: int(env, ['ZEN_CLIENT_RATE_LIMIT_BURST'], 400, 1, 10_000_000),
-    trustedProxyCidrs: split(env.ZEN_TRUSTED_PROXY_CIDRS ?? env.SERVER_TRUSTED_PROXY_CIDRS, ','),
-    tlsCertFile: env.ZEN_TLS_CERT_FILE || undefined,
-    tlsKeyFile: env.ZEN_TLS_KEY_FILE || undefined,
-    tlsClientCaFile: env.ZEN_TLS_CLIENT_CA_FILE || undefined,
+    trustedProxyCidrs: cidrs(env),
+    tlsCertFile: t.cert,
+    tlsKeyFile: t.key,
+    tlsClientCaFile: t.ca,
     maxUrlBytes: int(env, ['ZEN_MAX_URL_BYTES'], 2048, 64, 65_536),
     maxHeaderBytes: int(env, ['ZEN_MAX_HEADER_BYTES'], 16_384, 1024, 1_048_576),
     requestTimeoutMs: seconds(env, 'ZEN_REQUEST_TIMEOUT_SECONDS', 30),

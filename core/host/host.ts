@@ -3,7 +3,8 @@
  * pipeline and the HTTP server, runs the hooks in their order, and shuts down gracefully:
  *
  *   start:  plugins → Ingesters → sink → HTTP listen → onStart → ready → (leader) onBecomeLeader
- *   stop:   not ready → stop accepting → drain admitted writes → end leader term (onLoseLeadership) → onStop → close
+ *   stop:   not ready → stop accepting → end the leader term and release the Lease (onLoseLeadership) →
+ *           drain accepted webhook work → onStop → close
  */
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
@@ -25,8 +26,9 @@ import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
-import { fileCredentials, type SecretCredentials } from './credentials.ts';
+import { fileCredentials } from './credentials.ts';
 import { IngesterRuntime } from './ingesters.ts';
+import type { SecretCredentials } from './kube-credentials.ts';
 import { createPluginContext } from './plugin-facade.ts';
 import { Resolver } from './resolver.ts';
 import type { ModeRuntime } from './runtime.ts';
@@ -202,6 +204,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
         index: runtime.index,
         graceMs: env.resolveAfterMs,
         canAct: () => runtime.canActAsLeader(),
+        onPhase: (transition, n) => metrics.resolved.inc({ transition }, n),
       })
     : undefined;
   const needsResolver = () => {

@@ -22,8 +22,8 @@ import { KubeObservationSink, OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { kubeSecretCredentials } from './credentials.ts';
 import { desiredStatus, type IngesterStatus, type Outcome, sameStatus } from './ingester-status.ts';
+import { kubeSecretCredentials } from './kube-credentials.ts';
 import { kubeObservationIndex } from './kube-index.ts';
 import type { IngesterFeed, LeadershipCallbacks, ModeRuntime } from './runtime.ts';
 

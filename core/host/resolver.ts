@@ -43,6 +43,7 @@ export class Resolver {
   readonly #canAct: () => boolean;
   /** `namespace/name` → when we first saw it missing, and what to resolve. */
   readonly #missing = new Map<string, { since: number; obs: IndexedObservation }>();
+  readonly #onPhase: (transition: 'resolved' | 'reactivated', n: number) => void;
 
   constructor(o: {
     pipeline: Pipeline;
@@ -50,7 +51,10 @@ export class Resolver {
     graceMs: number;
     now?: () => number;
     canAct: () => boolean;
+    /** Metrics hook: Observations moved to Resolved, or back to Active. */
+    onPhase?: (transition: 'resolved' | 'reactivated', n: number) => void;
   }) {
+    this.#onPhase = o.onPhase ?? (() => {});
     this.#pipeline = o.pipeline;
     this.#index = o.index;
     this.#graceMs = o.graceMs;
@@ -88,6 +92,8 @@ export class Resolver {
       reactivated: 0,
     };
     await this.#settle(existing, wanted, result, signal);
+    if (result.resolved) this.#onPhase('resolved', result.resolved);
+    if (result.reactivated) this.#onPhase('reactivated', result.reactivated);
     return result;
   }
 
@@ -113,6 +119,7 @@ export class Resolver {
       this.#missing.delete(key);
       resolved++;
     }
+    if (resolved) this.#onPhase('resolved', resolved);
     return resolved;
   }
 

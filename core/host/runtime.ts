@@ -6,7 +6,7 @@ import type { LeaderTerm, PluginKube } from '../api/index.ts';
 import type { Rejected } from '../config/ingester-set.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import type { ObservationSink } from '../sinks/types.ts';
-import type { SecretCredentials } from './credentials.ts';
+import type { SecretCredentials } from './kube-credentials.ts';
 import type { ObservationIndex } from './resolver.ts';
 
 export interface IngesterFeed {

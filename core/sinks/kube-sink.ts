@@ -35,8 +35,8 @@ export class KubeObservationSink implements ObservationSink {
   readonly #canAct: () => boolean;
   readonly #now: () => number;
   #open = true;
-  /** Connection-level health for readiness: false after a write failed without any HTTP answer. */
-  #reachable = true;
+  /** When a write last failed without any HTTP answer (the API server unreachable); 0 = not since the last success. */
+  #unreachableAt = 0;
 
   constructor(o: KubeSinkOptions) {
     this.#client = pooledClient(o.kubeConfig, CustomObjectsApi, 'zen-watcher/observation-writer');
@@ -74,15 +74,15 @@ export class KubeObservationSink implements ObservationSink {
           namespace,
           body: { ...body, metadata: { ...body.metadata, namespace } },
         });
-        this.#reachable = true;
+        this.#unreachableAt = 0;
         return 'created';
       } catch (err) {
         const code = err instanceof ApiException ? err.code : undefined;
         if (code === 409) return 'duplicate';
         if (code === undefined) {
-          this.#reachable = false;
+          this.#unreachableAt = this.#now();
           this.#client.reset();
-        } else this.#reachable = true;
+        } else this.#unreachableAt = 0;
         // The resource's namespace may be gone, or out of this install's RBAC: fall back to the Ingester's.
         if ((code === 404 || code === 403) && opts.fallbackNamespace && namespace !== opts.fallbackNamespace) {
           namespace = opts.fallbackNamespace;
@@ -135,8 +135,12 @@ export class KubeObservationSink implements ObservationSink {
     }
   }
 
+  /**
+   * Not ready for 10 s after a write found the API server unreachable, so load balancers send webhooks to replicas
+   * that can write. It expires on its own: a replica that gets no traffic must not stay unready for good.
+   */
   ready(): boolean {
-    return this.#open && this.#reachable;
+    return this.#open && (this.#unreachableAt === 0 || this.#now() - this.#unreachableAt > 10_000);
   }
 
   async close(): Promise<void> {

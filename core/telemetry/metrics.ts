@@ -136,6 +136,12 @@ export function createMetrics(registry = new Registry()) {
       registers: r,
     }),
 
+    resolved: new Counter({
+      name: 'zen_watcher_observations_resolved_total',
+      help: 'Informer findings no longer reported: Observations set Resolved (after the grace period), and Resolved ones set Active again when the finding returned.',
+      labelNames: ['transition'],
+      registers: r,
+    }),
     gcRuns: new Counter({
       name: 'zen_watcher_gc_runs_total',
       help: 'Observation GC runs on the leader, by how they ended.',
