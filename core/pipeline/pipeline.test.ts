@@ -310,3 +310,60 @@ describe('pipeline', () => {
     assert.equal(r.duplicates, 1);
   });
 });
+
+test('a resend while the first write is pending is acknowledged only once that write is safe; if it failed, the resend is written', async () => {
+  const handlers = new Map([
+    ['webhook', { handler: 'webhook', plugin: 'webhook', pluginVersion: '1.0.0', ingesterTypes: ['webhook'] as const }],
+  ]);
+  const validator = new IngesterValidator({
+    ajv: createAjv(),
+    handlers: (h) => handlers.get(h),
+    knownHandlers: () => ['webhook'],
+  });
+  const r = validator.validate({
+    apiVersion: 'zen.kube-zen.io/v1alpha1',
+    kind: 'Ingester',
+    metadata: { name: 'i' },
+    spec: { source: 'tool', plugin: 'webhook', ingester: 'webhook', webhook: { path: '/x' } },
+  });
+  if (!r.ok) throw new Error('invalid');
+  const gates: ((ok: boolean) => void)[] = [];
+  let writes = 0;
+  const sink: ObservationSink = {
+    kind: 'sqlite',
+    write: () =>
+      new Promise((resolve, reject) => {
+        writes++;
+        gates.push((ok) => (ok ? resolve('created') : reject(new Error('API down'))));
+      }),
+    ready: () => true,
+    close: async () => {},
+  };
+  const p = new Pipeline({
+    sink,
+    metrics: createMetrics(),
+    dropLog: () => {},
+    maxDetailsBytes: 4096,
+    defaultTtlSeconds: 60,
+    dedupMaxEntries: 100,
+    maxQueue: 100,
+    webhookWindowMs: 60_000,
+  });
+  const ci = p.compile(r.ingester);
+  const draft = { severity: 'high', title: 'same' };
+  const first = p.process(ci, [draft], 'webhook');
+  await new Promise((res) => setImmediate(res));
+  let secondDone = false;
+  const second = p.process(ci, [draft], 'webhook').then((x) => {
+    secondDone = true;
+    return x;
+  });
+  await new Promise((res) => setImmediate(res));
+  assert.equal(secondDone, false, 'the resend waits for the pending write');
+  gates[0]!(false); // the first write fails for good
+  assert.equal((await first).dropped, 1);
+  await new Promise((res) => setImmediate(res));
+  assert.equal(writes, 2, 'the resend is written instead');
+  gates[1]!(true);
+  assert.equal((await second).created, 1);
+});

@@ -67,6 +67,8 @@ export class Pipeline {
   readonly #dedup: DedupCache;
   #inflight = 0;
   readonly #inflightBySource = new Map<string, number>();
+  /** Writes under way by dedup key: true when the Observation is safe (created, or already there). */
+  readonly #pending = new Map<string, Promise<boolean>>();
   /** process() calls under way (enrichment included): a graceful shutdown waits for these too. */
   #active = 0;
   #evictionsSeen = 0;
@@ -162,7 +164,7 @@ export class Pipeline {
     const result: ProcessResult = { created: 0, duplicates: 0, filtered: 0, dropped: 0, names: [] };
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
-    const writes: Promise<void>[] = [];
+    const writes: Promise<unknown>[] = [];
     for (const raw of drafts) {
       signal?.throwIfAborted();
       const draft = this.#o.enrich ? await this.#o.enrich(raw, ci.config) : raw;
@@ -188,9 +190,15 @@ export class Pipeline {
       const fp = this.#fingerprint(ci, norm.draft);
       const dedupKey = `${ci.config.namespace}/${source}/${fp}`;
       if (ci.dedupEnabled && this.#dedup.seen(dedupKey, now, ci.windowMs)) {
-        result.duplicates++;
-        m.deduped.inc({ source, layer: 'memory' });
-        continue;
+        // A resend while the first copy is still being written must not be acknowledged before that write is safe:
+        // wait for it; if it failed for good, write this copy instead.
+        const pending = this.#pending.get(dedupKey);
+        if (!pending || (await pending)) {
+          result.duplicates++;
+          m.deduped.inc({ source, layer: 'memory' });
+          continue;
+        }
+        this.#dedup.remember(dedupKey, now);
       }
       if (ci.bucket) {
         if (mode === 'informer') {
@@ -201,7 +209,9 @@ export class Pipeline {
       }
       const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now);
       result.names.push(obs.name);
-      writes.push(this.#write(ci, obs, previous, dedupKey, result, mode === 'informer'));
+      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer');
+      this.#pending.set(dedupKey, write);
+      writes.push(write.finally(() => this.#pending.get(dedupKey) === write && this.#pending.delete(dedupKey)));
     }
     await Promise.all(writes);
     m.dedupEntries.set(this.#dedup.size);
@@ -246,7 +256,7 @@ export class Pipeline {
     dedupKey: string,
     result: ProcessResult,
     leaderOnly: boolean,
-  ) {
+  ): Promise<boolean> {
     const source = obs.spec.source;
     const m = this.#o.metrics;
     this.#inflight++;
@@ -266,6 +276,7 @@ export class Pipeline {
         result.duplicates++;
         m.deduped.inc({ source, layer: 'store' });
       }
+      return true;
     } catch (err) {
       // The sink retried what it could; this draft is lost, so count it and say why, once.
       this.#dedup.forget(dedupKey);
@@ -273,6 +284,7 @@ export class Pipeline {
       const reason = err instanceof SinkWriteError ? err.reason : 'write_failed';
       m.dropped.inc({ source, reason });
       this.#o.dropLog(source, reason, { name: obs.name, error: (err as Error).message, ingester: ci.config.key });
+      return false;
     } finally {
       end();
       this.#inflight--;
