@@ -4,8 +4,6 @@ import type { Report } from './report.ts';
 export interface BenchContext {
   report: Report;
   quick: boolean;
-  /** Write CPU profiles of the zen-watcher processes here (bench -- profile). */
-  profileDir?: string;
   /** Full-run value, or the --quick one. */
   pick<T>(full: T, quick: T): T;
   /** A fresh range of distinct-alert numbers, so no two runs send the same alert. */

@@ -9,7 +9,7 @@ import { watchNoise } from '../lib/machine.ts';
 import { auditBatchMaker } from '../lib/payloads.ts';
 import { cpuSeconds, metricsText, metricValue, startBare, startZenStandalone } from '../lib/procs.ts';
 import { fmt } from '../lib/report.ts';
-import { lat, profile } from './ingest.ts';
+import { lat } from './ingest.ts';
 
 const AUDIT = '/ingest/k8s-audit';
 const BATCH = 400;
@@ -27,7 +27,7 @@ export async function auditPart(ctx: BenchContext): Promise<void> {
     return (seq: number) => maker.body(from + seq);
   };
   const bare = await startBare();
-  const zen = await startZenStandalone({ probe: true, unlimited: true, ...profile(ctx, 'audit') });
+  const zen = await startZenStandalone({ probe: true, unlimited: true });
   try {
     const noise = watchNoise();
     const zenUrl = `${zen.url}${AUDIT}`;

@@ -81,7 +81,9 @@ async function createAll(k: KubeBench, bodies: Json[], creators = CREATORS): Pro
 
 interface Plain {
   child: ChildProcess;
+  /** The last status line; `started` once its informer has listed (it prints only after that). */
   last: { seen: number; created: number };
+  started: boolean;
   stop(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ function startPlain(k: KubeBench, args: string[]): Plain {
   const p: Plain = {
     child,
     last: { seen: 0, created: 0 },
+    started: false,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -106,7 +109,10 @@ function startPlain(k: KubeBench, args: string[]): Plain {
     buf += d;
     const lines = buf.split('\n');
     buf = lines.pop()!;
-    if (lines.length) p.last = JSON.parse(lines.at(-1)!) as Plain['last'];
+    if (lines.length) {
+      p.last = JSON.parse(lines.at(-1)!) as Plain['last'];
+      p.started = true;
+    }
   });
   return p;
 }
@@ -207,8 +213,7 @@ export async function informerPart(ctx: BenchContext, kube: () => Promise<KubeBe
       const plain = startPlain(k, ['--namespace', pns, '--write']);
       let plainMs: number;
       try {
-        await waitFor('plain controller started', async () => plain.last.seen === 0 && plain.child.pid, 30_000);
-        await sleep(500);
+        await waitFor('plain controller started', async () => plain.started, 30_000, 20);
         const pbodies = Array.from({ length: z.findings / PER_REPORT }, (_, i) => make(pns, i, PER_REPORT));
         const p0 = performance.now();
         await createAll(k, pbodies);

@@ -66,7 +66,7 @@ export async function ingestPart(ctx: BenchContext): Promise<void> {
     });
     for (const dup of [0, 0.5, 0.9]) {
       const pct = `${Math.round(dup * 100)} %`;
-      const zen = await startZenStandalone({ probe: true, unlimited: true, ...profile(ctx, `ingest-${pct}`) });
+      const zen = await startZenStandalone({ probe: true, unlimited: true });
       const zenEl = { reset: () => eventLoop(zen.url, true), read: () => eventLoop(zen.url, false) };
       const target = `${zen.url}${FALCO}`;
       let distinct = 0;
@@ -173,8 +173,4 @@ export async function ingestPart(ctx: BenchContext): Promise<void> {
   } finally {
     await bare.stop();
   }
-}
-
-export function profile(ctx: BenchContext, _what: string): { profileDir?: string } {
-  return ctx.profileDir ? { profileDir: ctx.profileDir } : {};
 }
