@@ -4,6 +4,7 @@
  * - CPU profiles (NODE_OPTIONS=--cpu-prof) of zen-watcher at ingest saturation (Falco, 0 % dup) and under audit
  *   batches, summarised as the top frames by self time and self time per file/package;
  * - a CPU profile of zen-watcher in kubernetes mode writing Observations for webhook alerts (control plane needed);
+ * - the standalone store's insert cost and file size with today's schema and as a rowid table (lib/store-schema.ts);
  * - idle RSS with V8's young generation capped (--max-semi-space-size=1), to show how much of the idle figure is
  *   heap reserve rather than live data.
  */
@@ -16,6 +17,7 @@ import { auditBatchMaker, falcoStream } from '../lib/payloads.ts';
 import { metricsText, metricValue, settledRssMb, startZenStandalone } from '../lib/procs.ts';
 import { formatProfile, profilesIn, summarizeProfile } from '../lib/profile.ts';
 import { fmt } from '../lib/report.ts';
+import { formatStoreCases, storeSchemaCases } from '../lib/store-schema.ts';
 import { FAST_QPS, startE2e } from './writes.ts';
 
 async function profiled(
@@ -94,6 +96,16 @@ export async function profilePart(
       );
     }
     ctx.report.note(`profile kubernetes-webhook-writes: ${out}`);
+  }
+
+  // The store's insert cost by schema (in this process; no zen-watcher).
+  const rows = ctx.pick(30_000, 5_000);
+  const cases = storeSchemaCases(rows);
+  process.stdout.write(`\n${formatStoreCases(cases, rows)}\n`);
+  for (const c of cases) {
+    ctx.report.note(
+      `store, ${c.name}: ${fmt(c.usPerInsert)} µs per insert (max ${fmt(c.maxMs)} ms), ${fmt(c.kbPerRow)} KB per row on disk`,
+    );
   }
 
   for (const opts of ['', '--max-semi-space-size=1']) {

@@ -5,7 +5,8 @@
  * window since the last reset. A webhook Ingester with `plugin: bench-eventloop` controls the window: POST
  * `{"reset": true}` starts a new one, POST `{}` refreshes the gauges now, and `{"gc": true}` runs a full garbage
  * collection first when the process has --expose-gc (memory figures of live data, not of garbage not yet
- * collected). It returns no drafts, so nothing is written. Delay = the recorded interval minus the resolution
+ * collected), and `{"stats": true}` logs process.memoryUsage() and V8's heap-space sizes (diagnosis). It returns no
+ * drafts, so nothing is written. Delay = the recorded interval minus the resolution
  * (monitorEventLoopDelay records timer intervals).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -45,6 +46,14 @@ export default definePlugin({
         gc();
       }
       if (body?.reset === true) eld.reset();
+      if ((body as { stats?: unknown })?.stats === true) {
+        const v8 = await import('node:v8');
+        api.log.info('bench memory stats', {
+          memoryUsage: process.memoryUsage(),
+          heap: v8.getHeapStatistics(),
+          spaces: v8.getHeapSpaceStatistics().map((x) => [x.space_name, x.space_size, x.space_used_size]),
+        });
+      }
       publish();
       return [];
     });
