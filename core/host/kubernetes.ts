@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { V1LeaseSpec } from '@kubernetes/client-node';
 import type { InformerEvents, InformerOptions, LeaderTerm, PluginKube } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
@@ -17,7 +18,14 @@ import { startGcLoop } from '../gc/index.ts';
 import { createKubeApi, type KubeApi, type KubeObject } from '../kube/api.ts';
 import { checkReachable, hasResource, loadKubeConfig, resourceScope } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
-import { createLeaderElector, type LeaderElector, LeaseLock, leaseRequestTimeoutMs } from '../leader/index.ts';
+import {
+  createLeaderElector,
+  type LeaderElector,
+  LeaseLock,
+  leaseRequestTimeoutMs,
+  leaseSpecToRecord,
+  rawRecord,
+} from '../leader/index.ts';
 import { KubeObservationSink, OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -243,9 +251,14 @@ export async function createKubernetesRuntime(
         },
       });
       metrics.leader.set({ lease }, 0);
-      // Followers watch the Lease: the moment a leader releases it (graceful shutdown), they try at once instead of
-      // after their jittered retry wait, so a handover takes milliseconds.
-      void createInformer<{ spec?: { holderIdentity?: string } }>(
+      // Followers watch the Lease and hand every record they see to the elector: a release (graceful shutdown) is
+      // taken at once, and a crashed leader's lease is timed from its last renewal as seen here, with the next
+      // attempt scheduled at its expiry — instead of after client-go's jittered polling (ADR 0010).
+      const observeLease = (l: { spec?: V1LeaseSpec }): void => {
+        const spec = l.spec ?? {};
+        elector?.observe(leaseSpecToRecord(spec), rawRecord(spec));
+      };
+      void createInformer<{ spec?: V1LeaseSpec }>(
         kc,
         {
           group: 'coordination.k8s.io',
@@ -255,11 +268,7 @@ export async function createKubernetesRuntime(
           fieldSelector: `metadata.name=${env.leaderElectionId}`,
           signal: stop.signal,
         },
-        {
-          update: (l) => {
-            if (!l.spec?.holderIdentity) elector?.nudge();
-          },
-        },
+        { add: observeLease, update: observeLease },
         { log: log.child({ component: 'lease-watch' }) },
       ).catch((err) =>
         log.warn({ err: (err as Error).message }, 'Lease watch stopped; handover falls back to the retry period'),

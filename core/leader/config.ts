@@ -3,7 +3,7 @@
  * (client-go `LeaderElectionConfig`, `LeaderCallbacks`, `NewLeaderElector`).
  */
 import type { Clock } from './clock.ts';
-import type { LeaderLock } from './lock.ts';
+import type { LeaderLock, LeaderRecord } from './lock.ts';
 import type { LeaderMetrics } from './metrics.ts';
 
 export const LEADER_ELECTION_DEFAULTS = Object.freeze({
@@ -77,6 +77,13 @@ export interface LeaderElector {
    * follows every rule of tryAcquireOrRenew.
    */
   nudge(): void;
+  /**
+   * Feed a Lease record seen by a watch (with `raw` from the lock's rawRecord). A follower then times the lease
+   * from when the change reached it instead of from its next poll, and its next attempt is scheduled at the
+   * lease's expiry, so a crashed leader is replaced within leaseDuration of its last renewal (client-go's poll
+   * alone adds up to 2 × 2.2 × retryPeriod). Ignored while leading and for records older than the last observed.
+   */
+  observe(record: LeaderRecord, raw: string): void;
   /**
    * True only if this replica leads AND its last successful renewal (local clock) is younger than renewDeadline.
    * Every leader-only write must check this first: a leader that was paused (SIGSTOP, GC, frozen VM) and resumes

@@ -547,3 +547,83 @@ test('inside onStartedLeading the elector already reports leadership (leader-onl
   assert.deepEqual(seen, { isLeader: true, canAct: true });
   await stop(e, r);
 });
+
+describe('observe(): Lease records from a watch', () => {
+  test('a crashed holder is replaced at observedAt + leaseDuration, not after the jittered poll', async () => {
+    const e = env(foreign('b'));
+    // Worst-case jitter: every poll waits 2.2 × retryPeriod.
+    const a = start(replica(e, 'a', { random: () => 1 }));
+    await e.clock.advance(0);
+    let lastSeen = 0;
+    // b renews every 2 s for 20 s; a's watch delivers each renewal as it happens.
+    for (let i = 0; i < 10; i++) {
+      await e.clock.advance(2_000);
+      e.store.record = { ...foreign('b'), renewTime: e.clock.now() };
+      e.store.version++;
+      a.elector.observe(e.store.record, JSON.stringify(e.store.record));
+      lastSeen = e.clock.now();
+    }
+    // b crashes right after that renewal.
+    await e.clock.advanceUntil(() => a.elector.isLeader(), 60_000, 1);
+    const took = first(a, 'started')!.at - lastSeen;
+    assert.ok(took >= T.leaseDurationMs, `took over ${took} ms after the last renewal: before expiry`);
+    assert.ok(took <= T.leaseDurationMs + 50, `took over ${took} ms after the last renewal (poll alone: up to +4.4 s)`);
+    await stop(e, a);
+  });
+
+  test('without observations the poll alone can take lease + 2.2 × retry (the gap observe() closes)', async () => {
+    const e = env(foreign('b'));
+    const a = start(replica(e, 'a', { random: () => 1 }));
+    await e.clock.advance(0);
+    let lastWrite = 0;
+    for (let i = 0; i < 10; i++) {
+      await e.clock.advance(2_000);
+      e.store.record = { ...foreign('b'), renewTime: e.clock.now() };
+      e.store.version++;
+      lastWrite = e.clock.now();
+    }
+    await e.clock.advanceUntil(() => a.elector.isLeader(), 60_000, 1);
+    const took = first(a, 'started')!.at - lastWrite;
+    assert.ok(took > T.leaseDurationMs + 1_000, `took over ${took} ms after the last write`);
+    await stop(e, a);
+  });
+
+  test('a released record seen by the watch is taken at once', async () => {
+    const e = env(foreign('b'));
+    const a = start(replica(e, 'a'));
+    await e.clock.advance(100);
+    e.store.record = { ...foreign('b'), holderIdentity: '', leaseDurationSeconds: 1, renewTime: e.clock.now() };
+    e.store.version++;
+    const releasedAt = e.clock.now();
+    a.elector.observe(e.store.record, JSON.stringify(e.store.record));
+    for (let i = 0; i < 5; i++) await e.clock.advance(0);
+    const started = first(a, 'started');
+    assert.ok(started, 'a leads after the release was observed');
+    assert.ok(started.at - releasedAt < 100, `took ${started.at - releasedAt} ms`);
+    await stop(e, a);
+  });
+
+  test('an older record from a lagging watch never moves the expiry back', async () => {
+    const e = env(foreign('b', { renewTime: 1_000 }));
+    const a = start(replica(e, 'a'));
+    await e.clock.advance(0);
+    // The poll saw renewTime 1 000; a lagging watch now delivers an older record of the same holder.
+    a.elector.observe(foreign('b', { renewTime: 500 }), 'old');
+    await e.clock.advanceUntil(() => a.elector.isLeader(), 60_000, 100);
+    assert.equal(a.elector.leaderIdentity(), 'a');
+    assert.equal(a.events.filter((x) => x.type === 'newLeader' && x.identity === 'b').length, 1);
+    await stop(e, a);
+  });
+
+  test('ignored while leading: the leader keeps renewing on its fast path', async () => {
+    const e = env();
+    const a = start(replica(e, 'a'));
+    for (let i = 0; i < 5; i++) await e.clock.advance(0);
+    assert.ok(a.elector.isLeader());
+    a.elector.observe(foreign('b', { renewTime: e.clock.now() }), 'foreign');
+    await e.clock.advance(T.retryPeriodMs * 3);
+    assert.ok(a.elector.isLeader(), 'still leads');
+    assert.equal(a.metrics.slowPath, 0, 'no slow-path renewal caused by the observation');
+    await stop(e, a);
+  });
+});

@@ -29,6 +29,9 @@ interface Term {
   started: Promise<void>;
 }
 
+/** An acquire attempt scheduled at a lease's expiry runs this much later, so it sees the lease expired. */
+const EXPIRY_MARGIN_MS = 5;
+
 export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
   const timings: Timings = {
     leaseDurationMs: c.leaseDurationMs ?? LEADER_ELECTION_DEFAULTS.leaseDurationMs,
@@ -185,6 +188,43 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     }
   }
 
+  /**
+   * The wait before the next acquire attempt: client-go's jittered retry period, cut short to the moment the
+   * observed lease expires (observedAt + its duration, plus a few ms so the attempt sees it expired). Without the
+   * cut, a crash is noticed up to 2.2 × retryPeriod after expiry; with it, the takeover follows expiry at once.
+   * Only a lease that has not expired yet cuts the wait, so a failing API server is still polled with jitter.
+   */
+  function nextAttemptInMs(): number {
+    const jittered = retryPeriodMs * (1 + random() * JITTER_FACTOR);
+    if (!observedRecord || observedRecord.holderIdentity === '' || observedHolderIsMe()) return jittered;
+    const untilExpiry = observedAt + observedRecord.leaseDurationSeconds * 1000 - clock.now();
+    return untilExpiry > 0 ? Math.min(jittered, untilExpiry + EXPIRY_MARGIN_MS) : jittered;
+  }
+
+  /**
+   * A Lease record seen by a watch (the host watches the Lease on every replica). Followers take it as a fresher
+   * observation than their last poll: the expiry clock starts when the change reached us, which is never earlier
+   * than the holder's write, so the safety argument (holder stops at renewDeadline < leaseDuration from the start
+   * of its last successful write) is unchanged. Ignored while we lead (our own writes are the truth) and when it
+   * is older than what we already observed (a lagging watch), so it never moves the expiry back.
+   */
+  function observe(record: LeaderRecord, raw: string): void {
+    if (term !== undefined || raw === observedRaw) return;
+    const prev = observedRecord;
+    if (
+      prev &&
+      record.holderIdentity === prev.holderIdentity &&
+      (record.renewTime ?? 0) < (prev.renewTime ?? 0) &&
+      record.leaderTransitions <= prev.leaderTransitions
+    )
+      return;
+    setObservedRecord(record);
+    observedRaw = raw;
+    maybeReportTransition();
+    // Released: try at once. Otherwise the acquire loop's wait already ends no later than the new expiry.
+    if (record.holderIdentity === '') nudges.abort();
+  }
+
   /** Tries until we hold the lease (true) or `stop` aborts (false). Waits are jittered. */
   async function acquire(stop: AbortSignal): Promise<boolean> {
     log.info({ lease, identity: id }, 'attempting to acquire the leader lease');
@@ -194,7 +234,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       if (r === 'ok') return true;
       if (r === 'stopped') return false;
       // A nudge (the Lease was seen released) ends the wait early: graceful handover needs no full retry period.
-      await clock.sleep(retryPeriodMs * (1 + random() * JITTER_FACTOR), AbortSignal.any([stop, nudges.signal]));
+      await clock.sleep(nextAttemptInMs(), AbortSignal.any([stop, nudges.signal]));
       if (nudges.signal.aborted) nudges = new AbortController();
     }
     return false;
@@ -338,6 +378,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
   const elector: LeaderElector = {
     run,
     nudge: () => nudges.abort(),
+    observe,
     isLeader: () => term !== undefined && !term.controller.signal.aborted,
     canActAsLeader: () => elector.isLeader() && lastRenew !== undefined && clock.now() - lastRenew < renewDeadlineMs,
     lastRenewAt: () => lastRenew,

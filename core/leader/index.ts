@@ -18,6 +18,7 @@ export {
   type LeaseLockOptions,
   leaseRequestTimeoutMs,
   leaseSpecToRecord,
+  rawRecord,
   recordToLeaseSpec,
 } from './lease-lock.ts';
 export { type LeaderLock, LeaderLockError, type LeaderRecord } from './lock.ts';

@@ -75,6 +75,17 @@ describe('Lease spec <-> LeaderRecord', () => {
     });
   });
 
+  test('raw is the same whether times arrive as text (watch) or as Date objects', () => {
+    const text = { holderIdentity: 'a', leaseDurationSeconds: 15, renewTime: '2026-01-02T03:04:05.678000Z' };
+    const date = { ...text, renewTime: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)) };
+    assert.equal(rawRecord(text as never), rawRecord(date as never));
+    // client-go writes microseconds: two renewals within one millisecond stay distinct.
+    assert.notEqual(
+      rawRecord(text as never),
+      rawRecord({ ...text, renewTime: '2026-01-02T03:04:05.678001Z' } as never),
+    );
+  });
+
   test('raw changes whenever any field changes, and only then', () => {
     const spec = JSON.parse(JSON.stringify(recordToLeaseSpec(cases[0]!.record)));
     assert.equal(rawRecord(spec), rawRecord({ ...spec }));

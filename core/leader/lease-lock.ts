@@ -225,20 +225,30 @@ export function recordToLeaseSpec(r: LeaderRecord): V1LeaseSpec {
   return spec;
 }
 
-/** The stored record, exactly as the server returned it, for change detection. */
+/**
+ * The stored record, for change detection. Times are compared as parsed instants, not text: the same Lease reads
+ * as Date objects through the typed client (get) and as RFC 3339 strings through a watch, and both must give the
+ * same key, or a watch-fed observation would look like a new write at the next poll and restart the expiry clock.
+ */
 export function rawRecord(spec: V1LeaseSpec): string {
   return JSON.stringify([
     spec.holderIdentity ?? null,
     spec.leaseDurationSeconds ?? null,
-    microTimeText(spec.acquireTime),
-    microTimeText(spec.renewTime),
+    microTimeKey(spec.acquireTime),
+    microTimeKey(spec.renewTime),
     spec.leaseTransitions ?? null,
   ]);
 }
 
-function microTimeText(v: unknown): string | null {
+/** Microsecond precision when the text carries it (client-go writes µs); Date objects carry ms. */
+function microTimeKey(v: unknown): string | null {
   if (v === undefined || v === null) return null;
-  return v instanceof Date ? v.toISOString() : String(v);
+  if (v instanceof Date) return String(v.getTime() * 1000);
+  const text = String(v);
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) return text;
+  const micros = /\.\d{3}(\d{3})/.exec(text)?.[1] ?? '000';
+  return String(ms * 1000 + Number(micros));
 }
 
 function parseMicroTime(v: unknown): number | undefined {

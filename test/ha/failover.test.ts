@@ -71,13 +71,11 @@ const REPORT_EVERY_MS = 2000;
 const STATE_MS: [number, number] = [15_000, 20_000];
 const GAP_MS = 2000;
 /**
- * Crash failover bound. Followers poll the Lease every retry × (1 + U[0, 1.2]) and count the lease duration from
- * when THEY saw the last change: that sighting can come up to one poll after the kill, and the takeover one poll
- * after expiry, so the elector guarantees lease + 2 × 2.2 × retry. ZEN_HA_STRICT_FAILOVER=1 asserts the target
- * lease + retry instead (needs the watch-driven expiry described in docs/HIGH_AVAILABILITY.md).
+ * Crash failover bound: lease duration + retry period, from the kill to the new leader's first leader work.
+ * Followers feed every Lease renewal they see on their watch to the elector and schedule their next attempt at
+ * the lease's expiry (core/leader observe()), so the takeover follows expiry by one attempt's latency.
  */
-const CRASH_BOUND_MS =
-  process.env.ZEN_HA_STRICT_FAILOVER === '1' ? (T.lease + T.retry) * 1000 : (T.lease + 2 * 2.2 * T.retry) * 1000 + 500;
+const CRASH_BOUND_MS = (T.lease + T.retry) * 1000;
 const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
 const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
 
