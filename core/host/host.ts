@@ -180,6 +180,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     maxQueue: env.maxQueue,
     maxQueuePerSource: env.maxQueuePerSource,
     webhookWindowMs: env.dedupWindowSeconds * 1000,
+    ownNamespaces: env.watchNamespaces,
     enrich: async (draft, ing) =>
       hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
   });

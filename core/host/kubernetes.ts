@@ -131,13 +131,20 @@ export async function createKubernetesRuntime(
   let outcomes = new Map<string, Outcome>();
   const statusWriter = createStatusWriter({ api, log, canActAsLeader });
 
+  // The resolver's Observations: a watch-fed cache on the leader, for its term only (kube-index.ts).
+  const index = kubeObservationIndex(api, watched, canActAsLeader, {
+    kubeConfig: kc,
+    log: log.child({ component: 'observation-cache' }),
+    metrics: informerMetrics,
+  });
+
   let term: { info: LeaderTerm; callbacks: LeadershipCallbacks } | undefined;
   let run: Promise<void> | undefined;
 
   return {
     sink,
     kube,
-    index: kubeObservationIndex(api, watched, canActAsLeader),
+    index,
     secretCredentials: kubeSecretCredentials(kc, log, stop.signal),
     async startIngesters(feed: IngesterFeed) {
       let firstSync!: () => void;
@@ -219,10 +226,12 @@ export async function createKubernetesRuntime(
           transition: () => metrics.leaderTransitions.inc({ lease }),
           renewLatency: (_l, s) => metrics.leaderRenewDuration.observe({ lease }, s),
           slowPath: () => metrics.leaderSlowPath.inc({ lease }),
+          failover: (_l, seconds, previous) => metrics.leaderFailover.observe({ lease, previous }, seconds),
         },
         callbacks: {
           onStartedLeading: async (info) => {
             term = { info, callbacks };
+            index.cacheFor(info.signal);
             void startGcLoop({
               api,
               namespaces: watched.length ? watched : 'all',
@@ -247,7 +256,11 @@ export async function createKubernetesRuntime(
             term = undefined;
             if (t) await t.callbacks.stopped(t.info);
           },
-          onNewLeader: (holder) => log.info({ leader: holder, lease }, `leader is now ${holder}`),
+          onNewLeader: (holder) => {
+            metrics.leaderInfo.reset();
+            metrics.leaderInfo.set({ lease, holder }, 1);
+            log.info({ leader: holder, lease }, `leader is now ${holder}`);
+          },
         },
       });
       metrics.leader.set({ lease }, 0);

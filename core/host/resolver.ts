@@ -29,6 +29,11 @@ export interface ObservationIndex {
   /** Observations of this Ingester, optionally of one scope (label-selected). */
   list(ingester: IngesterConfig, scope?: string, signal?: AbortSignal): Promise<IndexedObservation[]>;
   setPhase(o: IndexedObservation, phase: 'Active' | 'Resolved', reason: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Observations of this Ingester and scope that the pipeline just wrote (or found existing). An index that reads
+   * from a cache records them, so the next list() sees them even before its watch does (read-your-writes).
+   */
+  noteStored?(ingester: IngesterConfig, scope: string, stored: readonly { namespace: string; name: string }[]): void;
 }
 
 export function scopeLabel(scope: string): string {
@@ -82,6 +87,7 @@ export class Resolver {
       if (!byName.has(key)) this.#pipeline.forget(p.dedupKey);
     }
     const emitted = await this.#pipeline.process(ci, labeled, 'informer', signal);
+    this.#index.noteStored?.(ci.config, label, emitted.stored);
     const result: ReconcileResult = {
       created: emitted.created,
       duplicates: emitted.duplicates,

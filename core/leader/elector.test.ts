@@ -28,6 +28,7 @@ interface Replica {
   done: Promise<void> | undefined;
   events: Ev[];
   metrics: Record<keyof LeaderMetrics, number>;
+  failovers: { seconds: number; previous: string }[];
 }
 
 function env(record?: LeaderRecord): Env {
@@ -44,7 +45,8 @@ function replica(
 ): Replica {
   const lock = new FakeLock(e.store, id, { clock: e.clock, ...(over.allow ? { allow: over.allow } : {}) });
   const events: Ev[] = [];
-  const metrics = { leaderOn: 0, leaderOff: 0, transition: 0, renewLatency: 0, slowPath: 0 };
+  const metrics = { leaderOn: 0, leaderOff: 0, transition: 0, renewLatency: 0, slowPath: 0, failover: 0 };
+  const failovers: { seconds: number; previous: string }[] = [];
   let current: LeaderTermInfo | undefined;
   const elector = createLeaderElector({
     ...T,
@@ -57,6 +59,10 @@ function replica(
       transition: () => metrics.transition++,
       renewLatency: () => metrics.renewLatency++,
       slowPath: () => metrics.slowPath++,
+      failover: (_l, seconds, previous) => {
+        metrics.failover++;
+        failovers.push({ seconds, previous });
+      },
     },
     callbacks: {
       onStartedLeading(term) {
@@ -72,7 +78,7 @@ function replica(
     },
     ...over,
   });
-  return { id, lock, elector, ctl: new AbortController(), done: undefined, events, metrics };
+  return { id, lock, elector, ctl: new AbortController(), done: undefined, events, metrics, failovers };
 }
 
 function start(r: Replica): Replica {
@@ -568,6 +574,10 @@ describe('observe(): Lease records from a watch', () => {
     const took = first(a, 'started')!.at - lastSeen;
     assert.ok(took >= T.leaseDurationMs, `took over ${took} ms after the last renewal: before expiry`);
     assert.ok(took <= T.leaseDurationMs + 50, `took over ${took} ms after the last renewal (poll alone: up to +4.4 s)`);
+    // The failover metric: the gap from the last renewal seen to the takeover, as an expiry.
+    assert.equal(a.failovers.length, 1);
+    assert.equal(a.failovers[0]!.previous, 'expired');
+    assert.ok(Math.abs(a.failovers[0]!.seconds * 1000 - took) <= 1, `metric ${a.failovers[0]!.seconds} s`);
     await stop(e, a);
   });
 
@@ -600,6 +610,11 @@ describe('observe(): Lease records from a watch', () => {
     const started = first(a, 'started');
     assert.ok(started, 'a leads after the release was observed');
     assert.ok(started.at - releasedAt < 100, `took ${started.at - releasedAt} ms`);
+    assert.deepEqual(
+      a.failovers.map((f) => f.previous),
+      ['released'],
+    );
+    assert.ok(a.failovers[0]!.seconds < 0.1);
     await stop(e, a);
   });
 

@@ -151,6 +151,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
 
     // 4. Write our record: keep acquireTime/transitions if we led, otherwise transitions + 1.
     const took = holder !== id;
+    const gapStartedAt = observedAt; // when the previous holder's last write (renewal or release) reached us
     if (took) {
       desired.leaderTransitions = current.record.leaderTransitions + 1;
     } else {
@@ -167,7 +168,10 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     if (signal.aborted) return false;
     setObservedRecord(desired);
     lastRenew = now;
-    if (took) metrics.transition(lease);
+    if (took) {
+      metrics.transition(lease);
+      metrics.failover?.(lease, Math.max(0, now - gapStartedAt) / 1000, holder === '' ? 'released' : 'expired');
+    }
     return true;
   }
 

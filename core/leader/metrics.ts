@@ -13,6 +13,12 @@ export interface LeaderMetrics {
   renewLatency(lease: string, seconds: number): void;
   /** The leader had to read the Lease before renewing (its optimistic update failed). */
   slowPath(lease: string): void;
+  /**
+   * This replica took the lease over: seconds from the previous holder's last write as seen here (its last
+   * renewal, or its release) to this term's start — the time without a working leader. `previous`: `released`
+   * (graceful handover) or `expired` (the holder stopped renewing: crash, pause, partition).
+   */
+  failover?(lease: string, seconds: number, previous: 'released' | 'expired'): void;
 }
 
 export const noLeaderMetrics: LeaderMetrics = Object.freeze({

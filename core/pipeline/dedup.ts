@@ -19,7 +19,8 @@ export class DedupCache {
    */
   seen(key: string, now: number, windowMs: number): boolean {
     const first = this.#entries.get(key);
-    if (first !== undefined && (windowMs === 0 || now - first < windowMs)) return true;
+    // An older event than the first sighting (out of order) is left to the store, which knows its bucket.
+    if (first !== undefined && (windowMs === 0 || (now >= first && now - first < windowMs))) return true;
     if (first !== undefined) this.#entries.delete(key);
     this.#entries.set(key, now);
     if (this.#entries.size > this.#maxEntries) {

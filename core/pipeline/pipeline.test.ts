@@ -176,7 +176,7 @@ describe('pipeline', () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     return r.ingester;
   };
-  const make = (opts: { now?: () => number; sink?: ObservationSink } = {}) => {
+  const make = (opts: { now?: () => number; sink?: ObservationSink; ownNamespaces?: string[] } = {}) => {
     const metrics = createMetrics();
     const store = new SqliteStore(':memory:');
     const p = new Pipeline({
@@ -189,6 +189,7 @@ describe('pipeline', () => {
       maxQueue: 100,
       webhookWindowMs: 60_000,
       ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.ownNamespaces ? { ownNamespaces: opts.ownNamespaces } : {}),
     });
     return { p, store, metrics };
   };
@@ -206,7 +207,10 @@ describe('pipeline', () => {
       ],
       'webhook',
     );
-    assert.deepEqual({ ...r, names: r.names.length }, { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1 });
+    assert.deepEqual(
+      { ...r, names: r.names.length, stored: r.stored.length },
+      { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1, stored: 1 },
+    );
     const [obs] = store.list();
     assert.equal(obs?.namespace, 'app', 'Observation lives in the resource namespace');
     assert.equal(obs?.labels.severity, 'high');
@@ -215,6 +219,19 @@ describe('pipeline', () => {
     assert.match(text, /zen_watcher_observations_filtered_total\{source="tool",reason="min_severity"\} 1/);
     assert.match(text, /zen_watcher_observations_dropped_total\{source="tool",reason="invalid_draft"\} 1/);
     assert.match(text, /zen_watcher_observations_deduped_total\{source="tool",layer="memory"\} 1/);
+  });
+
+  test('sharded (ownNamespaces): a resource outside the owned namespaces is written to the Ingester namespace', async () => {
+    const { p, store } = make({ ownNamespaces: ['ns', 'app'] });
+    const ci = p.compile(ingester());
+    const at = (namespace: string, title: string) => ({ severity: 'high', title, resource: { namespace, name: 'p' } });
+    await p.process(ci, [at('app', 'owned'), at('other', 'foreign'), { severity: 'high', title: 'none' }], 'webhook');
+    const where = Object.fromEntries(store.list().map((o) => [o.spec.title, o.namespace]));
+    assert.deepEqual(where, { owned: 'app', foreign: 'ns', none: 'ns' });
+    // An explicit destination is the user's choice and is kept.
+    const dest = p.compile(ingester({ destinations: [{ type: 'crd', namespace: 'elsewhere' }] }));
+    await p.process(dest, [at('other', 'dest')], 'webhook');
+    assert.equal(store.list().find((o) => o.spec.title === 'dest')?.namespace, 'elsewhere');
   });
 
   test('a fresh pipeline (restart) finds the duplicate in the store', async () => {
@@ -242,6 +259,40 @@ describe('pipeline', () => {
     assert.equal((await run()).duplicates, 1);
     now = 59_000 + 60_001; // past the window
     assert.equal((await run()).created, 1);
+  });
+
+  test('windows run on the event time: a retry received in the next bucket is the same Observation', async () => {
+    const store = new SqliteStore(':memory:');
+    const detectedAt = new Date(59_500).toISOString(); // the event happened 0.5 s before the 60 s bucket edge
+    const draft = { severity: 'high', title: 'retried', detectedAt };
+    let now = 59_600;
+    const replica = () => make({ sink: store, now: () => now });
+    const x = replica();
+    const first = await x.p.process(x.p.compile(ingester()), [draft], 'webhook');
+    now = 61_000; // the retry reaches another replica in the next bucket
+    const y = replica();
+    const retry = await y.p.process(y.p.compile(ingester()), [draft], 'webhook');
+    assert.deepEqual(retry.names, first.names, 'same name on both replicas');
+    assert.equal(retry.duplicates, 1);
+    assert.equal(store.count(), 1);
+    // The same finding reported again with a later event time, past the window: a new Observation.
+    now = 125_000;
+    const z = replica();
+    const later = await z.p.process(
+      z.p.compile(ingester()),
+      [{ ...draft, detectedAt: new Date(120_000).toISOString() }],
+      'webhook',
+    );
+    assert.equal(later.created, 1);
+    // And within the window of the first (by event time), though received much later: a duplicate.
+    const w = replica();
+    const near = await w.p.process(
+      w.p.compile(ingester()),
+      [{ ...draft, detectedAt: new Date(100_000).toISOString() }],
+      'webhook',
+    );
+    assert.equal(near.duplicates, 1);
+    assert.equal(store.count(), 2);
   });
 
   test('key strategy identifies findings by the chosen fields only', async () => {

@@ -38,6 +38,12 @@ export interface PipelineOptions {
   maxQueuePerSource?: number;
   /** Default dedup window for webhook Ingesters without `deduplication.window`. */
   webhookWindowMs: number;
+  /**
+   * The namespaces this instance owns (WATCH_NAMESPACE); empty or absent = all. A finding about a resource in
+   * another namespace is written to its Ingester's namespace instead: a sharded instance must not write where
+   * another shard (or nobody) owns the Observations, and its RBAC usually does not reach there anyway.
+   */
+  ownNamespaces?: readonly string[];
   /** onObservation enrichment (the host passes the hook; the pipeline does not know hooks). */
   enrich?: (draft: ObservationDraft, ingester: IngesterConfig) => Promise<ObservationDraft>;
 }
@@ -59,6 +65,8 @@ export interface ProcessResult {
   filtered: number;
   dropped: number;
   names: string[];
+  /** Observations that exist now because of this call: written, or found already there by the sink. */
+  stored: { namespace: string; name: string }[];
 }
 
 export class Pipeline {
@@ -161,7 +169,7 @@ export class Pipeline {
     mode: 'webhook' | 'informer',
     signal?: AbortSignal,
   ): Promise<ProcessResult> {
-    const result: ProcessResult = { created: 0, duplicates: 0, filtered: 0, dropped: 0, names: [] };
+    const result: ProcessResult = { created: 0, duplicates: 0, filtered: 0, dropped: 0, names: [], stored: [] };
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
     const writes: Promise<unknown>[] = [];
@@ -189,7 +197,7 @@ export class Pipeline {
       }
       const fp = this.#fingerprint(ci, norm.draft);
       const dedupKey = `${ci.config.namespace}/${source}/${fp}`;
-      if (ci.dedupEnabled && this.#dedup.seen(dedupKey, now, ci.windowMs)) {
+      if (ci.dedupEnabled && this.#dedup.seen(dedupKey, windowTime(norm.draft, now), ci.windowMs)) {
         // A resend while the first copy is still being written must not be acknowledged before that write is safe:
         // wait for it; if it failed for good, write this copy instead.
         const pending = this.#pending.get(dedupKey);
@@ -198,7 +206,7 @@ export class Pipeline {
           m.deduped.inc({ source, layer: 'memory' });
           continue;
         }
-        this.#dedup.remember(dedupKey, now);
+        this.#dedup.remember(dedupKey, windowTime(norm.draft, now));
       }
       if (ci.bucket) {
         if (mode === 'informer') {
@@ -269,6 +277,7 @@ export class Pipeline {
         fallbackNamespace: ci.config.namespace,
         onRetry: (reason) => m.writeErrors.inc({ source, reason }),
       });
+      result.stored.push({ namespace: obs.namespace, name: obs.name });
       if (outcome === 'created') {
         result.created++;
         m.created.inc({ source });
@@ -320,16 +329,22 @@ export class Pipeline {
     if (!ci.dedupEnabled) {
       name = observationName(source, `${fp}\n${crypto.randomUUID()}`);
     } else if (ci.windowMs > 0) {
-      const bucket = Math.floor(now / ci.windowMs);
+      // The bucket comes from the event's own time, so every replica — and a retry that arrives in the next
+      // bucket while the first write is still stuck — derives the same name for the same event.
+      const at = windowTime(d, now);
+      const bucket = Math.floor(at / ci.windowMs);
       name = observationName(source, fp, bucket);
-      previous = { name: observationName(source, fp, bucket - 1), notBefore: now - ci.windowMs };
+      previous = { name: observationName(source, fp, bucket - 1), notBefore: at - ci.windowMs };
     } else {
       name = observationName(source, fp);
     }
     let ttl = d.ttlSeconds ?? ci.ttl.defaultS;
     if (ci.ttl.minS !== undefined) ttl = Math.max(ttl, ci.ttl.minS);
     if (ci.ttl.maxS !== undefined) ttl = Math.min(ttl, ci.ttl.maxS);
-    const namespace = spec.destinations?.[0]?.namespace ?? d.resource?.namespace ?? ci.config.namespace;
+    const own = this.#o.ownNamespaces ?? [];
+    const resourceNs = d.resource?.namespace;
+    const ownedResourceNs = resourceNs && (own.length === 0 || own.includes(resourceNs)) ? resourceNs : undefined;
+    const namespace = spec.destinations?.[0]?.namespace ?? ownedResourceNs ?? ci.config.namespace;
     const obs: Observation = {
       name,
       namespace,
@@ -360,4 +375,13 @@ export class Pipeline {
     };
     return { obs, previous };
   }
+}
+
+/**
+ * The time a dedup window is measured on: the event's `detectedAt` (normalize fills it with the receipt time when
+ * the source gave none). Event time, not receipt time, so a retry of the same event lands in the same bucket.
+ */
+function windowTime(d: NormalizedDraft, receivedAt: number): number {
+  const t = Date.parse(d.detectedAt);
+  return Number.isFinite(t) ? t : receivedAt;
 }

@@ -119,8 +119,12 @@ export class KubeObservationSink implements ObservationSink {
         name: previous.name,
       })) as {
         metadata?: { annotations?: Record<string, string>; creationTimestamp?: string };
+        spec?: { detectedAt?: string };
       };
-      const seen = Date.parse(o.metadata?.annotations?.[FIRST_SEEN] ?? o.metadata?.creationTimestamp ?? '');
+      // Windows run on event time (the pipeline's windowTime): compare with the previous bucket's detectedAt.
+      const seen = Date.parse(
+        o.spec?.detectedAt ?? o.metadata?.annotations?.[FIRST_SEEN] ?? o.metadata?.creationTimestamp ?? '',
+      );
       return !Number.isNaN(seen) && seen > previous.notBefore;
     } catch {
       return false; // absent, or unreadable: the create decides

@@ -59,7 +59,10 @@ export class SqliteStore implements ObservationSink {
     this.#insert = this.#db.prepare(
       'INSERT OR IGNORE INTO observations (namespace, name, source, severity, category, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    this.#createdAt = this.#db.prepare('SELECT created_at FROM observations WHERE namespace = ? AND name = ?');
+    // Windows run on event time (the pipeline's windowTime): the previous bucket's detectedAt, from its document.
+    this.#createdAt = this.#db.prepare(
+      "SELECT created_at, json_extract(doc, '$.spec.detectedAt') AS detected_at FROM observations WHERE namespace = ? AND name = ?",
+    );
   }
 
   async write(obs: Observation, previous?: { name: string; notBefore: number }): Promise<'created' | 'duplicate'> {
@@ -71,8 +74,11 @@ export class SqliteStore implements ObservationSink {
     const seen = Date.parse(obs.annotations[FIRST_SEEN] ?? '');
     const now = Number.isNaN(seen) ? Date.now() : seen;
     if (previous) {
-      const row = this.#createdAt.get(obs.namespace, previous.name) as { created_at: number } | undefined;
-      if (row && row.created_at > previous.notBefore) return 'duplicate';
+      const row = this.#createdAt.get(obs.namespace, previous.name) as
+        | { created_at: number; detected_at: string | null }
+        | undefined;
+      const at = row ? Date.parse(row.detected_at ?? '') : Number.NaN;
+      if (row && (Number.isFinite(at) ? at : row.created_at) > previous.notBefore) return 'duplicate';
     }
     const expires = now + obs.spec.ttlSecondsAfterCreation * 1000;
     const res = this.#insert.run(

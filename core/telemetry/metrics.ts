@@ -129,6 +129,19 @@ export function createMetrics(registry = new Registry()) {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: r,
     }),
+    leaderInfo: new Gauge({
+      name: 'zen_watcher_leader_info',
+      help: 'The Lease holder as this replica last observed it (1, labelled with its identity); every replica reports it, so followers show who leads.',
+      labelNames: ['lease', 'holder'],
+      registers: r,
+    }),
+    leaderFailover: new Histogram({
+      name: 'zen_watcher_leader_failover_seconds',
+      help: "On the replica that took the Lease over: seconds from the previous holder's last renewal or release (as seen by this replica) to the start of its term.",
+      labelNames: ['lease', 'previous'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60],
+      registers: r,
+    }),
     leaderSlowPath: new Counter({
       name: 'zen_watcher_leader_slowpath_total',
       help: 'Renewals that had to re-read the Lease first (optimistic update failed).',

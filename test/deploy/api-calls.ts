@@ -59,6 +59,13 @@ export const CODE_CALLS: readonly ApiCall[] = [
     code: 'core/host/kube-index.ts, core/gc/collector.ts',
   },
   {
+    verb: 'watch',
+    group: 'zen.kube-zen.io',
+    resource: 'observations',
+    where: 'all',
+    code: 'core/host/kube-index.ts (the leader\'s cache of resolvable Observations)',
+  },
+  {
     verb: 'delete',
     group: 'zen.kube-zen.io',
     resource: 'observations',
@@ -159,7 +166,6 @@ export const DENIED: readonly { verb: string; group: string; resource: string; s
   { verb: 'impersonate', group: '', resource: 'serviceaccounts', ns: 'own' },
   { verb: 'update', group: 'zen.kube-zen.io', resource: 'observations', ns: 'own' },
   { verb: 'patch', group: 'zen.kube-zen.io', resource: 'observations', ns: 'own' },
-  { verb: 'watch', group: 'zen.kube-zen.io', resource: 'observations' },
   { verb: 'deletecollection', group: 'zen.kube-zen.io', resource: 'observations', ns: 'own' },
   { verb: 'update', group: 'zen.kube-zen.io', resource: 'observations', subresource: 'status', ns: 'own' },
   { verb: 'create', group: 'zen.kube-zen.io', resource: 'ingesters', ns: 'own' },

@@ -634,16 +634,34 @@ describe('high availability: three replicas under load and faults', { skip }, ()
           if (times.length) resolveLatency.push(Math.max(...times) - a.step.t0);
         }
       }
-      const relistDiff = (await Promise.all(set.live.map((r) => scrape(r)))).reduce(
-        (n, text) => n + counter(text, 'zen_watcher_informer_relist_differences_total'),
+      const finalScrapes = await Promise.all(set.live.map(async (r) => ({ r, text: await scrape(r) })));
+      const relistDiff = finalScrapes.reduce(
+        (n, { text }) => n + counter(text, 'zen_watcher_informer_relist_differences_total'),
         0,
       );
+      // Operability: every live replica names the same leader (zen_watcher_leader_info), the one whose
+      // zen_watcher_leader gauge is 1; takeovers are in zen_watcher_leader_failover_seconds.
+      const leaderInfo = finalScrapes.map(({ r, text }) => ({
+        replica: r.identity,
+        leads: /^zen_watcher_leader\{[^}]*\} 1$/m.test(text ?? ''),
+        holder: /^zen_watcher_leader_info\{[^}]*holder="([^"]+)"[^}]*\} 1$/m.exec(text ?? '')?.[1],
+      }));
+      const failoverMetric = finalScrapes.map(({ r, text }) => ({
+        replica: r.identity,
+        count: counter(text, 'zen_watcher_leader_failover_seconds_count'),
+        sum: Math.round(counter(text, 'zen_watcher_leader_failover_seconds_sum') * 1000) / 1000,
+      }));
       const report = {
         timings: T,
         machine: { cpus: cpus().length, loadavgAtEnd: loadavg().map((x) => Math.round(x * 10) / 10), loadavgAtStart },
         durationMs: Date.now() - suiteStart,
         crashBoundMs: CRASH_BOUND_MS,
-        crashWithinLeasePlusRetry: `${num(byKind('kill9-leader'), 'failoverMs').filter((v) => v <= (T.lease + T.retry) * 1000).length}/${byKind('kill9-leader').length}`,
+        crashWithinLeasePlusRetry: Object.fromEntries(
+          (['kill9-leader', 'sigstop-leader', 'cut-leader'] as const).map((k) => [
+            k,
+            `${num(byKind(k), 'failoverMs').filter((v) => v <= CRASH_BOUND_MS).length}/${byKind(k).length}`,
+          ]),
+        ),
         rounds: ROUNDS,
         falcoWindow: FALCO_WINDOW,
         informerSources: sources.map((s) => s.source),
@@ -716,6 +734,7 @@ describe('high availability: three replicas under load and faults', { skip }, ()
           gaugeDoubleUnexplained: unexplainedDouble.length,
         },
         relistDifferencesOnLiveReplicas: relistDiff,
+        metrics: { leaderInfo, failoverSeconds: failoverMetric },
         replicaStartupMs: summary(set.all.map((r) => r.startupMs)),
         slowSteady: slowSteady.slice(0, 20),
         loadErrors: reports.errors,
@@ -791,7 +810,7 @@ describe('high availability: three replicas under load and faults', { skip }, ()
           );
           assert.equal(r.m.exitCode, '0', `graceful exit (${r.kind} #${r.n})`);
         }
-        if (r.kind === 'kill9-leader') {
+        if (r.kind === 'kill9-leader' || r.kind === 'sigstop-leader' || r.kind === 'cut-leader') {
           assert.ok(
             (r.m.failoverMs as number) <= CRASH_BOUND_MS,
             `crash failover ${r.m.failoverMs} ms > ${CRASH_BOUND_MS} ms (#${r.n})`,
@@ -802,6 +821,14 @@ describe('high availability: three replicas under load and faults', { skip }, ()
         if (r.kind === 'kill9-follower')
           assert.equal(r.m.leaderKept, true, `a follower's death does not move the leader (#${r.n})`);
       }
+      const leaders = leaderInfo.filter((x) => x.leads).map((x) => x.replica);
+      assert.equal(leaders.length, 1, `one live leader by zen_watcher_leader: ${JSON.stringify(leaderInfo)}`);
+      for (const x of leaderInfo)
+        assert.equal(x.holder, leaders[0], `zen_watcher_leader_info on ${x.replica} names the leader`);
+      assert.ok(
+        failoverMetric.some((x) => x.count > 0),
+        `a live replica recorded a takeover in zen_watcher_leader_failover_seconds: ${JSON.stringify(failoverMetric)}`,
+      );
       passed = true;
     } finally {
       stopAll.abort();

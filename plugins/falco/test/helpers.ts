@@ -7,7 +7,7 @@ import { loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
-/** A fixed clock: Observation names of webhook Ingesters include the dedup window bucket of "now". */
+/** A fixed clock: webhook Observation names include the dedup window bucket of the event time (detectedAt), or of "now" without one. */
 export const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 /** The namespace of the test Ingester (Observations without a resource namespace land here). */
 export const INGESTER_NS = 'zen-system';

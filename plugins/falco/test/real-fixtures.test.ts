@@ -46,34 +46,34 @@ const pod = (namespace: string, name: string): ResourceRef => ({ apiVersion: 'v1
  */
 const EXPECTED: Record<string, Want[]> = {
   'alert-critical-terminal-shell-docs.json': [
-    runtime('falco-8ce0a8437996cccc', 'critical', 'Terminal shell in container', pod('default', 'kubecon')),
+    runtime('falco-ec20c485d266adf5', 'critical', 'Terminal shell in container', pod('default', 'kubecon')),
   ],
   'alert-error-falcosidekick-readme-test-payload.json': [
-    runtime('falco-620db41f310871c3', 'high', 'Write below binary dir'),
+    runtime('falco-0a0eb4f0ca478c7b', 'high', 'Write below binary dir'),
   ],
   // Falco's own metrics snapshot (source internal): dropped by default.
   'alert-informational-internal-metrics-snapshot-docs.json': [],
   'alert-notice-k8saudit-attach-exec-ovh-blog.json': [
-    audit('falco-3e14dfc067477ffa', 'low', 'Attach/Exec Pod', pod('hello-app', 'nginx-676b6c5bbc-4xc6t')),
+    audit('falco-ae335459379c7cdf', 'low', 'Attach/Exec Pod', pod('hello-app', 'nginx-676b6c5bbc-4xc6t')),
   ],
   'alert-warning-read-sensitive-file-collector-readme.json': [
     // container.id "host": a host process, no Kubernetes object.
-    runtime('falco-9bb62caec765805a', 'medium', 'Read sensitive file untrusted'),
+    runtime('falco-924398651c05dc3c', 'medium', 'Read sensitive file untrusted'),
   ],
   'alerts-informational-notice-k8saudit-eks-blog.jsonl': [
-    audit('falco-b8004bf1f4bc3746', 'info', 'K8s Serviceaccount Created', {
+    audit('falco-c851d5fa2d768378', 'info', 'K8s Serviceaccount Created', {
       apiVersion: 'v1',
       kind: 'ServiceAccount',
       name: 'default',
       namespace: 'default',
     }),
-    audit('falco-b12f997ce8c1cad0', 'low', 'Attach/Exec Pod', pod('default', 'kubecon')),
+    audit('falco-c22f0701e68bc9f1', 'low', 'Attach/Exec Pod', pod('default', 'kubecon')),
   ],
   // Older Falco: no source, no tags, no hostname.
   'alerts-notice-legacy-no-source-no-tags-openfaas-blog.jsonl': [
-    runtime('falco-da695ef9e2061d48', 'low', 'Terminal shell in container', pod('default', 'alpine')),
+    runtime('falco-6420d55cdde45346', 'low', 'Terminal shell in container', pod('default', 'alpine')),
     runtime(
-      'falco-24ff5bc9b1a2f0d6',
+      'falco-4e552447ec5f0214',
       'low',
       'Contact K8S API Server From Container',
       pod('openfaas-fn', 'falco-pod-delete-7dc9f5fbb8-gbfk7'),
@@ -81,34 +81,34 @@ const EXPECTED: Record<string, Want[]> = {
   ],
   'alerts-warning-k8saudit-disallowed-user-ovh-blog.jsonl': [
     // Cluster-scoped; apiVersion from ka.uri.
-    audit('falco-aedf327d8cea083c', 'medium', 'Disallowed K8s User', {
+    audit('falco-99e65e7f08b3a2f5', 'medium', 'Disallowed K8s User', {
       apiVersion: 'storage.k8s.io/v1',
       kind: 'VolumeAttachment',
       name: 'csi-6afb06dce281b86b7bab718b5d966dc261b2b1554941ae449519a128cb2e3fb3',
     }),
     // The rule output has no ka.target.namespace: namespace and apiVersion come from ka.uri.
-    audit('falco-e33aa1d3161518f0', 'medium', 'Disallowed K8s User', {
+    audit('falco-be008d2f8955e613', 'medium', 'Disallowed K8s User', {
       apiVersion: 'v1',
       kind: 'Event',
       name: 'my-pool-1.18051c0a88716868',
       namespace: 'default',
     }),
     // A custom resource: no kind is guessed, apiVersion from ka.uri.
-    audit('falco-4f1da67267dc3922', 'medium', 'Disallowed K8s User', {
+    audit('falco-c4f07f1725f5398a', 'medium', 'Disallowed K8s User', {
       apiVersion: 'kube.cloud.ovh.com/v1alpha1',
       name: 'my-pool-1',
     }),
   ],
   // Falco's 2016 regression-test output: 8 distinct opens (distinct times), no Kubernetes identity.
   'alerts-warning-legacy-test-open-from-cat.jsonl': [
-    'falco-ec6bd21f6fa17aeb',
-    'falco-0521bb700eb56cd7',
-    'falco-436f755963a13fd4',
-    'falco-eef224944874bc36',
-    'falco-4496a100558dc830',
-    'falco-c4e80271a9b53b56',
-    'falco-f2f67d67a3a21f14',
-    'falco-69958adac7e1a203',
+    'falco-0c53979804fd347c',
+    'falco-de5e0ca6e7bd8fea',
+    'falco-db1ebeaf216d712b',
+    'falco-95f3370d61fb981b',
+    'falco-a2d5848ef7f2f51a',
+    'falco-b19db9a403e35fb8',
+    'falco-9b4c65fe73486981',
+    'falco-78d93e2664b1558b',
   ].map((name) => runtime(name, 'medium', 'open_from_cat')),
 };
 

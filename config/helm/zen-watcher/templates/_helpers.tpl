@@ -62,7 +62,7 @@ rules as config/rbac/role.yaml, and test/deploy/rbac.test.ts keeps them in step)
   verbs: [patch]
 - apiGroups: [zen.kube-zen.io]
   resources: [observations]
-  verbs: [create, get, list, delete]
+  verbs: [create, get, list, watch, delete]
 - apiGroups: [zen.kube-zen.io]
   resources: [observations/status]
   verbs: [patch]
