@@ -63,7 +63,7 @@ export const CODE_CALLS: readonly ApiCall[] = [
     group: 'zen.kube-zen.io',
     resource: 'observations',
     where: 'all',
-    code: 'core/host/kube-index.ts (the leader\'s cache of resolvable Observations)',
+    code: "core/host/kube-index.ts (the leader's cache of resolvable Observations)",
   },
   {
     verb: 'delete',
