@@ -296,7 +296,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   runtime.startLeadership({
     started: async (term) => {
       log.info({ identity: term.identity }, 'leader term started: starting leader-only work');
-      if (resolver) void resolveLoop(resolver, term.signal, log);
+      if (resolver) void resolveLoop(resolver, term.signal, log, (n) => metrics.resolvePending.set(n));
       await hooks.onBecomeLeader.promise(term);
     },
     stopped: async (term) => {
@@ -461,7 +461,12 @@ function webhookRoute(
 }
 
 /** On the leader: resolve findings whose grace period has passed, until the term ends. */
-async function resolveLoop(resolver: Resolver, signal: AbortSignal, log: Logger): Promise<void> {
+async function resolveLoop(
+  resolver: Resolver,
+  signal: AbortSignal,
+  log: Logger,
+  pending: (n: number) => void,
+): Promise<void> {
   while (!signal.aborted) {
     try {
       const n = await resolver.tick(signal);
@@ -469,6 +474,8 @@ async function resolveLoop(resolver: Resolver, signal: AbortSignal, log: Logger)
     } catch (err) {
       if (!signal.aborted) log.warn({ err: (err as Error).message }, 'resolving findings failed; retrying');
     }
+    pending(resolver.pending);
     await sleep(5000, undefined, { signal }).catch(() => {});
   }
+  pending(0); // the missing-since clocks live in the term: a follower holds none
 }

@@ -89,7 +89,23 @@ export async function createKubernetesRuntime(
   };
   /** Plugins' informers, scoped to WATCH_NAMESPACE: one watch per watched namespace, or cluster-wide. */
   const kube: PluginKube = Object.freeze({
-    informer: async <T>(options: InformerOptions, events: InformerEvents<T>) => {
+    informer: async <T>(options: InformerOptions, plugin: InformerEvents<T>) => {
+      // zen_watcher_informer_synced: 0 from the start until the plugin handled the first complete list, 0 once stopped.
+      const gvr = `${options.group || 'core'}/${options.version}/${options.resource}`;
+      metrics.informerSynced.set({ gvr }, 0);
+      options.signal.addEventListener('abort', () => metrics.informerSynced.set({ gvr }, 0), { once: true });
+      const events: InformerEvents<T> = {
+        ...plugin,
+        synced: async (objects: T[]) => {
+          try {
+            await plugin.synced?.(objects);
+          } finally {
+            // After the plugin handled the complete list: "caught up", not only "listed".
+            metrics.informerSynced.set({ gvr }, 1);
+            metrics.informerLastSync.set({ gvr }, Date.now() / 1000);
+          }
+        },
+      };
       const deps = {
         log: log.child({ informer: `${options.group}/${options.version}/${options.resource}` }),
         metrics: informerMetrics,

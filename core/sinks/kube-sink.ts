@@ -61,13 +61,15 @@ export class KubeObservationSink implements ObservationSink {
     let namespace = obs.namespace;
     for (let attempt = 1; ; attempt++) {
       if (!this.#open) throw new SinkWriteError('sink closed', { retryable: false, reason: 'shutdown' });
+      await this.#pace();
+      // Checked after the rate-limit wait, right before the send: a pause inside that wait must not resume
+      // straight into a leader-only write.
       if (opts.leaderOnly && !this.#canAct()) {
         throw new SinkWriteError(`not leader: ${obs.name} is left to the current leader's relist`, {
           retryable: false,
           reason: 'not_leader',
         });
       }
-      await this.#pace();
       try {
         await this.#client.api.createNamespacedCustomObject({
           ...OBSERVATION_GVR,

@@ -155,6 +155,11 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['transition'],
       registers: r,
     }),
+    resolvePending: new Gauge({
+      name: 'zen_watcher_resolve_pending',
+      help: 'Informer findings no longer reported and waiting out ZEN_RESOLVE_AFTER_SECONDS before they are set Resolved (leader only).',
+      registers: r,
+    }),
     gcRuns: new Counter({
       name: 'zen_watcher_gc_runs_total',
       help: 'Observation GC runs on the leader, by how they ended.',
@@ -177,6 +182,18 @@ export function createMetrics(registry = new Registry()) {
       name: 'zen_watcher_informer_restarts_total',
       help: 'Informer watch restarts, by reason (closed, gone, stalled, error).',
       labelNames: ['gvr', 'reason'],
+      registers: r,
+    }),
+    informerSynced: new Gauge({
+      name: 'zen_watcher_informer_synced',
+      help: 'Plugin informers (leader only): 1 once the plugin handled the first complete list (caught up), 0 before that and once stopped.',
+      labelNames: ['gvr'],
+      registers: r,
+    }),
+    informerLastSync: new Gauge({
+      name: 'zen_watcher_informer_last_sync_timestamp_seconds',
+      help: 'Unix time of the last completed (re)list of a plugin informer.',
+      labelNames: ['gvr'],
       registers: r,
     }),
     informerRelistDiff: new Counter({
