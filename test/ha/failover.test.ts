@@ -823,6 +823,11 @@ describe('high availability: three replicas under load and faults', { skip }, ()
       }
       const leaders = leaderInfo.filter((x) => x.leads).map((x) => x.replica);
       assert.equal(leaders.length, 1, `one live leader by zen_watcher_leader: ${JSON.stringify(leaderInfo)}`);
+      // The leader's plugin informers report that they caught up (zen_watcher_informer_synced).
+      const leaderText = finalScrapes.find(({ r }) => r.identity === leaders[0])?.text ?? '';
+      const synced = [...leaderText.matchAll(/^zen_watcher_informer_synced\{gvr="([^"]+)"\} (\d+)$/gm)];
+      assert.ok(synced.length > 0, 'the leader exports zen_watcher_informer_synced');
+      for (const m of synced) assert.equal(m[2], '1', `informer ${m[1]} synced on the leader`);
       for (const x of leaderInfo)
         assert.equal(x.holder, leaders[0], `zen_watcher_leader_info on ${x.replica} names the leader`);
       assert.ok(
