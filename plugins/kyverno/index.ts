@@ -8,7 +8,7 @@ import { definePlugin, type IngesterView, type LeaderTerm } from 'zen-watcher/pl
 import { createMetrics, IngesterRunner } from './watch.ts';
 
 export const PLUGIN_NAME = 'kyverno';
-export const PLUGIN_VERSION = '1.0.0';
+export const PLUGIN_VERSION = '1.0.1';
 export const HANDLER = 'kyverno';
 
 export default definePlugin({

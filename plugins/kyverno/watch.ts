@@ -347,7 +347,10 @@ export class IngesterRunner {
           drafts.set(d.fingerprint!, d);
       }
     }
-    await this.#api.reconcile(this.view, scope, [...drafts.values()], { signal: this.#signal });
+    const r = await this.#api.reconcile(this.view, scope, [...drafts.values()], { signal: this.#signal });
+    // A write that failed for good (counted and logged by the host) must not mark the report as handled: throwing
+    // keeps its version unrecorded, so the next delivery of it (update, relist) reconciles it again.
+    if (r.dropped > 0 && !this.#signal.aborted) throw new Error(`${r.dropped} finding(s) of ${scope} were not written`);
   }
 
   #failed(reason: string, err: unknown, meta: object = {}): void {

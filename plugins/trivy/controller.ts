@@ -482,6 +482,17 @@ class IngesterRun {
     if (this.#done.get(scope) === sig && !this.#retryScopes.has(scope)) return;
     try {
       const r = await this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.#signal });
+      if (r.dropped > 0 && !this.#signal.aborted) {
+        // A write failed for good (counted and logged by the host): the scope is not done; retry it with backoff.
+        this.#retryScopes.add(scope);
+        this.#log.warn('some findings were not written; retrying the scope', {
+          scope,
+          dropped: r.dropped,
+          retryInMs: this.#retryDelay,
+        });
+        this.#armRetry();
+        return;
+      }
       if (members) this.#done.set(scope, sig);
       else this.#done.delete(scope);
       this.#retryScopes.delete(scope);

@@ -10,7 +10,7 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { TrivyController } from './controller.ts';
 
 export const PLUGIN_NAME = 'trivy';
-export const PLUGIN_VERSION = '1.0.0';
+export const PLUGIN_VERSION = '1.0.1';
 
 export default definePlugin({
   name: PLUGIN_NAME,

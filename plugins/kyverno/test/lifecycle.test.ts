@@ -23,7 +23,13 @@ interface Line {
   meta: object;
 }
 
-function fakeApi(opts: { served: Set<string>; ingesters: IngesterView[]; failDiscovery?: () => boolean }) {
+function fakeApi(opts: {
+  served: Set<string>;
+  ingesters: IngesterView[];
+  failDiscovery?: () => boolean;
+  /** Reconciles that report `dropped: 1` (writes that failed for good in the host). */
+  drops?: { n: number };
+}) {
   const taps = new Map<string, (arg: unknown) => Promise<unknown>>();
   const lines: Line[] = [];
   const gauges = new Map<string, number>();
@@ -86,7 +92,12 @@ function fakeApi(opts: { served: Set<string>; ingesters: IngesterView[]; failDis
     emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),
     reconcile: async (_i, scope, drafts) => {
       reconciles.push({ scope, n: drafts.length });
-      return { created: 0, duplicates: 0, filtered: 0, dropped: 0, missing: 0, resolved: 0, reactivated: 0 };
+      let dropped = 0;
+      if (opts.drops && opts.drops.n > 0) {
+        opts.drops.n--;
+        dropped = 1;
+      }
+      return { created: 0, duplicates: 0, filtered: 0, dropped, missing: 0, resolved: 0, reactivated: 0 };
     },
     reconcileScopes: async (_i, live) => void sweeps.push([...live]),
     payloadError: () => {
@@ -186,6 +197,31 @@ describe('lifecycle with a hand-made plugin API', () => {
     await polr!.events.synced?.([]);
     assert.equal(f.sweeps.length, 2);
     assert.equal(f.sweeps[1]!.length, 1);
+  });
+
+  test('a report whose findings were dropped is reconciled again on its next delivery, even unchanged', async () => {
+    const drops = { n: 1 };
+    const f = fakeApi({ served: new Set(['policyreports']), ingesters: [view()], drops });
+    await plugin.register(f.api);
+    await f.call('onBecomeLeader', term());
+    await until('the watch', () => f.open().length === 1);
+    const polr = f.open()[0]!;
+    const report = {
+      metadata: { name: 'a', namespace: 'ns', resourceVersion: '7' },
+      scope: { apiVersion: 'v1', kind: 'Pod', name: 'p', namespace: 'ns' },
+      results: [{ policy: 'p', rule: 'r', result: 'fail', severity: 'high', message: 'm' }],
+    };
+    await polr.events.add?.(report);
+    assert.equal(f.reconciles.length, 1);
+    // The drop is logged and counted as a failed reconcile.
+    assert.ok(
+      f.lines.some((l) => l.level === 'warn' && /were not written/.test(l.msg)),
+      JSON.stringify(f.lines.map((l) => l.msg)),
+    );
+    await polr.events.update?.(report, report);
+    assert.equal(f.reconciles.length, 2, 'the same version again: reconciled, because the first was not written');
+    await polr.events.update?.(report, report);
+    assert.equal(f.reconciles.length, 2, 'once written, the same version is not reconciled again');
   });
 
   test('no report CRD at all: one sweep with no live scope (their reports are gone)', async () => {

@@ -27,6 +27,8 @@ export interface Fake {
   served: Set<string>;
   discoveryFails: { n: number };
   reconcileFails: { n: number };
+  /** Reconciles that resolve with `dropped: 1` (a write that failed for good in the host). */
+  reconcileDrops: { n: number };
   warnings: string[];
   taps: { leader?: (t: LeaderTerm) => Promise<void>; changed?: (c: IngesterChange) => Promise<void> };
 }
@@ -38,6 +40,7 @@ export function fake(opts: { kube?: boolean } = {}): Fake {
   const served = new Set(['vulnerabilityreports', 'configauditreports', 'exposedsecretreports']);
   const discoveryFails = { n: 0 };
   const reconcileFails = { n: 0 };
+  const reconcileDrops = { n: 0 };
   const warnings: string[] = [];
   const taps: Fake['taps'] = {};
   const noTap = { tapPromise() {} };
@@ -104,6 +107,10 @@ export function fake(opts: { kube?: boolean } = {}): Fake {
         reconcileFails.n--;
         throw new Error('apiserver: 500');
       }
+      if (reconcileDrops.n > 0) {
+        reconcileDrops.n--;
+        return { ...zero, dropped: 1 };
+      }
       return zero;
     },
     reconcileScopes: async (ing: IngesterView, live: readonly string[]) => {
@@ -114,7 +121,19 @@ export function fake(opts: { kube?: boolean } = {}): Fake {
   } as unknown as PluginApi;
   const open = (resource?: string) =>
     informers.filter((i) => !i.options.signal.aborted && (resource === undefined || i.options.resource === resource));
-  return { api, informers, open, calls, views, served, discoveryFails, reconcileFails, warnings, taps };
+  return {
+    api,
+    informers,
+    open,
+    calls,
+    views,
+    served,
+    discoveryFails,
+    reconcileFails,
+    reconcileDrops,
+    warnings,
+    taps,
+  };
 }
 
 export function view(

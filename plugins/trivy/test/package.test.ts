@@ -31,7 +31,7 @@ after(() => kit.close());
 describe('package', () => {
   test('package.json: name, version and the zenWatcher manifest', () => {
     assert.equal(pkg.name, '@zen-watcher/trivy');
-    assert.equal(pkg.version, '1.0.0');
+    assert.equal(pkg.version, '1.0.1');
     assert.deepEqual(pkg.zenWatcher, {
       hostApi: '^1.0.0',
       entry: 'index.ts',
