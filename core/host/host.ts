@@ -296,7 +296,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
   runtime.startLeadership({
     started: async (term) => {
       log.info({ identity: term.identity }, 'leader term started: starting leader-only work');
-      if (resolver) void resolveLoop(resolver, term.signal, log, (n) => metrics.resolvePending.set(n));
+      // Tick often enough that a short grace period is not dominated by the tick (5 s for the default 600 s).
+      const tickMs = Math.min(5000, Math.max(1000, env.resolveAfterMs / 2));
+      if (resolver) void resolveLoop(resolver, term.signal, log, tickMs, (n) => metrics.resolvePending.set(n));
       await hooks.onBecomeLeader.promise(term);
     },
     stopped: async (term) => {
@@ -465,6 +467,7 @@ async function resolveLoop(
   resolver: Resolver,
   signal: AbortSignal,
   log: Logger,
+  tickMs: number,
   pending: (n: number) => void,
 ): Promise<void> {
   while (!signal.aborted) {
@@ -475,7 +478,7 @@ async function resolveLoop(
       if (!signal.aborted) log.warn({ err: (err as Error).message }, 'resolving findings failed; retrying');
     }
     pending(resolver.pending);
-    await sleep(5000, undefined, { signal }).catch(() => {});
+    await sleep(tickMs, undefined, { signal }).catch(() => {});
   }
   pending(0); // the missing-since clocks live in the term: a follower holds none
 }
