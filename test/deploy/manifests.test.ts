@@ -203,8 +203,9 @@ describe('deployment manifests', { skip: toolSkip }, () => {
       assert.equal(readFileSync(join(crds, f), 'utf8'), readFileSync(join(bases, f), 'utf8'), `${f} differs: cp it`);
   });
 
-  test('[PROMETHEUS] adds a ServiceMonitor selecting the webhook Service', () => {
+  test('[PROMETHEUS] adds a ServiceMonitor selecting the webhook Service, and the alert rules', () => {
     const objs = renders.get('kustomize config/default + [PROMETHEUS]')!;
+    assert.equal(one(objs, 'PrometheusRule').metadata.namespace, 'zen-system');
     const sm = one(objs, 'ServiceMonitor');
     assert.equal(sm.metadata.namespace, 'zen-system');
     assert.equal(sm.metadata.name, 'zen-watcher-controller-manager-metrics-monitor');
@@ -351,10 +352,12 @@ describe('deployment manifests', { skip: toolSkip }, () => {
     before(async () => {
       api = new Api(cp!.server, cp!.token, cp!.caPem);
       for (const ns of ['zen-system', 'team-a', 'team-b']) await api.ensureNamespace(ns);
-      // The Prometheus Operator is not installed here: a stand-in ServiceMonitor CRD (ours, schema-less) lets the
-      // API server check the object's group, version, kind, scope and metadata.
+      // The Prometheus Operator is not installed here: stand-in ServiceMonitor and PrometheusRule CRDs (ours,
+      // schema-less) let the API server check the objects' group, version, kind, scope and metadata.
       await api.applyAll(parseObjects(SERVICE_MONITOR_CRD));
+      await api.applyAll(parseObjects(PROMETHEUS_RULE_CRD));
       await waitEstablished(api, 'servicemonitors.monitoring.coreos.com');
+      await waitEstablished(api, 'prometheusrules.monitoring.coreos.com');
     });
 
     for (const name of [
@@ -437,3 +440,11 @@ spec:
               type: object
               x-kubernetes-preserve-unknown-fields: true
 `;
+
+const PROMETHEUS_RULE_CRD = SERVICE_MONITOR_CRD.replace(
+  'servicemonitors.monitoring.coreos.com',
+  'prometheusrules.monitoring.coreos.com',
+).replace(
+  '{ kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor }',
+  '{ kind: PrometheusRule, listKind: PrometheusRuleList, plural: prometheusrules, singular: prometheusrule }',
+);
