@@ -154,37 +154,26 @@ describe('TrivyController', () => {
     t.end();
   });
 
-  test('a failed reconcile is retried with backoff until it succeeds', async () => {
-    const f = fake();
-    f.views.push(view('w'));
-    const c = new TrivyController(f.api, { retryInitialMs: 5, retryMaxMs: 20 });
-    const t = term();
-    c.becomeLeader(t.term);
-    await settle();
-    f.reconcileFails.n = 2;
-    await f.open()[0]!.events.add!(report('r', 'n', ['CVE-1']));
-    for (let i = 0; i < 50 && f.calls.length < 3; i++) await sleep(5);
-    assert.equal(f.calls.length, 3, 'two failures, then success');
-    await sleep(50);
-    assert.equal(f.calls.length, 3, 'nothing more once it succeeded');
-    t.end();
-  });
-
-  test('a reconcile whose writes were dropped is not done: it is retried until nothing is dropped', async () => {
-    const f = fake();
-    f.views.push(view('w'));
-    const c = new TrivyController(f.api, { retryInitialMs: 5, retryMaxMs: 20 });
-    const t = term();
-    c.becomeLeader(t.term);
-    await settle();
-    f.reconcileDrops.n = 2;
-    await f.open()[0]!.events.add!(report('r', 'n', ['CVE-1']));
-    for (let i = 0; i < 50 && f.calls.length < 3; i++) await sleep(5);
-    assert.equal(f.calls.length, 3, 'two reconciles with drops, then one without');
-    await sleep(50);
-    assert.equal(f.calls.length, 3, 'nothing more once everything was written');
-    t.end();
-  });
+  for (const [what, fault] of [
+    ['a failed reconcile is retried with backoff until it succeeds', 'reconcileFails'],
+    ['a reconcile whose writes were dropped is not done: it is retried until nothing is dropped', 'reconcileDrops'],
+  ] as const) {
+    test(what, async () => {
+      const f = fake();
+      f.views.push(view('w'));
+      const c = new TrivyController(f.api, { retryInitialMs: 5, retryMaxMs: 20 });
+      const t = term();
+      c.becomeLeader(t.term);
+      await settle();
+      f[fault].n = 2;
+      await f.open()[0]!.events.add!(report('r', 'n', ['CVE-1']));
+      for (let i = 0; i < 50 && f.calls.length < 3; i++) await sleep(5);
+      assert.equal(f.calls.length, 3, 'two failed reconciles, then a complete one');
+      await sleep(50);
+      assert.equal(f.calls.length, 3, 'nothing more once it succeeded');
+      t.end();
+    });
+  }
 
   test('discovery failure: the kind is checked again later; reconcileScopes waits for it', async () => {
     const f = fake();
