@@ -30,7 +30,7 @@ import {
   ReportLoad,
   WebhookPayloads,
 } from './support/load.ts';
-import { counter, leaderGauge, type Replica, ReplicaSet, scrape } from './support/replicas.ts';
+import { alive, counter, leaderGauge, type Replica, ReplicaSet, scrape } from './support/replicas.ts';
 import { waitFor } from './support/stats.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
@@ -364,7 +364,7 @@ describe('namespace sharding: two instances, disjoint namespaces, one control pl
   test('a webhook Observation about a resource in another shard is written to the Ingester namespace', async () => {
     const a = shards[0]!;
     const e = new WebhookPayloads(fixtures ?? '/nonexistent', 'shard-b').next('falco');
-    const res = await fetch(`${a.replicas.find((r) => r.child.exitCode === null)!.url}/ingest/falco-a`, {
+    const res = await fetch(`${a.replicas.find(alive)!.url}/ingest/falco-a`, {
       method: 'POST',
       body: e.body,
       headers: { 'content-type': 'application/json' },
