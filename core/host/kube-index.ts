@@ -211,7 +211,10 @@ export function kubeObservationIndex(
             },
           },
           { log: deps.log, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
-        ).catch((err) => deps.log.warn({ err: (err as Error).message }, 'Observation cache stopped; reads LIST again'));
+        ).catch((err) => {
+          if (cache === c) cache = undefined;
+          deps.log.warn({ err: (err as Error).message }, 'Observation cache stopped; reads LIST again');
+        });
       }
     },
     cached: () => (cache?.synced ? cache.size : undefined),
