@@ -124,6 +124,28 @@ class ObservationCache {
   }
 }
 
+/**
+ * What the cache keeps of an Observation: identity, the three labels it is filed by, and the phase. A full
+ * Observation is a few KB (spec, details, managedFields); the informer's store would otherwise hold every one of
+ * them for the whole term.
+ */
+function slim(obj: unknown): Obs {
+  const o = obj as Obs & { metadata: { uid?: string; resourceVersion?: string } };
+  const labels = o.metadata?.labels ?? {};
+  const kept: Record<string, string> = {};
+  for (const k of [INGESTER_LABEL, INGESTER_NS_LABEL, SCOPE_LABEL]) if (labels[k] !== undefined) kept[k] = labels[k];
+  return {
+    metadata: {
+      name: o.metadata?.name,
+      namespace: o.metadata?.namespace,
+      uid: o.metadata?.uid,
+      resourceVersion: o.metadata?.resourceVersion,
+      labels: kept,
+    },
+    ...(o.status?.phase ? { status: { phase: o.status.phase } } : {}),
+  } as Obs;
+}
+
 export function kubeObservationIndex(
   api: KubeApi,
   namespaces: readonly string[],
@@ -210,7 +232,7 @@ export function kubeObservationIndex(
               if (listed.size === scopes.length) c.markSynced();
             },
           },
-          { log: deps.log, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+          { log: deps.log, transform: slim, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
         ).catch((err) => {
           if (cache === c) cache = undefined;
           deps.log.warn({ err: (err as Error).message }, 'Observation cache stopped; reads LIST again');

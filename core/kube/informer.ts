@@ -65,6 +65,12 @@ export interface InformerTiming {
 
 export interface InformerDeps {
   log: KubeLog;
+  /**
+   * Applied to every object as it arrives (each list page, each watch event), before the store keeps it and before
+   * any callback sees it (client-go's SetTransform). Must keep `metadata.name`, `namespace`, `uid` and
+   * `resourceVersion`. For caches of many objects: keep only what is read, so memory holds no full objects.
+   */
+  transform?: (obj: unknown) => unknown;
   metrics?: InformerMetrics;
   clock?: KubeClock;
   timing?: InformerTiming;
@@ -153,6 +159,9 @@ export async function createInformer<T = Record<string, unknown>>(
     }
   };
 
+  const transform = deps.transform;
+  const shape = (obj: unknown): T => (transform ? transform(obj) : obj) as T;
+
   const listAll = async (): Promise<{ items: T[]; resourceVersion: string }> => {
     const items: T[] = [];
     let cont: string | undefined;
@@ -176,7 +185,7 @@ export async function createInformer<T = Record<string, unknown>>(
         }
         throw err;
       }
-      for (const item of page.items ?? []) items.push(withKind(item, page));
+      for (const item of page.items ?? []) items.push(shape(withKind(item, page)));
       cont = page.metadata?.continue || undefined;
       if (cont === undefined) return { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
     }
@@ -224,7 +233,7 @@ export async function createInformer<T = Record<string, unknown>>(
         onOpen: () => {
           opened = true;
         },
-        onEvent: (type, obj) => deliver(store.apply(type, obj as T)),
+        onEvent: (type, obj) => deliver(store.apply(type, shape(obj))),
       });
       if (w.end.kind === 'aborted' || signal.aborted) break;
       resourceVersion = w.resourceVersion;

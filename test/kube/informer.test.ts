@@ -375,6 +375,40 @@ describe('informer on a real kube-apiserver', { skip }, () => {
     );
   });
 
+  test('transform: list pages and watch events are reshaped before the store and the callbacks see them', async () => {
+    const ns = await namespace();
+    await createCm(ns, 'a');
+    const seen: Obj[] = [];
+    const synced: Obj[][] = [];
+    const ctl = new AbortController();
+    const done = createInformer<Obj>(
+      kubeConfig(),
+      { ...CONFIGMAPS, namespace: ns, signal: ctl.signal },
+      { add: (o) => void seen.push(o), update: (o) => void seen.push(o), synced: (all) => void synced.push(all) },
+      {
+        log: testLog([]),
+        // Keep identity only, as the resolver's Observation cache does.
+        transform: (o) => {
+          const m = (o as Obj).metadata ?? {};
+          return { metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion } };
+        },
+      },
+    );
+    running.push({ ctl, done, metrics: metricsRecorder(), logs: [] });
+    await waitFor(() => synced.length === 1, 'first synced');
+    await createCm(ns, 'b');
+    await patchCm(ns, 'a', '2');
+    await waitFor(() => seen.length === 3, 'add a (list), add b (watch), update a (watch)');
+    assert.deepEqual(
+      seen.map((o) => o.metadata?.name),
+      ['a', 'b', 'a'],
+    );
+    for (const o of [...seen, ...synced.flat()]) {
+      assert.deepEqual(Object.keys(o), ['metadata'], 'no data, kind or apiVersion kept');
+      assert.ok(o.metadata?.resourceVersion && o.metadata.uid, 'identity kept');
+    }
+  });
+
   test('namespace, labelSelector and fieldSelector are honoured', async () => {
     const ns = await namespace();
     const other = await namespace();
