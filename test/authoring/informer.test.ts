@@ -12,12 +12,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { cleanup, type HostProcess, REPO, startHostProcess, tempDir } from '../support/host.ts';
+import { waitForWith } from '../support/wait.ts';
 import { scaffold, sh, show } from './author.ts';
 
 // The control plane starts while the author-side steps run.
@@ -41,20 +41,7 @@ interface Obs {
   status?: { phase?: string };
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+const waitFor = waitForWith({ timeoutMs: 30_000, everyMs: 200 });
 
 /** A stand-in for cert-manager's Certificate CRD: the same group/version/kind, an open schema, a status subresource. */
 const certificateCrd = {

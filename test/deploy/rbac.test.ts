@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, type HostProcess, post, REPO, startHostProcess, tempDir } from '../support/host.ts';
+import { waitForWith } from '../support/wait.ts';
 import { CODE_CALLS, DENIED, NON_RESOURCE_CALLS, READ_ONLY_EXTRAS } from './api-calls.ts';
 import { attributesOf, type RecordingProxy, startRecordingProxy } from './recording-proxy.ts';
 import {
@@ -471,17 +471,4 @@ describe('shipped RBAC on a real API server', { skip }, () => {
   });
 });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+const waitFor = waitForWith({ timeoutMs: 30_000 });

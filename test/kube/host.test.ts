@@ -13,6 +13,7 @@ import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip, kubeconfigVia, serverPort } from '../support/control-plane.ts';
 import { cleanup, type HostProcess, post, REPO, startHostProcess, tempDir } from '../support/host.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
@@ -26,26 +27,6 @@ let api: KubeApi;
 const dirs: string[] = [];
 const procs: HostProcess[] = [];
 const names = new Map<HostProcess, string>();
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-  everyMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
 
 function replica(name: string, extra: Record<string, string> = {}, kubeconfig = cp!.kubeconfigPath) {
   return startHostProcess(

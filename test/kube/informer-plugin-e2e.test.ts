@@ -20,6 +20,7 @@ import { parse as parseYaml } from 'yaml';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { type HostProcess, REPO, startHostProcess, tempDir } from '../support/host.ts';
+import { waitForWith } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
@@ -50,21 +51,7 @@ interface Obs {
 let api: KubeApi;
 let proc: HostProcess | undefined;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  const logs = proc?.stderr().split('\n').slice(-30).join('\n') ?? '';
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}\n${logs}`);
-}
+const waitFor = waitForWith({ timeoutMs: 30_000, everyMs: 200 });
 
 function sample(file: string): { metadata: Record<string, unknown>; spec: Record<string, unknown> } {
   return parseYaml(readFileSync(join(REPO, 'config/samples', file), 'utf8'));

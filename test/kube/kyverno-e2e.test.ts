@@ -26,6 +26,7 @@ import type { ControlPlane } from '../controlplane/harness.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, type HostProcess, startHostProcess, tempDir } from '../support/host.ts';
+import { waitForWith } from '../support/wait.ts';
 
 const corpus = realFixturesDir();
 const CORPUS = corpus && existsSync(join(corpus, 'kyverno')) ? join(corpus, 'kyverno') : undefined;
@@ -63,20 +64,7 @@ let api: KubeApi;
 const procs: HostProcess[] = [];
 const dirs: string[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+const waitFor = waitForWith({ timeoutMs: 30_000, everyMs: 200 });
 
 async function applyCrd(file: string): Promise<void> {
   const body = parseYaml(readFileSync(join(CORPUS!, file), 'utf8')) as { metadata: { name: string } };

@@ -14,6 +14,7 @@ import { kubeObservationIndex } from '../../core/host/kube-index.ts';
 import { SCOPE_LABEL, scopeLabel } from '../../core/host/resolver.ts';
 import { createKubeApi, type KubeApi } from '../../core/kube/index.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 const NS = `zen-index-${randomBytes(4).toString('hex')}`;
@@ -65,14 +66,6 @@ function counting(inner: KubeApi): KubeApi & { lists: number } {
     },
   };
   return c as KubeApi & { lists: number };
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const names = (xs: { name: string }[]) => xs.map((x) => x.name).sort();
@@ -131,7 +124,11 @@ describe('Observation index: a watch-fed cache per leader term', { skip }, () =>
       assert.deepEqual(names(await index.list(ING, scopeLabel('report-a'))), ['a1', 'a2', 'a3']);
       // Created by someone else, seen through the watch.
       await api.create({ ...OBS, namespace: NS, body: observation('a4', ING, 'report-a') });
-      await waitFor('a4 in the cache', async () => (await index.list(ING, scopeLabel('report-a'))).length === 4);
+      await waitFor(
+        'a4 in the cache',
+        async () => (await index.list(ING, scopeLabel('report-a'))).length === 4,
+        10_000,
+      );
       await api.delete({ ...OBS, namespace: NS, name: 'a4' });
       await waitFor('a4 gone from the cache', async () => (await index.list(ING, scopeLabel('report-a'))).length === 3);
 

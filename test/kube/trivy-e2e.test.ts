@@ -20,6 +20,7 @@ import { REAL_EXPECTED } from '../../plugins/trivy/test/real-expected.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { type HostProcess, startHostProcess, tempDir } from '../support/host.ts';
+import { waitForWith } from '../support/wait.ts';
 
 const trivyDir = (() => {
   const dir = realFixturesDir();
@@ -53,25 +54,7 @@ interface Obs {
 let api: KubeApi;
 const procs: HostProcess[] = [];
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+const waitFor = waitForWith({ timeoutMs: 30_000, everyMs: 200 });
 
 const fixture = (file: string): Report => {
   const [r] = readReports(join(trivyDir!, file));

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { loadTestPlugin } from '../../core/testkit/index.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, type HostProcess, post, REPO, startHostProcess, tempDir } from '../support/host.ts';
+import { waitFor } from '../support/wait.ts';
 
 const { cp, skip: noCluster } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
@@ -24,21 +24,6 @@ const skip = noCluster ?? (corpus ? undefined : 'real fixture corpus not found (
 const NS = 'zen-system';
 const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
 const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
 
 /** The body exactly as a sender would post the file, and its content type. */
 function fileBody(file: string): { body: string; contentType: string } {

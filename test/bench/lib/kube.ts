@@ -20,6 +20,7 @@ import type { ControlPlane } from '../../controlplane/harness.ts';
 import { controlPlaneOrSkip } from '../../support/control-plane.ts';
 import { realFixturesDir } from '../../support/fixtures.ts';
 import { REPO, startHostProcess, tempDir } from '../../support/host.ts';
+import { waitForWith } from '../../support/wait.ts';
 import { cpuSeconds, profileEnv, UNLIMITED_ENV, withCleanup, type Zen } from './procs.ts';
 
 export const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
@@ -143,25 +144,7 @@ export async function isLeader(url: string): Promise<boolean> {
   }
 }
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs = 60_000,
-  everyMs = 100,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+export const waitFor = waitForWith({ timeoutMs: 60_000 });
 
 /** Objects of a custom resource in a namespace, counted page by page. */
 export async function countObjects(

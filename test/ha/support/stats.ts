@@ -1,5 +1,4 @@
-/** Small helpers for the HA suites' measurements. */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitForWith } from '../../support/wait.ts';
 
 export function quantile(values: number[], q: number): number {
   if (values.length === 0) return Number.NaN;
@@ -14,24 +13,5 @@ export function summary(values: number[], unit = 'ms'): string {
   return `n=${values.length} min ${r(Math.min(...values))} p50 ${r(quantile(values, 0.5))} p95 ${r(quantile(values, 0.95))} max ${r(Math.max(...values))} ${unit}`;
 }
 
-export async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-  everyMs = 50,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(everyMs);
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-  );
-}
+/** Polls every 50 ms (the HA suite samples fast-moving state). */
+export const waitFor = waitForWith({ everyMs: 50 });
