@@ -101,6 +101,12 @@ export interface PluginKube {
   informer<T = Record<string, unknown>>(options: InformerOptions, events: InformerEvents<T>): Promise<void>;
   /** Whether the API server serves this group/version/resource (discovery, re-checked on each call). */
   hasResource(group: string, version: string, resource: string): Promise<boolean>;
+  /**
+   * The namespaces this host is restricted to (`WATCH_NAMESPACE`); empty = every namespace. An informer without
+   * `namespace` runs in each of these; a cluster-scoped resource can be watched cluster-wide only when RBAC allows,
+   * which a namespace-restricted install usually does not. Since plugin API 1.1.0.
+   */
+  readonly watchNamespaces: readonly string[];
 }
 
 export interface PluginApi {

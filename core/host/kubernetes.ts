@@ -140,6 +140,7 @@ export async function createKubernetesRuntime(
       );
     },
     hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
+    watchNamespaces: Object.freeze([...watched]),
   });
 
   // Ingesters: every replica watches them and runs the valid ones; the leader writes their status.

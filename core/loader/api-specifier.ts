@@ -18,7 +18,7 @@ export function registerPluginApiSpecifier(): void {
   registered = true;
   registerHooks({
     resolve(specifier, context, nextResolve) {
-      const url = TARGETS[specifier];
+      const url = Object.hasOwn(TARGETS, specifier) ? TARGETS[specifier] : undefined;
       if (url) return { url, shortCircuit: true };
       return nextResolve(specifier, context);
     },

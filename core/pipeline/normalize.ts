@@ -33,7 +33,9 @@ const SEVERITY_ALIASES: Record<string, Severity> = {
 
 export function normalizeSeverity(value: unknown): Severity | undefined {
   if (typeof value !== 'string') return undefined;
-  return SEVERITY_ALIASES[value.trim().toLowerCase()];
+  const key = value.trim().toLowerCase();
+  // Own keys only: "__proto__", "constructor" or "toString" in a payload must not find Object.prototype's members.
+  return Object.hasOwn(SEVERITY_ALIASES, key) ? SEVERITY_ALIASES[key] : undefined;
 }
 
 export function normalizeCategory(value: unknown): Category | undefined {

@@ -22,6 +22,10 @@ describe('normalize', () => {
     ['UNKNOWN', 'info'],
     ['nonsense', undefined],
     [42, undefined],
+    // Keys of Object.prototype are not severities (a payload can carry any string).
+    ['__proto__', undefined],
+    ['constructor', undefined],
+    ['toString', undefined],
   ] as const) {
     test(`severity ${String(input)} → ${want}`, () => assert.equal(normalizeSeverity(input), want));
   }

@@ -100,7 +100,12 @@ export interface TestPlugin {
 
 export async function loadTestPlugin(
   dir: string,
-  opts: { now?: () => number; resolveGraceMs?: number } = {},
+  opts: {
+    now?: () => number;
+    resolveGraceMs?: number;
+    /** What `api.kube.watchNamespaces` says (the host's WATCH_NAMESPACE); default [] = every namespace. */
+    watchNamespaces?: readonly string[];
+  } = {},
 ): Promise<TestPlugin> {
   registerPluginApiSpecifier();
   const ajv = createAjv();
@@ -209,6 +214,7 @@ export async function loadTestPlugin(
       });
     },
     hasResource: async (_g, _v, resource) => served === 'all' || served.has(resource),
+    watchNamespaces: Object.freeze([...(opts.watchNamespaces ?? [])]),
   };
 
   await importAndRegister(record, (r) =>

@@ -380,7 +380,8 @@ export function resourceOf(alert: FalcoAlert): ResourceRef | undefined {
     const uri = parseK8sUri(str(fields, 'ka.uri'));
     const resource = str(fields, 'ka.target.resource') ?? uri?.resource;
     const sameTarget = uri !== undefined && (uri.resource === undefined || uri.resource === resource);
-    const known = resource ? KINDS[resource.toLowerCase()] : undefined;
+    const kindKey = resource?.toLowerCase();
+    const known = kindKey !== undefined && Object.hasOwn(KINDS, kindKey) ? KINDS[kindKey] : undefined;
     const apiVersion = (sameTarget ? uri?.apiVersion : undefined) ?? known?.[0];
     const name = str(fields, 'ka.target.name') ?? (sameTarget ? uri?.name : undefined);
     const namespace = str(fields, 'ka.target.namespace') ?? (sameTarget ? uri?.namespace : undefined);

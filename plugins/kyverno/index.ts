@@ -8,7 +8,7 @@ import { definePlugin, type IngesterView, type LeaderTerm } from 'zen-watcher/pl
 import { createMetrics, IngesterRunner } from './watch.ts';
 
 export const PLUGIN_NAME = 'kyverno';
-export const PLUGIN_VERSION = '1.0.1';
+export const PLUGIN_VERSION = '1.1.0';
 export const HANDLER = 'kyverno';
 
 export default definePlugin({
@@ -16,12 +16,9 @@ export default definePlugin({
   version: PLUGIN_VERSION,
   register(api) {
     const metrics = createMetrics(api);
-    // The host's namespace restriction: it scopes every plugin informer to these namespaces, so cluster-scoped
-    // report kinds cannot be listed (the plugin API does not expose it; see README, Limitations).
-    const watchNamespaces = (process.env.WATCH_NAMESPACE ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+    // The host's namespace restriction (plugin API 1.1.0): it scopes every plugin informer to these namespaces, so
+    // cluster-scoped report kinds cannot be listed (see README, Limitations).
+    const watchNamespaces = api.kube?.watchNamespaces ?? [];
     const log = api.log.child({ handler: HANDLER });
     /** The current leader term and its runners (one per informer Ingester). */
     let term: { signal: AbortSignal; runners: Map<string, IngesterRunner> } | undefined;

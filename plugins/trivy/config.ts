@@ -49,7 +49,8 @@ export const SEVERITY_RANK: Readonly<Record<Severity, number>> = Object.freeze({
 /** Trivy severity → Observation severity; anything missing or unknown is `info` (lenient: old/foreign reports). */
 export function severityOf(value: unknown): { severity: Severity; known: boolean } {
   if (typeof value !== 'string') return { severity: 'info', known: false };
-  const s = TRIVY_SEVERITY[value.trim().toLowerCase()];
+  const key = value.trim().toLowerCase();
+  const s = Object.hasOwn(TRIVY_SEVERITY, key) ? TRIVY_SEVERITY[key] : undefined; // not Object.prototype's keys
   return s ? { severity: s, known: true } : { severity: 'info', known: false };
 }
 

@@ -10,17 +10,14 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { TrivyController } from './controller.ts';
 
 export const PLUGIN_NAME = 'trivy';
-export const PLUGIN_VERSION = '1.0.1';
+export const PLUGIN_VERSION = '1.1.0';
 
 export default definePlugin({
   name: PLUGIN_NAME,
   version: PLUGIN_VERSION,
   register(api) {
-    // The host's namespace restriction (see controller.ts, "Informer partitions").
-    const watchNamespaces = (process.env.WATCH_NAMESPACE ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
+    // The host's namespace restriction (see controller.ts, "Informer partitions"); plugin API 1.1.0.
+    const watchNamespaces = api.kube?.watchNamespaces ?? [];
     const controller = new TrivyController(api, { watchNamespaces });
     api.hooks.onBecomeLeader.tapPromise(async (term) => controller.becomeLeader(term));
     api.hooks.onIngesterChanged.tapPromise(async (change) => controller.ingesterChanged(change));

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { HOST_API_VERSION } from '../../core/api/index.ts';
 import {
   cleanup,
   post,
@@ -92,7 +93,10 @@ spec:
       assert.equal(byName['zen-plugin-echo']?.version, '0.3.1');
       assert.equal(byName.webhook?.status, 'loaded');
       assert.equal(byName['zen-plugin-future']?.status, 'incompatible');
-      assert.match(byName['zen-plugin-future']!.reason, /needs host plugin API \^2\.0\.0, this host provides 1\.0\.0/);
+      assert.match(
+        byName['zen-plugin-future']!.reason,
+        new RegExp(`needs host plugin API \\^2\\.0\\.0, this host provides ${HOST_API_VERSION.replaceAll('.', '\\.')}`),
+      );
       assert.equal(byName['zen-plugin-broken']?.status, 'failed');
       assert.match(byName['zen-plugin-broken']!.reason, /BROKEN_PLUGIN_URL is not configured/);
       assert.equal(byName['zen-plugin-bad-manifest']?.status, 'failed');

@@ -479,6 +479,21 @@ describe('pure helpers', () => {
     assert.equal(r.drafts.length, 1);
     assert.deepEqual(r.skipped, { internal: 1, belowMinPriority: 1 });
   });
+  test('an audit target resource named like an Object.prototype key is not a known kind', () => {
+    for (const resource of ['constructor', '__proto__', 'toString']) {
+      const r = mapBody(
+        [
+          alert({
+            source: 'k8s_audit',
+            output_fields: { 'ka.target.resource': resource, 'ka.target.name': 'x', 'ka.target.namespace': 'ns' },
+          }),
+        ],
+        DEFAULT_CONFIG,
+      );
+      const ref = r.drafts[0]?.resource;
+      assert.deepEqual(ref, { name: 'x', namespace: 'ns' }, resource);
+    }
+  });
   test('fingerprints are prefixed and hex', () => {
     const f = fingerprintOf(parseAlert(alert(), ''));
     assert.match(f, /^falco:[0-9a-f]{64}$/);

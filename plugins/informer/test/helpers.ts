@@ -214,6 +214,7 @@ export function fakeApi(o: { ingesters?: IngesterView[]; kube?: boolean } = {}) 
               });
             },
             hasResource: async () => true,
+            watchNamespaces: [],
           },
     ingesters: () => state.ingesters,
     emit: async (ing: IngesterView, drafts: ObservationDraft[]): Promise<EmitResult> => {

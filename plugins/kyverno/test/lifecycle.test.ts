@@ -29,6 +29,8 @@ function fakeApi(opts: {
   failDiscovery?: () => boolean;
   /** Reconciles that report `dropped: 1` (writes that failed for good in the host). */
   drops?: { n: number };
+  /** `api.kube.watchNamespaces` (the host's WATCH_NAMESPACE). */
+  watchNamespaces?: string[];
 }) {
   const taps = new Map<string, (arg: unknown) => Promise<unknown>>();
   const lines: Line[] = [];
@@ -87,6 +89,7 @@ function fakeApi(opts: {
         if (opts.failDiscovery?.()) throw new Error('Discovery: connection refused');
         return opts.served.has(resource);
       },
+      watchNamespaces: opts.watchNamespaces ?? [],
     },
     ingesters: () => opts.ingesters,
     emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),
@@ -300,15 +303,9 @@ describe('lifecycle with a hand-made plugin API', () => {
     const f = fakeApi({
       served: new Set(['policyreports', 'clusterpolicyreports', 'reports', 'clusterreports']),
       ingesters: [view()],
+      watchNamespaces: ['shop', 'payments'],
     });
-    const saved = process.env.WATCH_NAMESPACE;
-    process.env.WATCH_NAMESPACE = 'shop, payments';
-    try {
-      await plugin.register(f.api);
-    } finally {
-      if (saved === undefined) delete process.env.WATCH_NAMESPACE;
-      else process.env.WATCH_NAMESPACE = saved;
-    }
+    await plugin.register(f.api);
     await f.call('onBecomeLeader', term());
     await until('watches', () => f.open().length === 2);
     assert.deepEqual(

@@ -93,6 +93,7 @@ export function fake(opts: { kube?: boolean } = {}): Fake {
               }
               return served.has(resource);
             },
+            watchNamespaces: [],
           },
     ingesters: () => views,
     emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),

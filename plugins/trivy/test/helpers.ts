@@ -42,9 +42,9 @@ export interface Kit {
 }
 
 /** The plugin in the test kit with a movable clock; `graceMs` is the resolve grace period (kit default 0). */
-export async function load(graceMs = 0): Promise<Kit> {
+export async function load(graceMs = 0, watchNamespaces: string[] = []): Promise<Kit> {
   const clock = { t: NOW };
-  const kit = await loadTestPlugin(PLUGIN_DIR, { now: () => clock.t, resolveGraceMs: graceMs });
+  const kit = await loadTestPlugin(PLUGIN_DIR, { now: () => clock.t, resolveGraceMs: graceMs, watchNamespaces });
   return { kit, clock };
 }
 

@@ -33,6 +33,8 @@ describe('severity', () => {
       ['SEVERE', 'info', false],
       [undefined, 'info', false],
       [7, 'info', false],
+      ['constructor', 'info', false],
+      ['__proto__', 'info', false],
     ];
     for (const [v, s, known] of cases) assert.deepEqual(severityOf(v), { severity: s, known }, String(v));
   });

@@ -31,9 +31,9 @@ after(() => kit.close());
 describe('package', () => {
   test('package.json: name, version and the zenWatcher manifest', () => {
     assert.equal(pkg.name, '@zen-watcher/trivy');
-    assert.equal(pkg.version, '1.0.1');
+    assert.equal(pkg.version, '1.1.0');
     assert.deepEqual(pkg.zenWatcher, {
-      hostApi: '^1.0.0',
+      hostApi: '^1.1.0',
       entry: 'index.ts',
       sources: ['trivy'],
       configSchema: 'schema.json',

@@ -36,9 +36,14 @@ const CVE_2511 = webName('CVE-2024-2511', 'libssl3', '3.0.8-1');
 const CVE_3374 = webName('CVE-2011-3374', 'apt', '2.6.1');
 
 async function leading(
-  opts: { grace?: number; config?: Record<string, unknown>; spec?: Record<string, unknown> } = {},
+  opts: {
+    grace?: number;
+    config?: Record<string, unknown>;
+    spec?: Record<string, unknown>;
+    watchNamespaces?: string[];
+  } = {},
 ) {
-  const k = await load(opts.grace ?? GRACE);
+  const k = await load(opts.grace ?? GRACE, opts.watchNamespaces);
   k.kit.ingester({
     namespace: INGESTER_NS,
     ...(opts.config ? { config: opts.config } : {}),
@@ -101,6 +106,23 @@ describe('informers', () => {
         [VR],
       );
     });
+  });
+
+  test("the host's namespace restriction (api.kube.watchNamespaces): one informer per namespace, no cluster kinds", async () => {
+    await using(
+      await leading({ config: { reportKinds: ALL_KINDS }, watchNamespaces: ['shop', 'pay'] }),
+      async ({ kit }) => {
+        const opened = kit.informers().map((i) => `${i.options.resource}@${i.options.namespace}`);
+        assert.deepEqual(opened.sort(), [
+          'configauditreports@pay',
+          'configauditreports@shop',
+          'exposedsecretreports@pay',
+          'exposedsecretreports@shop',
+          'vulnerabilityreports@pay',
+          'vulnerabilityreports@shop',
+        ]);
+      },
+    );
   });
 
   test('informers run only while leading: stopLeading closes them, a new term opens them again', async () => {
