@@ -9,17 +9,20 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { TestPlugin } from 'zen-watcher/testkit';
+import {
+  packageIdentityTests,
+  readmeConfigTableTest,
+  readPluginPackage,
+} from '../../../test/support/plugin-package.ts';
 import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
 import { DEFAULT_CONFIG } from '../map.ts';
 import { load, PLUGIN_DIR } from './helpers.ts';
 
 const REPO = join(PLUGIN_DIR, '..', '..');
-const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-const pkg = readJson(join(PLUGIN_DIR, 'package.json'));
-const schema = readJson(join(PLUGIN_DIR, 'schema.json')) as {
+const p = readPluginPackage(PLUGIN_DIR);
+const schema = p.schema as {
   properties: Record<string, { default?: unknown; enum?: unknown[] }>;
 };
-const readme = readFileSync(join(PLUGIN_DIR, 'README.md'), 'utf8');
 
 let kit: TestPlugin;
 before(async () => {
@@ -28,30 +31,19 @@ before(async () => {
 after(() => kit.close());
 
 describe('package', () => {
-  test('package.json: name, version and the zenWatcher manifest', () => {
-    assert.equal(pkg.name, '@zen-watcher/falco');
-    assert.equal(pkg.version, '1.0.0');
-    assert.deepEqual(pkg.zenWatcher, {
+  packageIdentityTests(PLUGIN_DIR, p, {
+    name: 'falco',
+    version: '1.0.0',
+    zenWatcher: {
       hostApi: '^1.0.0',
       entry: 'index.ts',
       sources: ['falco'],
       configSchema: 'schema.json',
       ingesterTypes: ['webhook'],
-    });
-  });
-
-  test('definePlugin name/version match package.json; the loader admits it', () => {
-    assert.equal(plugin.name, PLUGIN_NAME);
-    assert.equal(plugin.name, 'falco');
-    assert.equal(plugin.version, PLUGIN_VERSION);
-    assert.equal(plugin.version, pkg.version);
-    assert.equal(kit.record.status, 'loaded', kit.record.reason);
-    assert.equal(kit.record.name, 'falco');
-  });
-
-  test('CHANGELOG has the current version', () => {
-    const changelog = readFileSync(join(PLUGIN_DIR, 'CHANGELOG.md'), 'utf8');
-    assert.match(changelog, new RegExp(`^## \\[?${String(pkg.version).replace(/\./g, '\\.')}\\]?`, 'm'));
+    },
+    plugin,
+    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    kit: () => kit,
   });
 
   test('schema.json compiles under ajv strict mode and its defaults are the code defaults', () => {
@@ -93,11 +85,7 @@ describe('shipped Ingesters', () => {
 });
 
 describe('README', () => {
-  const block = (marker: string) => {
-    const m = new RegExp(`<!-- ${marker} -->\\s*\`\`\`yaml\\n([\\s\\S]*?)\`\`\``).exec(readme);
-    assert.ok(m, `README has a yaml block marked <!-- ${marker} -->`);
-    return m[1]!;
-  };
+  const block = p.readmeBlock;
 
   test('the complete Ingester example is valid', () => {
     const r = kit.validateIngester(parseYaml(block('ingester')));
@@ -110,11 +98,5 @@ describe('README', () => {
     assert.match(cfg.webhook.address, /\/ingest\/falco$/);
   });
 
-  test('the configuration reference lists every schema field with its default', () => {
-    for (const [key, prop] of Object.entries(schema.properties)) {
-      const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\``));
-      assert.ok(row, `README configuration table has a row for ${key}`);
-      assert.ok(row.includes(`\`${JSON.stringify(prop.default)}\``), `README row for ${key} shows the default`);
-    }
-  });
+  readmeConfigTableTest(p);
 });

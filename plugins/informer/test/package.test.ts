@@ -9,18 +9,18 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { TestPlugin } from 'zen-watcher/testkit';
+import { packageIdentityTests, readPluginPackage } from '../../../test/support/plugin-package.ts';
 import { DEFAULT_CONFIG } from '../config.ts';
 import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
 import { FIELD_PATH_PATTERN, ITEMS_PATH_PATTERN } from '../path.ts';
 import { load, PLUGIN_DIR, REPO } from './helpers.ts';
 
-const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-const pkg = readJson(join(PLUGIN_DIR, 'package.json'));
-const schemaText = readFileSync(join(PLUGIN_DIR, 'schema.json'), 'utf8');
-const schema = JSON.parse(schemaText) as {
+const p = readPluginPackage(PLUGIN_DIR);
+const { schemaText } = p;
+const schema = p.schema as {
   properties: Record<string, { default?: unknown; properties?: Record<string, { default?: unknown }> }>;
 };
-const readme = readFileSync(join(PLUGIN_DIR, 'README.md'), 'utf8');
+const { readme } = p;
 
 let kit: TestPlugin;
 before(async () => {
@@ -29,29 +29,19 @@ before(async () => {
 after(() => kit.close());
 
 describe('package', () => {
-  test('package.json: name, version and the zenWatcher manifest', () => {
-    assert.equal(pkg.name, '@zen-watcher/informer');
-    assert.equal(pkg.version, '1.0.0');
-    assert.deepEqual(pkg.zenWatcher, {
+  packageIdentityTests(PLUGIN_DIR, p, {
+    name: 'informer',
+    version: '1.0.0',
+    zenWatcher: {
       hostApi: '^1.0.0',
       entry: 'index.ts',
       sources: ['informer'],
       configSchema: 'schema.json',
       ingesterTypes: ['informer'],
-    });
-  });
-
-  test('definePlugin name/version match package.json; the loader admits it', () => {
-    assert.equal(plugin.name, PLUGIN_NAME);
-    assert.equal(plugin.name, 'informer');
-    assert.equal(plugin.version, PLUGIN_VERSION);
-    assert.equal(plugin.version, pkg.version);
-    assert.equal(kit.record.status, 'loaded', kit.record.reason);
-  });
-
-  test('CHANGELOG has the current version', () => {
-    const changelog = readFileSync(join(PLUGIN_DIR, 'CHANGELOG.md'), 'utf8');
-    assert.match(changelog, new RegExp(`^## \\[?${String(pkg.version).replace(/\./g, '\\.')}\\]?`, 'm'));
+    },
+    plugin,
+    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    kit: () => kit,
   });
 
   test('schema.json compiles under ajv strict mode (as the host compiles it); its defaults are the code defaults', () => {

@@ -10,18 +10,22 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import { realFixturesDir } from '../../../test/support/fixtures.ts';
+import {
+  packageIdentityTests,
+  readmeConfigTableTest,
+  readPluginPackage,
+} from '../../../test/support/plugin-package.ts';
 import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
 import { REPORT_KIND_NAMES } from '../kinds.ts';
 import { DEFAULT_CONFIG, resolveConfig } from '../map.ts';
 import { load, PLUGIN_DIR } from './helpers.ts';
 
 const REPO = join(PLUGIN_DIR, '..', '..');
-const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-const pkg = readJson(join(PLUGIN_DIR, 'package.json'));
-const schema = readJson(join(PLUGIN_DIR, 'schema.json')) as {
+const p = readPluginPackage(PLUGIN_DIR);
+const schema = p.schema as {
   properties: Record<string, { default?: unknown }>;
 };
-const readme = readFileSync(join(PLUGIN_DIR, 'README.md'), 'utf8');
+const { readme } = p;
 
 let kit: TestPlugin;
 before(async () => {
@@ -30,29 +34,19 @@ before(async () => {
 after(() => kit.close());
 
 describe('package', () => {
-  test('package.json: name, version and the zenWatcher manifest', () => {
-    assert.equal(pkg.name, '@zen-watcher/kyverno');
-    assert.equal(pkg.version, '1.1.0');
-    assert.deepEqual(pkg.zenWatcher, {
+  packageIdentityTests(PLUGIN_DIR, p, {
+    name: 'kyverno',
+    version: '1.1.0',
+    zenWatcher: {
       hostApi: '^1.1.0',
       entry: 'index.ts',
       sources: ['kyverno'],
       configSchema: 'schema.json',
       ingesterTypes: ['informer'],
-    });
-  });
-
-  test('definePlugin name/version match package.json; the loader admits it', () => {
-    assert.equal(plugin.name, PLUGIN_NAME);
-    assert.equal(plugin.name, 'kyverno');
-    assert.equal(plugin.version, PLUGIN_VERSION);
-    assert.equal(plugin.version, pkg.version);
-    assert.equal(kit.record.status, 'loaded', kit.record.reason);
-  });
-
-  test('CHANGELOG has the current version', () => {
-    const changelog = readFileSync(join(PLUGIN_DIR, 'CHANGELOG.md'), 'utf8');
-    assert.match(changelog, new RegExp(`^## \\[?${String(pkg.version).replace(/\./g, '\\.')}\\]?`, 'm'));
+    },
+    plugin,
+    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    kit: () => kit,
   });
 
   test('schema.json compiles under ajv strict mode and its defaults are the code defaults', () => {
@@ -121,11 +115,7 @@ describe('shipped Ingester', () => {
 });
 
 describe('README', () => {
-  const block = (marker: string) => {
-    const m = new RegExp(`<!-- ${marker} -->\\s*\`\`\`yaml\\n([\\s\\S]*?)\`\`\``).exec(readme);
-    assert.ok(m, `README has a yaml block marked <!-- ${marker} -->`);
-    return m[1]!;
-  };
+  const block = p.readmeBlock;
 
   test('the complete Ingester example is valid and uses every config field', () => {
     const doc = parseYaml(block('ingester')) as { spec: { config: Record<string, unknown> } };
@@ -135,13 +125,7 @@ describe('README', () => {
     assert.deepEqual(Object.keys(doc.spec.config).sort(), Object.keys(schema.properties).sort());
   });
 
-  test('the configuration reference lists every schema field with its default', () => {
-    for (const [key, prop] of Object.entries(schema.properties)) {
-      const row = readme.split('\n').find((l) => l.startsWith(`| \`${key}\``));
-      assert.ok(row, `README configuration table has a row for ${key}`);
-      assert.ok(row.includes(`\`${JSON.stringify(prop.default)}\``), `README row for ${key} shows the default`);
-    }
-  });
+  readmeConfigTableTest(p);
 
   test('the severity table states the code defaults', () => {
     for (const [result, severity] of Object.entries(DEFAULT_CONFIG.severityByResult)) {
