@@ -20,10 +20,12 @@ import { type GuardKind, installGuard, type TapFailure } from '../hooks/guard.ts
 import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
 import { type CredentialSource, createAuthenticator } from '../http/auth.ts';
 import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
+import { MemoryUsedSignatures, ReplayGuard } from '../http/replay.ts';
 import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
 import type { ObservationSink } from '../sinks/types.ts';
+import { SqliteUsedSignatures } from '../sinks/used-signatures.ts';
 import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { fileCredentials } from './credentials.ts';
@@ -167,6 +169,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       : // Loaded only in kubernetes mode: standalone never pays for the Kubernetes client.
         await (await import('./kubernetes.ts')).createKubernetesRuntime(env, log, metrics, options.sink);
   const sink = runtime.sink;
+  // HMAC replay protection (ADR 0012): used signatures on disk in standalone mode, per replica in kubernetes mode.
+  const replay = new ReplayGuard(
+    mode === 'standalone' ? new SqliteUsedSignatures(env.dataDir) : new MemoryUsedSignatures(),
+    (err) => log.warn({ err: (err as Error).message }, 'cannot record a used webhook signature'),
+  );
 
   const dropLog = createDropLogger(log);
   let ingesters: IngesterRuntime;
@@ -249,7 +256,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     hooks,
     log,
     metrics,
-    makeRoute: (ci) => webhookRoute(ci, { env, hooks, pipeline, log, secrets: runtime.secretCredentials }),
+    makeRoute: (ci) => webhookRoute(ci, { env, hooks, pipeline, log, secrets: runtime.secretCredentials, replay }),
   });
   const validator = new IngesterValidator({
     ajv,
@@ -325,6 +332,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       server.closeAllConnections();
       await closed;
       await runtime.close();
+      replay.close();
       log.info('stopped');
     })());
 
@@ -371,6 +379,7 @@ function webhookRoute(
     pipeline: Pipeline;
     log: Logger;
     secrets: SecretCredentials | undefined;
+    replay: ReplayGuard;
   },
 ): WebhookRoute {
   const spec = ci.config.spec;
@@ -387,7 +396,7 @@ function webhookRoute(
           throw new Error('secretRef needs kubernetes mode; use secretFile in standalone mode');
         };
   }
-  const authenticator = createAuthenticator(auth, source);
+  const authenticator = createAuthenticator(auth, source, { replay: deps.replay, scope: ci.config.key });
   if (!authenticator && !warnedUnauthenticated.has(ci.config.key)) {
     warnedUnauthenticated.add(ci.config.key);
     deps.log.warn(
@@ -431,13 +440,16 @@ function webhookRoute(
           'webhook payload',
         );
       }
-      const drafts = (await hook.promise(request)) ?? [];
+      let drafts = (await hook.promise(request)) ?? [];
       if (!Array.isArray(drafts)) {
         throw new ZwError(
           'ZW_ERR_PLUGIN_FAILED',
           `plugin '${handler.plugin}' returned ${typeof drafts} instead of an array of drafts`,
         );
       }
+      // A signed request's events without their own time take the signed one: a replay of it then derives the
+      // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
+      if (call.signedAt !== undefined) drafts = datedDrafts(drafts, call.signedAt);
       // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
       const processing = deps.pipeline.process(ci, drafts, 'webhook');
       const waited = await Promise.race([processing, sleep(deps.env.ackWaitMs, 'timeout' as const)]);
@@ -460,6 +472,17 @@ function webhookRoute(
       };
     },
   };
+}
+
+function datedDrafts(drafts: ObservationDraft[], signedAt: number): ObservationDraft[] {
+  const at = new Date(signedAt).toISOString();
+  return drafts.map((d) =>
+    d &&
+    typeof d === 'object' &&
+    (d.detectedAt === undefined || (d.detectedAt as unknown) === null || d.detectedAt === '')
+      ? { ...d, detectedAt: at }
+      : d,
+  );
 }
 
 /** On the leader: resolve findings whose grace period has passed, until the term ends. */

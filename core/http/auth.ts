@@ -1,13 +1,14 @@
 /**
  * Per-Ingester webhook authentication (`spec.webhook.auth`): a bearer token, or an HMAC-SHA256 signature over the
- * raw body (optionally over `<timestamp>.<body>` with a timestamp header and a tolerance window, plus a bounded
- * cache of recently seen signatures, against replay). Credentials come from a CredentialSource (a Kubernetes
+ * raw body (optionally over `<timestamp>.<body>` with a timestamp header and a tolerance window, plus replay
+ * protection: a signature is used once its request was answered 2xx, see replay.ts). Credentials come from a CredentialSource (a Kubernetes
  * Secret, or a file in standalone mode) that may hold several values, one per line: during a rotation the old
  * and the new are both accepted. Comparisons are constant-time. No credential, signature or header value ever
  * appears in an error body or a log line: errors say what was wrong, not what was sent.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { ZwError } from '../api/index.ts';
+import { type ReplayClaim, ReplayGuard } from './replay.ts';
 
 export interface WebhookAuthSpec {
   type: 'none' | 'bearer' | 'hmac';
@@ -26,7 +27,22 @@ export interface Authenticator {
     headers: Readonly<Record<string, string | string[] | undefined>>,
     rawBody: Buffer | undefined,
     now: number,
-  ): void;
+  ): AuthOutcome | undefined;
+}
+
+/** What a successful check hands the server for after the request. */
+export interface AuthOutcome {
+  /** HMAC with a timestamp: accept() on a 2xx answer, release() on any other; a replay was refused already. */
+  claim?: ReplayClaim;
+  /** The signed timestamp (ms): the request's own time for events that carry none. */
+  signedAt?: number;
+}
+
+export interface AuthOptions {
+  /** Where used signatures are kept (shared by all Ingesters of a host). Default: a fresh in-memory guard. */
+  replay?: ReplayGuard;
+  /** Separates the signatures of different Ingesters in a shared guard (the Ingester's key). */
+  scope?: string;
 }
 
 const unauthorized = (reason: string) => new ZwError('ZW_ERR_UNAUTHORIZED', reason);
@@ -46,6 +62,7 @@ function header(headers: Readonly<Record<string, string | string[] | undefined>>
 export function createAuthenticator(
   spec: WebhookAuthSpec | undefined,
   credentials: CredentialSource | undefined,
+  options: AuthOptions = {},
 ): Authenticator | undefined {
   if (!spec || spec.type === 'none') return undefined;
   if (!credentials) throw new Error('webhook auth needs credentials (secretRef or secretFile)');
@@ -55,8 +72,10 @@ export function createAuthenticator(
       values = credentials();
     } catch (err) {
       // The source is configured but unreadable (Secret missing, file gone): refuse, and say which side is at fault.
-      throw new ZwError('ZW_ERR_NOT_READY', `webhook credentials are not available: ${(err as Error).message}`, {
+      // The cause (a file path, a Secret name) goes to the server log, not to the sender.
+      throw new ZwError('ZW_ERR_NOT_READY', 'webhook credentials are not available (the server log says why)', {
         retryAfterSeconds: 5,
+        cause: err,
       });
     }
     if (values.length === 0)
@@ -77,6 +96,7 @@ export function createAuthenticator(
         let ok = false;
         for (const v of load()) ok = safeEqual(token, v) || ok;
         if (!ok) throw unauthorized('invalid bearer token');
+        return undefined;
       },
     };
   }
@@ -86,8 +106,8 @@ export function createAuthenticator(
   const prefix = h.prefix ?? 'sha256=';
   const tsHeader = h.timestampHeader?.toLowerCase();
   const toleranceMs = (h.toleranceSeconds ?? 300) * 1000;
-  const seen = new Map<string, number>(); // signature → expiry, bounded
-  const MAX_SEEN = 100_000;
+  const replay = options.replay ?? new ReplayGuard();
+  const scope = options.scope ?? '';
   return {
     needsBody: true,
     check(headers, rawBody, now) {
@@ -96,11 +116,12 @@ export function createAuthenticator(
       if (!sig.startsWith(prefix)) throw unauthorized(`${sigHeader} must start with '${prefix}'`);
       const given = sig.slice(prefix.length).trim().toLowerCase();
       let signed: Buffer = rawBody ?? Buffer.alloc(0);
+      let t = 0;
       if (tsHeader) {
         const ts = header(headers, tsHeader);
         if (!ts || !/^\d{1,13}$/.test(ts.trim()))
           throw unauthorized(`missing or malformed ${tsHeader} header (unix seconds)`);
-        const t = Number(ts.trim()) * 1000;
+        t = Number(ts.trim()) * 1000;
         if (Math.abs(now - t) > toleranceMs)
           throw unauthorized(`${tsHeader} is outside the ${toleranceMs / 1000}s tolerance window`);
         signed = Buffer.concat([Buffer.from(`${ts.trim()}.`), signed]);
@@ -109,15 +130,20 @@ export function createAuthenticator(
       for (const secret of load())
         ok = safeEqual(given, createHmac('sha256', secret).update(signed).digest('hex')) || ok;
       if (!ok) throw unauthorized('signature does not match');
-      if (tsHeader) {
-        // A valid signature seen before within the window is a replay.
-        for (const [k, exp] of seen) {
-          if (exp > now && seen.size <= MAX_SEEN) break;
-          seen.delete(k);
-        }
-        if (seen.has(given)) throw unauthorized('replayed request (this signature was already accepted)');
-        seen.set(given, now + toleranceMs);
+      if (!tsHeader) return undefined;
+      // A valid signature already answered 2xx, or still being processed, is a replay. Past its timestamp's
+      // tolerance window the time check refuses it anyway, so that is how long it is remembered.
+      let claim: ReplayClaim | undefined;
+      try {
+        claim = replay.claim(scope, given, Math.max(t, now) + toleranceMs, now);
+      } catch (err) {
+        throw new ZwError('ZW_ERR_NOT_READY', 'cannot check for replayed requests now', {
+          retryAfterSeconds: 5,
+          cause: err,
+        });
       }
+      if (!claim) throw unauthorized('replayed request (this signature was already accepted or is being processed)');
+      return { claim, signedAt: t };
     },
   };
 }

@@ -1,10 +1,15 @@
 /**
  * Reading and parsing webhook bodies. The limit is enforced while reading (raw-body stops at `limit` bytes and
- * a Content-Length over the limit is refused before reading), never after buffering the whole body.
+ * a Content-Length over the limit is refused before reading), never after buffering the whole body. A body sent
+ * with `Content-Encoding: gzip | deflate | br` is decoded, and the same limit applies to the decoded size (zlib
+ * stops at `maxOutputLength`): a zip bomb is a 413, not a gigabyte in memory. Other encodings are a 415.
  */
 import type { IncomingMessage } from 'node:http';
+import { promisify } from 'node:util';
+import { brotliDecompress, gunzip, inflate } from 'node:zlib';
 import getRawBody from 'raw-body';
 import { ZwError } from '../api/index.ts';
+import { MAX_JSON_DEPTH, tooDeepPath } from '../pipeline/json-depth.ts';
 
 const JSON_TYPES = new Set([
   'application/json',
@@ -33,7 +38,53 @@ export function checkContentType(header: string | undefined): void {
   );
 }
 
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export type ContentEncoding = 'identity' | 'gzip' | 'deflate' | 'br';
+
+const DECODERS = {
+  gzip: promisify(gunzip),
+  deflate: promisify(inflate),
+  br: promisify(brotliDecompress),
+} as const;
+
+/** The body's encoding from `Content-Encoding` (checked before reading); 415 for anything but one of ours. */
+export function checkContentEncoding(header: string | undefined): ContentEncoding {
+  const codings = (header ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return 'identity';
+  const [coding] = codings;
+  if (codings.length === 1 && coding !== undefined) {
+    if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
+    if (coding === 'deflate' || coding === 'br') return coding;
+  }
+  throw new ZwError(
+    'ZW_ERR_UNSUPPORTED_MEDIA_TYPE',
+    `Content-Encoding '${codings.join(', ').slice(0, 64)}' is not accepted; send identity, gzip, deflate or br (one coding)`,
+    { field: 'headers.content-encoding' },
+  );
+}
+
+/** Reads the body (at most `limit` bytes on the wire) and decodes it (at most `limit` bytes decoded). */
+export async function readBody(
+  req: IncomingMessage,
+  limit: number,
+  encoding: ContentEncoding = 'identity',
+): Promise<Buffer> {
+  const wire = await readRawBody(req, limit);
+  if (encoding === 'identity') return wire;
+  try {
+    return await DECODERS[encoding](wire, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError)
+      throw new ZwError('ZW_ERR_BODY_TOO_LARGE', `decoded body exceeds the limit of ${limit} bytes`);
+    throw new ZwError('ZW_ERR_BAD_JSON', `body is not valid ${encoding} data (Content-Encoding: ${encoding})`, {
+      field: 'headers.content-encoding',
+    });
+  }
+}
+
+async function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) {
     throw new ZwError('ZW_ERR_BODY_TOO_LARGE', `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
@@ -57,8 +108,27 @@ export interface ParsedBody {
   jsonLines: boolean;
 }
 
-/** JSON, or JSON Lines when the body is several JSON documents one per line. */
+/**
+ * JSON, or JSON Lines when the body is several JSON documents one per line. A value nested deeper than
+ * MAX_JSON_DEPTH levels is refused (422 naming the path): nothing downstream has to walk it.
+ */
 export function parseJsonBody(raw: Buffer, contentType: string): ParsedBody {
+  const parsed = parseJson(raw, contentType);
+  const docs = parsed.jsonLines ? (parsed.value as unknown[]) : [parsed.value];
+  for (let i = 0; i < docs.length; i++) {
+    const path = tooDeepPath(docs[i], MAX_JSON_DEPTH, parsed.jsonLines ? `line ${i + 1}` : '');
+    if (path !== undefined) {
+      throw new ZwError(
+        'ZW_ERR_PAYLOAD_INVALID',
+        `JSON nests deeper than ${MAX_JSON_DEPTH} levels at ${path || '(top level)'}`,
+        { field: path || '(top level)' },
+      );
+    }
+  }
+  return parsed;
+}
+
+function parseJson(raw: Buffer, contentType: string): ParsedBody {
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new ZwError('ZW_ERR_BAD_JSON', 'body is empty; expected JSON');
   const lines =

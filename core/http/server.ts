@@ -11,8 +11,8 @@ import Koa from 'koa';
 import { isZwError, ZwError } from '../api/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { Authenticator } from './auth.ts';
-import { checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
+import type { Authenticator, AuthOutcome } from './auth.ts';
+import { checkContentEncoding, checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
 import { type ClientLimiter, clientAddress } from './client-limit.ts';
 
 export interface WebhookCall {
@@ -23,6 +23,8 @@ export interface WebhookCall {
   contentType: string;
   signal: AbortSignal;
   remoteAddress: string;
+  /** HMAC with a timestamp: the signed time (ms), the request's own time for events that carry none. */
+  signedAt?: number;
 }
 
 export interface WebhookRoute {
@@ -54,8 +56,18 @@ export interface HttpOptions {
   log: Logger;
 }
 
+/** Longest reason and field echoed in an error body: input quoted in a message (a 900 KB severity) is cut. */
+export const MAX_ERROR_REASON_CHARS = 512;
+export const MAX_ERROR_FIELD_CHARS = 256;
+
+const cap = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
+
 export function errorBody(err: ZwError) {
-  return { error: err.code, reason: err.message, ...(err.field !== undefined ? { field: err.field } : {}) };
+  return {
+    error: err.code,
+    reason: cap(err.message, MAX_ERROR_REASON_CHARS),
+    ...(err.field !== undefined ? { field: cap(err.field, MAX_ERROR_FIELD_CHARS) } : {}),
+  };
 }
 
 export function createHttpApp(opts: HttpOptions): Koa {
@@ -93,6 +105,21 @@ export function createHttpApp(opts: HttpOptions): Koa {
   });
 
   app.use(router.routes());
+  // A wrong method on a fixed route (/healthz, /readyz, /metrics) is a JSON error like every other: the router
+  // sets 405 (or 501) and Allow; the body is ours.
+  app.use(async (ctx, next) => {
+    await next();
+    if ((ctx.status === 405 || ctx.status === 501) && (ctx.body === undefined || ctx.body === null)) {
+      const status = ctx.status;
+      const allow = ctx.response.get('Allow');
+      ctx.body = errorBody(
+        new ZwError('ZW_ERR_METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${ctx.path}; use ${allow || 'GET'}`, {
+          status,
+        }),
+      );
+      ctx.status = status;
+    }
+  });
   app.use(router.allowedMethods({ throw: false }));
 
   // Webhook paths of the current Ingesters.
@@ -101,6 +128,7 @@ export function createHttpApp(opts: HttpOptions): Koa {
     const route = opts.routes().get(ctx.path);
     const started = performance.now();
     const endpoint = route?.endpoint ?? 'unknown';
+    let authed: AuthOutcome | undefined;
     try {
       if (ctx.url.length > (opts.maxUrlLength ?? 2048)) {
         throw new ZwError('ZW_ERR_URI_TOO_LONG', `request target longer than ${opts.maxUrlLength ?? 2048} bytes`);
@@ -124,12 +152,14 @@ export function createHttpApp(opts: HttpOptions): Koa {
       const limited = opts.clientLimiter?.take(client, Date.now());
       if (limited) throw limited;
       checkContentType(ctx.get('content-type') || undefined);
+      const encoding = checkContentEncoding(ctx.get('content-encoding') || undefined);
       const auth = route.authenticator;
       if (auth && !auth.needsBody) auth.check(ctx.headers, undefined, Date.now());
       const refused = route.admit();
       if (refused) throw refused;
-      const raw = await readBody(ctx.req, route.maxBodyBytes);
-      if (auth?.needsBody) auth.check(ctx.headers, raw, Date.now());
+      // Decoded (Content-Encoding) within the same limit; HMAC signatures cover the decoded body.
+      const raw = await readBody(ctx.req, route.maxBodyBytes, encoding);
+      if (auth?.needsBody) authed = auth.check(ctx.headers, raw, Date.now());
       const contentType = mediaType(ctx.get('content-type') || undefined);
       const parsed = parseJsonBody(raw, contentType);
       const abort = new AbortController();
@@ -144,9 +174,12 @@ export function createHttpApp(opts: HttpOptions): Koa {
         contentType,
         signal: abort.signal,
         remoteAddress: client,
+        ...(authed?.signedAt !== undefined ? { signedAt: authed.signedAt } : {}),
       });
       ctx.status = res.status;
       ctx.body = res.body;
+      // Only an answered success uses the signature up; any failure leaves it for the sender's retry.
+      if (res.status >= 200 && res.status < 300) authed?.claim?.accept();
     } catch (err) {
       const zw = isZwError(err) ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
       if (!isZwError(err)) opts.log.error({ err, path: ctx.path }, 'unhandled error in webhook');
@@ -160,6 +193,7 @@ export function createHttpApp(opts: HttpOptions): Koa {
       if (zw.status === 413) ctx.set('Connection', 'close');
       ctx.body = errorBody(zw);
     } finally {
+      authed?.claim?.release(); // no-op after accept()
       opts.metrics.webhookRequests.inc({ endpoint, status: String(ctx.status) });
       opts.metrics.webhookDuration.observe({ endpoint }, (performance.now() - started) / 1000);
     }

@@ -3,6 +3,7 @@
  * use), eventType sanitized to ^[a-z0-9_]+$, bounded text and details. Invalid drafts are reported, not thrown.
  */
 import { CATEGORIES, type Category, type ObservationDraft, SEVERITIES, type Severity } from '../api/index.ts';
+import { MAX_JSON_DEPTH, tooDeepPath } from './json-depth.ts';
 
 const SEVERITY_ALIASES: Record<string, Severity> = {
   critical: 'critical',
@@ -124,6 +125,10 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
     if (typeof d.details !== 'object' || d.details === null || Array.isArray(d.details)) {
       return { ok: false, reason: 'details must be an object', field: 'details' };
     }
+    // Bounding, fingerprinting and storing walk details recursively: refuse depth before any of them can overflow.
+    const deep = tooDeepPath(d.details, MAX_JSON_DEPTH, 'details');
+    if (deep !== undefined)
+      return { ok: false, reason: `details nest deeper than ${MAX_JSON_DEPTH} levels`, field: deep };
     out.details = boundDetails(d.details, opts.maxDetailsBytes);
   }
   if (d.fingerprint) out.fingerprint = d.fingerprint;

@@ -1,0 +1,45 @@
+/**
+ * Nesting depth of parsed JSON, measured without recursion. JSON.parse builds arbitrarily deep values, but
+ * everything after it that walks them recursively (JSON.stringify, canonical JSON for fingerprints, the sinks)
+ * overflows the stack somewhere past a few thousand levels. Bodies and details deeper than MAX_JSON_DEPTH are
+ * refused up front, naming the path where the limit was crossed.
+ */
+
+/** Deepest accepted nesting of objects and arrays (a top-level object is depth 1). */
+export const MAX_JSON_DEPTH = 100;
+
+/** Longest path reported in an error: the path of a 10,000-level value is not useful in full. */
+const MAX_PATH_SEGMENTS = 8;
+const MAX_SEGMENT_CHARS = 40;
+
+/**
+ * undefined when `value` nests at most `maxDepth` levels; otherwise the dot path (e.g. `details.a.b[0]…`) of the
+ * first container found deeper than that, shortened to its first segments.
+ */
+export function tooDeepPath(value: unknown, maxDepth = MAX_JSON_DEPTH, prefix = ''): string | undefined {
+  if (value === null || typeof value !== 'object') return undefined;
+  // Explicit stack of [value, depth, path segments]: no recursion, so depth itself cannot overflow us.
+  const stack: [object, number, string[]][] = [[value, 1, prefix ? [prefix] : []]];
+  while (stack.length > 0) {
+    const [v, depth, path] = stack.pop()!;
+    if (depth > maxDepth) return formatPath(path);
+    const entries: [string, unknown][] = Array.isArray(v)
+      ? v.map((x, i) => [`[${i}]`, x])
+      : Object.entries(v).map(([k, x]) => [k, x]);
+    for (const [seg, child] of entries) {
+      if (child === null || typeof child !== 'object') continue;
+      // Only the first segments are kept: memory stays bounded however deep the value is.
+      stack.push([child, depth + 1, path.length <= MAX_PATH_SEGMENTS ? [...path, seg] : path]);
+    }
+  }
+  return undefined;
+}
+
+function formatPath(path: string[]): string {
+  const shown = path
+    .slice(0, MAX_PATH_SEGMENTS)
+    .map((s) => (s.length > MAX_SEGMENT_CHARS ? `${s.slice(0, MAX_SEGMENT_CHARS)}…` : s));
+  let out = '';
+  for (const s of shown) out += s.startsWith('[') || out === '' ? s : `.${s}`;
+  return path.length > MAX_PATH_SEGMENTS ? `${out}…` : out;
+}
