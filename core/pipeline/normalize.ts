@@ -87,9 +87,9 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
     return { ok: false, reason: 'draft is not an object', field: '' };
   const d = draft as ObservationDraft;
   const severity = normalizeSeverity(d.severity);
-  if (!severity) return { ok: false, reason: `unknown severity ${JSON.stringify(d.severity)}`, field: 'severity' };
+  if (!severity) return { ok: false, reason: `unknown severity ${quoted(d.severity)}`, field: 'severity' };
   const category = normalizeCategory(d.category);
-  if (!category) return { ok: false, reason: `unknown category ${JSON.stringify(d.category)}`, field: 'category' };
+  if (!category) return { ok: false, reason: `unknown category ${quoted(d.category)}`, field: 'category' };
   if (typeof d.title !== 'string' || d.title.trim() === '')
     return { ok: false, reason: 'title must be a non-empty string', field: 'title' };
   if (d.message !== undefined && typeof d.message !== 'string')
@@ -165,6 +165,12 @@ function checkedMap(m: unknown, key: RegExp, value: RegExp): Record<string, stri
     out[k] = v;
   }
   return out;
+}
+
+/** A rejected input value quoted in a reason (and so in logs and error bodies): at most 64 characters of it. */
+function quoted(v: unknown): string {
+  const s = typeof v === 'string' ? v : String(JSON.stringify(v) ?? v);
+  return JSON.stringify(s.length <= 64 ? s : `${s.slice(0, 63)}…`);
 }
 
 function truncate(s: string, max: number): string {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { MAX_ERROR_REASON_CHARS } from '../../core/http/server.ts';
+import { normalizeDraft } from '../../core/pipeline/normalize.ts';
 import {
   cleanup,
   post,
@@ -113,6 +114,12 @@ describe('HTTP edges', () => {
     assert.equal(r.json?.field, 'severity');
     assert.ok(String(r.json?.reason).length <= MAX_ERROR_REASON_CHARS);
     assert.ok(r.text.length < 2 * MAX_ERROR_REASON_CHARS, `error body of ${r.text.length} bytes`);
+  });
+
+  test('a draft with a 900 KB severity from any plugin is dropped with a short reason (logged, not echoed whole)', () => {
+    const res = normalizeDraft({ severity: 'x'.repeat(900_000), title: 't' }, { maxDetailsBytes: 16_384, now: 0 });
+    assert.equal(res.ok, false);
+    assert.ok(!res.ok && res.reason.length < 100, `reason of ${res.ok ? 0 : res.reason.length} characters`);
   });
 
   test('the 503 for a missing secret file does not name its path', async () => {
