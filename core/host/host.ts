@@ -20,7 +20,7 @@ import { type GuardKind, installGuard, type TapFailure } from '../hooks/guard.ts
 import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
 import { type CredentialSource, createAuthenticator } from '../http/auth.ts';
 import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
-import { MemoryUsedSignatures, ReplayGuard } from '../http/replay.ts';
+import { lazyUsedSignatures, MemoryUsedSignatures, ReplayGuard } from '../http/replay.ts';
 import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
@@ -171,7 +171,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const sink = runtime.sink;
   // HMAC replay protection (ADR 0012): used signatures on disk in standalone mode, per replica in kubernetes mode.
   const replay = new ReplayGuard(
-    mode === 'standalone' ? new SqliteUsedSignatures(env.dataDir) : new MemoryUsedSignatures(),
+    mode === 'standalone'
+      ? lazyUsedSignatures(() => new SqliteUsedSignatures(env.dataDir))
+      : new MemoryUsedSignatures(),
     (err) => log.warn({ err: (err as Error).message }, 'cannot record a used webhook signature'),
   );
 

@@ -39,6 +39,20 @@ export class MemoryUsedSignatures implements UsedSignatures {
   }
 }
 
+/** Opens the real store on first use: no file for hosts without timestamped HMAC, and an open error is a 503. */
+export function lazyUsedSignatures(open: () => UsedSignatures): UsedSignatures {
+  let store: UsedSignatures | undefined;
+  const get = () => {
+    store ??= open();
+    return store;
+  };
+  return {
+    has: (key, now) => get().has(key, now),
+    add: (key, expiresAt, now) => get().add(key, expiresAt, now),
+    close: () => store?.close?.(),
+  };
+}
+
 export interface ReplayClaim {
   /** The request succeeded (2xx): the signature is used from now on. */
   accept(): void;

@@ -9,7 +9,8 @@ import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ReplayGuard } from '../../core/http/replay.ts';
+import { createAuthenticator } from '../../core/http/auth.ts';
+import { lazyUsedSignatures, ReplayGuard } from '../../core/http/replay.ts';
 import { SqliteStore } from '../../core/sinks/sqlite-store.ts';
 import { SqliteUsedSignatures } from '../../core/sinks/used-signatures.ts';
 import { cleanup, post, startTestHost, type TestHost, tempDir, writeConfigDir } from '../support/host.ts';
@@ -158,5 +159,23 @@ describe('HMAC replay protection, standalone', () => {
     assert.ok(guard.claim('ns/ing', 'abc', now + 60_000, now + 61_000), 'expired with its tolerance window');
     assert.equal(store.count(), 1);
     guard.close();
+  });
+
+  test('a record of used signatures that cannot be opened is a 503, never an accepted replay', () => {
+    const guard = new ReplayGuard(
+      lazyUsedSignatures(() => {
+        throw new Error('SQLITE_CANTOPEN');
+      }),
+    );
+    const auth = createAuthenticator({ type: 'hmac', hmac: { timestampHeader: 'X-Timestamp' } }, () => [SECRET], {
+      replay: guard,
+      scope: 'default/x',
+    });
+    const body = '{}';
+    const headers = Object.fromEntries(Object.entries(signed(body)).map(([k, v]) => [k.toLowerCase(), v]));
+    assert.throws(
+      () => auth!.check(headers, Buffer.from(body), Date.now()),
+      (err: { code?: string; status?: number }) => err.code === 'ZW_ERR_NOT_READY' && err.status === 503,
+    );
   });
 });
