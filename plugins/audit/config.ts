@@ -63,6 +63,15 @@ export interface ResolvedConfig {
 
 export const DEFAULT_MAX_EVENTS = 10_000;
 
+/**
+ * The stages rules look at by default: every stage that carries the response (status code, authorization decision).
+ * Audit policies keep different subsets (`omitStages`, globally or per policy rule); a rule fires at whichever of
+ * these arrives, and the request's Observation is deduplicated across its stages (map.ts, fingerprint).
+ * RequestReceived is not among them: it is emitted before authorization and before the body is read, so rules on
+ * the response would be decided without it (and a request would be judged twice).
+ */
+export const DEFAULT_STAGES: readonly Stage[] = Object.freeze(['ResponseStarted', 'ResponseComplete', 'Panic']);
+
 /** Config with every default applied (the host applies the schema defaults too; this keeps direct callers safe). */
 export function resolveConfig(raw: Readonly<Record<string, unknown>> | AuditConfig | undefined): ResolvedConfig {
   const c = (raw ?? {}) as AuditConfig;
@@ -87,7 +96,7 @@ export function resolveConfig(raw: Readonly<Record<string, unknown>> | AuditConf
     rules.push(r);
   }
   return {
-    stages: c.stages ?? ['ResponseComplete'],
+    stages: c.stages ?? [...DEFAULT_STAGES],
     rules,
     exclude: c.exclude ?? [],
     matchPolicy: c.matchPolicy ?? 'first',

@@ -47,9 +47,9 @@ export const DEFAULT_RULES: readonly RuleConfig[] = Object.freeze([
     severity: 'medium',
     title: 'Exec, attach or port-forward into a pod',
     description:
-      'An interactive session into a pod started (exec, attach or portforward). Seen at ResponseStarted, when the ' +
-      'session opens; any verb (websocket clients use get, SPDY clients create).',
-    stages: ['ResponseStarted'],
+      'An interactive session into a pod was requested (exec, attach or portforward), whether or not it opened; any ' +
+      'verb (websocket clients use get, SPDY clients create). Seen at ResponseStarted when the session opens, else ' +
+      'at ResponseComplete or Panic: one Observation per request whichever stages the audit policy keeps.',
     match: { apiGroups: [''], resources: ['pods/exec', 'pods/attach', 'pods/portforward'] },
   },
   {

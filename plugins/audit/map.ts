@@ -3,13 +3,18 @@
  * needed: index.ts adds metrics and logging around it, tests call it directly.
  *
  * Decisions (README.md has the user-facing version):
- * - One Observation per (event, matching rule); events matching no rule give none. Stage filter first.
- * - Fingerprint `<auditID>/<stage>/<rule>`: the API server retries a batch up to 5 times and every stage of one request
- *   shares the auditID, so this is the event's identity; a retried batch maps to the same Observation names.
+ * - One Observation per request (matchPolicy first) or per (request, matching rule) (matchPolicy all), whichever
+ *   stages of the request the audit policy keeps: the fingerprint is the request's identity (requestKey), not the
+ *   event's, so the ResponseStarted and ResponseComplete events of one exec are one Observation, and a batch the API
+ *   server resends maps to the same Observation names. Events matching no rule give none. Stage filter first.
+ * - The request's identity is its auditID plus fields the API server sets once per request and repeats in every
+ *   stage (requestReceivedTimestamp, user, verb, requestURI): a client may choose its own auditID (the `Audit-ID`
+ *   request header), and must not be able to make its request a duplicate of an earlier one.
  * - A bad item in a list is skipped and reported in `invalid`; the request is refused (422) only when the body is not
  *   a list/Event at all, when it is a single bad Event, or when no item of a non-empty list is an event.
  * - Never copies requestObject/responseObject into details (they hold Secret data, ConfigMap values, tokens).
  */
+import { createHash } from 'node:crypto';
 import type { ObservationDraft, ResourceRef } from 'zen-watcher/plugin-api';
 import { BodyError, bodyItems } from './body.ts';
 import { type ResolvedConfig, resolveConfig } from './config.ts';
@@ -251,6 +256,21 @@ function actorText(ev: AuditEvent): string {
   return as ? `${who} as ${as}` : who;
 }
 
+/**
+ * The identity of the request an event belongs to, the same in each of its stages and in every resend of a batch:
+ * `<auditID>/<16 hex>`, the hex a hash of the request's receive time, user, verb and URI. The auditID alone is not
+ * enough: the API server takes it from the client's `Audit-ID` header when there is one.
+ */
+export function requestKey(ev: AuditEvent): string {
+  const basis = JSON.stringify([
+    ev.requestReceivedTimestamp ?? ev.timestamp ?? '',
+    ev.user.username ?? '',
+    ev.verb,
+    ev.requestURI ?? '',
+  ]);
+  return `${ev.auditID}/${createHash('sha256').update(basis).digest('hex').slice(0, 16)}`;
+}
+
 export function toDraft(
   ev: AuditEvent,
   hit: RuleHit,
@@ -318,7 +338,7 @@ export function toDraft(
     title: cut(`${rule.title ?? rule.name}: ${ev.verb} ${target} by ${actor}`, 256),
     message: cut(rule.description ? `${rule.description} ${sentence}` : sentence, 2048),
     details,
-    fingerprint: `${ev.auditID}/${ev.stage}/${rule.name}`,
+    fingerprint: cfg.matchPolicy === 'all' ? `${requestKey(ev)}/${rule.name}` : requestKey(ev),
   };
   if (resource) draft.resource = resource;
   const detectedAt = ev.stageTimestamp ?? ev.requestReceivedTimestamp ?? ev.timestamp;

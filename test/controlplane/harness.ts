@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,26 @@ export interface StartOptions {
   startTimeoutMs?: number;
   /** Where to write the kubeconfig; default: a new temp dir (removed by stop()). */
   kubeconfigPath?: string;
+  /**
+   * Run the kube-apiserver audit webhook backend: `policy` is the text (YAML or JSON) of an audit.k8s.io/v1 Policy,
+   * `webhookUrl` the URL the API server POSTs EventList batches to (batch mode, at most 100 ms per batch; see
+   * main.go auditArgs). Not possible with ZEN_TEST_KUBECONFIG (an external cluster): startControlPlane rejects.
+   */
+  audit?: { policy: string; webhookUrl: string };
+  /** Extra kube-apiserver flags, appended last (e.g. '--audit-webhook-batch-max-size=1'). */
+  apiserverArgs?: string[];
+}
+
+/** The webhook kubeconfig the API server reads with --audit-webhook-config-file. */
+export function auditWebhookKubeconfig(url: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'audit-sink', cluster: { server: url } }],
+    contexts: [{ name: 'audit-sink', context: { cluster: 'audit-sink', user: '' } }],
+    'current-context': 'audit-sink',
+    users: [],
+  });
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -101,7 +121,12 @@ function buildBinary(): Promise<string> {
 /** Starts a control plane, or returns the external one from ZEN_TEST_KUBECONFIG. */
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
   const externalPath = process.env.ZEN_TEST_KUBECONFIG;
-  if (externalPath) return externalControlPlane(resolve(externalPath));
+  if (externalPath) {
+    if (opts.audit || opts.apiserverArgs?.length) {
+      throw new Error('audit and apiserverArgs need a control plane started here; ZEN_TEST_KUBECONFIG is set');
+    }
+    return externalControlPlane(resolve(externalPath));
+  }
 
   const bin = await controlPlaneBinary();
   const tmp = await mkdtemp(join(tmpdir(), 'zen-controlplane-'));
@@ -110,6 +135,14 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const args = ['--kubeconfig', kubeconfigPath];
   if (opts.crdDir) args.push('--crd-dir', resolve(opts.crdDir));
   for (const t of opts.extraTokens ?? []) args.push('--extra-token', t);
+  if (opts.audit) {
+    const policy = join(tmp, 'audit-policy.yaml');
+    const webhook = join(tmp, 'audit-webhook.kubeconfig');
+    await writeFile(policy, opts.audit.policy);
+    await writeFile(webhook, auditWebhookKubeconfig(opts.audit.webhookUrl), { mode: 0o600 });
+    args.push('--audit-policy-file', policy, '--audit-webhook-config-file', webhook);
+  }
+  for (const a of opts.apiserverArgs ?? []) args.push(`--apiserver-arg=${a}`);
 
   const logFd = openSync(logPath, 'a');
   let child: ChildProcess;

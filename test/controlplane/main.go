@@ -88,6 +88,8 @@ type options struct {
 	crdDir         string
 	extraTokens    stringList
 	apiserverArgs  stringList
+	auditPolicy    string
+	auditWebhook   string
 	verbosity      int
 	readyTimeout   time.Duration
 	exitOnStdinEOF bool
@@ -102,6 +104,8 @@ func parseOptions() (*options, error) {
 	fs.StringVar(&o.crdDir, "crd-dir", "", "apply every *.yaml/*.yml CustomResourceDefinition in this directory once ready, and wait for Established")
 	fs.Var(&o.extraTokens, "extra-token", "extra tokens.csv row, e.g. 'tok,user,uid,\"group1,group2\"' (repeatable)")
 	fs.Var(&o.apiserverArgs, "apiserver-arg", "extra kube-apiserver flag, e.g. --feature-gates=X=true (repeatable; appended last)")
+	fs.StringVar(&o.auditPolicy, "audit-policy-file", "", "kube-apiserver audit policy (audit.k8s.io/v1 Policy); needs --audit-webhook-config-file")
+	fs.StringVar(&o.auditWebhook, "audit-webhook-config-file", "", "kubeconfig of the audit webhook backend (events are sent in batch mode with a 100ms max wait, see auditArgs)")
 	fs.IntVar(&o.verbosity, "v", 0, "kube-apiserver log verbosity (--v); >=4 also turns etcd logs up to info")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 120*time.Second, "give up if the apiserver is not ready within this time")
 	fs.BoolVar(&o.exitOnStdinEOF, "exit-on-stdin-eof", true, "stop when stdin reaches EOF (the parent process died)")
@@ -123,12 +127,45 @@ func parseOptions() (*options, error) {
 			return nil, fmt.Errorf("--crd-dir %q is not a directory", o.crdDir)
 		}
 	}
+	if (o.auditPolicy == "") != (o.auditWebhook == "") {
+		return nil, errors.New("--audit-policy-file and --audit-webhook-config-file go together")
+	}
+	for _, f := range []*string{&o.auditPolicy, &o.auditWebhook} {
+		if *f == "" {
+			continue
+		}
+		if st, err := os.Stat(*f); err != nil || !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("audit file %q is not a readable file", *f)
+		}
+		if *f, err = filepath.Abs(*f); err != nil {
+			return nil, err
+		}
+	}
 	for _, t := range o.extraTokens {
 		if strings.ContainsAny(t, "\r\n") || strings.Count(t, ",") < 2 {
 			return nil, fmt.Errorf("--extra-token %q: want one CSV row token,user,uid[,\"groups\"]", t)
 		}
 	}
 	return o, nil
+}
+
+// auditArgs: the audit webhook backend in batch mode, tuned for tests: a batch leaves after at most 100ms, without
+// throttling, and a failed send is retried after 200ms (the defaults are 30s, 10 QPS and 10s). --apiserver-arg
+// flags come later and override any of these.
+func auditArgs(o *options) []string {
+	if o.auditPolicy == "" {
+		return nil
+	}
+	return []string{
+		"--audit-policy-file=" + o.auditPolicy,
+		"--audit-webhook-config-file=" + o.auditWebhook,
+		"--audit-webhook-version=audit.k8s.io/v1",
+		"--audit-webhook-mode=batch",
+		"--audit-webhook-batch-max-wait=100ms",
+		"--audit-webhook-batch-max-size=100",
+		"--audit-webhook-batch-throttle-enable=false",
+		"--audit-webhook-initial-backoff=200ms",
+	}
 }
 
 func logf(format string, args ...any) {
@@ -347,6 +384,7 @@ func run() int {
 		"--profiling=false",
 		"--v=" + strconv.Itoa(o.verbosity),
 	}
+	args = append(args, auditArgs(o)...)
 	args = append(args, o.apiserverArgs...)
 	cmd.SetArgs(args)
 
