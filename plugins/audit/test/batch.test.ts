@@ -14,6 +14,7 @@ import {
   eventList,
   eventsIn,
   expectedName,
+  fingerprintOf,
   INGESTER_NS,
   inOrder,
   load,
@@ -43,7 +44,8 @@ function realBases(dir: string): Base[] {
 
 /**
  * One API request as the audit backend reports it: RequestReceived (no response yet), then ResponseStarted for
- * long-running requests, then ResponseComplete — all sharing one auditID.
+ * long-running requests, then ResponseComplete — all sharing one auditID. The rules decide at ResponseStarted and at
+ * ResponseComplete, and both stages of one request are the same Observation (same fingerprint).
  */
 function stagesOf(base: Base, auditID: string): Array<{ item: Event; rule: string | undefined }> {
   const original = base.event.stage as string;
@@ -60,23 +62,32 @@ function stagesOf(base: Base, auditID: string): Array<{ item: Event; rule: strin
   };
   const out = [copy('RequestReceived', undefined)];
   if (original === 'ResponseStarted') out.push(copy('ResponseStarted', base.rule));
-  // A ResponseComplete that is a copy of a ResponseStarted event matches nothing: pod-exec looks at ResponseStarted.
-  out.push(copy('ResponseComplete', original === 'ResponseComplete' ? base.rule : undefined));
+  out.push(copy('ResponseComplete', base.rule));
   return out;
 }
 
 const BROKEN_AT = 217;
 
-function bigBatch(dir: string): { body: Event; expected: Array<{ auditID: string; stage: string; rule: string }> } {
+interface Expected {
+  auditID: string;
+  stage: string;
+  rule: string;
+  fingerprint: string;
+}
+
+function bigBatch(dir: string): { body: Event; expected: Expected[] } {
   const bases = realBases(dir);
   const items: Event[] = [];
-  const expected: Array<{ auditID: string; stage: string; rule: string }> = [];
+  const expected: Expected[] = [];
   for (let k = 0; items.length < 399; k++) {
     const base = bases[k % bases.length]!;
     for (const { item, rule } of stagesOf(base, `${base.event.auditID as string}-r${k}`)) {
       if (items.length === 399) break;
       items.push(item);
-      if (rule) expected.push({ auditID: item.auditID as string, stage: item.stage as string, rule });
+      if (rule) {
+        const fingerprint = fingerprintOf(item);
+        expected.push({ auditID: item.auditID as string, stage: item.stage as string, rule, fingerprint });
+      }
     }
   }
   // One broken item: objectRef of the wrong type.
@@ -91,15 +102,18 @@ test('a 400-event EventList with mixed stages and one broken item', async (t) =>
   const dir = requireRealFixtures(t, 'audit');
   if (!dir) return;
   const { body, expected } = bigBatch(dir);
+  const requests = [...new Set(expected.map((e) => e.fingerprint))];
   const items = body.items as Event[];
   assert.equal(items.length, 400);
   assert.ok(items.every((i) => !('kind' in i) && !('apiVersion' in i)));
   const stages = new Map<string, number>();
   for (const i of items) stages.set(i.stage as string, (stages.get(i.stage as string) ?? 0) + 1);
   assert.deepEqual(Object.fromEntries(stages), { RequestReceived: 193, ResponseStarted: 14, ResponseComplete: 193 });
-  // 14 real events cycled, 29 items per cycle (14 RequestReceived, 1 ResponseStarted, 14 ResponseComplete), 11 of
-  // which match: 13 full cycles (377 items, 143 matches) + 22 items of the 14th (7 matches) = 150.
-  assert.equal(expected.length, 150);
+  // 14 real events cycled, 29 items per cycle (14 RequestReceived, 1 ResponseStarted, 14 ResponseComplete), 12 of
+  // which match (11 requests: the exec matches at ResponseStarted and at ResponseComplete): 13 full cycles (377 items,
+  // 156 matches) + 22 items of the 14th (8 matches) = 164 matching events of 150 requests.
+  assert.equal(expected.length, 164);
+  assert.equal(requests.length, 150);
 
   await t.test('pure mapping: exact counts', () => {
     const r = mapBody(body, undefined);
@@ -114,33 +128,33 @@ test('a 400-event EventList with mixed stages and one broken item', async (t) =>
     assert.equal(r.stats.events, 400);
     assert.equal(r.stats.invalid, 1);
     assert.equal(r.stats.stageSkipped, 193, 'every RequestReceived item');
-    assert.equal(r.stats.matched, 150);
-    // ResponseComplete copies of the exec, the token Secret, the OpenShift get and the v1alpha1 get: 14 each.
-    assert.equal(r.stats.unmatched, 56);
+    assert.equal(r.stats.matched, 164);
+    // ResponseComplete copies of the token Secret, the OpenShift get and the v1alpha1 get: 14 each.
+    assert.equal(r.stats.unmatched, 42);
     assert.equal(r.stats.excluded, 0);
     assert.deepEqual(r.stats.byRule, {
       'cluster-admin-binding': 14,
-      'pod-exec': 14,
+      'pod-exec': 28,
       'secret-change': 28,
       'privileged-pod': 14,
       'configmap-change': 80,
     });
     assert.deepEqual(
       r.drafts.map((d) => d.fingerprint),
-      expected.map((e) => `${e.auditID}/${e.stage}/${e.rule}`),
+      expected.map((e) => e.fingerprint),
     );
   });
 
-  await t.test('through the pipeline: 150 Observations, then a retry of the same batch is all duplicates', async () => {
+  await t.test('through the pipeline: 150 Observations (one per request), then a retry is all duplicates', async () => {
     const kit = await load();
     try {
       const first = await kit.webhook(body, { namespace: INGESTER_NS, spec: SPEC });
       assert.equal(first.result.created, 150);
-      assert.equal(first.result.duplicates, 0);
+      assert.equal(first.result.duplicates, 14, 'the ResponseComplete event of each exec');
       assert.equal(first.result.dropped, 0);
       assert.deepEqual(
         first.result.names,
-        expected.map((e) => expectedName(`${e.auditID}/${e.stage}/${e.rule}`)),
+        requests.map((f) => expectedName(f)),
       );
       const severities = new Map<string, number>();
       for (const o of first.observations) severities.set(o.spec.severity, (severities.get(o.spec.severity) ?? 0) + 1);
@@ -148,7 +162,7 @@ test('a 400-event EventList with mixed stages and one broken item', async (t) =>
 
       const retry = await kit.webhook(body, { namespace: INGESTER_NS, spec: SPEC });
       assert.equal(retry.result.created, 0);
-      assert.equal(retry.result.duplicates, 150);
+      assert.equal(retry.result.duplicates, 164);
       assert.deepEqual(retry.result.names, [], 'nothing new is written');
       assert.equal(kit.observations().length, 150);
     } finally {
@@ -189,9 +203,10 @@ test('retries: the same EventList twice → the second time all duplicates; name
   try {
     const first = await a.webhook(body, { namespace: INGESTER_NS, spec: SPEC });
     assert.equal(first.result.created, 9);
+    assert.equal(first.result.duplicates, 1, 'the exec is one request: ResponseStarted and ResponseComplete');
     const retry = await a.webhook(body, { namespace: INGESTER_NS, spec: SPEC });
     assert.equal(retry.result.created, 0);
-    assert.equal(retry.result.duplicates, 9);
+    assert.equal(retry.result.duplicates, 10);
     const elsewhere = await b.webhook(body, { namespace: INGESTER_NS, spec: SPEC });
     assert.deepEqual(elsewhere.result.names, first.result.names);
   } finally {
@@ -211,7 +226,7 @@ test('retries after the last backoff (~80 s later) are duplicates with deduplica
     now += 4 * 60_000;
     const late = await kit.webhook(body, { namespace: INGESTER_NS, spec: SPEC });
     assert.equal(late.result.created, 0);
-    assert.equal(late.result.duplicates, 9);
+    assert.equal(late.result.duplicates, 10);
   } finally {
     await kit.close();
   }
@@ -223,15 +238,15 @@ test('own fixture: a webhook EventList covering every built-in rule', async () =
   assert.deepEqual(r.stats, {
     events: 16,
     invalid: 0,
-    stageSkipped: 2, // RequestReceived, Panic
+    stageSkipped: 1, // RequestReceived
     excluded: 0,
-    unmatched: 5, // exec ResponseComplete, kube-root-ca.crt by the controller, /healthz, pod at Metadata level, 404 patch
-    matched: 9,
+    unmatched: 5, // kube-root-ca.crt by the controller, /healthz, pod at Metadata level, 404 patch, Panic (500) delete
+    matched: 10, // the exec twice: ResponseStarted and ResponseComplete (one Observation)
     byRule: {
       'secret-change': 1,
       'authz-denied': 1,
       impersonation: 1,
-      'pod-exec': 1,
+      'pod-exec': 2,
       'rbac-change': 2,
       delete: 2,
       'privileged-pod': 1,
@@ -473,7 +488,7 @@ test('empty and odd-but-valid bodies are accepted with nothing to do', async () 
     // A JSON array holding whole EventLists (one stored webhook body per line).
     const { body } = own('eventlist-v1-webhook-batch.json');
     const drafts = await kit.webhookDrafts([body, body]);
-    assert.equal(drafts.length, 18);
+    assert.equal(drafts.length, 20);
   } finally {
     await kit.close();
   }
@@ -500,4 +515,73 @@ test('own fixture: a truncated event (audit.k8s.io/truncated) leaves body rules 
   assert.equal(r.drafts.length, 0);
   assert.equal(r.stats.unmatched, 1);
   assert.deepEqual(r.stats.undecided, { 'privileged-pod/request_truncated': 1 });
+});
+
+test('stages: an exec gives one Observation whichever of its stages the policy keeps', async () => {
+  const { body } = own('eventlist-v1-webhook-batch.json');
+  const items = (body as { items: Event[] }).items;
+  const started = items.find((i) => i.stage === 'ResponseStarted')!;
+  const stage = (s: string, extra: Event = {}) => ({ ...structuredClone(started), stage: s, ...extra });
+  const kept: Array<[string, Event[]]> = [
+    ['ResponseStarted only', [stage('ResponseStarted')]],
+    ['ResponseComplete only (policy omits ResponseStarted)', [stage('ResponseComplete')]],
+    [
+      'RequestReceived + ResponseComplete',
+      [stage('RequestReceived', { responseStatus: undefined }), stage('ResponseComplete')],
+    ],
+    ['ResponseStarted + ResponseComplete', [stage('ResponseStarted'), stage('ResponseComplete')]],
+    [
+      'all four, Panic last',
+      [stage('RequestReceived'), stage('ResponseStarted'), stage('Panic', { responseStatus: { code: 500 } })],
+    ],
+    ['ResponseComplete before ResponseStarted (batches race)', [stage('ResponseComplete'), stage('ResponseStarted')]],
+  ];
+  for (const [what, events] of kept) {
+    const kit = await load();
+    try {
+      const { result, observations } = await kit.webhook(eventList(events), { namespace: INGESTER_NS, spec: SPEC });
+      assert.equal(result.created, 1, what);
+      assert.equal(observations[0]!.spec.details?.rule, 'pod-exec', what);
+      // The same request sent again in a later batch (the API server's retry): a duplicate.
+      const again = await kit.webhook(eventList(events), { namespace: INGESTER_NS, spec: SPEC });
+      assert.equal(again.result.created, 0, what);
+    } finally {
+      await kit.close();
+    }
+  }
+});
+
+test('request identity: a client-chosen Audit-ID shared by two requests gives two Observations', async () => {
+  const { body } = own('eventlist-v1-webhook-batch.json');
+  const items = (body as { items: Event[] }).items.filter((i) => i.stage === 'ResponseComplete');
+  // The secret create and the exec, given the same auditID (the API server takes it from the Audit-ID header).
+  const same = items.slice(0, 4).map((i) => ({ ...structuredClone(i), auditID: 'chosen-by-client' }));
+  const kit = await load();
+  try {
+    const { result } = await kit.webhook(eventList(same), { namespace: INGESTER_NS, spec: SPEC });
+    assert.equal(result.created, mapBody(eventList(same), undefined).drafts.length);
+    assert.ok(result.created >= 3, `${result.created} Observations`);
+    assert.equal(result.duplicates, 0);
+    // Only the request fields the API server sets once per request differ: the receive time alone is enough.
+    const twin = { ...structuredClone(same[0]!), requestReceivedTimestamp: '2025-05-30T09:00:00.000001Z' };
+    const second = await kit.webhook(eventList([twin]), { namespace: INGESTER_NS, spec: SPEC });
+    assert.equal(second.result.created, 1);
+  } finally {
+    await kit.close();
+  }
+});
+
+test('matchPolicy all: one Observation per (request, rule), whichever stages arrive', () => {
+  const { body } = own('eventlist-v1-webhook-batch.json');
+  const started = (body as { items: Event[] }).items.find((i) => i.stage === 'ResponseStarted')!;
+  const complete = { ...structuredClone(started), stage: 'ResponseComplete' };
+  const config = {
+    matchPolicy: 'all',
+    includeDefaultRules: true,
+    rules: [{ name: 'carol', severity: 'info', match: { users: ['carol@*'] } }],
+  };
+  const r = mapBody(eventList([started, complete]), config);
+  const fingerprints = new Set(r.drafts.map((d) => d.fingerprint));
+  assert.deepEqual([...new Set(r.drafts.map((d) => d.details?.rule))], ['carol', 'pod-exec']);
+  assert.equal(fingerprints.size, 2, 'two rules, one request: two Observations, not four');
 });

@@ -5,6 +5,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Observation } from 'zen-watcher/plugin-api';
 import { loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import { parseEvent } from '../event.ts';
+import { requestKey } from '../map.ts';
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
@@ -65,6 +67,12 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
  * pipeline hashes the plugin fingerprint, the name is `<source>-<16 hex of sha256(that)>`). Computed here
  * independently of core, so a change to the naming scheme (which would break dedup across versions) fails a test.
  */
+/** The fingerprint the plugin gives an event's request (matchPolicy first; `rule` appended for matchPolicy all). */
+export function fingerprintOf(event: Record<string, unknown>, rule?: string): string {
+  const key = requestKey(parseEvent(event));
+  return rule === undefined ? key : `${key}/${rule}`;
+}
+
 export function expectedName(fingerprint: string, source = 'audit'): string {
   return `${source}-${sha256(sha256(fingerprint)).slice(0, 16)}`;
 }

@@ -124,13 +124,13 @@ test('metrics: events counted by result, bad items by reason, undecided rules by
   assert.equal(drafts?.length, 2);
   await r.tap(request(own('eventlist-v1-webhook-batch.json').body));
   assert.deepEqual(Object.fromEntries(r.counts), {
-    'audit_events_total{"source":"audit","result":"matched"}': 2 + 9,
+    'audit_events_total{"source":"audit","result":"matched"}': 2 + 10,
     'audit_events_total{"source":"audit","result":"invalid"}': 5,
     'audit_invalid_events_total{"source":"audit","reason":"not_object"}': 2,
     'audit_invalid_events_total{"source":"audit","reason":"wrong_type"}': 2,
     'audit_invalid_events_total{"source":"audit","reason":"wrong_kind"}': 1,
     'audit_events_total{"source":"audit","result":"unmatched"}': 5,
-    'audit_events_total{"source":"audit","result":"stage_skipped"}': 2,
+    'audit_events_total{"source":"audit","result":"stage_skipped"}': 1,
     'audit_rule_undecided_total{"source":"audit","rule":"cluster-admin-binding","why":"no_request_object"}': 1,
     'audit_rule_undecided_total{"source":"audit","rule":"privileged-pod","why":"no_request_object"}': 1,
   });

@@ -8,7 +8,18 @@ import { basename } from 'node:path';
 import { test } from 'node:test';
 import { listFiles, readText, requireRealFixtures } from '../../../test/support/fixtures.ts';
 import { mapBody } from '../map.ts';
-import { eventList, eventsIn, expectedName, INGESTER_NS, inOrder, load, payload, SPEC, summary } from './helpers.ts';
+import {
+  eventList,
+  eventsIn,
+  expectedName,
+  fingerprintOf,
+  INGESTER_NS,
+  inOrder,
+  load,
+  payload,
+  SPEC,
+  summary,
+} from './helpers.ts';
 import { REAL_EVENT_COUNTS, REAL_EXPECTED } from './real-expected.ts';
 
 test('real audit fixtures: exact Observations with the built-in rules', async (t) => {
@@ -38,10 +49,11 @@ test('real audit fixtures: exact Observations with the built-in rules', async (t
         assert.equal(result.created, expected.length);
         assert.equal(observations.length, expected.length);
         const got = inOrder(result.names, observations);
+        const events = eventsIn(file);
         got.forEach((o, i) => {
           const e = expected[i]!;
-          const fingerprint = `${e.auditID}/${e.stage}/${e.rule}`;
-          assert.equal(o.name, expectedName(fingerprint), 'deterministic name from auditID/stage/rule');
+          const event = events.find((ev) => ev.auditID === e.auditID && ev.stage === e.stage)!;
+          assert.equal(o.name, expectedName(fingerprintOf(event)), "deterministic name from the request's identity");
           assert.deepEqual(summary(o), {
             rule: e.rule,
             severity: e.severity,
@@ -123,15 +135,28 @@ test('real audit fixtures: configuration changes what they give', async (t) => {
   await t.test('pod-exec off: the exec event gives nothing', () => {
     const r = drafts('event-exec-pod-responsestarted-101.json', { disableRules: ['pod-exec'] });
     assert.equal(r.drafts.length, 0);
-    assert.equal(r.stats.stageSkipped, 1, 'no remaining rule looks at ResponseStarted');
+    assert.equal(r.stats.unmatched, 1, 'looked at, matched by no remaining rule');
   });
-  await t.test('only ResponseComplete everywhere: the exec (ResponseStarted) event is skipped by stage', () => {
+  await t.test('a custom rule without stages decides at ResponseStarted too (the default stages)', () => {
     const r = drafts('event-exec-pod-responsestarted-101.json', {
       rules: [{ name: 'exec', severity: 'high', match: { resources: ['pods/exec'] } }],
     });
-    assert.equal(r.drafts.length, 0);
-    assert.equal(r.stats.stageSkipped, 1);
+    assert.deepEqual(
+      r.drafts.map((d) => [d.details?.rule, d.details?.stage]),
+      [['exec', 'ResponseStarted']],
+    );
   });
+  await t.test(
+    'stages: [ResponseComplete] chosen explicitly: the exec (ResponseStarted) event is skipped by stage',
+    () => {
+      const r = drafts('event-exec-pod-responsestarted-101.json', {
+        stages: ['ResponseComplete'],
+        rules: [{ name: 'exec', severity: 'high', match: { resources: ['pods/exec'] } }],
+      });
+      assert.equal(r.drafts.length, 0);
+      assert.equal(r.stats.stageSkipped, 1);
+    },
+  );
   await t.test('token Secret by the controller appears once the built-in exclusion is replaced', () => {
     const r = drafts('event-v1-create-serviceaccount-token-secret-by-controller.json', {
       rules: [{ name: 'secret-change', severity: 'info', match: { resources: ['secrets'], verbs: ['create'] } }],

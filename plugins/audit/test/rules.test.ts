@@ -241,7 +241,7 @@ test('config: built-in rules when rules is unset; custom rules replace them unle
     "rules: duplicate rule name 'mine'; only the first is used",
   ]);
   assert.deepEqual(resolveConfig(undefined), {
-    stages: ['ResponseComplete'],
+    stages: ['ResponseStarted', 'ResponseComplete', 'Panic'],
     rules: [...DEFAULT_RULES],
     exclude: [],
     matchPolicy: 'first',
@@ -263,7 +263,7 @@ test('config schema (ajv strict, via the Ingester validator): good configs pass,
     const ok = kit.validateIngester(doc({}));
     assert.ok(ok.ok);
     assert.deepEqual(ok.ingester.view.config, {
-      stages: ['ResponseComplete'],
+      stages: ['ResponseStarted', 'ResponseComplete', 'Panic'],
       includeDefaultRules: false,
       disableRules: [],
       exclude: [],
