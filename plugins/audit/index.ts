@@ -10,7 +10,7 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { mapBody } from './map.ts';
 
 export const PLUGIN_NAME = 'audit';
-export const PLUGIN_VERSION = '1.0.0';
+export const PLUGIN_VERSION = '1.1.0';
 
 export default definePlugin({
   name: PLUGIN_NAME,

@@ -244,8 +244,14 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-/** The alert's identity: same alert (however delivered) ⇒ same fingerprint. */
+/**
+ * The alert's identity: same alert (however delivered) ⇒ same fingerprint. A k8s_audit alert that carries the audit
+ * request's ID (`ka.auditid` in output_fields) is identified by the request instead (fingerprintOfAuditRequest): one
+ * API request gives one Observation per rule whichever of its audit stages the rule fired on.
+ */
 export function fingerprintOf(alert: FalcoAlert): string {
+  const byRequest = fingerprintOfAuditRequest(alert);
+  if (byRequest) return byRequest;
   const fields: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(alert.outputFields)) {
     if (!DERIVED_TIME_FIELD.test(k)) fields[k] = v;
@@ -259,6 +265,35 @@ export function fingerprintOf(alert: FalcoAlert): string {
     time: alert.instant,
     fields,
   });
+  return `falco:${createHash('sha256').update(basis).digest('hex')}`;
+}
+
+/** Output fields that are the same in every stage of one audited request (the rest, e.g. the response, may differ). */
+const AUDIT_REQUEST_FIELDS = [
+  'ka.auditid',
+  'ka.user.name',
+  'ka.verb',
+  'ka.uri',
+  'jevt.value[/requestReceivedTimestamp]',
+];
+
+/**
+ * For k8s_audit alerts with `ka.auditid`: rule + the request's stage-independent fields, without the time (each audit
+ * stage has its own) and without the hostname (any Falco replica may receive the event). A Falco rule that fires at
+ * ResponseStarted and at ResponseComplete of one exec gives one Observation. The auditID comes from the client's
+ * `Audit-ID` header when it sends one, so user, verb and URI are part of the identity too (and the request's receive
+ * time when the rule outputs `%jevt.value[/requestReceivedTimestamp]`).
+ */
+export function fingerprintOfAuditRequest(alert: FalcoAlert): string | undefined {
+  if ((alert.source ?? '').trim().toLowerCase() !== 'k8s_audit') return undefined;
+  const auditID = str(alert.outputFields, 'ka.auditid');
+  if (!auditID) return undefined;
+  const request: Record<string, string> = {};
+  for (const k of AUDIT_REQUEST_FIELDS) {
+    const v = str(alert.outputFields, k);
+    if (v !== undefined) request[k] = v;
+  }
+  const basis = canonicalJson({ v: 2, source: 'k8s_audit', rule: alert.rule, request });
   return `falco:${createHash('sha256').update(basis).digest('hex')}`;
 }
 

@@ -10,6 +10,7 @@ import {
   DEFAULT_CONFIG,
   eventTypeOf,
   fingerprintOf,
+  fingerprintOfAuditRequest,
   mapBody,
   parseAlert,
   parseK8sUri,
@@ -365,6 +366,70 @@ describe('JSON Lines and arrays', () => {
 
 describe('fingerprint and dedup', () => {
   const fpOf = async (body: unknown) => fp((await kit.webhookDrafts(body))[0]);
+
+  test('k8s_audit with ka.auditid: one Observation per (request, rule), whichever audit stages Falco fired on', async () => {
+    // The real OVH attach/exec alert, as a rule that also outputs %ka.auditid would give it, at two stages of one exec.
+    const exec = (time: string, over: Record<string, unknown> = {}) =>
+      alert({
+        hostname: 'my-pool-1-node-921b61',
+        output: `${time.slice(11, 19)}: Notice Attach/Exec to pod (user=kubernetes-admin pod=nginx ns=hello-app action=exec)`,
+        output_fields: {
+          'evt.time': 1739179786302906000,
+          'ka.auditid': '6d1e3b0c-2f3b-4a51-9c1e-0d6a1f1c2b3a',
+          'ka.target.name': 'nginx-676b6c5bbc-4xc6t',
+          'ka.target.namespace': 'hello-app',
+          'ka.target.resource': 'pods',
+          'ka.target.subresource': 'exec',
+          'ka.uri': '/api/v1/namespaces/hello-app/pods/nginx-676b6c5bbc-4xc6t/exec?command=cat',
+          'ka.user.name': 'kubernetes-admin',
+          'ka.verb': 'create',
+          'ka.response.code': '101',
+        },
+        priority: 'Notice',
+        rule: 'Attach/Exec Pod',
+        source: 'k8s_audit',
+        tags: ['k8s'],
+        time,
+        ...over,
+      });
+    const started = exec('2025-02-10T09:29:46.302906000Z');
+    const complete = exec('2025-02-10T09:31:02.000000000Z');
+    (complete.output_fields as Record<string, unknown>)['evt.time'] = 1739179862000000000;
+    // Identity forever (deduplication.window 0s, as the README advises for k8s_audit): an exec session's stages can
+    // be minutes apart, and a window's event-time buckets would split them.
+    const forever = { spec: { deduplication: { window: '0s' } } };
+    const k = await load();
+    try {
+      const r = await k.webhook([started, complete], forever);
+      assert.equal(r.result.created, 1, 'two stages of one request');
+      assert.equal(r.result.duplicates, 1);
+      // Another Falco replica received the other stage: still the same request.
+      const elsewhere = await k.webhook(exec('2025-02-10T09:31:02.5Z', { hostname: 'other-node' }), forever);
+      assert.equal(elsewhere.result.duplicates, 1);
+      // Another rule on the same request is its own Observation.
+      const vuln = await k.webhook(
+        exec('2025-02-10T09:29:46.302906000Z', { rule: 'K8s Vulnerable Kubectl Copy' }),
+        forever,
+      );
+      assert.equal(vuln.result.created, 1);
+      // The same client-chosen auditID on another request (other URI, user or verb) is another Observation.
+      const other = exec('2025-02-10T09:40:00Z');
+      (other.output_fields as Record<string, unknown>)['ka.uri'] = '/api/v1/namespaces/hello-app/pods/other/exec';
+      assert.equal((await k.webhook(other, forever)).result.created, 1);
+    } finally {
+      await k.close();
+    }
+    // Without ka.auditid the alert time stays part of the identity (1.0.0 behaviour).
+    const noID = (a: Record<string, unknown>) => {
+      const f = { ...(a.output_fields as Record<string, unknown>) };
+      delete f['ka.auditid'];
+      return { ...a, output_fields: f };
+    };
+    assert.notEqual(await fpOf(noID(started)), await fpOf(noID(complete)));
+    assert.equal(fingerprintOfAuditRequest(parseAlert(noID(started), '')), undefined);
+    // Only k8s_audit alerts: a syscall alert with a field named ka.auditid is identified as before.
+    assert.equal(fingerprintOfAuditRequest(parseAlert({ ...started, source: 'syscall' }, '')), undefined);
+  });
 
   test('two identical alerts are one Observation', async () => {
     const k = await load();
