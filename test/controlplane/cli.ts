@@ -1,23 +1,36 @@
 // Run the test control plane in the foreground:
 //
 //   node test/controlplane/cli.ts --kubeconfig FILE [--crd-dir DIR] [--extra-token ROW]...
+//                                 [--audit-policy FILE --audit-webhook-url URL]
 //
 // Prints where the kubeconfig is, then runs until SIGINT/SIGTERM (Ctrl-C) and
 // stops the control plane cleanly.
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startControlPlane } from './harness.ts';
 
-const usage = 'usage: node test/controlplane/cli.ts --kubeconfig FILE [--crd-dir DIR] [--extra-token ROW]...';
+const usage =
+  'usage: node test/controlplane/cli.ts --kubeconfig FILE [--crd-dir DIR] [--extra-token ROW]... ' +
+  '[--audit-policy FILE --audit-webhook-url URL]';
 
 async function main(): Promise<number> {
-  let values: { kubeconfig?: string; 'crd-dir'?: string; 'extra-token'?: string[]; help?: boolean };
+  let values: {
+    kubeconfig?: string;
+    'crd-dir'?: string;
+    'extra-token'?: string[];
+    'audit-policy'?: string;
+    'audit-webhook-url'?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       options: {
         kubeconfig: { type: 'string' },
         'crd-dir': { type: 'string' },
         'extra-token': { type: 'string', multiple: true },
+        'audit-policy': { type: 'string' },
+        'audit-webhook-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -35,11 +48,22 @@ async function main(): Promise<number> {
     return 2;
   }
 
+  if ((values['audit-policy'] === undefined) !== (values['audit-webhook-url'] === undefined)) {
+    process.stderr.write(`--audit-policy and --audit-webhook-url go together\n${usage}\n`);
+    return 2;
+  }
+  const policyFile = values['audit-policy'];
+  const audit =
+    policyFile !== undefined
+      ? { policy: readFileSync(policyFile, 'utf8'), webhookUrl: values['audit-webhook-url'] as string }
+      : undefined;
+
   const t0 = Date.now();
   const cp = await startControlPlane({
     kubeconfigPath: values.kubeconfig,
     crdDir: values['crd-dir'],
     extraTokens: values['extra-token'],
+    ...(audit ? { audit } : {}),
   });
   if (cp.external) {
     process.stdout.write(
