@@ -2,54 +2,69 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostEnv } from '../config/env.ts';
-import { SqliteStore } from '../sinks/sqlite-store.ts';
+import { SqliteStore, type StoredObservation, sqliteReason } from '../sinks/sqlite-store.ts';
+import { printableJson } from './printable.ts';
 import { table } from './table.ts';
 
 export function observationsList(
   env: Readonly<HostEnv>,
   opts: { output?: string; source?: string | undefined; severity?: string | undefined; limit?: string },
   out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
 ): number {
   const limit = Number(opts.limit ?? 1000);
   if (!Number.isInteger(limit) || limit < 1) {
-    process.stderr.write(`zen-watcher observations list: --limit must be a positive integer\n`);
+    err.write(`zen-watcher observations list: --limit must be a positive integer\n`);
     return 2;
   }
   if (opts.output !== 'json' && opts.output !== 'table' && opts.output !== undefined) {
-    process.stderr.write(`zen-watcher observations list: -o must be table or json\n`);
+    err.write(`zen-watcher observations list: -o must be table or json\n`);
     return 2;
   }
-  if (!existsSync(join(env.dataDir, 'observations.db'))) {
+  const file = join(env.dataDir, 'observations.db');
+  if (!existsSync(file)) {
     if (opts.output === 'json') out.write('[]\n');
     else out.write(`No Observations yet (no store at ${env.dataDir}).\n`);
     return 0;
   }
-  const store = new SqliteStore(env.dataDir, { readOnly: true });
+  let list: StoredObservation[];
+  let store: SqliteStore | undefined;
   try {
-    const list = store.list({
+    store = new SqliteStore(env.dataDir, { readOnly: true });
+    list = store.list({
       ...(opts.source ? { source: opts.source } : {}),
       ...(opts.severity ? { severity: opts.severity } : {}),
       limit,
     });
-    if (opts.output === 'json') out.write(`${JSON.stringify(list, null, 2)}\n`);
-    else
-      out.write(
-        table(
-          ['NAMESPACE', 'NAME', 'SOURCE', 'SEVERITY', 'CATEGORY', 'TYPE', 'TITLE', 'CREATED'],
-          list.map((o) => [
-            o.namespace,
-            o.name,
-            o.spec.source,
-            o.spec.severity,
-            o.spec.category,
-            o.spec.eventType,
-            o.spec.title.slice(0, 60),
-            o.createdAt,
-          ]),
-        ),
-      );
+  } catch (e) {
+    // A damaged or unreadable store is a clear message and exit 1, not a stack trace.
+    const cause = (e as Error).message ?? String(e);
+    const hint =
+      sqliteReason((e as Error).cause ?? e) === 'store_corrupt' || /corrupt|malformed/i.test(cause)
+        ? ' The store is damaged: move observations.db (and its -wal and -shm files) aside or restore a backup; ' +
+          "rows that can still be read: sqlite3 <file> '.recover'."
+        : '';
+    err.write(`zen-watcher observations list: cannot read the store ${file}: ${cause}.${hint}\n`);
+    return 1;
   } finally {
-    void store.close();
+    void store?.close();
   }
+  if (opts.output === 'json') out.write(`${printableJson(list)}\n`);
+  else
+    out.write(
+      table(
+        ['NAMESPACE', 'NAME', 'SOURCE', 'SEVERITY', 'CATEGORY', 'TYPE', 'TITLE', 'CREATED'],
+        list.map((o) => [
+          o.namespace,
+          o.name,
+          o.spec.source,
+          o.spec.severity,
+          o.spec.category,
+          o.spec.eventType,
+          o.spec.title.slice(0, 60),
+          o.createdAt,
+        ]),
+      ),
+    );
   return 0;
 }

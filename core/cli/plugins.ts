@@ -7,6 +7,7 @@ import { createPluginContext } from '../host/plugin-facade.ts';
 import { discoverPlugins, importAndRegister, registerPluginApiSpecifier } from '../loader/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
+import { printableJson } from './printable.ts';
 import { table } from './table.ts';
 
 export async function pluginsList(
@@ -56,7 +57,7 @@ export async function pluginsList(
     directory: r.dir,
     reason: r.reason,
   }));
-  if (output === 'json') out.write(`${JSON.stringify(rows, null, 2)}\n`);
+  if (output === 'json') out.write(`${printableJson(rows)}\n`);
   else if (output === 'table')
     out.write(
       table(

@@ -35,6 +35,7 @@ import { createPluginContext } from './plugin-facade.ts';
 import { Resolver } from './resolver.ts';
 import type { ModeRuntime } from './runtime.ts';
 import { createStandaloneRuntime } from './standalone.ts';
+import { answerWebhook } from './webhook-answer.ts';
 
 export interface HostOptions {
   env: Readonly<HostEnv>;
@@ -165,7 +166,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   // The mode: where Observations go, where Ingesters come from, how leadership is decided.
   const runtime: ModeRuntime =
     mode === 'standalone'
-      ? createStandaloneRuntime(env, log, options.sink)
+      ? createStandaloneRuntime(env, log, options.sink, metrics)
       : // Loaded only in kubernetes mode: standalone never pays for the Kubernetes client.
         await (await import('./kubernetes.ts')).createKubernetesRuntime(env, log, metrics, options.sink);
   const sink = runtime.sink;
@@ -178,11 +179,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   );
 
   const dropLog = createDropLogger(log);
+  const refuseLog = createDropLogger(log, 'warn');
   let ingesters: IngesterRuntime;
   const pipeline = new Pipeline({
     sink,
     metrics,
     dropLog,
+    refuseLog,
     maxDetailsBytes: env.maxDetailsBytes,
     defaultTtlSeconds: env.defaultTtlSeconds,
     dedupMaxEntries: env.dedupMaxEntries,
@@ -258,7 +261,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     hooks,
     log,
     metrics,
-    makeRoute: (ci) => webhookRoute(ci, { env, hooks, pipeline, log, secrets: runtime.secretCredentials, replay }),
+    makeRoute: (ci) =>
+      webhookRoute(ci, { env, hooks, pipeline, log, metrics, secrets: runtime.secretCredentials, replay }),
   });
   const validator = new IngesterValidator({
     ajv,
@@ -286,7 +290,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           ? { ok: false, reason: 'starting' }
           : sink.ready()
             ? { ok: true }
-            : { ok: false, reason: 'sink not usable' },
+            : { ok: false, reason: sink.notReadyReason?.() ?? 'sink not usable' },
     metrics,
     log,
   });
@@ -380,6 +384,7 @@ function webhookRoute(
     hooks: HostHooks;
     pipeline: Pipeline;
     log: Logger;
+    metrics: Metrics;
     secrets: SecretCredentials | undefined;
     replay: ReplayGuard;
   },
@@ -453,25 +458,9 @@ function webhookRoute(
       // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
       if (call.signedAt !== undefined) drafts = datedDrafts(drafts, call.signedAt);
       // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
-      const processing = deps.pipeline.process(ci, drafts, 'webhook');
-      const waited = await Promise.race([processing, sleep(deps.env.ackWaitMs, 'timeout' as const)]);
-      if (waited === 'timeout') {
-        processing.catch(() => {});
-        return { status: 202, body: { status: 'queued', accepted: drafts.length } };
-      }
-      const r = waited;
-      return {
-        status: 200,
-        body: {
-          status: 'processed',
-          accepted: drafts.length,
-          created: r.created,
-          duplicates: r.duplicates,
-          filtered: r.filtered,
-          dropped: r.dropped,
-          names: r.names,
-        },
-      };
+      return answerWebhook(deps.pipeline.process(ci, drafts, 'webhook'), drafts.length, deps.env.ackWaitMs, (r) =>
+        deps.metrics.dropped.inc({ source: spec.source, reason: r.refusal?.reason ?? 'write_failed' }, r.refused),
+      );
     },
   };
 }

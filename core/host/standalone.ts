@@ -12,14 +12,16 @@ import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import type { LeadershipCallbacks, ModeRuntime } from './runtime.ts';
 
 export function createStandaloneRuntime(
   env: Readonly<HostEnv>,
   log: Logger,
   sinkOverride?: ObservationSink,
+  metrics?: Metrics,
 ): ModeRuntime {
-  const sink = sinkOverride ?? new SqliteStore(env.dataDir);
+  const sink = sinkOverride ?? openStore(env.dataDir, log, metrics);
   let term:
     | { controller: AbortController; term: LeaderTerm; callbacks: LeadershipCallbacks; gc: Promise<void> }
     | undefined;
@@ -50,6 +52,46 @@ export function createStandaloneRuntime(
     },
     close: () => sink.close(),
   };
+}
+
+/**
+ * The store, with its outages logged (once each, at error level, with SQLite's cause) and in metrics. Refuses a
+ * corrupt store (StoreOpenError: the host does not start).
+ */
+export function openStore(dir: string, log: Logger, metrics?: Metrics, probeIntervalMs?: number): SqliteStore {
+  const t0 = performance.now();
+  // Logged once: the first outage at error level with SQLite's cause; a store that flaps (a nearly full disk lets
+  // small writes through) logs again at most once a minute, the rest is in the metrics and at debug.
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  let logged = false;
+  const store = new SqliteStore(dir, {
+    ...(probeIntervalMs !== undefined ? { probeIntervalMs } : {}),
+    onWriteFailure: (reason, probe) => metrics?.storeWriteFailures.inc({ reason, probe: String(probe) }),
+    onUnwritable: (f) => {
+      metrics?.storeWritable.set(0);
+      const detail = { store: store.path, reason: f.reason, cause: f.message };
+      logged = Date.now() - loggedAt > 60_000;
+      if (!logged) return log.debug(detail, 'the store cannot write again');
+      loggedAt = Date.now();
+      log.error(
+        detail,
+        `the store cannot write (${f.reason}: ${f.message}): webhooks are answered 503 with Retry-After and /readyz is not ready until a write succeeds again (probed every second). Failures are counted in zen_watcher_store_write_failures_total, refused events in zen_watcher_observations_refused_total`,
+      );
+    },
+    onWritable: (f, downMs) => {
+      metrics?.storeWritable.set(1);
+      log[logged ? 'info' : 'debug'](
+        { store: store.path, reason: f.reason, downMs },
+        'the store can write again: ready',
+      );
+    },
+  });
+  metrics?.storeWritable.set(1);
+  log.info(
+    { store: store.path, checkMs: Math.round(performance.now() - t0) },
+    'standalone store opened (integrity check passed)',
+  );
+  return store;
 }
 
 export function loadIngesterFiles(

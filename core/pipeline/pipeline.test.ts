@@ -213,7 +213,7 @@ describe('pipeline', () => {
     );
     assert.deepEqual(
       { ...r, names: r.names.length, stored: r.stored.length },
-      { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1, stored: 1 },
+      { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1, stored: 1, refused: 0 },
     );
     const [obs] = store.list();
     assert.equal(obs?.namespace, 'app', 'Observation lives in the resource namespace');
@@ -416,7 +416,9 @@ test('a resend while the first write is pending is acknowledged only once that w
   await new Promise((res) => setImmediate(res));
   assert.equal(secondDone, false, 'the resend waits for the pending write');
   gates[0]!(false); // the first write fails for good
-  assert.equal((await first).dropped, 1);
+  const failed = await first;
+  assert.equal(failed.refused, 1, 'a webhook write that failed is refused (answered 503), not dropped');
+  assert.equal(failed.dropped, 0);
   await new Promise((res) => setImmediate(res));
   assert.equal(writes, 2, 'the resend is written instead');
   gates[1]!(true);

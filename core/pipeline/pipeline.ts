@@ -28,6 +28,8 @@ export interface PipelineOptions {
   sink: ObservationSink;
   metrics: Metrics;
   dropLog: (source: string, reason: string, detail?: object) => void;
+  /** Webhook writes the sink refused (answered 503): logged once per (source, reason). Default: dropLog. */
+  refuseLog?: (source: string, reason: string, detail?: object) => void;
   now?: () => number;
   maxDetailsBytes: number;
   defaultTtlSeconds: number;
@@ -67,6 +69,12 @@ export interface ProcessResult {
   names: string[];
   /** Observations that exist now because of this call: written, or found already there by the sink. */
   stored: { namespace: string; name: string }[];
+  /**
+   * Webhook mode: drafts whose write the sink refused (store full or failing, quota, admission denial, API server
+   * unreachable). They are not stored, so the request must not be answered 2xx: 503 with `refusal`'s Retry-After.
+   */
+  refused: number;
+  refusal?: { reason: string; message: string; retryAfterSeconds: number };
 }
 
 export class Pipeline {
@@ -169,7 +177,15 @@ export class Pipeline {
     mode: 'webhook' | 'informer',
     signal?: AbortSignal,
   ): Promise<ProcessResult> {
-    const result: ProcessResult = { created: 0, duplicates: 0, filtered: 0, dropped: 0, names: [], stored: [] };
+    const result: ProcessResult = {
+      created: 0,
+      duplicates: 0,
+      filtered: 0,
+      dropped: 0,
+      names: [],
+      stored: [],
+      refused: 0,
+    };
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
     const writes: Promise<unknown>[] = [];
@@ -287,12 +303,25 @@ export class Pipeline {
       }
       return true;
     } catch (err) {
-      // The sink retried what it could; this draft is lost, so count it and say why, once.
       this.#dedup.forget(dedupKey);
-      result.dropped++;
       const reason = err instanceof SinkWriteError ? err.reason : 'write_failed';
+      const detail = { name: obs.name, error: (err as Error).message, ingester: ci.config.key };
+      if (!leaderOnly) {
+        // Webhook: the sender is told (503 + Retry-After) and retries; nothing was acknowledged.
+        result.refused++;
+        result.refusal ??= {
+          reason,
+          message: (err as Error).message,
+          retryAfterSeconds: (err instanceof SinkWriteError ? err.retryAfterSeconds : undefined) ?? 5,
+        };
+        m.refused.inc({ source, reason });
+        (this.#o.refuseLog ?? this.#o.dropLog)(source, reason, detail);
+        return false;
+      }
+      // Informer: the sink retried what it could; this draft is lost, so count it and say why, once.
+      result.dropped++;
       m.dropped.inc({ source, reason });
-      this.#o.dropLog(source, reason, { name: obs.name, error: (err as Error).message, ingester: ci.config.key });
+      this.#o.dropLog(source, reason, detail);
       return false;
     } finally {
       end();

@@ -85,24 +85,34 @@ export class KubeObservationSink implements ObservationSink {
           this.#unreachableAt = this.#now();
           this.#client.reset();
         } else this.#unreachableAt = 0;
-        // The resource's namespace may be gone, or out of this install's RBAC: fall back to the Ingester's.
-        if ((code === 404 || code === 403) && opts.fallbackNamespace && namespace !== opts.fallbackNamespace) {
+        const refusal = code === undefined ? undefined : classifyRefusal(code, err);
+        // The resource's namespace may be gone, or out of this install's RBAC: fall back to the Ingester's. Not for
+        // a quota or an admission denial: those are the cluster's deliberate answer about this namespace.
+        if (
+          (code === 404 || code === 403) &&
+          !refusal &&
+          opts.fallbackNamespace &&
+          namespace !== opts.fallbackNamespace
+        ) {
           namespace = opts.fallbackNamespace;
           continue;
         }
-        const retryable = code === undefined || code === 429 || code >= 500;
+        const retryable = !refusal && (code === undefined || code === 429 || code >= 500);
         if (!retryable || attempt >= this.#maxAttempts) {
+          // Not stored: the pipeline answers the webhook 503 with this Retry-After (never 2xx).
           throw new SinkWriteError(`create ${namespace}/${obs.name}: ${describe(err)}`, {
             retryable: false,
             reason:
-              code === undefined
+              refusal ??
+              (code === undefined
                 ? 'unreachable'
                 : code === 403
                   ? 'forbidden'
                   : code === 422 || code === 400
                     ? 'rejected'
-                    : `http_${code}`,
+                    : `http_${code}`),
             cause: err,
+            retryAfterSeconds: retryAfterSeconds(err) ?? 10,
           });
         }
         opts.onRetry?.(code === undefined ? 'unreachable' : `http_${code}`);
@@ -153,6 +163,24 @@ export class KubeObservationSink implements ObservationSink {
     this.#open = false;
     await this.#client.close();
   }
+}
+
+/**
+ * A write the cluster refused on purpose or for lack of room, by the API server's message: a ResourceQuota
+ * (`exceeded quota`, 403), an admission denial (a ValidatingAdmissionPolicy or admission webhook: `denied`), or
+ * etcd out of space (`database space exceeded`). Undefined for other errors.
+ */
+export function classifyRefusal(code: number, err: unknown): string | undefined {
+  const text = describe(err);
+  if (code === 403 && /exceeded quota/i.test(text)) return 'quota_exceeded';
+  if (/database space exceeded|no space/i.test(text)) return 'storage_full';
+  if ((code === 400 || code === 403 || code === 422) && /\bdenied\b/i.test(text)) return 'admission_denied';
+  return undefined;
+}
+
+function retryAfterSeconds(err: unknown): number | undefined {
+  const v = err instanceof ApiException ? Number(err.headers?.['retry-after']) : Number.NaN;
+  return Number.isFinite(v) && v > 0 ? Math.min(v, 300) : undefined;
 }
 
 export function backoffMs(attempt: number, err: unknown): number {

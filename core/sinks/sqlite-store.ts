@@ -2,14 +2,39 @@
  * The standalone sink: Observations in a node:sqlite file (`ZEN_DATA_DIR/observations.db`). The primary key is
  * (namespace, name) with the deterministic names, so a duplicate stays a duplicate across restarts, exactly as an
  * AlreadyExists does in Kubernetes. Writes are synchronous and single-process (WAL mode).
+ *
+ * A write that fails (full filesystem, I/O error, corrupt page) throws a SinkWriteError — the webhook is answered
+ * 503 with Retry-After, never 2xx — and marks the store not writable: `ready()` is false (so `/readyz` is 503)
+ * until a write succeeds again, which a probe tries every `probeIntervalMs` on its own. A store that is corrupt
+ * when it is opened is refused (StoreOpenError, PRAGMA quick_check).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Observation } from '../api/index.ts';
-import type { ObservationSink } from './types.ts';
+import { type ObservationSink, SinkWriteError } from './types.ts';
 
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
+
+/** Why the store cannot write: the metric label and the first word of the log line. */
+export type StoreFailureReason = 'store_full' | 'store_io' | 'store_corrupt' | 'store_readonly' | 'store_error';
+
+export interface StoreFailure {
+  reason: StoreFailureReason;
+  /** SQLite's own words (`database or disk is full`, `disk I/O error`, `database disk image is malformed`). */
+  message: string;
+  /** When the first write failed (ms since the epoch). */
+  since: number;
+}
+
+export interface StoreEvents {
+  /** Every failed write (and failed probe while not writable), for a metric. */
+  onWriteFailure?(reason: StoreFailureReason, probe: boolean): void;
+  /** Writable → not writable (once per outage). */
+  onUnwritable?(failure: StoreFailure): void;
+  /** Not writable → writable again (a write or the probe succeeded). */
+  onWritable?(failure: StoreFailure, downMs: number): void;
+}
 
 export interface StoredObservation extends Observation {
   createdAt: string;
@@ -21,48 +46,107 @@ export interface ListOptions {
   limit?: number;
 }
 
+/** The store cannot be opened or is corrupt: starting on it would lose writes, so the caller must refuse. */
+export class StoreOpenError extends Error {
+  readonly path: string;
+  constructor(path: string, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'StoreOpenError';
+    this.path = path;
+  }
+}
+
+/** SQLite's primary result code (node:sqlite errors carry `errcode`, possibly an extended code). */
+export function sqliteReason(err: unknown): StoreFailureReason {
+  const code = Number((err as { errcode?: unknown })?.errcode) & 0xff;
+  switch (code) {
+    case 13: // SQLITE_FULL
+      return 'store_full';
+    case 10: // SQLITE_IOERR
+    case 14: // SQLITE_CANTOPEN
+      return 'store_io';
+    case 11: // SQLITE_CORRUPT
+    case 26: // SQLITE_NOTADB
+      return 'store_corrupt';
+    case 8: // SQLITE_READONLY
+      return 'store_readonly';
+    default:
+      return 'store_error';
+  }
+}
+
+function sqliteMessage(err: unknown): string {
+  const e = err as { errstr?: unknown; message?: unknown };
+  return typeof e?.errstr === 'string' ? e.errstr : typeof e?.message === 'string' ? e.message : String(err);
+}
+
+const RETRY_AFTER_SECONDS = 5;
+
 export class SqliteStore implements ObservationSink {
   readonly kind = 'sqlite' as const;
   readonly path: string;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #createdAt: StatementSync;
+  readonly #events: StoreEvents;
+  readonly #probeIntervalMs: number;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #failure: StoreFailure | undefined;
   #open = true;
 
-  /** `dir` is created if missing; `:memory:` keeps everything in memory (tests, benchmarks). */
-  constructor(dir: string, opts: { readOnly?: boolean } = {}) {
+  /**
+   * `dir` is created if missing; `:memory:` keeps everything in memory (tests, benchmarks). Throws StoreOpenError
+   * when the file cannot be opened or fails PRAGMA quick_check (writable opens only).
+   */
+  constructor(
+    dir: string,
+    opts: { readOnly?: boolean; probeIntervalMs?: number; integrityCheck?: boolean } & StoreEvents = {},
+  ) {
     if (dir === ':memory:') this.path = ':memory:';
     else {
       if (!opts.readOnly) mkdirSync(dir, { recursive: true });
       this.path = join(dir, 'observations.db');
     }
-    this.#db = new DatabaseSync(this.path, { readOnly: opts.readOnly ?? false });
-    if (!opts.readOnly) {
-      this.#db.exec(`
-        PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = NORMAL;
-        CREATE TABLE IF NOT EXISTS observations (
-          namespace TEXT NOT NULL,
-          name TEXT NOT NULL,
-          source TEXT NOT NULL,
-          severity TEXT NOT NULL,
-          category TEXT NOT NULL,
-          created_at INTEGER NOT NULL,
-          expires_at INTEGER NOT NULL,
-          doc TEXT NOT NULL,
-          PRIMARY KEY (namespace, name)
-        ) WITHOUT ROWID;
-        CREATE INDEX IF NOT EXISTS observations_source ON observations (source, severity);
-        CREATE INDEX IF NOT EXISTS observations_expiry ON observations (expires_at);
-      `);
+    this.#events = opts;
+    this.#probeIntervalMs = opts.probeIntervalMs ?? 1000;
+    let db: DatabaseSync | undefined;
+    try {
+      db = new DatabaseSync(this.path, { readOnly: opts.readOnly ?? false });
+      if (!opts.readOnly) {
+        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+        if (opts.integrityCheck !== false && this.path !== ':memory:') integrityCheck(db, this.path);
+        db.exec(`
+          CREATE TABLE IF NOT EXISTS observations (
+            namespace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            source TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            category TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            PRIMARY KEY (namespace, name)
+          ) WITHOUT ROWID;
+          CREATE INDEX IF NOT EXISTS observations_source ON observations (source, severity);
+          CREATE INDEX IF NOT EXISTS observations_expiry ON observations (expires_at);
+          CREATE TABLE IF NOT EXISTS store_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL, pad BLOB);
+        `);
+      }
+      this.#db = db;
+      this.#insert = db.prepare(
+        'INSERT OR IGNORE INTO observations (namespace, name, source, severity, category, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      // Windows run on event time (the pipeline's windowTime): the previous bucket's detectedAt, from its document.
+      this.#createdAt = db.prepare(
+        "SELECT created_at, json_extract(doc, '$.spec.detectedAt') AS detected_at FROM observations WHERE namespace = ? AND name = ?",
+      );
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {}
+      if (err instanceof StoreOpenError) throw err;
+      throw new StoreOpenError(this.path, openHint(this.path, err), err);
     }
-    this.#insert = this.#db.prepare(
-      'INSERT OR IGNORE INTO observations (namespace, name, source, severity, category, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    // Windows run on event time (the pipeline's windowTime): the previous bucket's detectedAt, from its document.
-    this.#createdAt = this.#db.prepare(
-      "SELECT created_at, json_extract(doc, '$.spec.detectedAt') AS detected_at FROM observations WHERE namespace = ? AND name = ?",
-    );
   }
 
   async write(obs: Observation, previous?: { name: string; notBefore: number }): Promise<'created' | 'duplicate'> {
@@ -70,9 +154,21 @@ export class SqliteStore implements ObservationSink {
   }
 
   writeSync(obs: Observation, previous?: { name: string; notBefore: number }): 'created' | 'duplicate' {
+    if (!this.#open) throw new SinkWriteError('store closed', { retryable: false, reason: 'shutdown' });
     // The pipeline stamps when it first saw the finding; that, not the wall clock here, is the record's age.
     const seen = Date.parse(obs.annotations[FIRST_SEEN] ?? '');
     const now = Number.isNaN(seen) ? Date.now() : seen;
+    let outcome: 'created' | 'duplicate';
+    try {
+      outcome = this.#writeRow(obs, previous, now);
+    } catch (err) {
+      throw this.#failed(err, false);
+    }
+    if (this.#failure) this.#recovered();
+    return outcome;
+  }
+
+  #writeRow(obs: Observation, previous: { name: string; notBefore: number } | undefined, now: number) {
     if (previous) {
       const row = this.#createdAt.get(obs.namespace, previous.name) as
         | { created_at: number; detected_at: string | null }
@@ -92,6 +188,65 @@ export class SqliteStore implements ObservationSink {
       JSON.stringify(obs),
     );
     return res.changes === 0 ? 'duplicate' : 'created';
+  }
+
+  /** Records a failed write (or probe) and returns the error for the caller. */
+  #failed(err: unknown, probe: boolean): SinkWriteError {
+    const reason = sqliteReason(err);
+    const message = sqliteMessage(err);
+    this.#events.onWriteFailure?.(reason, probe);
+    if (!this.#failure) {
+      this.#failure = { reason, message, since: Date.now() };
+      this.#events.onUnwritable?.(this.#failure);
+      this.#scheduleProbe();
+    }
+    return new SinkWriteError(`the store cannot write (${reason}): ${message}`, {
+      retryable: true,
+      reason,
+      cause: err,
+      retryAfterSeconds: RETRY_AFTER_SECONDS,
+    });
+  }
+
+  #recovered(): void {
+    const f = this.#failure!;
+    this.#failure = undefined;
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
+    this.#events.onWritable?.(f, Date.now() - f.since);
+  }
+
+  #scheduleProbe(): void {
+    if (!this.#open || this.#probeTimer) return;
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (!this.#open || !this.#failure) return;
+      if (this.probe()) this.#recovered();
+      else this.#scheduleProbe();
+    }, this.#probeIntervalMs);
+    this.#probeTimer.unref();
+  }
+
+  /**
+   * One write transaction the size of a large Observation (16 KiB), then removed again: true when the store
+   * can write. Runs on its own while the store is not writable; a real write that succeeds counts as well.
+   */
+  probe(): boolean {
+    try {
+      this.#db
+        .prepare('INSERT OR REPLACE INTO store_probe (id, at, pad) VALUES (1, ?, zeroblob(16384))')
+        .run(Date.now());
+      this.#db.exec('DELETE FROM store_probe');
+      return true;
+    } catch (err) {
+      this.#failed(err, true);
+      return false;
+    }
+  }
+
+  /** Undefined while writable; else why not, since when. */
+  get failure(): Readonly<StoreFailure> | undefined {
+    return this.#failure;
   }
 
   list(opts: ListOptions = {}): StoredObservation[] {
@@ -118,6 +273,13 @@ export class SqliteStore implements ObservationSink {
     return (this.#db.prepare('SELECT count(*) AS n FROM observations').get() as { n: number }).n;
   }
 
+  /** PRAGMA quick_check: 'ok', or SQLite's list of problems (at most 10). */
+  quickCheck(): string[] {
+    return (this.#db.prepare('PRAGMA quick_check(10)').all() as Record<string, string>[]).map(
+      (r) => Object.values(r)[0] ?? '',
+    );
+  }
+
   /** TTL expiry for standalone mode; returns how many were deleted. */
   deleteExpired(now = Date.now(), limit = 500): number {
     const res = this.#db
@@ -129,12 +291,50 @@ export class SqliteStore implements ObservationSink {
   }
 
   ready(): boolean {
-    return this.#open;
+    return this.#open && !this.#failure;
+  }
+
+  notReadyReason(): string | undefined {
+    if (!this.#open) return 'store closed';
+    const f = this.#failure;
+    return f
+      ? `the store cannot write (${f.reason}: ${f.message}) since ${new Date(f.since).toISOString()}`
+      : undefined;
   }
 
   async close(): Promise<void> {
     if (!this.#open) return;
     this.#open = false;
+    clearTimeout(this.#probeTimer);
     this.#db.close();
   }
+}
+
+/** Refuses a store that PRAGMA quick_check finds damaged. */
+function integrityCheck(db: DatabaseSync, path: string): void {
+  const problems = (db.prepare('PRAGMA quick_check(10)').all() as Record<string, string>[]).map(
+    (r) => Object.values(r)[0] ?? '',
+  );
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  throw new StoreOpenError(
+    path,
+    `the standalone store ${path} is corrupt (PRAGMA quick_check: ${problems.join('; ').slice(0, 500)}). ` +
+      'zen-watcher will not write to it: writes would be lost. Stop zen-watcher, move the file (and its -wal and ' +
+      '-shm files) aside or restore a backup, and start again; a new, empty store is then created. ' +
+      "Rows that can still be read: sqlite3 <file> '.recover'.",
+  );
+}
+
+function openHint(path: string, err: unknown): string {
+  const reason = sqliteReason(err);
+  const message = sqliteMessage(err);
+  const what =
+    reason === 'store_corrupt'
+      ? 'is corrupt or not an SQLite database. Move it (and its -wal and -shm files) aside or restore a backup, and start again'
+      : reason === 'store_full'
+        ? 'cannot be written: its filesystem is full. Free space on it (or point ZEN_DATA_DIR elsewhere) and start again'
+        : reason === 'store_readonly'
+          ? 'is read-only. Make ZEN_DATA_DIR writable for this user, or point ZEN_DATA_DIR elsewhere'
+          : 'cannot be opened. Check that ZEN_DATA_DIR exists and is writable';
+  return `the standalone store ${path} ${what} (${message})`;
 }

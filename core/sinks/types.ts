@@ -14,6 +14,8 @@ export interface ObservationSink {
   ): Promise<'created' | 'duplicate'>;
   /** Usable for writes now (readiness). */
   ready(): boolean;
+  /** Why not ready, for `/readyz` (optional). */
+  notReadyReason?(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -26,13 +28,22 @@ export interface WriteOptions {
   onRetry?: (reason: string) => void;
 }
 
+/**
+ * A write that did not store the Observation. `reason` is the metric label; `retryAfterSeconds` is what a webhook
+ * sender is told (503 + Retry-After): the event is not stored, and a later retry may succeed.
+ */
 export class SinkWriteError extends Error {
   readonly retryable: boolean;
   readonly reason: string;
-  constructor(message: string, opts: { retryable: boolean; reason: string; cause?: unknown }) {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(
+    message: string,
+    opts: { retryable: boolean; reason: string; cause?: unknown; retryAfterSeconds?: number },
+  ) {
     super(message, { cause: opts.cause });
     this.name = 'SinkWriteError';
     this.retryable = opts.retryable;
     this.reason = opts.reason;
+    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }

@@ -23,10 +23,10 @@ export function createLogger(
 }
 
 /**
- * "Counted in a metric and logged once": the first drop of each (source, reason) is logged at info with a hint,
- * later ones at debug, so a flood of identical drops does not flood the log.
+ * "Counted in a metric and logged once": the first drop of each (source, reason) is logged at info (or `level`)
+ * with a hint, later ones at debug, so a flood of identical drops does not flood the log.
  */
-export function createDropLogger(log: Logger) {
+export function createDropLogger(log: Logger, level: 'info' | 'warn' | 'error' = 'info') {
   const seen = new Set<string>();
   return (source: string, reason: string, detail: object = {}) => {
     const key = `${source}\u0000${reason}`;
@@ -34,9 +34,11 @@ export function createDropLogger(log: Logger) {
       log.debug({ source, reason, ...detail }, 'draft dropped');
     } else {
       seen.add(key);
-      log.info(
+      log[level](
         { source, reason, ...detail },
-        'draft dropped (first of its kind; later ones are logged at debug and counted in metrics)',
+        level === 'info'
+          ? 'draft dropped (first of its kind; later ones are logged at debug and counted in metrics)'
+          : 'write refused by the sink: answered 503 with Retry-After, not stored (first of its kind; later ones are logged at debug and counted in zen_watcher_observations_refused_total)',
       );
     }
   };

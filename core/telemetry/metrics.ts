@@ -61,6 +61,23 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['source', 'reason'],
       registers: r,
     }),
+    refused: new Counter({
+      name: 'zen_watcher_observations_refused_total',
+      help: 'Webhook drafts the sink did not store (store full or failing, quota exceeded, admission denied, API server unreachable): their request was answered 503 with Retry-After, never 2xx.',
+      labelNames: ['source', 'reason'],
+      registers: r,
+    }),
+    storeWritable: new Gauge({
+      name: 'zen_watcher_store_writable',
+      help: 'Standalone store: 1 while it can write, 0 after a write failed until a write or the probe succeeds again.',
+      registers: r,
+    }),
+    storeWriteFailures: new Counter({
+      name: 'zen_watcher_store_write_failures_total',
+      help: 'Standalone store: failed writes and failed recovery probes, by reason (store_full, store_io, store_corrupt, store_readonly, store_error).',
+      labelNames: ['reason', 'probe'],
+      registers: r,
+    }),
     writeErrors: new Counter({
       name: 'zen_watcher_observations_write_errors_total',
       help: 'Failed write attempts (each retry counts).',

@@ -1,0 +1,47 @@
+/**
+ * The answer to a webhook request once its drafts went into the pipeline (ADR 0005, ADR 0012): 200 when every
+ * write finished and stored its Observation (or found it there), 503 + Retry-After when the sink refused any of
+ * them (nothing of the request is acknowledged; the sender retries and what was stored becomes a duplicate), and
+ * 202 when the writes are still going after the ack wait.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ZwError } from '../api/index.ts';
+import type { ProcessResult } from '../pipeline/pipeline.ts';
+
+export async function answerWebhook(
+  processing: Promise<ProcessResult>,
+  accepted: number,
+  ackWaitMs: number,
+  /** A write refused after the 202 was sent: the event was acknowledged and is lost (count it as dropped). */
+  onLateRefusal: (r: ProcessResult) => void,
+): Promise<{ status: number; body: unknown }> {
+  const waited = await Promise.race([processing, sleep(ackWaitMs, 'timeout' as const)]);
+  if (waited === 'timeout') {
+    processing.then(
+      (r) => r.refused > 0 && onLateRefusal(r),
+      () => {},
+    );
+    return { status: 202, body: { status: 'queued', accepted } };
+  }
+  const r = waited;
+  if (r.refused > 0 && r.refusal) {
+    throw new ZwError(
+      'ZW_ERR_NOT_READY',
+      `${r.refused} of ${accepted} events could not be stored (${r.refusal.reason}: ${r.refusal.message.slice(0, 300)}); ` +
+        'nothing of this request is acknowledged: retry later (what was stored becomes a duplicate)',
+      { retryAfterSeconds: r.refusal.retryAfterSeconds },
+    );
+  }
+  return {
+    status: 200,
+    body: {
+      status: 'processed',
+      accepted,
+      created: r.created,
+      duplicates: r.duplicates,
+      filtered: r.filtered,
+      dropped: r.dropped,
+      names: r.names,
+    },
+  };
+}
