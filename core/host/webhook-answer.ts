@@ -1,5 +1,5 @@
 /**
- * The answer to a webhook request once its drafts went into the pipeline (ADR 0005, ADR 0012): 200 when every
+ * The answer to a webhook request once its drafts went into the pipeline (ADR 0005, ADR 0014): 200 when every
  * write finished and stored its Observation (or found it there), 503 + Retry-After when the sink refused any of
  * them (nothing of the request is acknowledged; the sender retries and what was stored becomes a duplicate), and
  * 202 when the writes are still going after the ack wait.

@@ -192,7 +192,12 @@ export function backoffMs(attempt: number, err: unknown): number {
 
 function describe(err: unknown): string {
   if (err instanceof ApiException) {
-    const body = err.body as { message?: string } | string | undefined;
+    let body = err.body as { message?: string } | string | undefined;
+    if (typeof body === 'string') {
+      try {
+        body = JSON.parse(body) as { message?: string };
+      } catch {}
+    }
     const message =
       typeof body === 'object' && body ? body.message : typeof body === 'string' ? body.slice(0, 300) : undefined;
     return `HTTP ${err.code}${message ? `: ${message}` : ''}`;

@@ -1,0 +1,214 @@
+/**
+ * Issue #14 item 1, Kubernetes side, on the real control plane: a write the cluster refuses for good — a
+ * ResourceQuota on Observations exceeded, a ValidatingAdmissionPolicy denial — is never acknowledged as processed.
+ * The webhook gets 503 with Retry-After (the sender retries), the refusal is counted by reason, nothing is created,
+ * and once the cluster allows it the retry is written (the failed write did not leave a dedup entry behind).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { cleanup, type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { waitFor } from '../support/wait.ts';
+
+const { cp, skip } = await controlPlaneOrSkip();
+after(async () => cp?.stop());
+
+const NS = 'zen-refusals';
+const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
+const QUOTA = { group: '', version: 'v1', plural: 'resourcequotas' };
+const COUNT = 'count/observations.zen.kube-zen.io';
+
+describe('kubernetes sink: writes the cluster refuses are not acknowledged', { skip }, () => {
+  let api: KubeApi;
+  let p: HostProcess;
+  const data = tempDir('zw-unused-');
+  const titles = async () =>
+    (await api.list<{ spec: { title: string } }>({ ...OBS, namespace: NS })).items.map((o) => o.spec.title).sort();
+  const send = (title: string) => post(`${p.url}/ingest/refusals`, JSON.stringify({ severity: 'high', title }));
+  const refusedMetric = async (reason: string) => {
+    const text = await (await fetch(`${p.url}/metrics`)).text();
+    const m = new RegExp(
+      `zen_watcher_observations_refused_total\\{source="refusals",reason="${reason}"\\} (\\d+)`,
+    ).exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  /** The quota's limit; its status is set by hand, as the quota controller (not run here) would. */
+  const setQuota = async (hard: number, used?: number) => {
+    await api.patch({
+      ...QUOTA,
+      namespace: NS,
+      name: 'observations',
+      body: { spec: { hard: { [COUNT]: String(hard) } } },
+    });
+    await api.patch({
+      ...QUOTA,
+      namespace: NS,
+      name: 'observations',
+      subresource: 'status',
+      body: {
+        status: { hard: { [COUNT]: String(hard) }, ...(used !== undefined ? { used: { [COUNT]: String(used) } } : {}) },
+      },
+    });
+  };
+
+  before(async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp!.kubeconfigPath);
+    api = createKubeApi(kc);
+    await api.create({
+      group: '',
+      version: 'v1',
+      plural: 'namespaces',
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+    });
+    await api.create({
+      ...QUOTA,
+      namespace: NS,
+      body: {
+        apiVersion: 'v1',
+        kind: 'ResourceQuota',
+        metadata: { name: 'observations' },
+        spec: { hard: { [COUNT]: '1' } },
+      },
+    });
+    await setQuota(1, 0);
+    await api.create({
+      group: 'zen.kube-zen.io',
+      version: 'v1alpha1',
+      plural: 'ingesters',
+      namespace: NS,
+      body: {
+        apiVersion: 'zen.kube-zen.io/v1alpha1',
+        kind: 'Ingester',
+        metadata: { name: 'refusals', namespace: NS },
+        spec: { source: 'refusals', plugin: 'webhook', ingester: 'webhook', webhook: { path: '/ingest/refusals' } },
+      },
+    });
+    p = await startHostProcess(
+      {
+        ZEN_MODE: 'kubernetes',
+        KUBECONFIG: cp!.kubeconfigPath,
+        POD_NAMESPACE: NS,
+        POD_NAME: 'refusals-0',
+        ZEN_LEADER_ELECTION_ID: 'sink-refusals',
+        ZEN_DATA_DIR: data,
+      },
+      60_000,
+    );
+    await waitFor('the webhook route', async () => (await fetch(`${p.url}/ingest/refusals`)).status === 405);
+  });
+  after(async () => {
+    await p?.stop();
+    await api?.close();
+    cleanup(data);
+  });
+
+  test('ResourceQuota exceeded: 503 + Retry-After, counted, nothing created; written once the quota allows', async () => {
+    const first = await send('within quota');
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json?.created, 1);
+
+    const over = await send('over quota');
+    assert.equal(over.status, 503, over.text);
+    assert.ok(Number(over.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.equal(over.json?.error, 'ZW_ERR_NOT_READY');
+    assert.match(String(over.json?.reason), /quota_exceeded: .*exceeded quota/);
+    assert.equal(await refusedMetric('quota_exceeded'), 1);
+    assert.deepEqual(await titles(), ['within quota'], 'nothing written over the quota, not even elsewhere');
+
+    await setQuota(10);
+    const retried = await send('over quota');
+    assert.equal(retried.status, 200, retried.text);
+    assert.equal(retried.json?.created, 1, 'the retry is written, not taken for a duplicate');
+    assert.deepEqual(await titles(), ['over quota', 'within quota']);
+  });
+
+  test('a ValidatingAdmissionPolicy denial: 503 + Retry-After, counted, nothing created', async () => {
+    const VAP = { group: 'admissionregistration.k8s.io', version: 'v1' };
+    await api.create({
+      ...VAP,
+      plural: 'validatingadmissionpolicies',
+      body: {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicy',
+        metadata: { name: 'zw-deny-title' },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: {
+            resourceRules: [
+              {
+                apiGroups: ['zen.kube-zen.io'],
+                apiVersions: ['*'],
+                operations: ['CREATE'],
+                resources: ['observations'],
+              },
+            ],
+          },
+          validations: [
+            {
+              expression: "!object.spec.title.startsWith('denied')",
+              message: 'titles starting with denied are refused here',
+            },
+          ],
+        },
+      },
+    });
+    await api.create({
+      ...VAP,
+      plural: 'validatingadmissionpolicybindings',
+      body: {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicyBinding',
+        metadata: { name: 'zw-deny-title' },
+        spec: {
+          policyName: 'zw-deny-title',
+          validationActions: ['Deny'],
+          matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } } },
+        },
+      },
+    });
+    // The policy takes effect asynchronously: wait until a direct create is denied.
+    let n = 0;
+    await waitFor('the policy to deny', async () => {
+      const name = `vap-probe-${n++}`;
+      try {
+        await api.create({
+          ...OBS,
+          namespace: NS,
+          body: {
+            apiVersion: 'zen.kube-zen.io/v1alpha1',
+            kind: 'Observation',
+            metadata: { name, namespace: NS },
+            spec: {
+              source: 'probe',
+              category: 'security',
+              severity: 'low',
+              eventType: 'probe',
+              title: 'denied probe',
+              fingerprint: 'f'.repeat(64),
+              ttlSecondsAfterCreation: 60,
+              detectedAt: new Date().toISOString(),
+            },
+          },
+        });
+      } catch (err) {
+        if (/denied/.test(String((err as Error).message))) return true;
+        throw err;
+      }
+      await api.delete({ ...OBS, namespace: NS, name });
+      return false;
+    });
+
+    const before = await titles();
+    const denied = await send('denied by policy');
+    assert.equal(denied.status, 503, denied.text);
+    assert.ok(Number(denied.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.match(String(denied.json?.reason), /admission_denied: .*titles starting with denied are refused here/);
+    assert.equal(await refusedMetric('admission_denied'), 1);
+    assert.deepEqual(await titles(), before, 'nothing created');
+    const allowed = await send('allowed by policy');
+    assert.equal(allowed.status, 200, allowed.text);
+  });
+});
