@@ -241,7 +241,12 @@ describe('a corrupt store', () => {
       await store.close();
       corruptMiddle(join(dataDir, 'observations.db'), 8);
 
-      await assert.rejects(startHostProcess({ ZEN_DATA_DIR: dataDir }), (err: Error) => {
+      const started = startHostProcess({ ZEN_DATA_DIR: dataDir });
+      started.then(
+        (h) => h.stop('SIGKILL'),
+        () => {},
+      ); // a host that started on it is the failure, not a leftover
+      await assert.rejects(started, (err: Error) => {
         assert.match(err.message, /host exited with 1 before listening/);
         assert.match(err.message, /is corrupt \(PRAGMA quick_check: /);
         assert.match(err.message, /move the file \(and its -wal and -shm files\) aside or restore a backup/);
