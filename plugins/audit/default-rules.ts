@@ -19,15 +19,34 @@ export const DEFAULT_RULES: readonly RuleConfig[] = Object.freeze([
     severity: 'high',
     title: 'Privileged or host-namespace pod created',
     description:
-      'A pod was created with a privileged container or sharing the host network, PID or IPC namespace. Needs the ' +
+      'A pod was created with a privileged container or sharing the host network, PID or IPC namespace (also by ' +
+      'server-side apply), or a privileged ephemeral container was added to a running pod (kubectl debug). Needs the ' +
       'request body (audit level Request or RequestResponse for pods).',
-    match: {
-      verbs: ['create'],
-      apiGroups: [''],
-      resources: ['pods'],
-      succeeded: true,
-      podSecurity: ['privileged', 'hostNetwork', 'hostPID', 'hostIPC'],
-    },
+    match: [
+      {
+        verbs: ['create'],
+        apiGroups: [''],
+        resources: ['pods'],
+        succeeded: true,
+        podSecurity: ['privileged', 'hostNetwork', 'hostPID', 'hostIPC'],
+      },
+      // Server-side apply (kubectl apply --server-side) creates with PATCH: 201 Created.
+      {
+        verbs: ['patch'],
+        apiGroups: [''],
+        resources: ['pods'],
+        codes: [201],
+        podSecurity: ['privileged', 'hostNetwork', 'hostPID', 'hostIPC'],
+      },
+      // kubectl debug --profile=sysadmin: a privileged ephemeral container in a running pod.
+      {
+        verbs: ['update', 'patch'],
+        apiGroups: [''],
+        resources: ['pods/ephemeralcontainers'],
+        succeeded: true,
+        podSecurity: ['privileged'],
+      },
+    ],
   },
   {
     name: 'cluster-admin-binding',

@@ -70,6 +70,8 @@ export function podSpecOf(obj: unknown): Record<string, unknown> | undefined {
   if (!isObject(obj) || !isObject(obj.spec)) return undefined;
   const spec = obj.spec;
   if (Array.isArray(spec.containers)) return spec;
+  // A patch of pods/ephemeralcontainers: `{spec: {ephemeralContainers: [...]}}`.
+  if (Array.isArray(spec.ephemeralContainers)) return spec;
   const tpl = isObject(spec.template) ? spec.template.spec : undefined;
   if (isObject(tpl) && Array.isArray(tpl.containers)) return tpl;
   const job = isObject(spec.jobTemplate) && isObject(spec.jobTemplate.spec) ? spec.jobTemplate.spec : undefined;

@@ -197,6 +197,40 @@ async function perform(cp: ControlPlane, c: Case): Promise<Action[]> {
     'create plain pod',
   );
   add('create plain pod', r, 'create', 'pods', undefined);
+  // Server-side apply creates with PATCH (201). JSON body: a YAML one makes the API server drop its whole audit batch
+  // (README, "What each rule needs from the policy"), so it is not sent here.
+  r = await ok(
+    call(cp, 'PATCH', `${api}/pods/p3?fieldManager=test`, {
+      body: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p3' },
+        spec: { hostNetwork: true, containers: [{ name: 'c', image: 'busybox' }] },
+      },
+      headers: { 'content-type': 'application/apply-patch+yaml' },
+    }),
+    'server-side apply of a host-network pod',
+    [201],
+  );
+  add('apply host-network pod', r, 'patch', 'pods', needsBody(c) ? 'privileged-pod' : undefined);
+  // kubectl debug --profile=sysadmin: a privileged ephemeral container in a running pod.
+  r = await ok(
+    call(cp, 'PATCH', `${api}/pods/p2/ephemeralcontainers`, {
+      body: {
+        spec: { ephemeralContainers: [{ name: 'dbg', image: 'busybox', securityContext: { privileged: true } }] },
+      },
+      headers: { 'content-type': 'application/strategic-merge-patch+json' },
+    }),
+    'privileged ephemeral container',
+    [200],
+  );
+  add(
+    'privileged debug container',
+    r,
+    'patch',
+    'pods/ephemeralcontainers',
+    needsBody(c) ? 'privileged-pod' : undefined,
+  );
   // No kubelet: these fail with 400 ("does not have a host assigned") after authorization, and are audited.
   for (const [sub, method, query] of [
     ['exec', 'POST', '?command=sh&stdin=true&stdout=true&tty=true'],
