@@ -407,3 +407,26 @@ test('details are bounded: the worst case fits the host budget whole', () => {
   assert.ok(r.drafts[0]!.title.length <= 256);
   assert.ok(r.drafts[0]!.message!.length <= 2048);
 });
+
+test('privileged-pod: server-side apply creates (patch 201) and privileged ephemeral containers', () => {
+  const set = compileRules(resolveConfig(undefined));
+  const pod = (spec: Record<string, unknown>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec });
+  const rule = (e: AuditEvent) => evaluate(set, e).hits.map((h) => h.rule.name);
+  const podRef = { resource: 'pods', namespace: 'shop', name: 'p', apiVersion: 'v1' };
+  const hostNet = pod({ hostNetwork: true, containers: [{ name: 'c', image: 'x' }] });
+  const applied = { verb: 'patch', objectRef: podRef, requestObject: hostNet };
+  assert.deepEqual(rule(ev({ ...applied, responseStatus: { code: 201 } })), ['privileged-pod'], 'apply that created');
+  assert.deepEqual(rule(ev({ ...applied, responseStatus: { code: 200 } })), [], 're-apply of an existing pod');
+  const debug = {
+    verb: 'patch',
+    objectRef: { ...podRef, subresource: 'ephemeralcontainers' },
+    responseStatus: { code: 200 },
+  };
+  const eph = (securityContext: unknown) => ({
+    spec: { ephemeralContainers: [{ name: 'dbg', image: 'x', securityContext }] },
+  });
+  assert.deepEqual(rule(ev({ ...debug, requestObject: eph({ privileged: true }) })), ['privileged-pod']);
+  assert.deepEqual(rule(ev({ ...debug, requestObject: eph({}) })), []);
+  // At level Metadata: undecided (counted), not silently unmatched.
+  assert.deepEqual(evaluate(set, ev(debug)).undecided, [{ rule: 'privileged-pod', why: 'no_request_object' }]);
+});
