@@ -10,6 +10,7 @@ import { createLogger } from '../telemetry/logger.ts';
 import { observationsList } from './observations.ts';
 import { pluginsList } from './plugins.ts';
 import { pluginCommand } from './scaffold.ts';
+import { untilShutdown } from './signals.ts';
 import { validateFiles } from './validate.ts';
 
 export const HELP = `zen-watcher — security findings from Trivy, Kyverno, Falco, Kubernetes audit and any webhook,
@@ -106,24 +107,7 @@ async function run(args: string[]): Promise<number> {
     log.flush();
     return 1;
   }
-  return await new Promise<number>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      host.stop(`received ${sig}`).then(
-        () => {
-          log.flush();
-          resolve(0);
-        },
-        (err) => {
-          log.error({ err: (err as Error).message }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  return await untilShutdown({ log, stop: (reason) => host.stop(reason) });
 }
 
 if (import.meta.main) {

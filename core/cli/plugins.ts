@@ -1,9 +1,14 @@
-/** `zen-watcher plugins list`: what the loader finds, and whether each would load, without starting the host. */
+/**
+ * `zen-watcher plugins list`: what the loader finds, and whether each would load, without starting the host; and,
+ * while a host that uses the same ZEN_DATA_DIR runs, what happened to its plugins since (faults, disabled).
+ */
 import { HOST_API_VERSION } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv } from '../config/validate.ts';
 import { createHostHooks } from '../hooks/host-hooks.ts';
 import { createPluginContext } from '../host/plugin-facade.ts';
+import { PluginFaults } from '../host/plugin-faults.ts';
+import { readLivePluginStatus } from '../host/plugin-status-file.ts';
 import { discoverPlugins, importAndRegister, registerPluginApiSpecifier } from '../loader/index.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
@@ -24,6 +29,8 @@ export async function pluginsList(
   const hooks = createHostHooks();
   const log = createLogger({ level: 'silent' });
   const metrics = createMetrics();
+  // An error that escapes a plugin's import or register fails that plugin here too, instead of ending the command.
+  const faults = new PluginFaults(records, { log, metrics, limit: Number.MAX_SAFE_INTEGER });
   for (const r of records) {
     await importAndRegister(
       r,
@@ -47,16 +54,29 @@ export async function pluginsList(
           reconcileScopes: async () => {},
         }),
       env.hookTimeoutMs,
+      faults,
     );
   }
-  const rows = records.map((r) => ({
-    name: r.name,
-    version: r.version,
-    status: r.status,
-    sources: r.manifest?.sources.join(',') ?? '',
-    directory: r.dir,
-    reason: r.reason,
-  }));
+  const live = readLivePluginStatus(env.dataDir);
+  const rows = records.map((r) => {
+    const row = {
+      name: r.name,
+      version: r.version,
+      status: r.status as string,
+      sources: r.manifest?.sources.join(',') ?? '',
+      directory: r.dir,
+      reason: r.reason,
+    };
+    // The running host's view wins for a plugin it disabled or that had faults there.
+    const now = live?.plugins.find((p) => p.name === r.name && p.dir === r.dir);
+    if (now?.status === 'disabled') {
+      row.status = 'disabled';
+      row.reason = `${now.reason} (running host pid ${live!.pid})`;
+    } else if (now && now.faults > 0 && row.status === 'loaded') {
+      row.reason = `${now.faults} uncontained fault(s) in the running host (pid ${live!.pid}); last: ${now.lastFault ?? '?'}`;
+    }
+    return row;
+  });
   if (output === 'json') out.write(`${printableJson(rows)}\n`);
   else if (output === 'table')
     out.write(

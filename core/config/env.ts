@@ -27,6 +27,9 @@ export interface HostEnv {
   dedupWindowSeconds: number;
   maxQueue: number;
   hookTimeoutMs: number;
+  /** Uncontained plugin faults within pluginFaultWindowMs that disable the plugin (core/host/plugin-faults.ts). */
+  pluginFaultLimit: number;
+  pluginFaultWindowMs: number;
   shutdownTimeoutMs: number;
   gcIntervalSeconds: number;
   ackWaitMs: number;
@@ -176,6 +179,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     dedupWindowSeconds: int(env, ['ZEN_DEDUP_WINDOW_SECONDS', 'DEDUP_WINDOW_SECONDS'], 60, 0, 31_536_000),
     maxQueue: int(env, ['ZEN_MAX_QUEUE'], 10_000, 1, 10_000_000),
     hookTimeoutMs: int(env, ['ZEN_HOOK_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
+    pluginFaultLimit: int(env, ['ZEN_PLUGIN_FAULT_LIMIT'], 5, 1, 1_000_000),
+    pluginFaultWindowMs: int(env, ['ZEN_PLUGIN_FAULT_WINDOW_SECONDS'], 600, 1, 86_400) * 1000,
     shutdownTimeoutMs: int(env, ['ZEN_SHUTDOWN_TIMEOUT_SECONDS', 'HTTP_SHUTDOWN_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),

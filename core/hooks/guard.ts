@@ -7,6 +7,7 @@
  * - waterfall (onObservation): the failing tap is skipped; the draft passes on unchanged.
  * - bail (onWebhook): a typed ZwError (bad payload: 400/422) passes through to the HTTP layer; anything else
  *   becomes ZW_ERR_PLUGIN_FAILED (500) without leaking the plugin's message to the client.
+ * A plugin the host disabled (core/host/plugin-faults.ts) is skipped: no call; onWebhook answers 503.
  */
 import type { HookName } from '../api/index.ts';
 import { isZwError, ZwError } from '../api/index.ts';
@@ -27,6 +28,10 @@ export interface GuardOptions {
   deadlineMs: () => number;
   observe: (plugin: string, hook: HookName, seconds: number) => void;
   onFailure: (failure: TapFailure) => void;
+  /** Runs each call of a plugin's tap (the host runs it inside the plugin's fault context: ADR 0012). */
+  around?: <T>(plugin: string, call: () => T) => T;
+  /** Why the plugin is disabled (its taps are then skipped; onWebhook answers 503), or undefined. */
+  disabled?: (plugin: string) => string | undefined;
 }
 
 class TapTimeoutError extends Error {
@@ -41,6 +46,16 @@ type AnyFn = (...args: any[]) => any;
 
 export function guardTap(plugin: string, fn: AnyFn, opts: GuardOptions): AnyFn {
   return async (...args: unknown[]) => {
+    if (opts.disabled?.(plugin) !== undefined) {
+      if (opts.kind === 'bail') {
+        throw new ZwError(
+          'ZW_ERR_PLUGIN_FAILED',
+          `source plugin '${plugin}' is disabled after repeated failures (zen-watcher plugins list shows why)`,
+          { status: 503 },
+        );
+      }
+      return opts.kind === 'waterfall' ? args[0] : undefined;
+    }
     const started = performance.now();
     const ms = opts.deadlineMs();
     let timer: NodeJS.Timeout | undefined;
@@ -49,7 +64,8 @@ export function guardTap(plugin: string, fn: AnyFn, opts: GuardOptions): AnyFn {
         timer = setTimeout(() => reject(new TapTimeoutError(plugin, opts.hook, ms)), ms);
         timer.unref?.();
       });
-      const result = await Promise.race([Promise.resolve().then(() => fn(...args)), deadline]);
+      const call = () => Promise.resolve().then(() => fn(...args));
+      const result = await Promise.race([opts.around ? opts.around(plugin, call) : call(), deadline]);
       if (opts.kind === 'waterfall' && (result === undefined || result === null || typeof result !== 'object')) {
         return args[0];
       }

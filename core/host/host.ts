@@ -16,7 +16,7 @@ import type { EmitResult, HookName, IngesterView, ObservationDraft, RunMode, Web
 import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv, type HandlerInfo, IngesterValidator } from '../config/validate.ts';
-import { type GuardKind, installGuard, type TapFailure } from '../hooks/guard.ts';
+import { type GuardKind, type GuardOptions, installGuard, type TapFailure } from '../hooks/guard.ts';
 import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
 import { type CredentialSource, createAuthenticator } from '../http/auth.ts';
 import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
@@ -32,6 +32,8 @@ import { fileCredentials } from './credentials.ts';
 import { IngesterRuntime } from './ingesters.ts';
 import type { SecretCredentials } from './kube-credentials.ts';
 import { createPluginContext } from './plugin-facade.ts';
+import { PluginFaults } from './plugin-faults.ts';
+import { publishPluginStatus } from './plugin-status-file.ts';
 import { Resolver } from './resolver.ts';
 import type { ModeRuntime } from './runtime.ts';
 import { createStandaloneRuntime } from './standalone.ts';
@@ -96,7 +98,12 @@ const GUARD_KIND: Record<HookName, GuardKind> = {
 
 function guardHooks(
   hooks: HostHooks,
-  deps: { metrics: Metrics; log: Logger; deadlineMs: (h: HookName) => number; onFailure: (f: TapFailure) => void },
+  deps: {
+    metrics: Metrics;
+    log: Logger;
+    deadlineMs: (h: HookName) => number;
+    onFailure: (f: TapFailure) => void;
+  } & Pick<GuardOptions, 'around' | 'disabled'>,
 ) {
   const seen = new Set<string>();
   const onFailure = (f: TapFailure) => {
@@ -119,6 +126,8 @@ function guardHooks(
     observe: (plugin: string, h: HookName, s: number) =>
       deps.metrics.pluginHookDuration.observe({ plugin, hook: h }, s),
     onFailure,
+    ...(deps.around ? { around: deps.around } : {}),
+    ...(deps.disabled ? { disabled: deps.disabled } : {}),
   });
   for (const name of [
     'onStart',
@@ -151,7 +160,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // Hooks, guarded: timing, deadlines and isolation for every tap.
   const hooks = createHostHooks();
+  let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0012)
   guardHooks(hooks, {
+    around: (plugin, call) => (faults ? faults.run(plugin, call) : call()),
+    disabled: (plugin) => faults?.disabled(plugin),
     metrics,
     log,
     deadlineMs: (h) =>
@@ -201,6 +213,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   registerPluginApiSpecifier();
   const ajv = createAjv();
   const plugins = discoverPlugins([env.builtinPluginDir, ...env.pluginDirs], { ajv, hostApiVersion: HOST_API_VERSION });
+  faults = new PluginFaults(plugins, {
+    log,
+    metrics,
+    limit: env.pluginFaultLimit,
+    windowMs: env.pluginFaultWindowMs,
+    onChange: (records) => publishPluginStatus(env.dataDir, records, log),
+  });
   const active = (view: IngesterView) => {
     const ci = ingesters.get(`${view.namespace}/${view.name}`);
     if (!ci) throw new Error(`Ingester ${view.namespace}/${view.name} is not active`);
@@ -243,6 +262,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           reconcileScopes,
         }),
       env.hookTimeoutMs,
+      faults,
     );
     metrics.plugins.set({ plugin: record.name, version: record.version, status: record.status }, 1);
     if (record.status === 'loaded')

@@ -20,6 +20,7 @@ import type { PluginRecord } from '../loader/index.ts';
 import { normalizeSeverity } from '../pipeline/normalize.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { outsidePlugins } from './plugin-faults.ts';
 
 export interface FacadeDeps {
   hooks: HostHooks;
@@ -94,6 +95,13 @@ export function createPluginContext(
   const handlers = record.manifest?.sources ?? [];
   const handle = createPluginHooks(deps.hooks, record.name, handlers);
   const own = ownedBy(handlers, record.name);
+  // Host work a plugin asks for runs outside the plugin's fault context (what it schedules is the host's); the
+  // promise handed back is made in the plugin's context, so a rejection the plugin leaves unhandled is its own.
+  const hostWork = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    if (record.status === 'disabled')
+      throw new Error(`plugin '${record.name}' cannot ${what}: it is disabled (${record.reason})`);
+    return await outsidePlugins(fn);
+  };
   const api: PluginApi = Object.freeze({
     name: record.name,
     version: record.version,
@@ -104,15 +112,18 @@ export function createPluginContext(
     kube: deps.kube,
     ingesters: (handler?: string) => deps.ingesters(handler ? handlers.filter((h) => h === handler) : handlers),
     emit: (ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }) =>
-      own(ingester, 'emit') ?? deps.emit(ingester, drafts, options?.signal),
+      own(ingester, 'emit') ?? hostWork('emit', () => deps.emit(ingester, drafts, options?.signal)),
     reconcile: (
       ingester: IngesterView,
       scope: string,
       drafts: ObservationDraft[],
       options?: { signal?: AbortSignal },
-    ) => own(ingester, 'reconcile') ?? deps.reconcile(ingester, scope, drafts, options?.signal),
+    ) =>
+      own(ingester, 'reconcile') ??
+      hostWork('reconcile', () => deps.reconcile(ingester, scope, drafts, options?.signal)),
     reconcileScopes: (ingester: IngesterView, liveScopes: readonly string[], options?: { signal?: AbortSignal }) =>
-      own(ingester, 'reconcile') ?? deps.reconcileScopes(ingester, liveScopes, options?.signal),
+      own(ingester, 'reconcile') ??
+      hostWork('reconcile', () => deps.reconcileScopes(ingester, liveScopes, options?.signal)),
     payloadError,
     severityOf: normalizeSeverity,
   });

@@ -7,7 +7,8 @@ import semver from 'semver';
 import { type PluginManifest, pluginManifestSchema } from '../api/index.ts';
 import { ajvErrorsToFieldErrors } from '../config/validate.ts';
 
-export type PluginStatus = 'loaded' | 'incompatible' | 'failed' | 'duplicate';
+/** `disabled`: loaded, then switched off at run time after repeated uncontained faults (core/host/plugin-faults.ts). */
+export type PluginStatus = 'loaded' | 'incompatible' | 'failed' | 'duplicate' | 'disabled';
 
 export interface LoadFailure {
   status: Exclude<PluginStatus, 'loaded'>;
@@ -18,7 +19,8 @@ export interface LoadFailure {
     | 'ZW_ERR_PLUGIN_SCHEMA'
     | 'ZW_ERR_PLUGIN_IMPORT'
     | 'ZW_ERR_PLUGIN_SHAPE'
-    | 'ZW_ERR_PLUGIN_REGISTER';
+    | 'ZW_ERR_PLUGIN_REGISTER'
+    | 'ZW_ERR_PLUGIN_DISABLED';
   reason: string;
 }
 

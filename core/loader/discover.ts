@@ -25,6 +25,10 @@ export interface PluginRecord {
   status: PluginStatus;
   reason: string;
   code?: LoadFailure['code'];
+  /** Uncontained faults of its code (unhandled rejections, exceptions from its timers) so far. */
+  faults?: number;
+  /** The last of those faults, for `plugins list`. */
+  lastFault?: string;
   manifest?: PluginManifest;
   validateConfig?: ValidateFunction;
 }

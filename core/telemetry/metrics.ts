@@ -126,6 +126,18 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['plugin', 'version', 'status'],
       registers: r,
     }),
+    pluginFaults: new Counter({
+      name: 'zen_watcher_plugin_faults_total',
+      help: 'Errors that escaped a plugin (kind=unhandled_rejection, or kind=uncaught_exception: thrown from its timers or callbacks), contained by the host.',
+      labelNames: ['plugin', 'kind'],
+      registers: r,
+    }),
+    pluginsDisabled: new Counter({
+      name: 'zen_watcher_plugins_disabled_total',
+      help: 'Plugins the host disabled at run time after repeated uncontained faults (see zen_watcher_plugins{status="disabled"}).',
+      labelNames: ['plugin'],
+      registers: r,
+    }),
 
     leader: new Gauge({
       name: 'zen_watcher_leader',
