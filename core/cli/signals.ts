@@ -55,7 +55,7 @@ export function untilShutdown(opts: ShutdownOptions): Promise<number> {
       const parent = process.ppid;
       parentWatch = setInterval(() => {
         if (process.ppid !== parent)
-          begin(`the npm process that started zen-watcher (pid ${parent}) exited (npm '${env.npm_lifecycle_event}')`);
+          begin(`its parent process (pid ${parent}) exited; started by npm ('${env.npm_lifecycle_event}')`);
       }, opts.parentPollMs ?? 1000);
       parentWatch.unref();
     }

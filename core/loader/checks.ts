@@ -20,7 +20,8 @@ export interface LoadFailure {
     | 'ZW_ERR_PLUGIN_IMPORT'
     | 'ZW_ERR_PLUGIN_SHAPE'
     | 'ZW_ERR_PLUGIN_REGISTER'
-    | 'ZW_ERR_PLUGIN_DISABLED';
+    | 'ZW_ERR_PLUGIN_DISABLED'
+    | 'ZW_ERR_PLUGIN_PATH';
   reason: string;
 }
 

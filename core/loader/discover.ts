@@ -17,6 +17,7 @@ import {
   type PluginStatus,
   unscopedName,
 } from './checks.ts';
+import { outsideReason } from './paths.ts';
 
 export interface PluginRecord {
   name: string;
@@ -35,12 +36,17 @@ export interface PluginRecord {
 
 /** Expand the search path: a directory that is itself a plugin, or a directory of plugin directories. */
 export function pluginDirectories(searchPath: readonly string[]): string[] {
-  const out: string[] = [];
+  return foundDirectories(searchPath).map((f) => f.dir);
+}
+
+/** Each plugin directory with the configured directory it was found in (its root, for the symlink check). */
+function foundDirectories(searchPath: readonly string[]): { dir: string; root: string }[] {
+  const out: { dir: string; root: string }[] = [];
   for (const entry of searchPath) {
     const dir = resolve(entry);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
     if (isPluginDir(dir)) {
-      out.push(dir);
+      out.push({ dir, root: dir });
       continue;
     }
     for (const child of readdirSync(dir).sort()) {
@@ -48,14 +54,27 @@ export function pluginDirectories(searchPath: readonly string[]): string[] {
       if (
         child !== 'node_modules' &&
         !child.startsWith('.') &&
-        statSync(sub).isDirectory() &&
+        statSync(sub, { throwIfNoEntry: false })?.isDirectory() &&
         existsSync(join(sub, 'package.json'))
       ) {
-        out.push(sub);
+        out.push({ dir: sub, root: dir });
       }
     }
   }
   return out;
+}
+
+/** Name and version for the listing of a refused directory (reading its package.json runs no code). */
+function identity(dir: string): { name: string; version: string } {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+    return {
+      name: typeof pkg.name === 'string' ? unscopedName(pkg.name) : '?',
+      version: typeof pkg.version === 'string' ? pkg.version : '?',
+    };
+  } catch {
+    return { name: '?', version: '?' };
+  }
 }
 
 function isPluginDir(dir: string): boolean {
@@ -76,7 +95,12 @@ export function discoverPlugins(
   const takenHandlers = new Map<string, string>();
   const records: PluginRecord[] = [];
 
-  for (const dir of pluginDirectories(searchPath)) {
+  for (const { dir, root } of foundDirectories(searchPath)) {
+    const outside = outsideReason(root, dir, ['package.json']);
+    if (outside) {
+      records.push({ ...identity(dir), dir, status: 'failed', code: 'ZW_ERR_PLUGIN_PATH', reason: outside });
+      continue;
+    }
     let pkg: PackageJson;
     try {
       pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
@@ -100,6 +124,14 @@ export function discoverPlugins(
       continue;
     }
     const manifest = pkg.zenWatcher as PluginManifest;
+    const fileOutside = outsideReason(root, dir, [
+      manifest.entry,
+      ...(manifest.configSchema ? [manifest.configSchema] : []),
+    ]);
+    if (fileOutside) {
+      records.push({ ...base, manifest, status: 'failed', code: 'ZW_ERR_PLUGIN_PATH', reason: fileOutside });
+      continue;
+    }
     const later = checkHostApi(manifest, opts.hostApiVersion) ?? checkUnique(name, manifest, takenNames, takenHandlers);
     if (later) {
       records.push({ ...base, manifest, ...later });
