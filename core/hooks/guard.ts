@@ -28,7 +28,7 @@ export interface GuardOptions {
   deadlineMs: () => number;
   observe: (plugin: string, hook: HookName, seconds: number) => void;
   onFailure: (failure: TapFailure) => void;
-  /** Runs each call of a plugin's tap (the host runs it inside the plugin's fault context: ADR 0012). */
+  /** Runs each call of a plugin's tap (the host runs it inside the plugin's fault context: ADR 0015). */
   around?: <T>(plugin: string, call: () => T) => T;
   /** Why the plugin is disabled (its taps are then skipped; onWebhook answers 503), or undefined. */
   disabled?: (plugin: string) => string | undefined;

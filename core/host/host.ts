@@ -160,7 +160,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   // Hooks, guarded: timing, deadlines and isolation for every tap.
   const hooks = createHostHooks();
-  let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0012)
+  let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0015)
   guardHooks(hooks, {
     around: (plugin, call) => (faults ? faults.run(plugin, call) : call()),
     disabled: (plugin) => faults?.disabled(plugin),

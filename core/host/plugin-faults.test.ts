@@ -1,5 +1,5 @@
 /**
- * The fault domain on its own (ADR 0012): attribution by async context and by stack, the disable limit, and
+ * The fault domain on its own (ADR 0015): attribution by async context and by stack, the disable limit, and
  * crash-only for an error no plugin can be blamed for. Process-level behaviour runs in a child process, since the
  * test runner installs its own handlers in this one.
  */

@@ -1,5 +1,5 @@
 /**
- * Fault containment for plugin code that runs outside a guarded call (ADR 0012). The guard (core/hooks/guard.ts)
+ * Fault containment for plugin code that runs outside a guarded call (ADR 0015). The guard (core/hooks/guard.ts)
  * catches what a tap throws or rejects; it cannot catch what a plugin leaves behind: a promise it never handles
  * (`void Promise.reject(…)`), an exception thrown from its own timer or event callback, a rejection while its
  * module is imported. Node ends the process on those by default. Here, process-level handlers find the plugin at

@@ -1,5 +1,5 @@
 /**
- * Plugin code is loaded only from inside the configured plugin directories (ADR 0012, docs/SECURITY.md). A
+ * Plugin code is loaded only from inside the configured plugin directories (ADR 0015, docs/SECURITY.md). A
  * directory named in ZEN_PLUGIN_DIRS (or the built-in one) may itself be a symlink: that is the operator's
  * configuration, and it is resolved once. Below it, a plugin directory, its entry file and its config schema must
  * resolve (symlinks followed) to a path inside that directory: a symlink that leads out of it is refused, so that

@@ -2,7 +2,7 @@
  * Issue #14 item 2, with real processes: plugin code that leaves an error behind (an unhandled rejection, a throw
  * from a timer or from a listener Node calls later, a rejection at import time or after register) must not end the
  * host. The fault is attributed to the plugin, counted, logged; the other sources keep serving; at the limit the
- * plugin is disabled, and `plugins list` says so and why (ADR 0012).
+ * plugin is disabled, and `plugins list` says so and why (ADR 0015).
  */
 import assert from 'node:assert/strict';
 import { cpSync } from 'node:fs';
