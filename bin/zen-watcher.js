@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Entry point for `npx zen-watcher`. zen-watcher runs its TypeScript sources directly, which needs Node 24
 // (type stripping). When started by an older node, re-run under the Node 24 the project pins (devDependency
-// `node`), forwarding signals, so the same command works on any machine after `npm ci`.
+// `node`), forwarding signals, so the same command works on any machine after `npm ci`. Under Node 24 `run`
+// handles SIGTERM/SIGINT itself (core/cli/signals.ts): one graceful stop, repeats ignored.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -18,7 +20,8 @@ if (major < 24 || !process.features.typescript) {
   }
   const child = spawn(pinned, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+  // A signal that ends the child is reported as the shell does: 128 + its number.
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1)));
 } else {
   const { main } = await import('../core/cli/main.ts');
   process.exitCode = await main(process.argv.slice(2));
