@@ -11,6 +11,8 @@
  * would be orphaned and keep running (in kubernetes mode: keep leading, so no handover). Outside npm the parent is
  * not watched: `nohup zen-watcher run &` must survive its shell.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
 import type { Logger } from '../telemetry/logger.ts';
 
 export interface ShutdownOptions {
@@ -36,14 +38,10 @@ export function untilShutdown(opts: ShutdownOptions): Promise<number> {
       stopping = true;
       clearInterval(parentWatch);
       opts.stop(reason).then(
-        () => {
-          opts.log.flush();
-          resolve(0);
-        },
+        () => flushed(opts.log).then(() => resolve(0)),
         (err) => {
           opts.log.error({ err: (err as Error).message }, 'shutdown failed');
-          opts.log.flush();
-          resolve(1);
+          return flushed(opts.log).then(() => resolve(1));
         },
       );
     };
@@ -60,4 +58,19 @@ export function untilShutdown(opts: ShutdownOptions): Promise<number> {
       parentWatch.unref();
     }
   });
+}
+
+/**
+ * Waits (at most 1 s) until the log lines written so far have left the process. pino writes asynchronously and, at
+ * exit, flushes what is left synchronously; if the log reader is gone (the pipe of a dead parent: EPIPE), that
+ * synchronous flush retries forever (sonic-boom 4) and the process never exits. Once the asynchronous write has
+ * failed, pino drops the logs instead (its EPIPE filter), so the exit goes through. pino offers no "written"
+ * callback (flush() calls back at once), so this polls the destination's in-flight flag.
+ */
+async function flushed(log: Logger): Promise<void> {
+  const stream = (log as unknown as Record<symbol, { _writing?: boolean; _len?: number } | undefined>)[
+    pino.symbols.streamSym
+  ];
+  const deadline = Date.now() + 1000;
+  while (stream && (stream._writing || (stream._len ?? 0) > 0) && Date.now() < deadline) await sleep(5);
 }
