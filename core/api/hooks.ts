@@ -66,5 +66,6 @@ export const HOOK_NAMES = [
   'onIngesterChanged',
   'onObservation',
   'onStop',
+  'onDeliver',
 ] as const;
 export type HookName = (typeof HOOK_NAMES)[number];

@@ -3,6 +3,15 @@
  * external plugins import it as `zen-watcher/plugin-api` (the loader maps that specifier to this file).
  */
 
+export type {
+  DeliveredObservation,
+  DeliveryEvent,
+  DeliveryItem,
+  DeliveryRequest,
+  DeliveryResult,
+  DestinationView,
+} from './destination.ts';
+export { checkDeliveryResponse, DeliveryError, deliveryError, networkError } from './destination.ts';
 export type { ErrorCode } from './errors.ts';
 export { ERROR_CODES, isZwError, payloadError, ZwError } from './errors.ts';
 export type {

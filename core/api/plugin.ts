@@ -3,6 +3,7 @@
  * handed to `register`. Plugins may tap hooks, never call them; the facade fills in the tap name.
  */
 
+import type { DeliveryRequest, DeliveryResult } from './destination.ts';
 import type { ZwError } from './errors.ts';
 import type {
   DraftContext,
@@ -34,6 +35,11 @@ export interface PluginHooks {
   onIngesterChanged: Tappable<[IngesterChange]>;
   onObservation: Tappable<[ObservationDraft, DraftContext], ObservationDraft>;
   onStop: Tappable<[StopContext]>;
+  /**
+   * Keyed by destination type; a plugin may tap only the types its manifest lists in `destinations`. Runs where
+   * delivery runs (the leader). Since plugin API 1.2.0.
+   */
+  onDeliver: { for(type: string): Tappable<[DeliveryRequest], DeliveryResult> };
 }
 
 export interface PluginLogger {

@@ -214,24 +214,48 @@ export const ingesterSpecSchema = {
     destinations: {
       type: 'array',
       minItems: 1,
-      maxItems: 1,
-      description: 'Where Observations go. Today: the Observation CRD (or the local store in standalone mode).',
+      maxItems: 16,
+      description:
+        'Where Observations go: the Observation CRD (type crd, at most one) and Destination resources (type destination: delivered at least once, with per-use filters).',
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['type'],
         properties: {
-          type: { type: 'string', enum: ['crd'], description: 'Destination kind; only crd today.' },
+          type: {
+            type: 'string',
+            enum: ['crd', 'destination'],
+            description: 'crd: the Observation resource (or the local store). destination: a Destination resource.',
+          },
           value: {
             type: 'string',
             enum: ['observations'],
-            default: 'observations',
-            description: 'Resource (plural) written; only observations today.',
+            description: 'type crd: resource (plural) written; only observations.',
           },
           namespace: {
             type: 'string',
             description:
-              "Namespace for the Observations. Default: the resource's namespace when it has one, else the Ingester's.",
+              "type crd: namespace for the Observations (default: the resource's namespace when it has one, else the Ingester's). type destination: the Destination's namespace (default: the Ingester's).",
+          },
+          name: {
+            type: 'string',
+            pattern: DNS_LABEL,
+            maxLength: 63,
+            description: 'type destination: the Destination resource (required).',
+          },
+          minSeverity: {
+            type: 'string',
+            enum: SEVERITY_ENUM,
+            description: 'type destination: deliver only Observations at least this severe.',
+          },
+          sources: stringList('type destination: deliver only Observations of these sources (spec.source).'),
+          namespaces: stringList('type destination: deliver only Observations in these namespaces.'),
+          categories: {
+            type: 'array',
+            maxItems: 5,
+            uniqueItems: true,
+            items: { type: 'string', enum: ['security', 'compliance', 'performance', 'operations', 'cost'] },
+            description: 'type destination: deliver only Observations of these categories.',
           },
         },
       },

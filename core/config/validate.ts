@@ -49,8 +49,20 @@ export interface IngesterSpec {
   deduplication?: { enabled: boolean; strategy: 'fingerprint' | 'key' | 'hybrid'; window?: string; fields?: string[] };
   ttl?: { default?: string; min?: string; max?: string };
   rateLimit?: { enabled: boolean; requestsPerSecond?: number; burst?: number };
-  destinations?: { type: 'crd'; value: 'observations'; namespace?: string }[];
+  destinations?: DestinationUse[];
   config?: Record<string, unknown>;
+}
+
+/** One entry of spec.destinations: the Observation CRD, or a Destination resource with per-use filters. */
+export interface DestinationUse {
+  type: 'crd' | 'destination';
+  value?: 'observations';
+  namespace?: string;
+  name?: string;
+  minSeverity?: 'critical' | 'high' | 'medium' | 'low' | 'info';
+  sources?: string[];
+  namespaces?: string[];
+  categories?: string[];
 }
 
 /** spec.webhook.auth (the HTTP layer has its own structurally equal type: config and http do not import each other). */
@@ -155,7 +167,7 @@ export class IngesterValidator {
       if (spec.ingester === 'webhook' && spec.informer) {
         errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
       }
-      errors.push(...checkDurations(spec));
+      errors.push(...checkDurations(spec), ...checkDestinationUses(spec));
       const window = spec.deduplication?.window;
       if (spec.ingester === 'informer' && window !== undefined && !/^0(ms|s|m|h|d)?$/.test(window)) {
         // An informer finding is one Observation for as long as it is reported; a window would split it in time.
@@ -226,6 +238,30 @@ export class IngesterValidator {
     deepFreeze(spec);
     return { ok: true, ingester: Object.freeze({ ...ingester, view: deepFreeze(view) }) };
   }
+}
+
+const DESTINATION_ONLY = ['name', 'minSeverity', 'sources', 'namespaces', 'categories'] as const;
+
+function checkDestinationUses(spec: IngesterSpec): FieldError[] {
+  const errors: FieldError[] = [];
+  const uses = spec.destinations ?? [];
+  if (uses.filter((u) => u.type === 'crd').length > 1)
+    errors.push({ path: 'spec.destinations', message: 'may hold at most one item of type crd' });
+  const seen = new Set<string>();
+  uses.forEach((u, i) => {
+    const at = `spec.destinations[${i}]`;
+    if (u.type === 'crd') {
+      for (const f of DESTINATION_ONLY)
+        if (u[f] !== undefined) errors.push({ path: `${at}.${f}`, message: 'is only for type destination' });
+    } else {
+      if (!u.name) errors.push({ path: `${at}.name`, message: 'is required for type destination' });
+      if (u.value !== undefined) errors.push({ path: `${at}.value`, message: 'is only for type crd' });
+      const key = `${u.namespace ?? ''}/${u.name}`;
+      if (seen.has(key)) errors.push({ path: `${at}.name`, message: `names Destination '${u.name}' a second time` });
+      seen.add(key);
+    }
+  });
+  return errors;
 }
 
 function checkDurations(spec: IngesterSpec): FieldError[] {

@@ -21,7 +21,12 @@ export interface PluginHooksHandle {
   discard(): void;
 }
 
-export function createPluginHooks(hooks: HostHooks, plugin: string, handlers: readonly string[]): PluginHooksHandle {
+export function createPluginHooks(
+  hooks: HostHooks,
+  plugin: string,
+  handlers: readonly string[],
+  destinations: readonly string[] = [],
+): PluginHooksHandle {
   let pending: (() => void)[] | undefined = [];
 
   const tapOnly = <Args extends unknown[], R>(hook: PromiseTappable): Tappable<Args, R> =>
@@ -58,6 +63,16 @@ export function createPluginHooks(hooks: HostHooks, plugin: string, handlers: re
     }),
     onObservation: tapOnly(hooks.onObservation),
     onStop: tapOnly(hooks.onStop),
+    onDeliver: Object.freeze({
+      for(type: string) {
+        if (!destinations.includes(type)) {
+          throw new Error(
+            `plugin '${plugin}': cannot tap onDeliver for '${type}': its manifest declares destinations [${destinations.join(', ')}]`,
+          );
+        }
+        return tapOnly(hooks.onDeliver.for(type));
+      },
+    }),
   }) as PluginHooks;
 
   return {

@@ -4,6 +4,8 @@
  */
 import { AsyncParallelHook, AsyncSeriesBailHook, AsyncSeriesHook, AsyncSeriesWaterfallHook, HookMap } from 'tapable';
 import type {
+  DeliveryRequest,
+  DeliveryResult,
   DraftContext,
   IngesterChange,
   LeaderTerm,
@@ -37,6 +39,11 @@ export const createHostHooks = () =>
 
     /** Every replica: graceful shutdown. */
     onStop: new AsyncSeriesHook<[StopContext]>(['context']),
+
+    /** Where delivery runs (the leader): one batch of Observations to one destination. Keyed by destination type. */
+    onDeliver: new HookMap<AsyncSeriesBailHook<[DeliveryRequest], DeliveryResult>>(
+      () => new AsyncSeriesBailHook<[DeliveryRequest], DeliveryResult>(['request']),
+    ),
   });
 
 export type HostHooks = ReturnType<typeof createHostHooks>;

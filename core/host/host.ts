@@ -12,10 +12,12 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AsyncSeriesBailHook, HookMap } from 'tapable';
 import type { EmitResult, HookName, IngesterView, ObservationDraft, RunMode, WebhookRequest } from '../api/index.ts';
 import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv, type HandlerInfo, IngesterValidator } from '../config/validate.ts';
+import { createDestinations } from '../destinations/index.ts';
 import { type GuardKind, type GuardOptions, installGuard, type TapFailure } from '../hooks/guard.ts';
 import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
 import { type CredentialSource, createAuthenticator } from '../http/auth.ts';
@@ -94,6 +96,7 @@ const GUARD_KIND: Record<HookName, GuardKind> = {
   onIngesterChanged: 'isolate',
   onObservation: 'waterfall',
   onStop: 'isolate',
+  onDeliver: 'bail',
 };
 
 function guardHooks(
@@ -139,12 +142,14 @@ function guardHooks(
   ] as const) {
     installGuard(hooks[name] as never, opts(name));
   }
-  hooks.onWebhook.intercept({
-    factory: (_key, hook) => {
-      installGuard(hook as never, opts('onWebhook'));
-      return hook;
-    },
-  });
+  for (const name of ['onWebhook', 'onDeliver'] as const) {
+    (hooks[name] as unknown as HookMap<AsyncSeriesBailHook<[unknown], unknown>>).intercept({
+      factory: (_key, hook) => {
+        installGuard(hook as never, opts(name));
+        return hook;
+      },
+    });
+  }
 }
 
 export async function startHost(options: HostOptions): Promise<Host> {
@@ -274,6 +279,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       );
   }
   const handlers = handlerTable(plugins);
+  const destinations = await createDestinations({ mode, env, hooks, metrics, log, ajv, plugins, sink });
 
   // Ingesters.
   ingesters = new IngesterRuntime({
@@ -289,7 +295,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
     handlers: (h) => handlers.get(h),
     knownHandlers: () => [...handlers.keys()],
   });
-  await runtime.startIngesters({ validator, apply: (valid, rejected) => ingesters.replace(valid, rejected) });
+  await runtime.startIngesters({
+    validator,
+    apply: async (valid, rejected) => {
+      await ingesters.replace(valid, rejected);
+      await destinations.setIngesters(ingesters.active());
+    },
+  });
 
   // HTTP: every replica serves webhooks; readiness never depends on leadership.
   let stopping = false;
@@ -332,6 +344,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Tick often enough that a short grace period is not dominated by the tick (5 s for the default 600 s).
       const tickMs = Math.min(5000, Math.max(1000, env.resolveAfterMs / 2));
       if (resolver) void resolveLoop(resolver, term.signal, log, tickMs, (n) => metrics.resolvePending.set(n));
+      destinations.start(term.signal);
       await hooks.onBecomeLeader.promise(term);
     },
     stopped: async (term) => {
@@ -349,6 +362,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       server.closeIdleConnections();
       // 1. Leader work stops and the Lease is released first, so a follower takes over at once.
       await runtime.stopLeadership(reason);
+      await destinations.close();
       // 2. Admitted webhook events are written before the process goes.
       const deadline = Date.now() + env.shutdownTimeoutMs;
       while (pipeline.busy > 0 && Date.now() < deadline) await sleep(20);

@@ -93,7 +93,7 @@ export function createPluginContext(
   deps: FacadeDeps,
 ): { api: PluginApi; handle: PluginHooksHandle } {
   const handlers = record.manifest?.sources ?? [];
-  const handle = createPluginHooks(deps.hooks, record.name, handlers);
+  const handle = createPluginHooks(deps.hooks, record.name, handlers, record.manifest?.destinations ?? []);
   const own = ownedBy(handlers, record.name);
   // Host work a plugin asks for runs outside the plugin's fault context (what it schedules is the host's); the
   // promise handed back is made in the plugin's context, so a rejection the plugin leaves unhandled is its own.

@@ -9,6 +9,7 @@ import type { HostEnv } from '../config/env.ts';
 import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
 import { configFilesIn, readDocuments } from '../config/load-files.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import { isDestinationDocument } from '../destinations/validate.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -118,6 +119,7 @@ export function loadIngesterFiles(
         });
         continue;
       }
+      if (isDestinationDocument(d.doc)) continue; // read by core/destinations
       const res = validator.validate(d.doc);
       if (!res.ok) {
         const source = (d.doc as { spec?: { source?: unknown } })?.spec?.source;

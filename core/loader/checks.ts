@@ -72,6 +72,10 @@ const MANIFEST_FIELD_HINTS: readonly [RegExp, string][] = [
     'must be a source handler name: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 40 characters, e.g. "my-scanner"',
   ],
   [
+    /^zenWatcher\.destinations\[\d+\]$/,
+    'must be a destination type name: lower-case letters, digits and "-", starting and ending with a letter or digit, at most 40 characters, e.g. "my-receiver"',
+  ],
+  [
     /^zenWatcher\.configSchema$/,
     'must be a relative path to a .json file inside the plugin directory, e.g. "schema.json"',
   ],
@@ -79,7 +83,8 @@ const MANIFEST_FIELD_HINTS: readonly [RegExp, string][] = [
 const MANIFEST_REQUIRED_HINTS: Readonly<Record<string, string>> = {
   'zenWatcher.hostApi': 'the range of host plugin APIs the plugin works with, e.g. "^1.0.0"',
   'zenWatcher.entry': 'the module that default-exports definePlugin(...), e.g. "index.ts"',
-  'zenWatcher.sources': 'the source handlers it provides, e.g. ["my-scanner"]',
+  'zenWatcher.sources':
+    'the source handlers it provides, e.g. ["my-scanner"] (or "destinations": [...] for a destination plugin)',
 };
 const MANIFEST_FIELDS = Object.keys(pluginManifestSchema.properties);
 
@@ -130,6 +135,7 @@ export function checkUnique(
   manifest: PluginManifest,
   takenNames: ReadonlyMap<string, string>,
   takenHandlers: ReadonlyMap<string, string>,
+  takenDestinations: ReadonlyMap<string, string> = new Map(),
 ): LoadFailure | undefined {
   const owner = takenNames.get(name);
   if (owner)
@@ -145,6 +151,15 @@ export function checkUnique(
         status: 'duplicate',
         code: 'ZW_ERR_PLUGIN_DUPLICATE',
         reason: `source handler '${handler}' is already provided by plugin '${by}'`,
+      };
+  }
+  for (const type of manifest.destinations ?? []) {
+    const by = takenDestinations.get(type);
+    if (by)
+      return {
+        status: 'duplicate',
+        code: 'ZW_ERR_PLUGIN_DUPLICATE',
+        reason: `destination type '${type}' is already provided by plugin '${by}'`,
       };
   }
   return undefined;

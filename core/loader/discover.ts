@@ -93,6 +93,7 @@ export function discoverPlugins(
   const validateManifest = opts.ajv.getSchema(pluginManifestSchema.$id) ?? opts.ajv.compile(pluginManifestSchema);
   const takenNames = new Map<string, string>();
   const takenHandlers = new Map<string, string>();
+  const takenDestinations = new Map<string, string>();
   const records: PluginRecord[] = [];
 
   for (const { dir, root } of foundDirectories(searchPath)) {
@@ -132,7 +133,11 @@ export function discoverPlugins(
       records.push({ ...base, manifest, status: 'failed', code: 'ZW_ERR_PLUGIN_PATH', reason: fileOutside });
       continue;
     }
-    const later = checkHostApi(manifest, opts.hostApiVersion) ?? checkUnique(name, manifest, takenNames, takenHandlers);
+    // A destination-only plugin has no sources: the rest of the host reads an empty list.
+    manifest.sources ??= [];
+    const later =
+      checkHostApi(manifest, opts.hostApiVersion) ??
+      checkUnique(name, manifest, takenNames, takenHandlers, takenDestinations);
     if (later) {
       records.push({ ...base, manifest, ...later });
       continue;
@@ -148,6 +153,7 @@ export function discoverPlugins(
     }
     takenNames.set(name, dir);
     for (const h of manifest.sources) takenHandlers.set(h, name);
+    for (const t of manifest.destinations ?? []) takenDestinations.set(t, name);
     records.push({ ...base, manifest, status: 'loaded', reason: '', ...(validateConfig ? { validateConfig } : {}) });
   }
   return records;

@@ -373,7 +373,8 @@ export class Pipeline {
     const own = this.#o.ownNamespaces ?? [];
     const resourceNs = d.resource?.namespace;
     const ownedResourceNs = resourceNs && (own.length === 0 || own.includes(resourceNs)) ? resourceNs : undefined;
-    const namespace = spec.destinations?.[0]?.namespace ?? ownedResourceNs ?? ci.config.namespace;
+    const crd = spec.destinations?.find((d) => d.type === 'crd');
+    const namespace = crd?.namespace ?? ownedResourceNs ?? ci.config.namespace;
     const obs: Observation = {
       name,
       namespace,

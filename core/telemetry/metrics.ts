@@ -244,6 +244,69 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['source', 'error_type'],
       registers: r,
     }),
+
+    // Delivery to Destinations (core/destinations); `destination` is namespace/name, `type` the destination type.
+    destinationDelivered: new Counter({
+      name: 'zen_watcher_destination_delivered_total',
+      help: 'Observation deliveries the receiver accepted.',
+      labelNames: ['destination', 'type'],
+      registers: r,
+    }),
+    destinationFailed: new Counter({
+      name: 'zen_watcher_destination_failed_total',
+      help: 'Observation deliveries given up: rejected by the receiver for good, or their Observation expired before delivery.',
+      labelNames: ['destination', 'type', 'reason'],
+      registers: r,
+    }),
+    destinationRetries: new Counter({
+      name: 'zen_watcher_destination_retries_total',
+      help: 'Failed sends that will be retried after a backoff, by reason (http_5xx, http_429, network, timeout, plugin).',
+      labelNames: ['destination', 'type', 'reason'],
+      registers: r,
+    }),
+    destinationResent: new Counter({
+      name: 'zen_watcher_destination_resent_total',
+      help: 'Observations sent again because the outcome of an earlier send was unknown (timeout, network error, a crash mid-send): the possible duplicates.',
+      labelNames: ['destination', 'type'],
+      registers: r,
+    }),
+    destinationDropped: new Counter({
+      name: 'zen_watcher_destination_dropped_total',
+      help: 'Undelivered Observations given up because the backlog passed spec.delivery.maxBacklog.',
+      labelNames: ['destination', 'type', 'reason'],
+      registers: r,
+    }),
+    destinationBacklog: new Gauge({
+      name: 'zen_watcher_destination_backlog',
+      help: 'Matching Observations not yet delivered (on the replica that delivers).',
+      labelNames: ['destination', 'type'],
+      registers: r,
+    }),
+    destinationOldestAge: new Gauge({
+      name: 'zen_watcher_destination_oldest_undelivered_age_seconds',
+      help: 'Age of the oldest undelivered Observation; 0 when the backlog is empty.',
+      labelNames: ['destination', 'type'],
+      registers: r,
+    }),
+    destinationUp: new Gauge({
+      name: 'zen_watcher_destination_up',
+      help: '1 when the last send to the destination succeeded (or nothing was sent yet), 0 when it failed.',
+      labelNames: ['destination', 'type'],
+      registers: r,
+    }),
+    destinationSendDuration: new Histogram({
+      name: 'zen_watcher_destination_send_duration_seconds',
+      help: 'Time of one send (one batch) to a destination, successful or not.',
+      labelNames: ['destination', 'type'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: r,
+    }),
+    destinationsActive: new Gauge({
+      name: 'zen_watcher_destinations',
+      help: 'Destinations known to this replica, by status (Ready, InvalidConfig, PluginMissing).',
+      labelNames: ['status'],
+      registers: r,
+    }),
   });
 }
 
