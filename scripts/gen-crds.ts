@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Document } from 'yaml';
 import { ingesterSpecSchema } from '../core/config/ingester-schema.ts';
 import { observationSpecSchema, observationStatusSchema } from '../core/config/observation-schema.ts';
+import { destinationSpecSchema, destinationStatusSchema } from '../core/destinations/schema.ts';
 
 export const GROUP = 'zen.kube-zen.io';
 export const VERSION = 'v1alpha1';
@@ -228,6 +229,37 @@ export const ingesterSpecRules: CelRule[] = [
   },
 ];
 
+/** On each spec.destinations item: the fields of the other type are refused, a destination needs a name. */
+export const destinationUseRules: CelRule[] = [
+  {
+    rule: "self.type != 'destination' || has(self.name)",
+    message: 'is required for type destination',
+    fieldPath: '.name',
+    reason: 'FieldValueRequired',
+  },
+  {
+    rule: "self.type != 'crd' || !(has(self.name) || has(self.minSeverity) || has(self.sources) || has(self.namespaces) || has(self.categories))",
+    message: 'name, minSeverity, sources, namespaces and categories are only for type destination',
+    reason: 'FieldValueForbidden',
+  },
+  {
+    rule: "self.type != 'destination' || !has(self.value)",
+    message: 'is only for type crd',
+    fieldPath: '.value',
+    reason: 'FieldValueForbidden',
+  },
+];
+
+/** On Destination spec: credentials from one place only. */
+export const destinationSpecRules: CelRule[] = [
+  {
+    rule: '!(has(self.secretRef) && has(self.secretDir))',
+    message: 'set secretRef or secretDir, not both',
+    fieldPath: '.secretRef',
+    reason: 'FieldValueInvalid',
+  },
+];
+
 /** On spec.deduplication (defaults are applied before CEL runs, so an absent strategy is fingerprint). */
 export const deduplicationRules: CelRule[] = [
   {
@@ -322,6 +354,14 @@ export function ingesterCrd(): Schema {
   spec['x-kubernetes-validations'] = ingesterSpecRules;
   child(spec, 'deduplication')['x-kubernetes-validations'] = deduplicationRules;
   child(child(spec, 'webhook'), 'auth')['x-kubernetes-validations'] = authRules;
+  (child(spec, 'destinations').items as Schema)['x-kubernetes-validations'] = destinationUseRules;
+  child(spec, 'destinations')['x-kubernetes-validations'] = [
+    {
+      rule: "self.filter(d, d.type == 'crd').size() <= 1",
+      message: 'may hold at most one item of type crd',
+      reason: 'FieldValueInvalid',
+    },
+  ];
   return crd({
     kind: 'Ingester',
     plural: 'ingesters',
@@ -352,6 +392,44 @@ export function ingesterCrd(): Schema {
         jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
         description: 'Ready condition reason.',
       },
+      age,
+    ],
+  });
+}
+
+export function destinationCrd(): Schema {
+  const spec = toStructural(destinationSpecSchema, '.spec');
+  spec['x-kubernetes-validations'] = destinationSpecRules;
+  return crd({
+    kind: 'Destination',
+    plural: 'destinations',
+    shortNames: ['zdest'],
+    description:
+      'Destination is one receiver of Observations (CloudEvents HTTP, Alertmanager, Slack, ...), defined once and used by Ingesters through spec.destinations.',
+    spec,
+    status: toStructural(
+      {
+        ...destinationStatusSchema,
+        properties: { ...destinationStatusSchema.properties, conditions: child(ingesterStatusSchema, 'conditions') },
+      },
+      '.status',
+    ),
+    columns: [
+      { name: 'Type', type: 'string', jsonPath: '.spec.type', description: 'Destination type.' },
+      { name: 'URL', type: 'string', jsonPath: '.spec.url', description: 'Where it sends.', priority: 1 },
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: 'Ready condition status.',
+      },
+      {
+        name: 'Delivering',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Delivering")].status',
+        description: 'Whether the last send succeeded.',
+      },
+      { name: 'Backlog', type: 'integer', jsonPath: '.status.backlog', description: 'Undelivered Observations.' },
       age,
     ],
   });
@@ -414,6 +492,13 @@ export function renderCrdFiles(): Map<string, string> {
     [
       `${CRD_DIR}/${GROUP}_ingesters.yaml`,
       toYaml('The Ingester CRD: which source zen-watcher runs, with which settings (DESIGN §5).', ingesterCrd()),
+    ],
+    [
+      `${CRD_DIR}/${GROUP}_destinations.yaml`,
+      toYaml(
+        'The Destination CRD: one receiver of Observations, used by Ingesters (docs/DESTINATIONS.md).',
+        destinationCrd(),
+      ),
     ],
     [
       `${CRD_DIR}/${GROUP}_observations.yaml`,

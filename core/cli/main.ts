@@ -20,7 +20,7 @@ Usage:
   zen-watcher run                         Run the operator (default command). Standalone with no cluster.
   zen-watcher validate FILE...            Validate Ingester YAML/JSON files offline; exit 1 on any error.
   zen-watcher plugins list [-o json]      Discovered plugins: name, version, directory, status, reason.
-  zen-watcher plugin new NAME --kind webhook|informer [--dir PATH] | plugin test [DIR]
+  zen-watcher plugin new NAME --kind webhook|informer|destination [--dir PATH] | plugin test [DIR]
                                           Create a source plugin outside the repo; run its own tests.
   zen-watcher observations list [--source S] [--severity S] [--limit N] [-o json]
                                           Observations in the standalone store (ZEN_DATA_DIR).

@@ -64,6 +64,7 @@ export async function pluginsList(
       version: r.version,
       status: r.status as string,
       sources: r.manifest?.sources.join(',') ?? '',
+      destinations: r.manifest?.destinations?.join(',') ?? '',
       directory: r.dir,
       reason: r.reason,
     };
@@ -81,8 +82,8 @@ export async function pluginsList(
   else if (output === 'table')
     out.write(
       table(
-        ['NAME', 'VERSION', 'STATUS', 'SOURCES', 'DIRECTORY', 'REASON'],
-        rows.map((r) => [r.name, r.version, r.status, r.sources, r.directory, r.reason]),
+        ['NAME', 'VERSION', 'STATUS', 'SOURCES', 'DESTINATIONS', 'DIRECTORY', 'REASON'],
+        rows.map((r) => [r.name, r.version, r.status, r.sources, r.destinations, r.directory, r.reason]),
       ),
     );
   else {

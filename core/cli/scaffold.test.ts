@@ -87,7 +87,7 @@ describe('plugin new', () => {
         '.gitignore',
         'CHANGELOG.md',
         'README.md',
-        'config/ingester.yaml',
+        kind === 'destination' ? 'config/destination.yaml' : 'config/ingester.yaml',
         'index.ts',
         'package.json',
         'schema.json',
@@ -100,8 +100,11 @@ describe('plugin new', () => {
       }
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
       assert.equal(pkg.name, 'acme-scan');
-      assert.deepEqual(pkg.zenWatcher.sources, ['acme-scan']);
-      assert.deepEqual(pkg.zenWatcher.ingesterTypes, [kind]);
+      if (kind === 'destination') assert.deepEqual(pkg.zenWatcher.destinations, ['acme-scan']);
+      else {
+        assert.deepEqual(pkg.zenWatcher.sources, ['acme-scan']);
+        assert.deepEqual(pkg.zenWatcher.ingesterTypes, [kind]);
+      }
       assert.equal(pkg.zenWatcher.hostApi, `^${HOST_API_VERSION}`);
       assert.match(pkg.scripts.test, /zen-watcher\.js" plugin test$/);
       const [record] = discoverPlugins([dir], { ajv: createAjv(), hostApiVersion: HOST_API_VERSION });
@@ -138,7 +141,7 @@ describe('plugin new', () => {
   const usage: [string, string[], RegExp][] = [
     ['no name', ['new', '--kind', 'webhook'], /missing NAME/],
     ['no kind', ['new', 'acme-scan'], /missing --kind webhook\|informer/],
-    ['bad kind', ['new', 'acme-scan', '--kind', 'cron'], /--kind must be webhook or informer, got 'cron'/],
+    ['bad kind', ['new', 'acme-scan', '--kind', 'cron'], /--kind must be webhook, informer or destination, got 'cron'/],
     ['bad name', ['new', 'Acme_Scan', '--kind', 'webhook'], /plugin name 'Acme_Scan' must be kebab-case/],
     ['taken name', ['new', 'falco', '--kind', 'webhook'], /'falco' is already the name of the built-in plugin/],
     ['unknown flag', ['new', 'acme-scan', '--kind', 'webhook', '--force'], /Unknown option '--force'/],
@@ -158,7 +161,7 @@ describe('plugin new', () => {
   test('--help prints the usage and exits 0', async () => {
     const r = await cli(['--help']);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /zen-watcher plugin new NAME --kind webhook\|informer \[--dir PATH\]/);
+    assert.match(r.stdout, /zen-watcher plugin new NAME --kind webhook\|informer\|destination \[--dir PATH\]/);
   });
 
   test('templates: an unknown placeholder is a bug, not silent text', () => {

@@ -1,5 +1,5 @@
 /**
- * `zen-watcher plugin new NAME --kind webhook|informer [--dir PATH]` writes a new source plugin (manifest, config
+ * `zen-watcher plugin new NAME --kind webhook|informer|destination [--dir PATH]` writes a new plugin (manifest, config
  * schema, entry, README, example Ingester, its own tests) from core/cli/templates into a directory of its own.
  * `zen-watcher plugin test [DIR] [-- NODE_TEST_ARGS...]` runs that plugin's tests with node's test runner, with this
  * host's resolve hook preloaded so `zen-watcher/plugin-api` and `zen-watcher/testkit` resolve with no install.
@@ -20,7 +20,7 @@ import { discoverPlugins } from '../loader/index.ts';
 /** The zen-watcher install the CLI runs from (generated scripts and tsconfig point here). */
 export const ZEN_WATCHER_HOME = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const TEMPLATES = join(ZEN_WATCHER_HOME, 'core/cli/templates');
-export const PLUGIN_KINDS = ['webhook', 'informer'] as const;
+export const PLUGIN_KINDS = ['webhook', 'informer', 'destination'] as const;
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /** kebab-case, a letter first; the name is also the source handler, so at most 40 characters (manifest rule). */
@@ -28,9 +28,10 @@ const NAME_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const NAME_MAX = 40;
 
 export const PLUGIN_USAGE = `Usage:
-  zen-watcher plugin new NAME --kind webhook|informer [--dir PATH]
-      Create a source plugin in PATH (default ./NAME): package.json manifest, schema.json, index.ts, README.md,
-      config/ingester.yaml and tests that pass as generated. NAME is kebab-case (e.g. my-scanner).
+  zen-watcher plugin new NAME --kind webhook|informer|destination [--dir PATH]
+      Create a source plugin (webhook, informer) or a destination plugin in PATH (default ./NAME): package.json
+      manifest, schema.json, index.ts, README.md, an example config/ and tests that pass as generated. NAME is
+      kebab-case (e.g. my-scanner).
   zen-watcher plugin test [DIR] [-- NODE_TEST_ARGS...]
       Run the plugin's tests (DIR, default .: every *.test.ts/.js outside node_modules) with node --test, with
       'zen-watcher/plugin-api' and 'zen-watcher/testkit' resolved to this host.
@@ -113,6 +114,9 @@ export function reservedNames(builtinPluginDir: string): Map<string, string> {
     for (const s of r.manifest?.sources ?? []) {
       if (!out.has(s)) out.set(s, `a source handler of the built-in plugin '${r.name}'`);
     }
+    for (const t of r.manifest?.destinations ?? []) {
+      if (!out.has(t)) out.set(t, `a destination type of the built-in plugin '${r.name}'`);
+    }
   }
   return out;
 }
@@ -166,7 +170,7 @@ export function scaffoldPlugin(opts: ScaffoldOptions, reserved: ReadonlyMap<stri
   const problem = pluginNameProblem(opts.name, reserved);
   if (problem) throw new CliProblem(problem, 2);
   if (!(PLUGIN_KINDS as readonly string[]).includes(opts.kind)) {
-    throw new CliProblem(`--kind must be webhook or informer, got '${opts.kind}'`, 2);
+    throw new CliProblem(`--kind must be webhook, informer or destination, got '${opts.kind}'`, 2);
   }
   const dir = resolve(opts.dir);
   if (existsSync(dir)) {
@@ -197,7 +201,7 @@ function pluginNew(args: string[], env: Pick<HostEnv, 'builtinPluginDir'>, io: C
   const [name, ...extra] = positionals;
   if (name === undefined) throw new CliProblem('missing NAME (e.g. plugin new my-scanner --kind webhook)', 2);
   if (extra.length > 0) throw new CliProblem(`unexpected argument '${extra[0]}'`, 2);
-  if (values.kind === undefined) throw new CliProblem('missing --kind webhook|informer', 2);
+  if (values.kind === undefined) throw new CliProblem('missing --kind webhook|informer|destination', 2);
   const dir = resolve(io.cwd, values.dir ?? name);
   const files = scaffoldPlugin(
     { name, kind: values.kind as PluginKind, dir },
@@ -213,7 +217,9 @@ function pluginNew(args: string[], env: Pick<HostEnv, 'builtinPluginDir'>, io: C
   const run =
     values.kind === 'webhook'
       ? `  npm start                # standalone zen-watcher with this plugin and config/ingester.yaml (port 8080)\n`
-      : `  npm start                # zen-watcher in kubernetes mode (KUBECONFIG) with this plugin; see README.md\n`;
+      : values.kind === 'destination'
+        ? `  npm start                # standalone zen-watcher delivering to config/destination.yaml (port 8080)\n`
+        : `  npm start                # zen-watcher in kubernetes mode (KUBECONFIG) with this plugin; see README.md\n`;
   io.out.write(
     `Created ${values.kind} plugin '${name}' in ${dir}:\n${files.map((f) => `  ${f}`).join('\n')}\n\nNext:\n  cd ${JSON.stringify(dir)}\n` +
       `  npm test                 # its tests, with the zen-watcher test kit (= ${cli} plugin test)\n` +

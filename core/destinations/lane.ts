@@ -15,6 +15,8 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { DeliveryState, PendingItem, StateTarget } from './state.ts';
 import type { DestinationConfig } from './validate.ts';
 
+const ABANDON_GRACE_MS = 5000;
+
 export type Deliver = (request: DeliveryRequest) => Promise<DeliveryResult>;
 
 export interface LaneHealth {
@@ -144,7 +146,19 @@ export class DeliveryLane {
     const end = metrics.destinationSendDuration.startTimer(this.#labels);
     let result: DeliveryResult;
     try {
-      result = await this.#d.deliver(request);
+      // A tap that ignores its signal is abandoned shortly after the deadline (an unknown outcome).
+      let timer: NodeJS.Timeout | undefined;
+      const abandon = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`onDeliver did not finish within ${config.timeoutMs + ABANDON_GRACE_MS} ms`)),
+          config.timeoutMs + ABANDON_GRACE_MS,
+        );
+      });
+      try {
+        result = await Promise.race([this.#d.deliver(request), abandon]);
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (err) {
       end();
       if (signal.aborted) return 0; // stopping: the state keeps them as "sending" (a resend next time)

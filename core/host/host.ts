@@ -172,11 +172,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
     metrics,
     log,
     deadlineMs: (h) =>
-      h === 'onLoseLeadership' || h === 'onStop'
-        ? env.shutdownTimeoutMs
-        : h === 'onObservation'
-          ? Math.min(2000, env.hookTimeoutMs)
-          : env.hookTimeoutMs,
+      h === 'onDeliver'
+        ? 3_600_000 // bounded per Destination by its delivery.timeout (core/destinations/lane.ts)
+        : h === 'onLoseLeadership' || h === 'onStop'
+          ? env.shutdownTimeoutMs
+          : h === 'onObservation'
+            ? Math.min(2000, env.hookTimeoutMs)
+            : env.hookTimeoutMs,
     onFailure: () => {},
   });
 

@@ -7,6 +7,11 @@
  * with no cluster and no HTTP server. Observations live in memory; resolution uses a grace period of 0 unless set.
  */
 import type {
+  DeliveredObservation,
+  DeliveryEvent,
+  DeliveryItem,
+  DeliveryResult,
+  DestinationView,
   EmitResult,
   InformerEvents,
   InformerOptions,
@@ -19,6 +24,8 @@ import type {
 } from '../api/index.ts';
 import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import { createAjv, type IngesterConfig, IngesterValidator, type ValidationResult } from '../config/validate.ts';
+import { idempotencyKey } from '../destinations/state.ts';
+import { type DestinationValidation, DestinationValidator, destinationTypeTable } from '../destinations/validate.ts';
 import { installGuard } from '../hooks/guard.ts';
 import { createHostHooks } from '../hooks/host-hooks.ts';
 import { handlerTable } from '../host/host.ts';
@@ -52,8 +59,33 @@ export interface FakeInformer {
   events: InformerEvents<Record<string, unknown>>;
 }
 
+/** A Destination for a destination plugin under test (a `kind: Destination` document is built from it). */
+export interface DestinationInput {
+  name?: string;
+  namespace?: string;
+  /** Default: the plugin's first `destinations` entry. */
+  type?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  config?: Record<string, unknown>;
+  /** The credentials `destination.secret(key)` returns (key → value). */
+  secrets?: Record<string, string>;
+  /** Extra spec fields (delivery, ...). */
+  spec?: Record<string, unknown>;
+}
+
 export interface TestPlugin {
   readonly record: PluginRecord;
+  /** Destination plugins: validate a `kind: Destination` document against the schema and this plugin's configSchema. */
+  validateDestination(doc: unknown): DestinationValidation;
+  /**
+   * Destination plugins: run the onDeliver tap once, as the host does, for these Observations (written ones, e.g.
+   * from process()/webhook(), or KitObservations) and return what it returned. A plugin error is thrown as is.
+   */
+  deliver(
+    observations: readonly (Observation & { phase?: 'Active' | 'Resolved'; resolvedAt?: string })[],
+    input?: DestinationInput & { event?: DeliveryEvent; attempt?: number },
+  ): Promise<DeliveryResult>;
   validateIngester(doc: unknown): ValidationResult;
   /** Build (and register with the kit) a valid Ingester for this plugin; throws with the field errors if invalid. */
   ingester(input?: IngesterInput): IngesterConfig;
@@ -114,9 +146,9 @@ export async function loadTestPlugin(
   if (!record) throw new Error(`no plugin found in ${dir}`);
   const hooks = createHostHooks();
   const failures: unknown[] = [];
-  const guard = (hook: 'onWebhook' | 'onObservation') => ({
+  const guard = (hook: 'onWebhook' | 'onObservation' | 'onDeliver') => ({
     hook,
-    kind: hook === 'onWebhook' ? ('bail' as const) : ('waterfall' as const),
+    kind: hook === 'onObservation' ? ('waterfall' as const) : ('bail' as const),
     deadlineMs: () => 10_000,
     observe: () => {},
     onFailure: (f: { error: unknown }) => failures.push(f.error),
@@ -124,6 +156,12 @@ export async function loadTestPlugin(
   hooks.onWebhook.intercept({
     factory: (_k, h) => {
       installGuard(h as never, guard('onWebhook'));
+      return h;
+    },
+  });
+  hooks.onDeliver.intercept({
+    factory: (_k, h) => {
+      installGuard(h as never, guard('onDeliver'));
       return h;
     },
   });
@@ -240,6 +278,65 @@ export async function loadTestPlugin(
     knownHandlers: () => [...handlers.keys()],
   });
   const defaultHandler = record.manifest!.sources[0]!;
+  const destinationValidator = new DestinationValidator({ ajv, types: destinationTypeTable([record]) });
+
+  const deliverTo: TestPlugin['deliver'] = async (observations, input = {}) => {
+    const type = input.type ?? record.manifest!.destinations?.[0];
+    if (!type) throw new Error(`plugin '${record.name}' declares no destinations in its manifest`);
+    const doc = {
+      apiVersion: 'zen.kube-zen.io/v1alpha1',
+      kind: 'Destination',
+      metadata: { name: input.name ?? `test-${type}`, namespace: input.namespace ?? 'default' },
+      spec: {
+        type,
+        ...(input.url ? { url: input.url } : {}),
+        ...(input.headers ? { headers: input.headers } : {}),
+        ...(input.config ? { config: input.config } : {}),
+        ...input.spec,
+      },
+    };
+    const res = destinationValidator.validate(doc);
+    if (!res.ok)
+      throw new Error(`invalid test Destination: ${res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    const d = res.destination;
+    const secrets = input.secrets ?? {};
+    const view: DestinationView = Object.freeze({
+      namespace: d.namespace,
+      name: d.name,
+      type: d.spec.type,
+      url: d.spec.url,
+      headers: d.spec.headers ?? {},
+      config: d.spec.config ?? {},
+      generation: d.generation,
+      secret: async (key: string) => secrets[key],
+    });
+    const at = new Date(now()).toISOString();
+    const items = observations.map((o): DeliveryItem => {
+      const phase = o.phase ?? (input.event === 'resolved' ? 'Resolved' : 'Active');
+      const event = input.event ?? (phase === 'Resolved' ? 'resolved' : 'firing');
+      const observation: DeliveredObservation = {
+        ...o,
+        phase,
+        ...(phase === 'Resolved' ? { resolvedAt: o.resolvedAt ?? at } : {}),
+        createdAt: at,
+        expiresAt: new Date(now() + o.spec.ttlSecondsAfterCreation * 1000).toISOString(),
+      };
+      return { key: idempotencyKey(d.key, o.namespace, o.name, event), event, observation };
+    });
+    const hook = hooks.onDeliver.get(type);
+    if (!hook?.taps.length) throw new Error(`plugin '${record.name}' has no onDeliver tap for '${type}'`);
+    failures.length = 0;
+    try {
+      return await hook.promise({
+        destination: view,
+        items,
+        attempt: input.attempt ?? 1,
+        signal: AbortSignal.timeout(10_000),
+      });
+    } catch (err) {
+      throw failures[0] ?? err;
+    }
+  };
 
   const ingester = (input: IngesterInput = {}): IngesterConfig => {
     const handler = input.handler ?? defaultHandler;
@@ -333,6 +430,8 @@ export async function loadTestPlugin(
 
   return {
     record,
+    validateDestination: (doc) => destinationValidator.validate(doc),
+    deliver: deliverTo,
     validateIngester: (doc) => validator.validate(doc),
     ingester,
     webhookDrafts,

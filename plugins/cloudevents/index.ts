@@ -15,13 +15,14 @@ import {
   networkError,
 } from 'zen-watcher/plugin-api';
 
-const PLUGIN_NAME = 'cloudevents';
+export const PLUGIN_NAME = 'cloudevents';
+export const PLUGIN_VERSION = '1.0.0';
 
 export interface CloudEventsConfig {
   source: string;
   typePrefix: string;
   signature: { secretKey: string; header: string; timestampHeader: string; required: boolean };
-  bearerTokenKey?: string;
+  bearerTokenKey: string;
 }
 
 /** The structured-mode event for one delivery item (CloudEvents 1.0 JSON format). */
@@ -84,7 +85,7 @@ async function headersFor(dest: DestinationView, config: CloudEventsConfig, body
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: '1.0.0',
+  version: PLUGIN_VERSION,
   register(api) {
     api.hooks.onDeliver.for('cloudevents').tapPromise(async ({ destination, items, signal }) => {
       const url = destination.url;

@@ -35,7 +35,11 @@ export function sh(command: string, cwd: string, env: Record<string, string> = {
 export const show = (r: Run) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 
 /** `npx --prefix <zen-watcher> zen-watcher plugin new NAME --kind KIND` in `cwd`; returns the plugin directory. */
-export async function scaffold(cwd: string, name: string, kind: 'webhook' | 'informer'): Promise<string> {
+export async function scaffold(
+  cwd: string,
+  name: string,
+  kind: 'webhook' | 'informer' | 'destination',
+): Promise<string> {
   const r = await sh(`npx --prefix ${JSON.stringify(REPO)} zen-watcher plugin new ${name} --kind ${kind}`, cwd);
   if (r.code !== 0) throw new Error(`plugin new failed: ${show(r)}`);
   return join(cwd, name);

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import {
   cleanup,
   post,
+  runCli,
   startHostProcess,
   startTestHost,
   tempDir,
@@ -252,6 +253,77 @@ describe('standalone delivery to a cloudevents Destination', () => {
       await h.stop();
       await rx.close();
       cleanup(config, secrets, h.dataDir);
+    }
+  });
+});
+
+describe('zen-watcher validate with Destinations', () => {
+  test('Destination errors name the field; an Ingester naming an undefined Destination is reported', async () => {
+    const dir = writeConfigDir({
+      'bad.yaml': `apiVersion: zen.kube-zen.io/v1alpha1
+kind: Destination
+metadata: { name: bad }
+spec:
+  type: cloudevents
+  url: mailto:x
+  delivery: { batchSize: 0, minBackoff: 10m, maxBackoff: 1m }
+  config: { typePrefix: UPPER }
+---
+apiVersion: zen.kube-zen.io/v1alpha1
+kind: Destination
+metadata: { name: nobody }
+spec: { type: no-such-type, url: "http://x" }
+---
+apiVersion: zen.kube-zen.io/v1alpha1
+kind: Destination
+metadata: { name: ok }
+spec: { type: cloudevents, url: "https://x.example" }
+`,
+      'ing.yaml': webhookIngester(
+        'tool',
+        '/ingest/tool',
+        '  destinations:\n    - { type: destination, name: missing }\n    - { type: crd, name: ok, minSeverity: high }\n',
+      ),
+    });
+    try {
+      const r = await runCli(['validate', join(dir, 'bad.yaml'), join(dir, 'ing.yaml')]);
+      assert.equal(r.code, 1);
+      for (const want of [
+        /bad\.yaml#0: spec\.url: must match pattern/,
+        /bad\.yaml#0: spec\.delivery\.batchSize: must be >= 1/,
+        /bad\.yaml#0: spec\.config\.typePrefix: must match pattern/,
+        /bad\.yaml#1: spec\.type: no loaded plugin provides destination type 'no-such-type' \(available: .*cloudevents/,
+        /ing\.yaml: spec\.destinations\[1\]\.name: is only for type destination/,
+        /ing\.yaml: spec\.destinations\[1\]\.minSeverity: is only for type destination/,
+      ])
+        assert.match(r.stdout, want);
+      const ok = await runCli(['validate', join(dir, 'ing.yaml')]);
+      assert.match(ok.stdout, /spec\.destinations\[1\]/);
+      const fixed = writeConfigDir({
+        'd.yaml': destination('missing', 'http://127.0.0.1:1/x'),
+        'i.yaml': webhookIngester(
+          'tool',
+          '/ingest/tool',
+          '  destinations:\n    - { type: destination, name: missing }\n',
+        ),
+      });
+      const good = await runCli(['validate', join(fixed, 'd.yaml'), join(fixed, 'i.yaml')]);
+      assert.equal(good.code, 0, good.stdout);
+      assert.match(good.stdout, /1 Ingester document\(s\) and 1 Destination document\(s\) valid/);
+      const dangling = writeConfigDir({
+        'd.yaml': destination('other', 'http://127.0.0.1:1/x'),
+        'i.yaml': webhookIngester(
+          'tool',
+          '/ingest/tool',
+          '  destinations:\n    - { type: destination, name: missing }\n',
+        ),
+      });
+      const bad = await runCli(['validate', join(dangling, 'd.yaml'), join(dangling, 'i.yaml')]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /i\.yaml: spec\.destinations\[0\]\.name: Destination default\/missing is not defined/);
+      cleanup(fixed, dangling);
+    } finally {
+      cleanup(dir);
     }
   });
 });
