@@ -10,6 +10,7 @@
  *   informer  4. VulnerabilityReports → Observations (kubernetes mode, trivy plugin), and 6. RSS watching them
  *   failover  5. graceful and crash failover of 2 replicas, default lease timings
  *   cache     6. heap per Observation in the leader's resolver cache (ADR 0011) vs an informer of full objects
+ *   destinations 7. ingest with two Destinations, one answering 500 forever, vs none; drain time; backlog bound
  *   profile   not part of `all`: CPU profiles (node --cpu-prof) of zen-watcher under the ingest and audit loads
  *
  * The kubernetes parts start one real kube-apiserver + etcd (test/controlplane) for the run, or use
@@ -25,6 +26,7 @@ import { machineInfo, watchNoise } from './lib/machine.ts';
 import { Report, table } from './lib/report.ts';
 import { auditPart } from './parts/audit.ts';
 import { cachePart } from './parts/cache.ts';
+import { destinationsPart } from './parts/destinations.ts';
 import { failoverPart } from './parts/failover.ts';
 import { informerPart } from './parts/informer.ts';
 import { ingestPart } from './parts/ingest.ts';
@@ -42,8 +44,9 @@ const PARTS: Record<string, Part> = {
   informer: informerPart,
   failover: failoverPart,
   cache: cachePart,
+  destinations: (ctx) => destinationsPart(ctx),
 };
-const ALL = ['ingest', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache'];
+const ALL = ['ingest', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations'];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]
 parts: ${ALL.join(', ')} (default: all), profile (CPU profiles; not in all)

@@ -61,6 +61,8 @@ export interface ZenOptions {
   unlimited?: boolean;
   /** Write a V8 CPU profile of the process into this directory (NODE_OPTIONS=--cpu-prof). */
   profileDir?: string;
+  /** Extra config files (name → YAML), written after the defaults (the same name replaces one). */
+  extra?: Record<string, string>;
 }
 
 export interface Zen extends HostProcess {
@@ -70,7 +72,10 @@ export interface Zen extends HostProcess {
 /** zen-watcher in standalone mode with the default Ingesters and a fresh store in a temp dir. */
 export async function startZenStandalone(o: ZenOptions = {}): Promise<Zen> {
   const dataDir = tempDir('zw-bench-data-');
-  const configDir = standaloneConfig(o.probe ? { 'bench-eventloop.yaml': EVENTLOOP_INGESTER } : {}, o.unlimited);
+  const configDir = standaloneConfig(
+    { ...(o.probe ? { 'bench-eventloop.yaml': EVENTLOOP_INGESTER } : {}), ...o.extra },
+    o.unlimited,
+  );
   const p = await startHostProcess(
     {
       ZEN_MODE: 'standalone',
