@@ -81,5 +81,12 @@ export const observationStatusSchema = {
     },
     resolvedAt: { type: 'string', format: 'date-time', description: 'When the finding was resolved (RFC 3339).' },
     reason: { type: 'string', maxLength: 1024, description: 'Why it was resolved, e.g. ReportDeleted.' },
+    delivered: {
+      type: 'object',
+      maxProperties: 64,
+      additionalProperties: { type: 'string', maxLength: 200 },
+      description:
+        'Per Destination (namespace.name): the last event delivered (F firing, R/<resolvedAt> resolved, F/<t> firing again). Written by the delivering replica.',
+    },
   },
 } as const;

@@ -41,12 +41,15 @@ export interface DestinationDeps {
   plugins: readonly PluginRecord[];
   sink: ObservationSink;
   /** Kubernetes mode: the cluster-backed pieces (kube-feed.ts). */
-  kube?: {
-    state: DeliveryState;
-    secrets: SecretReader;
-    watch(validator: DestinationValidator, manager: DestinationManager): Promise<void>;
-    close(): Promise<void>;
-  };
+  kube?: KubeDestinations | undefined;
+}
+
+/** What kubernetes mode provides (kube-feed.ts createKubeDestinations). */
+export interface KubeDestinations {
+  state: DeliveryState;
+  secrets: SecretReader;
+  watch(validator: DestinationValidator, manager: DestinationManager): Promise<void>;
+  close(): Promise<void>;
 }
 
 const none: Destinations = {

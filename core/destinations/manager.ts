@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryRequest, DeliveryResult, DestinationView } from '../api/index.ts';
 import { DeliveryError } from '../api/index.ts';
 import type { FieldError, IngesterConfig } from '../config/validate.ts';
@@ -109,6 +110,9 @@ export class DestinationManager {
 
   /** Deliver until `signal` aborts (the leader term). */
   start(signal: AbortSignal): void {
+    this.#d.state
+      .begin?.(signal)
+      .catch((err) => this.#d.log.warn({ err: (err as Error).message }, 'delivery state did not load'));
     this.#signal = signal;
     signal.addEventListener('abort', () => void this.#stopAll(), { once: true });
     void this.#reconcile();
@@ -200,7 +204,7 @@ export class DestinationManager {
       } catch (err) {
         this.#d.log.warn({ err: (err as Error).message }, 'pruning delivery state failed');
       }
-      await new Promise((r) => setTimeout(r, 60_000).unref?.()).catch(() => {});
+      await sleep(60_000, undefined, { signal }).catch(() => {});
     }
   }
 }

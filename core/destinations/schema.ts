@@ -99,6 +99,17 @@ export const destinationStatusSchema = {
     delivered: { type: 'integer', minimum: 0, description: 'Deliveries since this replica started delivering.' },
     lastDeliveryTime: { type: 'string', format: 'date-time', description: 'When a send last succeeded.' },
     lastError: { type: 'string', maxLength: 1024, description: 'The last failed send, if the latest one failed.' },
+    sending: {
+      type: 'array',
+      maxItems: 1000,
+      items: { type: 'string', maxLength: 400 },
+      description: 'The batch under way (namespace/name@version): after a failover its next send counts as a resend.',
+    },
+    droppedBefore: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Events due before this time were given up to keep spec.delivery.maxBacklog.',
+    },
   },
 } as const;
 

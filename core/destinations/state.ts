@@ -45,6 +45,8 @@ export interface DeliveryState {
   backlog(target: StateTarget): Promise<Backlog>;
   /** Give up the oldest undelivered items beyond `max`; returns how many. */
   trim(target: StateTarget, max: number): Promise<number>;
+  /** A delivery term begins (the leader's): load what the state needs; next() and backlog() wait for it. */
+  begin?(signal: AbortSignal): Promise<void>;
   /** Start keeping state for these destinations now (Observations written from here on are theirs). */
   track?(targets: readonly string[]): Promise<void>;
   /** Drop what no live destination still needs (bounded storage). */

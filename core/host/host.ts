@@ -281,7 +281,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
       );
   }
   const handlers = handlerTable(plugins);
-  const destinations = await createDestinations({ mode, env, hooks, metrics, log, ajv, plugins, sink });
+  const destinations = await createDestinations({
+    ...{ mode, env, hooks, metrics, log, ajv, plugins, sink },
+    kube: runtime.destinations,
+  });
 
   // Ingesters.
   ingesters = new IngesterRuntime({

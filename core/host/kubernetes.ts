@@ -14,6 +14,7 @@ import type { InformerEvents, InformerOptions, LeaderTerm, PluginKube } from '..
 import type { HostEnv } from '../config/env.ts';
 import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import { createKubeDestinations } from '../destinations/kube-feed.ts';
 import { startGcLoop } from '../gc/index.ts';
 import { createKubeApi, type KubeApi, type KubeObject } from '../kube/api.ts';
 import { checkReachable, hasResource, loadKubeConfig, resourceScope } from '../kube/client.ts';
@@ -155,6 +156,7 @@ export async function createKubernetesRuntime(
     metrics: informerMetrics,
   });
 
+  const secretCredentials = kubeSecretCredentials(kc, log, stop.signal);
   let term: { info: LeaderTerm; callbacks: LeadershipCallbacks } | undefined;
   let run: Promise<void> | undefined;
 
@@ -162,7 +164,17 @@ export async function createKubernetesRuntime(
     sink,
     kube,
     index,
-    secretCredentials: kubeSecretCredentials(kc, log, stop.signal),
+    secretCredentials,
+    destinations: createKubeDestinations({
+      kc,
+      api,
+      namespaces: watched,
+      log,
+      canAct: canActAsLeader,
+      secretCredentials,
+      signal: stop.signal,
+      informerMetrics,
+    }),
     async startIngesters(feed: IngesterFeed) {
       let firstSync!: () => void;
       const synced = new Promise<void>((r) => (firstSync = r));

@@ -5,6 +5,7 @@
 import type { LeaderTerm, PluginKube } from '../api/index.ts';
 import type { Rejected } from '../config/ingester-set.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
+import type { KubeDestinations } from '../destinations/index.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { SecretCredentials } from './kube-credentials.ts';
 import type { ObservationIndex } from './resolver.ts';
@@ -27,6 +28,8 @@ export interface ModeRuntime {
   readonly kube: PluginKube | undefined;
   /** Webhook credentials from Secrets (kubernetes mode only). */
   readonly secretCredentials: SecretCredentials | undefined;
+  /** Destinations from the cluster: resources, Secrets, delivery state (kubernetes mode only). */
+  readonly destinations?: KubeDestinations;
   /** For resolving informer findings (kubernetes mode only). */
   readonly index: ObservationIndex | undefined;
   /** Loads the Ingesters and keeps them current; resolves after the first complete set was applied. */

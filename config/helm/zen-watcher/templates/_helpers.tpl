@@ -66,6 +66,12 @@ rules as config/rbac/role.yaml, and test/deploy/rbac.test.ts keeps them in step)
 - apiGroups: [zen.kube-zen.io]
   resources: [observations/status]
   verbs: [patch]
+- apiGroups: [zen.kube-zen.io]
+  resources: [destinations]
+  verbs: [get, list, watch]
+- apiGroups: [zen.kube-zen.io]
+  resources: [destinations/status]
+  verbs: [patch]
 - apiGroups: [aquasecurity.github.io]
   resources:
     - vulnerabilityreports
