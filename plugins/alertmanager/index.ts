@@ -40,7 +40,7 @@ const put = (labels: Record<string, string>, key: string, value: string | undefi
 };
 
 /** The API v2 alert for one delivery item. */
-export function toAlert(item: DeliveryItem, config: AlertmanagerConfig): PostableAlert {
+export function toAlert(item: DeliveryItem, config: AlertmanagerConfig, now: () => number = Date.now): PostableAlert {
   const o = item.observation;
   const labels: Record<string, string> = { ...config.labels };
   labels.alertname = config.alertname;
@@ -58,7 +58,13 @@ export function toAlert(item: DeliveryItem, config: AlertmanagerConfig): Postabl
   annotations.fingerprint = o.spec.fingerprint;
   annotations.idempotency_key = item.key;
   const detected = Date.parse(o.spec.detectedAt);
-  const ends = Date.parse(item.event === 'resolved' ? (o.resolvedAt ?? new Date().toISOString()) : o.expiresAt);
+  // A resolved alert must reach Alertmanager with endsAt already past: one that is not yet "resolved" when it
+  // arrives is merged as firing, and the earlier firing's later endsAt wins. So never later than a second ago.
+  const resolvedAt = Date.parse(o.resolvedAt ?? '');
+  const ends =
+    item.event === 'resolved'
+      ? Math.min(Number.isFinite(resolvedAt) ? resolvedAt : now(), now() - 1000)
+      : Date.parse(o.expiresAt);
   // Alertmanager refuses endsAt before startsAt: a finding resolved "before" it was detected (clock skew) starts then.
   const startsAt = Number.isFinite(detected) && detected < ends ? detected : ends - 1000;
   const alert: PostableAlert = {

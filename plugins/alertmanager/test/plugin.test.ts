@@ -104,7 +104,8 @@ describe('against a real Alertmanager', () => {
   test('an Active Observation is a firing alert with its labels; Resolved ends it; re-opened fires again', async (t) => {
     if (typeof am === 'string') return t.skip(am);
     const o = observation();
-    await kit.deliver([o], { url: am.url, config: { labels: { cluster: 'test' } } });
+    const dest = { url: am.url, config: { labels: { cluster: 'test' } } };
+    await kit.deliver([o], dest);
     const firing = await am.alerts([`observation="${o.name}"`]);
     assert.equal(firing.length, 1);
     assert.equal(firing[0]!.status.state, 'active');
@@ -115,10 +116,10 @@ describe('against a real Alertmanager', () => {
     assert.equal(firing[0]!.labels.cluster, 'test');
     assert.equal(firing[0]!.annotations.summary, o.spec.title);
 
-    await kit.deliver([{ ...o, phase: 'Resolved', resolvedAt: new Date().toISOString() }], { url: am.url });
+    await kit.deliver([{ ...o, phase: 'Resolved', resolvedAt: new Date().toISOString() }], dest);
     assert.deepEqual(await am.alerts([`observation="${o.name}"`]), [], 'resolved: no longer listed as an alert');
 
-    await kit.deliver([o], { url: am.url });
+    await kit.deliver([o], dest);
     assert.equal((await am.alerts([`observation="${o.name}"`])).length, 1, 're-opened: firing again');
   });
 
