@@ -76,6 +76,8 @@ export class DeliveryLane {
   #failures = 0;
   /** The items of the last send whose outcome is unknown (refs): sending them again counts as resends. */
   #unknown = new Set<string>();
+  /** Items already counted as resent (each Observation event counts once, however many tries it takes). */
+  #counted = new Set<string>();
   readonly health: LaneHealth = { ok: true, delivered: 0, backlog: 0 };
 
   constructor(deps: LaneDeps) {
@@ -133,7 +135,13 @@ export class DeliveryLane {
       metrics.destinationFailed.inc({ ...this.#labels, reason: 'expired' }, expired.length);
       return 0;
     }
-    const resends = items.filter((i) => i.resend || this.#unknown.has(i.ref)).length;
+    let resends = 0;
+    for (const i of items) {
+      if ((i.resend || this.#unknown.has(i.ref)) && !this.#counted.has(i.ref)) {
+        this.#counted.add(i.ref);
+        resends++;
+      }
+    }
     if (resends > 0) metrics.destinationResent.inc(this.#labels, resends);
     await state.sending(target, items);
     const timeout = AbortSignal.timeout(config.timeoutMs);
@@ -169,6 +177,7 @@ export class DeliveryLane {
       const retryable = !(isZwError(err) && (err as { retryable?: boolean }).retryable === false);
       if (!retryable) {
         await state.settle(target, all);
+        for (const i of all) this.#counted.delete(i.ref);
         metrics.destinationFailed.inc({ ...this.#labels, reason: 'rejected' }, items.length);
         if (expired.length) metrics.destinationFailed.inc({ ...this.#labels, reason: 'expired' }, expired.length);
         log.error(
@@ -184,6 +193,7 @@ export class DeliveryLane {
         const upTo = all.indexOf(items[accepted - 1]!) + 1;
         const settled = all.slice(0, upTo);
         await state.settle(target, settled);
+        for (const i of settled) this.#counted.delete(i.ref);
         const gone = settled.filter((i) => i.observation === undefined).length;
         if (gone) metrics.destinationFailed.inc({ ...this.#labels, reason: 'expired' }, gone);
         metrics.destinationDelivered.inc(this.#labels, accepted);
@@ -219,6 +229,7 @@ export class DeliveryLane {
     if (!this.health.ok) log.info({ destination: config.key, after: this.#failures }, 'destination reachable again');
     this.#failures = 0;
     this.#unknown = new Set();
+    for (const i of all) this.#counted.delete(i.ref);
     this.health.ok = true;
     this.health.lastError = undefined;
     this.health.lastDelivery = Date.now();

@@ -266,7 +266,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     destinationResent: new Counter({
       name: 'zen_watcher_destination_resent_total',
-      help: 'Observations sent again because the outcome of an earlier send was unknown (timeout, network error, a crash mid-send): the possible duplicates.',
+      help: 'Observation events sent again after a send whose outcome was unknown (no answer, timeout, a crash or failover mid-send): the possible duplicates; each event counts once.',
       labelNames: ['destination', 'type'],
       registers: r,
     }),
