@@ -2,7 +2,7 @@
  * Generates the CRDs in config/crd/bases/ from the JSON Schemas the host validates with (core/config/*-schema.ts),
  * so the API server and the host enforce one schema.
  *
- *   node scripts/gen-crds.ts           write config/crd/bases/zen.kube-zen.io_{ingesters,observations}.yaml
+ *   node scripts/gen-crds.ts           write config/crd/bases/zen.kube-zen.io_{ingesters,observations,destinations}.yaml
  *   node scripts/gen-crds.ts --check   exit 1 with a diff when the committed files are not what this would write
  *
  * The ajv schemas are turned into Kubernetes structural schemas (apiextensions.k8s.io/v1):
@@ -240,12 +240,6 @@ export const destinationUseRules: CelRule[] = [
   {
     rule: "self.type != 'crd' || !(has(self.name) || has(self.minSeverity) || has(self.sources) || has(self.namespaces) || has(self.categories))",
     message: 'name, minSeverity, sources, namespaces and categories are only for type destination',
-    reason: 'FieldValueForbidden',
-  },
-  {
-    rule: "self.type != 'destination' || !has(self.value)",
-    message: 'is only for type crd',
-    fieldPath: '.value',
     reason: 'FieldValueForbidden',
   },
 ];
@@ -494,17 +488,17 @@ export function renderCrdFiles(): Map<string, string> {
       toYaml('The Ingester CRD: which source zen-watcher runs, with which settings (DESIGN §5).', ingesterCrd()),
     ],
     [
-      `${CRD_DIR}/${GROUP}_destinations.yaml`,
-      toYaml(
-        'The Destination CRD: one receiver of Observations, used by Ingesters (docs/DESTINATIONS.md).',
-        destinationCrd(),
-      ),
-    ],
-    [
       `${CRD_DIR}/${GROUP}_observations.yaml`,
       toYaml(
         'The Observation CRD: one finding of a security tool, written by zen-watcher (DESIGN §6).',
         observationCrd(),
+      ),
+    ],
+    [
+      `${CRD_DIR}/${GROUP}_destinations.yaml`,
+      toYaml(
+        'The Destination CRD: one receiver of Observations, used by Ingesters (docs/DESTINATIONS.md).',
+        destinationCrd(),
       ),
     ],
   ]);

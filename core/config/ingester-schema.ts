@@ -230,7 +230,8 @@ export const ingesterSpecSchema = {
           value: {
             type: 'string',
             enum: ['observations'],
-            description: 'type crd: resource (plural) written; only observations.',
+            default: 'observations',
+            description: 'type crd: resource (plural) written; only observations (ignored for type destination).',
           },
           namespace: {
             type: 'string',

@@ -255,7 +255,6 @@ function checkDestinationUses(spec: IngesterSpec): FieldError[] {
         if (u[f] !== undefined) errors.push({ path: `${at}.${f}`, message: 'is only for type destination' });
     } else {
       if (!u.name) errors.push({ path: `${at}.name`, message: 'is required for type destination' });
-      if (u.value !== undefined) errors.push({ path: `${at}.value`, message: 'is only for type crd' });
       const key = `${u.namespace ?? ''}/${u.name}`;
       if (seen.has(key)) errors.push({ path: `${at}.name`, message: `names Destination '${u.name}' a second time` });
       seen.add(key);

@@ -87,6 +87,7 @@ describe('deployment manifests', { skip: toolSkip }, () => {
       'ClusterRole//zen-watcher-manager-role',
       'ClusterRole//zen-watcher-observation-viewer-role',
       'ClusterRoleBinding//zen-watcher-manager-rolebinding',
+      'CustomResourceDefinition//destinations.zen.kube-zen.io',
       'CustomResourceDefinition//ingesters.zen.kube-zen.io',
       'CustomResourceDefinition//observations.zen.kube-zen.io',
       'Deployment/zen-system/zen-watcher-controller-manager',

@@ -514,9 +514,19 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
       ['a webhook path without a leading slash', { ...webhookSpec, webhook: { path: 'x' } }, /spec\.webhook\.path/],
       ['a bad duration', { ...webhookSpec, ttl: { default: '1 week' } }, /spec\.ttl\.default/],
       [
-        'two destinations',
+        'two destinations of type crd',
         { ...webhookSpec, destinations: [{ type: 'crd' }, { type: 'crd' }] },
-        /spec\.destinations: Too many/,
+        /spec\.destinations: Invalid value: .*may hold at most one item of type crd/,
+      ],
+      [
+        'a destination use without a name',
+        { ...webhookSpec, destinations: [{ type: 'destination', minSeverity: 'high' }] },
+        /spec\.destinations\[0\]\.name: Required value: is required for type destination/,
+      ],
+      [
+        'filters on a crd item',
+        { ...webhookSpec, destinations: [{ type: 'crd', minSeverity: 'high' }] },
+        /spec\.destinations\[0\]: Forbidden: name, minSeverity, sources, namespaces and categories are only for type destination/,
       ],
       ['no source', { ingester: 'webhook', webhook: { path: '/x' } }, /spec\.source: Required value/],
     ];
