@@ -1,7 +1,8 @@
 /**
  * The Kubernetes sink: creates Observation resources with their deterministic names. 409 AlreadyExists is a
- * duplicate, not an error. Writes are paced by a client-side token bucket (ZEN_KUBE_WRITE_QPS / _BURST) and retried
- * with backoff on 429, 5xx and connection errors, honouring Retry-After. Writes run on their own connection pool.
+ * duplicate, not an error. Writes are paced by an adaptive token bucket (write-pacer.ts: AIMD on the API server's 429s
+ * below the ZEN_KUBE_WRITE_QPS / _BURST ceiling) and retried with backoff on 429, 5xx and connection errors,
+ * honouring Retry-After. Writes run on their own connection pool.
  *
  * Leader-only writes (informer sources) pass `leaderOnly`: before every attempt the sink asks `canActAsLeader()`
  * (the last successful Lease renewal is younger than the renew deadline, on the local clock), so a leader that was
@@ -11,14 +12,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Observation } from '../api/index.ts';
 import { pooledClient } from '../kube/connection.ts';
-import { TokenBucket } from '../pipeline/token-bucket.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
+import { AdaptiveWritePacer } from './write-pacer.ts';
 
 export const OBSERVATION_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' });
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
 
 export interface KubeSinkOptions {
   kubeConfig: KubeConfig;
+  /** The pacing ceiling: the most writes per second (the rate adapts below it on 429s). */
   qps: number;
   burst: number;
   /** Attempts per Observation before it counts as lost (default 8, about a minute of backoff). */
@@ -30,7 +32,7 @@ export interface KubeSinkOptions {
 export class KubeObservationSink implements ObservationSink {
   readonly kind = 'kubernetes' as const;
   readonly #client;
-  readonly #bucket: TokenBucket;
+  readonly pacer: AdaptiveWritePacer;
   readonly #maxAttempts: number;
   readonly #canAct: () => boolean;
   readonly #now: () => number;
@@ -41,7 +43,7 @@ export class KubeObservationSink implements ObservationSink {
   constructor(o: KubeSinkOptions) {
     this.#client = pooledClient(o.kubeConfig, CustomObjectsApi, 'zen-watcher/observation-writer');
     this.#now = o.now ?? Date.now;
-    this.#bucket = new TokenBucket(o.qps, o.burst, this.#now());
+    this.pacer = new AdaptiveWritePacer({ ceilingQps: o.qps, burst: o.burst, now: this.#now });
     this.#maxAttempts = o.maxAttempts ?? 8;
     this.#canAct = o.canActAsLeader ?? (() => true);
   }
@@ -77,9 +79,11 @@ export class KubeObservationSink implements ObservationSink {
           body: { ...body, metadata: { ...body.metadata, namespace } },
         });
         this.#unreachableAt = 0;
+        this.pacer.admitted();
         return 'created';
       } catch (err) {
         const code = err instanceof ApiException ? err.code : undefined;
+        this.#answered(code, err);
         if (code === 409) return 'duplicate';
         if (code === undefined) {
           this.#unreachableAt = this.#now();
@@ -137,18 +141,22 @@ export class KubeObservationSink implements ObservationSink {
       const seen = Date.parse(
         o.spec?.detectedAt ?? o.metadata?.annotations?.[FIRST_SEEN] ?? o.metadata?.creationTimestamp ?? '',
       );
+      this.pacer.admitted();
       return !Number.isNaN(seen) && seen > previous.notBefore;
-    } catch {
+    } catch (err) {
+      this.#answered(err instanceof ApiException ? err.code : undefined, err);
       return false; // absent, or unreadable: the create decides
     }
   }
 
-  async #pace(): Promise<void> {
-    for (;;) {
-      const wait = this.#bucket.waitMs(this.#now());
-      if (wait === 0 && this.#bucket.tryTake(this.#now())) return;
-      await sleep(Math.max(wait, 1));
-    }
+  #pace(): Promise<void> {
+    return this.pacer.acquire();
+  }
+
+  /** Feeds an API answer to the pacing: 429 slows it down, any other HTTP answer lets it recover. */
+  #answered(code: number | undefined, err: unknown): void {
+    if (code === 429) this.pacer.throttledBy(retryAfterSeconds(err));
+    else if (code !== undefined) this.pacer.admitted();
   }
 
   /**
