@@ -1,8 +1,8 @@
 /**
  * The Kubernetes sink: creates Observation resources with their deterministic names. 409 AlreadyExists is a
- * duplicate, not an error. Writes are paced by an adaptive token bucket (write-pacer.ts: AIMD on the API server's 429s
- * below the ZEN_KUBE_WRITE_QPS / _BURST ceiling) and retried with backoff on 429, 5xx and connection errors,
- * honouring Retry-After. Writes run on their own connection pool.
+ * duplicate, not an error. Writes are paced adaptively (write-pacer.ts: a concurrency window that follows the API
+ * server's priority-and-fairness 429s by AIMD, under the ZEN_KUBE_WRITE_QPS / _BURST rate ceiling) and retried with
+ * backoff on 429, 5xx and connection errors, honouring Retry-After. Writes run on their own connection pool.
  *
  * Leader-only writes (informer sources) pass `leaderOnly`: before every attempt the sink asks `canActAsLeader()`
  * (the last successful Lease renewal is younger than the renew deadline, on the local clock), so a leader that was
@@ -17,6 +17,8 @@ import { AdaptiveWritePacer } from './write-pacer.ts';
 
 export const OBSERVATION_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' });
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
+/** 429 answers one write retries (each after its Retry-After) before it counts as lost; not counted as attempts. */
+const MAX_THROTTLED = 30;
 
 export interface KubeSinkOptions {
   kubeConfig: KubeConfig;
@@ -61,12 +63,14 @@ export class KubeObservationSink implements ObservationSink {
       spec: obs.spec,
     };
     let namespace = obs.namespace;
+    let throttled = 0;
     for (let attempt = 1; ; attempt++) {
       if (!this.#open) throw new SinkWriteError('sink closed', { retryable: false, reason: 'shutdown' });
-      await this.#pace();
-      // Checked after the rate-limit wait, right before the send: a pause inside that wait must not resume
+      const ticket = await this.pacer.acquire();
+      // Checked after the pacing wait, right before the send: a pause inside that wait must not resume
       // straight into a leader-only write.
       if (opts.leaderOnly && !this.#canAct()) {
+        this.pacer.done(ticket, 'failed');
         throw new SinkWriteError(`not leader: ${obs.name} is left to the current leader's relist`, {
           retryable: false,
           reason: 'not_leader',
@@ -78,12 +82,12 @@ export class KubeObservationSink implements ObservationSink {
           namespace,
           body: { ...body, metadata: { ...body.metadata, namespace } },
         });
+        this.pacer.done(ticket, 'admitted');
         this.#unreachableAt = 0;
-        this.pacer.admitted();
         return 'created';
       } catch (err) {
         const code = err instanceof ApiException ? err.code : undefined;
-        this.#answered(code, err);
+        this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
         if (code === 409) return 'duplicate';
         if (code === undefined) {
           this.#unreachableAt = this.#now();
@@ -101,6 +105,9 @@ export class KubeObservationSink implements ObservationSink {
           namespace = opts.fallbackNamespace;
           continue;
         }
+        // A 429 is the API server's flow control asking to wait (the pacing has narrowed already): it has a budget
+        // of its own, so a burst that meets a busy priority level is slowed down rather than failed.
+        if (code === 429 && ++throttled <= MAX_THROTTLED) attempt--;
         const retryable = !refusal && (code === undefined || code === 429 || code >= 500);
         if (!retryable || attempt >= this.#maxAttempts) {
           // Not stored: the pipeline answers the webhook 503 with this Retry-After (never 2xx).
@@ -127,8 +134,8 @@ export class KubeObservationSink implements ObservationSink {
 
   /** Previous dedup bucket: the same finding recorded less than a window ago is a duplicate. */
   async #recentlySeen(namespace: string, previous: { name: string; notBefore: number }): Promise<boolean> {
+    const ticket = await this.pacer.acquire();
     try {
-      await this.#pace();
       const o = (await this.#client.api.getNamespacedCustomObject({
         ...OBSERVATION_GVR,
         namespace,
@@ -137,26 +144,17 @@ export class KubeObservationSink implements ObservationSink {
         metadata?: { annotations?: Record<string, string>; creationTimestamp?: string };
         spec?: { detectedAt?: string };
       };
+      this.pacer.done(ticket, 'admitted');
       // Windows run on event time (the pipeline's windowTime): compare with the previous bucket's detectedAt.
       const seen = Date.parse(
         o.spec?.detectedAt ?? o.metadata?.annotations?.[FIRST_SEEN] ?? o.metadata?.creationTimestamp ?? '',
       );
-      this.pacer.admitted();
       return !Number.isNaN(seen) && seen > previous.notBefore;
     } catch (err) {
-      this.#answered(err instanceof ApiException ? err.code : undefined, err);
+      const code = err instanceof ApiException ? err.code : undefined;
+      this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
       return false; // absent, or unreadable: the create decides
     }
-  }
-
-  #pace(): Promise<void> {
-    return this.pacer.acquire();
-  }
-
-  /** Feeds an API answer to the pacing: 429 slows it down, any other HTTP answer lets it recover. */
-  #answered(code: number | undefined, err: unknown): void {
-    if (code === 429) this.pacer.throttledBy(retryAfterSeconds(err));
-    else if (code !== undefined) this.pacer.admitted();
   }
 
   /**

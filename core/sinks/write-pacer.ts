@@ -1,15 +1,18 @@
 /**
- * Adaptive pacing of the Kubernetes sink's writes (issue #18 item 2). A token bucket whose rate follows the API
- * server's own priority-and-fairness signal — an HTTP 429 (Retry-After) — by AIMD, below a configured ceiling:
+ * Adaptive pacing of the Kubernetes sink's writes (issue #18 item 2). Two limits, both checked before a request
+ * is sent:
  *
- * - it starts at the ceiling (ZEN_KUBE_WRITE_QPS), so a burst is served as fast as the API server admits it;
- * - a 429 halves the rate (never below `floorQps`), at most once per `decreaseIntervalMs`, so the 429s of one
- *   overload episode count once; for the Retry-After the server asked, no new request starts (the requests that got
- *   the 429 wait that long anyway, and sending others into a saturated priority level only earns more 429s);
- * - every admitted write raises the rate by `increaseQps / rate`, i.e. about `increaseQps` per second of writes at
- *   that rate, back up to the ceiling.
+ * - a rate ceiling: a token bucket at ZEN_KUBE_WRITE_QPS (burst ZEN_KUBE_WRITE_BURST), the most this replica
+ *   ever sends, whatever the API server says;
+ * - a concurrency window that follows the API server's own priority-and-fairness signal, an HTTP 429, by AIMD.
+ *   API priority and fairness hands out seats (concurrent requests), so the window is what adapts: it starts at
+ *   `initialWindow`, a 429 halves it (never below 1), and only once per round trip: a 429 for a request that was
+ *   sent before the last decrease counts no more (one overload episode is one decrease, like TCP's congestion
+ *   window); each admitted request while the window was full widens it by 1/window, i.e. by one per window's
+ *   worth of writes, up to `maxWindow`.
  *
- * Time is passed in (`now`), so the arithmetic is testable without timers.
+ * A burst is therefore sent as fast as the API server admits it (no fixed client-side QPS), and a busy priority
+ * level slows it down to what the level serves. The request that got the 429 itself waits for its Retry-After.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -18,46 +21,51 @@ export interface WritePacerOptions {
   ceilingQps: number;
   /** Bucket size (ZEN_KUBE_WRITE_BURST). */
   burst: number;
-  /** The least the rate falls to under 429s (default 1, or the ceiling if lower). */
-  floorQps?: number;
-  /** Rate gained per second of admitted writes (default 10 % of the ceiling, at least 1). */
-  increaseQps?: number;
-  /** At most one halving per this interval (default 1000 ms). */
-  decreaseIntervalMs?: number;
+  /** Concurrent requests at the start (default 16). */
+  initialWindow?: number;
+  /** Most concurrent requests (default 256). */
+  maxWindow?: number;
   now?: () => number;
+}
+
+/** One request's permission to be sent; give it back with `done`. */
+export interface WriteTicket {
+  readonly epoch: number;
 }
 
 export class AdaptiveWritePacer {
   readonly ceiling: number;
   readonly burst: number;
-  readonly #floor: number;
-  readonly #increase: number;
-  readonly #decreaseInterval: number;
+  readonly maxWindow: number;
   readonly #now: () => number;
-  #rate: number;
+  #window: number;
+  #inFlight = 0;
+  #epoch = 0;
   #tokens: number;
   #last: number;
-  #lastDecrease = Number.NEGATIVE_INFINITY;
-  /** No new request before this time (the server's Retry-After). */
-  #holdUntil = 0;
   #throttled = 0;
+  #delayed = 0;
+  #waiters: (() => void)[] = [];
 
   constructor(o: WritePacerOptions) {
     if (!(o.ceilingQps > 0) || !(o.burst >= 1)) throw new Error('write pacer: ceilingQps > 0 and burst >= 1 needed');
     this.ceiling = o.ceilingQps;
     this.burst = o.burst;
-    this.#floor = Math.min(o.floorQps ?? 1, this.ceiling);
-    this.#increase = o.increaseQps ?? Math.max(1, this.ceiling * 0.1);
-    this.#decreaseInterval = o.decreaseIntervalMs ?? 1000;
+    this.maxWindow = Math.max(1, o.maxWindow ?? 256);
+    this.#window = Math.min(this.maxWindow, Math.max(1, o.initialWindow ?? 16));
     this.#now = o.now ?? Date.now;
-    this.#rate = this.ceiling;
     this.#tokens = this.burst;
     this.#last = this.#now();
   }
 
-  /** The current rate (writes per second). */
-  get rate(): number {
-    return this.#rate;
+  /** Concurrent requests allowed now. */
+  get window(): number {
+    return Math.floor(this.#window);
+  }
+
+  /** Requests sent and not yet answered. */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
   /** 429 answers seen so far. */
@@ -65,56 +73,64 @@ export class AdaptiveWritePacer {
     return this.#throttled;
   }
 
+  /** Requests that had to wait (for a token or for room in the window) before they were sent. */
+  get delayed(): number {
+    return this.#delayed;
+  }
+
   #refill(now: number) {
     if (now > this.#last) {
-      this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
+      this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#last) / 1000) * this.ceiling);
       this.#last = now;
     }
   }
 
-  /** Milliseconds until a request may start (0: take a token now with `take`). */
+  /** Milliseconds until the rate ceiling gives a token (0: now). */
   waitMs(now = this.#now()): number {
-    if (now < this.#holdUntil) return this.#holdUntil - now;
     this.#refill(now);
-    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.#rate) * 1000);
+    return this.#tokens >= 1 ? 0 : Math.ceil(((1 - this.#tokens) / this.ceiling) * 1000);
   }
 
-  /** Take a token if one is there. */
-  take(now = this.#now()): boolean {
-    if (this.waitMs(now) > 0) return false;
+  /** A ticket if both the window and the rate allow a request now. */
+  tryAcquire(now = this.#now()): WriteTicket | undefined {
+    if (this.#inFlight >= this.window || this.waitMs(now) > 0) return undefined;
     this.#tokens -= 1;
-    return true;
+    this.#inFlight++;
+    return { epoch: this.#epoch };
   }
 
-  /** Wait for a token and take it. */
-  async acquire(): Promise<void> {
-    for (;;) {
-      const wait = this.waitMs();
-      if (wait === 0 && this.take()) return;
-      await sleep(Math.max(wait, 1));
+  /** Wait for room in the window and a token. */
+  async acquire(): Promise<WriteTicket> {
+    for (let waited = false; ; waited = true) {
+      const t = this.tryAcquire();
+      if (t) {
+        if (waited) this.#delayed++;
+        return t;
+      }
+      if (this.#inFlight >= this.window) await new Promise<void>((r) => this.#waiters.push(r));
+      else await sleep(Math.max(this.waitMs(), 1));
     }
   }
 
-  /** The API server admitted a request (any answer but 429): additive increase. */
-  admitted(): void {
-    if (this.#rate < this.ceiling) {
-      this.#refill(this.#now());
-      this.#rate = Math.min(this.ceiling, this.#rate + this.#increase / this.#rate);
+  /**
+   * The request's answer: `admitted` (any HTTP answer but 429), `throttled` (429), or `failed` (no answer: says
+   * nothing about the server's load).
+   */
+  done(ticket: WriteTicket, outcome: 'admitted' | 'throttled' | 'failed'): void {
+    const wasFull = this.#inFlight >= this.window;
+    this.#inFlight--;
+    if (outcome === 'admitted' && wasFull && this.#window < this.maxWindow) {
+      this.#window = Math.min(this.maxWindow, this.#window + 1 / this.#window);
+    } else if (outcome === 'throttled') {
+      this.#throttled++;
+      if (ticket.epoch === this.#epoch) {
+        this.#epoch++;
+        this.#window = Math.max(1, this.#window / 2);
+      }
     }
-  }
-
-  /** The API server answered 429 (priority and fairness, or --max-requests-inflight): multiplicative decrease. */
-  throttledBy(retryAfterSeconds?: number): void {
-    const now = this.#now();
-    this.#throttled++;
-    if (retryAfterSeconds !== undefined && retryAfterSeconds > 0) {
-      this.#holdUntil = Math.max(this.#holdUntil, now + Math.min(retryAfterSeconds, 30) * 1000);
+    // Wake as many waiters as there is room for, oldest first; each re-checks the window and the rate.
+    for (let room = this.window - this.#inFlight; room > 0 && this.#waiters.length > 0; room--) {
+      this.#waiters.shift()?.();
     }
-    if (now - this.#lastDecrease < this.#decreaseInterval) return;
-    this.#lastDecrease = now;
-    this.#refill(now);
-    this.#rate = Math.max(this.#floor, this.#rate / 2);
-    // The bucket's saved-up burst was sized for the old rate: drop it, so the decrease takes effect at once.
-    this.#tokens = Math.min(this.#tokens, 1);
   }
 }
