@@ -293,6 +293,8 @@ interface CrdInput {
   spec: Schema;
   status: Schema;
   columns: PrinterColumn[];
+  /** `kubectl get --field-selector` on these JSON paths (Kubernetes 1.32+; ignored by older servers). */
+  selectableFields?: string[];
 }
 
 function crd(input: CrdInput): Schema {
@@ -336,6 +338,9 @@ function crd(input: CrdInput): Schema {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: input.columns.map((c) => ({ ...c })),
+          ...(input.selectableFields
+            ? { selectableFields: input.selectableFields.map((jsonPath) => ({ jsonPath })) }
+            : {}),
           schema: { openAPIV3Schema: sortKeys(root) },
         },
       ],
@@ -437,6 +442,14 @@ export function observationCrd(): Schema {
     description: 'Observation is one finding of a security tool (Trivy, Falco, audit, ...), written by zen-watcher.',
     spec: toStructural(observationSpecSchema, '.spec'),
     status: toStructural(observationStatusSchema, '.status'),
+    selectableFields: [
+      '.spec.source',
+      '.spec.severity',
+      '.spec.category',
+      '.spec.resource.kind',
+      '.spec.resource.namespace',
+      '.spec.resource.name',
+    ],
     columns: [
       { name: 'Source', type: 'string', jsonPath: '.spec.source', description: 'The detecting tool.' },
       { name: 'Severity', type: 'string', jsonPath: '.spec.severity', description: 'critical..info.' },
@@ -455,12 +468,13 @@ export function observationCrd(): Schema {
         jsonPath: '.spec.resource.name',
         description: 'Name of the affected object.',
       },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Active or Resolved.' },
+      { name: 'Count', type: 'integer', jsonPath: '.status.count', description: 'Occurrences reported.' },
       {
-        name: 'Phase',
-        type: 'string',
-        jsonPath: '.status.phase',
-        description: 'Active or Resolved.',
-        priority: 1,
+        name: 'Last Seen',
+        type: 'date',
+        jsonPath: '.status.lastSeen',
+        description: 'Latest occurrence (empty: seen once, at Detected).',
       },
       {
         name: 'Detected',

@@ -26,6 +26,8 @@ export interface HostEnv {
   dedupMaxEntries: number;
   dedupWindowSeconds: number;
   maxQueue: number;
+  /** Occurrence counts: at most one status write per Observation per this interval (ms). */
+  occurrenceFlushMs: number;
   hookTimeoutMs: number;
   /** Uncontained plugin faults within pluginFaultWindowMs that disable the plugin (core/host/plugin-faults.ts). */
   pluginFaultLimit: number;
@@ -178,6 +180,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     dedupMaxEntries: int(env, ['ZEN_DEDUP_MAX_ENTRIES', 'DEDUP_MAX_SIZE'], 100_000, 1, 10_000_000),
     dedupWindowSeconds: int(env, ['ZEN_DEDUP_WINDOW_SECONDS', 'DEDUP_WINDOW_SECONDS'], 60, 0, 31_536_000),
     maxQueue: int(env, ['ZEN_MAX_QUEUE'], 10_000, 1, 10_000_000),
+    occurrenceFlushMs: int(env, ['ZEN_OCCURRENCE_FLUSH_SECONDS'], 5, 1, 3600) * 1000,
     hookTimeoutMs: int(env, ['ZEN_HOOK_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     pluginFaultLimit: int(env, ['ZEN_PLUGIN_FAULT_LIMIT'], 5, 1, 1_000_000),
     pluginFaultWindowMs: int(env, ['ZEN_PLUGIN_FAULT_WINDOW_SECONDS'], 600, 1, 86_400) * 1000,

@@ -66,17 +66,22 @@ export const observationSpecSchema = {
 } as const;
 
 /**
- * Observation status (resolution): written through the status subresource only, never on create. Absent means
- * Active; a finding the source reports as gone becomes Resolved.
+ * Observation status: the finding's state, written through the status subresource only (never on create).
+ * Identity lives in `spec` (source, fingerprint and the deterministic name derived from them); status is what
+ * changes over the finding's life: its phase and its occurrence counts. Absent phase means Active; absent count
+ * means seen once (the API server defaults both when it reads the object).
  */
 export const observationStatusSchema = {
   type: 'object',
   additionalProperties: false,
-  description: 'Lifecycle of the finding. Absent means Active.',
+  default: {},
+  description:
+    'State of the finding over its life (phase, occurrence counts); spec holds its identity and reported content.',
   properties: {
     phase: {
       type: 'string',
       enum: ['Active', 'Resolved'],
+      default: 'Active',
       description: 'Active: the source still reports the finding; Resolved: it no longer does.',
     },
     resolvedAt: { type: 'string', format: 'date-time', description: 'When the finding was resolved (RFC 3339).' },
@@ -87,6 +92,23 @@ export const observationStatusSchema = {
       additionalProperties: { type: 'string', maxLength: 200 },
       description:
         'Per Destination (namespace.name): the last event delivered (F firing, R/<resolvedAt> resolved, F/<t> firing again). Written by the delivering replica.',
+    },
+    count: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description:
+        'How many times the source reported this finding (webhook sources: every repeat dedup folded into it, across replicas).',
+    },
+    firstSeen: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Event time of the earliest occurrence; absent until the first repeat (then spec.detectedAt).',
+    },
+    lastSeen: {
+      type: 'string',
+      format: 'date-time',
+      description: 'Event time of the latest occurrence; absent until the first repeat (then spec.detectedAt).',
     },
   },
 } as const;

@@ -211,6 +211,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     maxQueue: env.maxQueue,
     maxQueuePerSource: env.maxQueuePerSource,
     webhookWindowMs: env.dedupWindowSeconds * 1000,
+    occurrenceIntervalMs: env.occurrenceFlushMs,
     ownNamespaces: env.watchNamespaces,
     enrich: async (draft, ing) =>
       hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
@@ -373,6 +374,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       while (pipeline.busy > 0 && Date.now() < deadline) await sleep(20);
       if (pipeline.busy > 0)
         log.error({ busy: pipeline.busy }, 'shutdown deadline passed with accepted events not yet written');
+      await pipeline.close(); // pending occurrence counts
       await hooks.onStop.promise({ reason });
       server.closeAllConnections();
       await closed;

@@ -79,7 +79,13 @@ export async function createKubernetesRuntime(
   const canActAsLeader = () => elector?.canActAsLeader() ?? false;
   const sink =
     sinkOverride ??
-    new KubeObservationSink({ kubeConfig: kc, qps: env.kubeWriteQps, burst: env.kubeWriteBurst, canActAsLeader });
+    new KubeObservationSink({
+      kubeConfig: kc,
+      qps: env.kubeWriteQps,
+      burst: env.kubeWriteBurst,
+      canActAsLeader,
+      onConflict: () => metrics.occurrenceWrites.inc({ outcome: 'conflict' }),
+    });
   const api: KubeApi = createKubeApi(kc);
   const watched = env.watchNamespaces;
   const stop = new AbortController();

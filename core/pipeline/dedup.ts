@@ -4,7 +4,8 @@
  * deterministic Observation name in the sink.
  */
 export class DedupCache {
-  readonly #entries = new Map<string, number>();
+  /** key → first sighting (ms) and, once written, where the finding's Observation is (`namespace/name`). */
+  readonly #entries = new Map<string, { at: number; target?: string }>();
   readonly #maxEntries: number;
   #evictions = 0;
 
@@ -18,11 +19,11 @@ export class DedupCache {
    * the key's first sighting and returns false. The window is fixed from the first sighting.
    */
   seen(key: string, now: number, windowMs: number): boolean {
-    const first = this.#entries.get(key);
+    const first = this.#entries.get(key)?.at;
     // An older event than the first sighting (out of order) is left to the store, which knows its bucket.
     if (first !== undefined && (windowMs === 0 || (now >= first && now - first < windowMs))) return true;
     if (first !== undefined) this.#entries.delete(key);
-    this.#entries.set(key, now);
+    this.#entries.set(key, { at: now });
     if (this.#entries.size > this.#maxEntries) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
@@ -34,6 +35,16 @@ export class DedupCache {
   /** Remember a key without asking (e.g. the store said it already exists). */
   remember(key: string, at: number): void {
     if (!this.#entries.has(key)) this.seen(key, at, 0);
+  }
+
+  /** Where the key's Observation is stored (recorded once its write succeeded), for occurrence counts. */
+  setTarget(key: string, target: string): void {
+    const e = this.#entries.get(key);
+    if (e) e.target = target;
+  }
+
+  target(key: string): string | undefined {
+    return this.#entries.get(key)?.target;
   }
 
   forget(key: string): void {

@@ -20,6 +20,7 @@ import { DedupCache } from './dedup.ts';
 import { compileFilter, type DraftFilter, type FilterSpec } from './filter.ts';
 import { canonicalJson, getPath, observationName, sha256Hex } from './fingerprint.ts';
 import { type NormalizedDraft, normalizeDraft } from './normalize.ts';
+import { OccurrenceCoalescer } from './occurrences.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export const FIRST_SEEN_ANNOTATION = 'zen.kube-zen.io/first-seen';
@@ -46,6 +47,11 @@ export interface PipelineOptions {
    * another shard (or nobody) owns the Observations, and its RBAC usually does not reach there anyway.
    */
   ownNamespaces?: readonly string[];
+  /**
+   * Occurrence counts: repeats of a webhook finding are added to its Observation's status.count at most once per
+   * this interval per Observation (ZEN_OCCURRENCE_FLUSH_SECONDS). 0 or absent = not counted.
+   */
+  occurrenceIntervalMs?: number;
   /** onObservation enrichment (the host passes the hook; the pipeline does not know hooks). */
   enrich?: (draft: ObservationDraft, ingester: IngesterConfig) => Promise<ObservationDraft>;
 }
@@ -88,11 +94,47 @@ export class Pipeline {
   /** process() calls under way (enrichment included): a graceful shutdown waits for these too. */
   #active = 0;
   #evictionsSeen = 0;
+  readonly #occurrences: OccurrenceCoalescer | undefined;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#dedup = new DedupCache(options.dedupMaxEntries);
+    const sink = options.sink;
+    const m = options.metrics;
+    if (sink.addOccurrences && (options.occurrenceIntervalMs ?? 0) > 0) {
+      this.#occurrences = new OccurrenceCoalescer({
+        apply: (d, signal) => sink.addOccurrences!(d, signal),
+        intervalMs: options.occurrenceIntervalMs!,
+        maxKeys: options.dedupMaxEntries,
+        events: {
+          flushed: (outcome, repeats, err) => {
+            m.occurrenceWrites.inc({ outcome });
+            if (outcome === 'error') {
+              options.dropLog('occurrences', 'occurrences_write_failed', {
+                repeats,
+                error: (err as Error | undefined)?.message,
+              });
+            }
+          },
+          lost: (reason, repeats) => {
+            m.occurrencesLost.inc({ reason }, repeats);
+            options.dropLog('occurrences', `occurrences_${reason}`, { repeats });
+          },
+          pending: (n) => m.occurrencePending.set(n),
+        },
+      });
+    }
+  }
+
+  /** Writes the occurrence counts still pending (graceful shutdown); afterwards repeats are not counted. */
+  async close(): Promise<void> {
+    await this.#occurrences?.close();
+  }
+
+  /** Writes pending occurrence counts now (tests, CLI). */
+  async flushOccurrences(): Promise<void> {
+    await this.#occurrences?.flush();
   }
 
   get inflight(): number {
@@ -220,6 +262,7 @@ export class Pipeline {
         if (!pending || (await pending)) {
           result.duplicates++;
           m.deduped.inc({ source, layer: 'memory' });
+          if (mode === 'webhook') this.#repeat(this.#dedup.target(dedupKey), windowTime(norm.draft, now));
           continue;
         }
         this.#dedup.remember(dedupKey, windowTime(norm.draft, now));
@@ -233,7 +276,7 @@ export class Pipeline {
       }
       const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now);
       result.names.push(obs.name);
-      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer');
+      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer', windowTime(norm.draft, now));
       this.#pending.set(dedupKey, write);
       writes.push(write.finally(() => this.#pending.get(dedupKey) === write && this.#pending.delete(dedupKey)));
     }
@@ -280,6 +323,7 @@ export class Pipeline {
     dedupKey: string,
     result: ProcessResult,
     leaderOnly: boolean,
+    at: number,
   ): Promise<boolean> {
     const source = obs.spec.source;
     const m = this.#o.metrics;
@@ -287,10 +331,15 @@ export class Pipeline {
     this.#inflightBySource.set(source, (this.#inflightBySource.get(source) ?? 0) + 1);
     m.queueDepth.set(this.#inflight);
     const end = m.writeDuration.startTimer({ sink: this.#o.sink.kind });
+    let target: string | undefined;
     try {
       const outcome = await this.#o.sink.write(obs, previous, {
         leaderOnly,
         fallbackNamespace: ci.config.namespace,
+        onStored: (s) => {
+          target = `${s.namespace}/${s.name}`;
+          this.#dedup.setTarget(dedupKey, target);
+        },
         onRetry: (reason) => m.writeErrors.inc({ source, reason }),
       });
       result.stored.push({ namespace: obs.namespace, name: obs.name });
@@ -300,6 +349,8 @@ export class Pipeline {
       } else {
         result.duplicates++;
         m.deduped.inc({ source, layer: 'store' });
+        // A webhook finding that another replica (or this one, before a restart) already stored is a repeat.
+        if (!leaderOnly) this.#repeat(target, at);
       }
       return true;
     } catch (err) {
@@ -331,6 +382,19 @@ export class Pipeline {
       else this.#inflightBySource.delete(source);
       m.queueDepth.set(this.#inflight);
     }
+  }
+
+  /** One more occurrence of a stored webhook finding (`namespace/name`), for its status.count. */
+  #repeat(target: string | undefined, at: number): void {
+    if (!this.#occurrences) return;
+    if (!target) {
+      // Dedup knew the finding but not where it was stored (e.g. a sink that does not say): not countable.
+      this.#o.metrics.occurrencesLost.inc({ reason: 'untracked' });
+      this.#o.dropLog('occurrences', 'occurrences_untracked');
+      return;
+    }
+    const slash = target.indexOf('/');
+    this.#occurrences.note(target.slice(0, slash), target.slice(slash + 1), at);
   }
 
   #fingerprint(ci: CompiledIngester, d: NormalizedDraft): string {

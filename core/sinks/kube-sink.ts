@@ -11,7 +11,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Observation } from '../api/index.ts';
+import { createKubeApi, type KubeApi } from '../kube/api.ts';
 import { pooledClient } from '../kube/connection.ts';
+import { mergeOccurrences, type OccurrenceDelta } from '../pipeline/occurrences.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 import { AdaptiveWritePacer } from './write-pacer.ts';
 
@@ -29,6 +31,8 @@ export interface KubeSinkOptions {
   maxAttempts?: number;
   canActAsLeader?: () => boolean;
   now?: () => number;
+  /** Called on every conflict (409) of a conditional status write, for metrics. */
+  onConflict?: () => void;
 }
 
 export class KubeObservationSink implements ObservationSink {
@@ -38,6 +42,8 @@ export class KubeObservationSink implements ObservationSink {
   readonly #maxAttempts: number;
   readonly #canAct: () => boolean;
   readonly #now: () => number;
+  readonly #api: KubeApi;
+  readonly #onConflict: () => void;
   #open = true;
   /** When a write last failed without any HTTP answer (the API server unreachable); 0 = not since the last success. */
   #unreachableAt = 0;
@@ -48,6 +54,8 @@ export class KubeObservationSink implements ObservationSink {
     this.pacer = new AdaptiveWritePacer({ ceilingQps: o.qps, burst: o.burst, now: this.#now });
     this.#maxAttempts = o.maxAttempts ?? 8;
     this.#canAct = o.canActAsLeader ?? (() => true);
+    this.#api = createKubeApi(o.kubeConfig);
+    this.#onConflict = o.onConflict ?? (() => {});
   }
 
   async write(
@@ -55,7 +63,10 @@ export class KubeObservationSink implements ObservationSink {
     previous?: { name: string; notBefore: number },
     opts: WriteOptions = {},
   ): Promise<'created' | 'duplicate'> {
-    if (previous && (await this.#recentlySeen(obs.namespace, previous))) return 'duplicate';
+    if (previous && (await this.#recentlySeen(obs.namespace, previous))) {
+      opts.onStored?.({ namespace: obs.namespace, name: previous.name });
+      return 'duplicate';
+    }
     const body = {
       apiVersion: `${OBSERVATION_GVR.group}/${OBSERVATION_GVR.version}`,
       kind: 'Observation',
@@ -84,11 +95,15 @@ export class KubeObservationSink implements ObservationSink {
         });
         this.pacer.done(ticket, 'admitted');
         this.#unreachableAt = 0;
+        opts.onStored?.({ namespace, name: obs.name });
         return 'created';
       } catch (err) {
         const code = err instanceof ApiException ? err.code : undefined;
         this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
-        if (code === 409) return 'duplicate';
+        if (code === 409) {
+          opts.onStored?.({ namespace, name: obs.name });
+          return 'duplicate';
+        }
         if (code === undefined) {
           this.#unreachableAt = this.#now();
           this.#client.reset();
@@ -132,6 +147,48 @@ export class KubeObservationSink implements ObservationSink {
     }
   }
 
+  /**
+   * Adds repeats to status.count/firstSeen/lastSeen: read the Observation, then a merge patch of its status carrying
+   * the resourceVersion read, which the API server refuses (409) if another replica wrote in between; then read
+   * again and retry. So concurrent replicas never lose each other's increments.
+   */
+  async addOccurrences(d: OccurrenceDelta, signal?: AbortSignal): Promise<'applied' | 'gone'> {
+    for (let attempt = 1; ; attempt++) {
+      if (!this.#open) throw new SinkWriteError('sink closed', { retryable: false, reason: 'shutdown' });
+      let cur: StoredStatus;
+      let ticket = await this.pacer.acquire();
+      try {
+        cur = await this.#api.get<StoredStatus>({ ...OBSERVATION_GVR, namespace: d.namespace, name: d.name, signal });
+        this.pacer.done(ticket, 'admitted');
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
+        if (code === 404) return 'gone';
+        throw err;
+      }
+      ticket = await this.pacer.acquire();
+      try {
+        await this.#api.patch({
+          ...OBSERVATION_GVR,
+          namespace: d.namespace,
+          name: d.name,
+          subresource: 'status',
+          type: 'merge',
+          body: { metadata: { resourceVersion: cur.metadata?.resourceVersion }, status: mergeOccurrences(cur, d) },
+          signal,
+        });
+        this.pacer.done(ticket, 'admitted');
+        return 'applied';
+      } catch (err) {
+        const code = (err as { code?: number }).code;
+        this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
+        if (code === 404) return 'gone';
+        if (code !== 409 || attempt >= 20) throw err;
+        this.#onConflict();
+      }
+    }
+  }
+
   /** Previous dedup bucket: the same finding recorded less than a window ago is a duplicate. */
   async #recentlySeen(namespace: string, previous: { name: string; notBefore: number }): Promise<boolean> {
     const ticket = await this.pacer.acquire();
@@ -168,6 +225,7 @@ export class KubeObservationSink implements ObservationSink {
   async close(): Promise<void> {
     this.#open = false;
     await this.#client.close();
+    await this.#api.close();
   }
 }
 
@@ -187,6 +245,12 @@ export function classifyRefusal(code: number, err: unknown): string | undefined 
 function retryAfterSeconds(err: unknown): number | undefined {
   const v = err instanceof ApiException ? Number(err.headers?.['retry-after']) : Number.NaN;
   return Number.isFinite(v) && v > 0 ? Math.min(v, 300) : undefined;
+}
+
+interface StoredStatus {
+  metadata?: { resourceVersion?: string };
+  spec?: { detectedAt?: string };
+  status?: { count?: number; firstSeen?: string; lastSeen?: string };
 }
 
 export function backoffMs(attempt: number, err: unknown): number {

@@ -12,7 +12,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Observation } from '../api/index.ts';
-import { type ObservationSink, SinkWriteError } from './types.ts';
+import { mergeOccurrences, type OccurrenceDelta } from '../pipeline/occurrences.ts';
+import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
 
@@ -149,18 +150,26 @@ export class SqliteStore implements ObservationSink {
     }
   }
 
-  async write(obs: Observation, previous?: { name: string; notBefore: number }): Promise<'created' | 'duplicate'> {
-    return this.writeSync(obs, previous);
+  async write(
+    obs: Observation,
+    previous?: { name: string; notBefore: number },
+    opts?: WriteOptions,
+  ): Promise<'created' | 'duplicate'> {
+    return this.writeSync(obs, previous, opts);
   }
 
-  writeSync(obs: Observation, previous?: { name: string; notBefore: number }): 'created' | 'duplicate' {
+  writeSync(
+    obs: Observation,
+    previous?: { name: string; notBefore: number },
+    opts?: WriteOptions,
+  ): 'created' | 'duplicate' {
     if (!this.#open) throw new SinkWriteError('store closed', { retryable: false, reason: 'shutdown' });
     // The pipeline stamps when it first saw the finding; that, not the wall clock here, is the record's age.
     const seen = Date.parse(obs.annotations[FIRST_SEEN] ?? '');
     const now = Number.isNaN(seen) ? Date.now() : seen;
     let outcome: 'created' | 'duplicate';
     try {
-      outcome = this.#writeRow(obs, previous, now);
+      outcome = this.#writeRow(obs, previous, now, opts);
     } catch (err) {
       throw this.#failed(err, false);
     }
@@ -168,13 +177,21 @@ export class SqliteStore implements ObservationSink {
     return outcome;
   }
 
-  #writeRow(obs: Observation, previous: { name: string; notBefore: number } | undefined, now: number) {
+  #writeRow(
+    obs: Observation,
+    previous: { name: string; notBefore: number } | undefined,
+    now: number,
+    opts?: WriteOptions,
+  ) {
     if (previous) {
       const row = this.#createdAt.get(obs.namespace, previous.name) as
         | { created_at: number; detected_at: string | null }
         | undefined;
       const at = row ? Date.parse(row.detected_at ?? '') : Number.NaN;
-      if (row && (Number.isFinite(at) ? at : row.created_at) > previous.notBefore) return 'duplicate';
+      if (row && (Number.isFinite(at) ? at : row.created_at) > previous.notBefore) {
+        opts?.onStored?.({ namespace: obs.namespace, name: previous.name });
+        return 'duplicate';
+      }
     }
     const expires = now + obs.spec.ttlSecondsAfterCreation * 1000;
     const res = this.#insert.run(
@@ -187,6 +204,7 @@ export class SqliteStore implements ObservationSink {
       expires,
       JSON.stringify(obs),
     );
+    opts?.onStored?.({ namespace: obs.namespace, name: obs.name });
     return res.changes === 0 ? 'duplicate' : 'created';
   }
 
@@ -247,6 +265,20 @@ export class SqliteStore implements ObservationSink {
   /** Undefined while writable; else why not, since when. */
   get failure(): Readonly<StoreFailure> | undefined {
     return this.#failure;
+  }
+
+  /** Occurrence counts (status.count/firstSeen/lastSeen in the document); one process, so read-then-write is safe. */
+  async addOccurrences(d: OccurrenceDelta): Promise<'applied' | 'gone'> {
+    const row = this.#db
+      .prepare('SELECT doc FROM observations WHERE namespace = ? AND name = ?')
+      .get(d.namespace, d.name) as { doc: string } | undefined;
+    if (!row) return 'gone';
+    const doc = JSON.parse(row.doc) as Observation & { status?: Record<string, unknown> };
+    doc.status = { ...doc.status, ...mergeOccurrences(doc, d) };
+    this.#db
+      .prepare('UPDATE observations SET doc = ? WHERE namespace = ? AND name = ?')
+      .run(JSON.stringify(doc), d.namespace, d.name);
+    return 'applied';
   }
 
   list(opts: ListOptions = {}): StoredObservation[] {

@@ -1,4 +1,5 @@
 import type { Observation } from '../api/index.ts';
+import type { OccurrenceDelta } from '../pipeline/occurrences.ts';
 
 /**
  * Where Observations go. `write` is idempotent by name: a name that already exists is a duplicate, not an error.
@@ -12,6 +13,11 @@ export interface ObservationSink {
     previous?: { name: string; notBefore: number },
     options?: WriteOptions,
   ): Promise<'created' | 'duplicate'>;
+  /**
+   * Adds a delta of repeats to the stored Observation's status.count / firstSeen / lastSeen without losing another
+   * writer's increments (read, then a conditional write). 'gone' when the Observation no longer exists.
+   */
+  addOccurrences?(d: OccurrenceDelta, signal?: AbortSignal): Promise<'applied' | 'gone'>;
   /** Usable for writes now (readiness). */
   ready(): boolean;
   /** Why not ready, for `/readyz` (optional). */
@@ -24,6 +30,11 @@ export interface WriteOptions {
   leaderOnly?: boolean;
   /** Where to write when the Observation's namespace is missing or forbidden (the Ingester's namespace). */
   fallbackNamespace?: string;
+  /**
+   * Called with where the finding is stored once the write succeeded or found it there: the namespace written to
+   * (the fallback one, if used) and the name (the previous bucket's, when that one made this a duplicate).
+   */
+  onStored?: (at: { namespace: string; name: string }) => void;
   /** Called before each retry with the reason, for metrics. */
   onRetry?: (reason: string) => void;
 }

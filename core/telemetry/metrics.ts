@@ -101,6 +101,23 @@ export function createMetrics(registry = new Registry()) {
       help: 'Entries held by the in-memory dedup cache.',
       registers: r,
     }),
+    occurrenceWrites: new Counter({
+      name: 'zen_watcher_occurrence_writes_total',
+      help: 'Occurrence-count writes per Observation (status.count/lastSeen) by outcome: applied, gone (the Observation no longer exists), error (kept for the next flush), conflict (409 on the resourceVersion precondition, retried)',
+      labelNames: ['outcome'] as const,
+      registers: r,
+    }),
+    occurrencesLost: new Counter({
+      name: 'zen_watcher_occurrences_lost_total',
+      help: 'Repeats of a finding not added to its status.count, by reason: gone (the Observation no longer exists), overflow (too many pending), shutdown (not written before exit), untracked',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    occurrencePending: new Gauge({
+      name: 'zen_watcher_occurrence_pending',
+      help: 'Observations with occurrence counts waiting for the next flush on this replica',
+      registers: r,
+    }),
     dedupEvictions: new Counter({
       name: 'zen_watcher_dedup_evictions_total',
       help: 'Dedup entries evicted because the cache was full (ZEN_DEDUP_MAX_ENTRIES).',

@@ -1,0 +1,164 @@
+/**
+ * Occurrence counts on the real control plane (issue #15): 5,000 repeats of one Falco alert, spread over three
+ * replicas, give one Observation with status.count 5,000 written in a bounded number of status writes; repeats
+ * a replica holds when it stops are flushed on shutdown, and a replica started afterwards keeps counting.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { cleanup, type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { waitFor } from '../support/wait.ts';
+
+const { cp, skip } = await controlPlaneOrSkip();
+after(async () => cp?.stop());
+
+const NS = 'zen-occ';
+const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
+const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
+const FLUSH_S = 1;
+
+interface Obs {
+  metadata: { name: string };
+  spec: { detectedAt: string };
+  status?: { count?: number; firstSeen?: string; lastSeen?: string; phase?: string };
+}
+
+/** Sum of one metric series over replicas, read from their /metrics. */
+async function metric(procs: HostProcess[], series: string): Promise<number> {
+  let sum = 0;
+  for (const p of procs) {
+    const text = await (await fetch(`${p.url}/metrics`)).text();
+    for (const line of text.split('\n')) if (line.startsWith(`${series} `)) sum += Number(line.split(' ')[1]);
+  }
+  return sum;
+}
+
+describe('occurrence counts, three replicas', { skip }, () => {
+  let api: KubeApi;
+  const procs: HostProcess[] = [];
+  const dirs: string[] = [];
+  const start = (name: string) => {
+    const data = tempDir('zw-unused-');
+    dirs.push(data);
+    return startHostProcess(
+      {
+        ZEN_MODE: 'kubernetes',
+        KUBECONFIG: cp!.kubeconfigPath,
+        POD_NAMESPACE: NS,
+        POD_NAME: name,
+        ZEN_LEADER_ELECTION_ID: 'occurrences',
+        ZEN_DATA_DIR: data,
+        ZEN_OCCURRENCE_FLUSH_SECONDS: String(FLUSH_S),
+        ZEN_KUBE_WRITE_QPS: '200',
+        ZEN_KUBE_WRITE_BURST: '400',
+      },
+      60_000,
+    );
+  };
+  const at = new Date(Date.now() - 1000).toISOString();
+  const alert = JSON.stringify({
+    output: 'A shell was spawned in a container (user=root container=web)',
+    priority: 'Notice',
+    rule: 'Terminal shell in container',
+    time: at,
+    source: 'syscall',
+    hostname: 'node-1',
+    output_fields: { 'container.id': 'abc123', 'proc.name': 'bash', 'k8s.ns.name': 'default', 'k8s.pod.name': 'web' },
+  });
+  const falco = async (p: HostProcess, n: number) => {
+    const res = await post(`${p.url}/ingest/falco`, Array(n).fill(alert).join('\n'), {
+      'content-type': 'application/x-ndjson',
+    });
+    assert.equal(res.status, 200, res.text);
+  };
+  const observations = async () =>
+    (await api.list<Obs>({ ...OBS, labelSelector: 'source=falco' })).items;
+
+  before(async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp!.kubeconfigPath);
+    api = createKubeApi(kc);
+    await api.create({
+      group: '',
+      version: 'v1',
+      plural: 'namespaces',
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+    });
+    await api.create({
+      ...ING,
+      namespace: NS,
+      body: {
+        apiVersion: 'zen.kube-zen.io/v1alpha1',
+        kind: 'Ingester',
+        metadata: { name: 'falco', namespace: NS },
+        spec: { source: 'falco', ingester: 'webhook', webhook: { path: '/ingest/falco' } },
+      },
+    });
+    for (const name of ['occ-a', 'occ-b', 'occ-c']) procs.push(await start(name));
+    for (const p of procs) {
+      await waitFor(`${p.url} serves falco`, async () => (await fetch(`${p.url}/ingest/falco`)).status === 405);
+    }
+  });
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await api?.close();
+    cleanup(...dirs);
+  });
+
+  test('5,000 repeats over 3 replicas → one Observation, count 5,000, bounded status writes', async () => {
+    const began = Date.now();
+    // 100 batches of 50 identical alerts, round-robin over the replicas, 6 requests at a time.
+    const batches = Array.from({ length: 100 }, (_, i) => i);
+    const workers = Array.from({ length: 6 }, async () => {
+      for (let i = batches.shift(); i !== undefined; i = batches.shift()) await falco(procs[i % 3]!, 50);
+    });
+    await Promise.all(workers);
+    await waitFor(
+      'status.count to reach 5000',
+      async () => {
+        const items = await observations();
+        return items.length === 1 && items[0]!.status?.count === 5000;
+      },
+      60_000,
+    );
+    const elapsedS = (Date.now() - began) / 1000;
+    const [o] = await observations();
+    assert.equal(o!.status!.firstSeen, at);
+    assert.equal(o!.status!.lastSeen, at);
+    assert.equal(o!.status!.phase, 'Active', 'the API server defaults the phase');
+    const applied = await metric(procs, 'zen_watcher_occurrence_writes_total{outcome="applied"}');
+    const conflicts = await metric(procs, 'zen_watcher_occurrence_writes_total{outcome="conflict"}');
+    const created = await metric(procs, 'zen_watcher_observations_created_total{source="falco"}');
+    const lost = await metric(procs, 'zen_watcher_occurrences_lost_total{reason="gone"}');
+    console.log(
+      `5000 repeats over 3 replicas in ${elapsedS.toFixed(1)} s: 1 create, ${applied} status writes applied, ` +
+        `${conflicts} conflicts retried (flush interval ${FLUSH_S} s)`,
+    );
+    assert.equal(created, 1);
+    assert.equal(lost, 0);
+    // At most one write per replica per flush interval (+1 for the final partial interval each).
+    assert.ok(applied >= 1);
+    assert.ok(applied <= 3 * (Math.ceil(elapsedS / FLUSH_S) + 1), `${applied} writes in ${elapsedS} s`);
+  });
+
+  test('a replica stopping flushes its pending repeats; a new replica keeps counting', async () => {
+    const before = (await observations())[0]!.status!.count!;
+    await falco(procs[0]!, 7);
+    // SIGTERM before the flush interval has passed: the shutdown writes the 7 pending repeats.
+    assert.equal(await procs[0]!.stop(), 0);
+    let items = await observations();
+    assert.equal(items[0]!.status!.count, before + 7);
+    procs[0] = await start('occ-d');
+    await waitFor(
+      'the new replica serves falco',
+      async () => (await fetch(`${procs[0]!.url}/ingest/falco`)).status === 405,
+    );
+    // Its memory is empty: the create answers AlreadyExists, which is a repeat too.
+    await falco(procs[0]!, 3);
+    await waitFor('count + 3', async () => (await observations())[0]!.status!.count === before + 10, 30_000);
+    items = await observations();
+    assert.equal(items.length, 1);
+  });
+});
