@@ -449,6 +449,7 @@ export function observationCrd(): Schema {
       '.spec.resource.kind',
       '.spec.resource.namespace',
       '.spec.resource.name',
+      '.status.phase',
     ],
     columns: [
       { name: 'Source', type: 'string', jsonPath: '.spec.source', description: 'The detecting tool.' },

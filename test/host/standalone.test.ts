@@ -39,13 +39,18 @@ describe('standalone mode with the default configuration', () => {
       assert.equal(r3.json?.duplicates, 1, 'still a duplicate after the restart');
       const metrics2 = await (await fetch(`${p.url}/metrics`)).text();
       assert.match(metrics2, /zen_watcher_observations_deduped_total\{source="webhook",layer="store"\} 1/);
+      // The repeat is counted when the process stops (before the occurrence flush interval): 3 occurrences in all.
+      assert.equal(await p.stop(), 0);
 
       const list = await runCli(['observations', 'list', '-o', 'json'], env);
       assert.equal(list.code, 0, list.stderr);
       const obs = JSON.parse(list.stdout) as {
         spec: { severity: string; title: string; message: string; source: string };
+        status?: { count?: number; lastSeen?: string };
       }[];
       assert.equal(obs.length, 1);
+      assert.equal(obs[0]!.status?.count, 3, 'the first POST, its repeat, and the repeat after the restart');
+      assert.ok(obs[0]!.status?.lastSeen);
       assert.deepEqual(
         [obs[0]!.spec.severity, obs[0]!.spec.title, obs[0]!.spec.message, obs[0]!.spec.source],
         ['high', 't', 'm', 'webhook'],

@@ -315,10 +315,14 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
     test('status is ignored on create and kept when written through the status subresource', async () => {
       await create(OBS, { ...observation('obs-status'), status: { phase: 'Resolved' } });
       const created = await get(OBS, 'obs-status');
-      assert.equal(created.status, undefined, 'the status subresource makes create ignore status');
+      assert.deepEqual(
+        created.status,
+        { phase: 'Active', count: 1 },
+        'the status subresource makes create ignore status; the server fills in the defaults',
+      );
       const status = { phase: 'Resolved', resolvedAt: '2026-01-03T00:00:00Z', reason: 'ReportDeleted' };
       await custom.replaceNamespacedCustomObjectStatus({ ...OBS, name: 'obs-status', body: { ...created, status } });
-      assert.deepEqual((await get(OBS, 'obs-status')).status, status);
+      assert.deepEqual((await get(OBS, 'obs-status')).status, { ...status, count: 1 });
       const bad = await rejection(
         custom.replaceNamespacedCustomObjectStatus({
           ...OBS,
@@ -407,6 +411,21 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
       assert.equal(want.length, 2);
       assert.deepEqual(names, want);
       assert.ok(critical.items.every((o) => o.metadata.labels?.severity === 'critical'));
+      // selectableFields: `kubectl get obs -A --field-selector spec.severity=critical` (the server filters).
+      const selected = async (fieldSelector: string) =>
+        ((await custom.listClusterCustomObject({ ...OBS, fieldSelector })) as { items: Obj[] }).items
+          .map((o) => o.metadata.name)
+          .sort();
+      assert.deepEqual(await selected('spec.severity=critical'), want);
+      assert.deepEqual(await selected('spec.severity=critical,spec.resource.name=api'), [
+        captured.find((o) => o.spec.resource?.name === 'api')!.name,
+      ]);
+      assert.deepEqual(await selected('spec.source=trivy,spec.resource.kind=Deployment,spec.resource.name=cache'), [
+        captured.find((o) => o.spec.resource?.name === 'cache')!.name,
+      ]);
+      assert.equal((await selected(`spec.resource.namespace=${NS},spec.category=compliance`)).length, 0);
+      const unknown = await rejection(custom.listClusterCustomObject({ ...OBS, fieldSelector: 'spec.title=x' }));
+      assert.equal(unknown.code, 400, 'a field that is not selectable is refused');
 
       const t = await table('observations');
       assert.deepEqual(t.columns, [
@@ -418,11 +437,14 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
         'Kind',
         'Resource',
         'Phase',
+        'Count',
+        'Last Seen',
         'Detected',
         'Age',
       ]);
-      for (const c of ['Category', 'Phase', 'Detected']) assert.equal(t.priority.get(c), 1, `${c} is a wide column`);
-      for (const c of ['Source', 'Severity', 'Type', 'Kind', 'Resource', 'Age']) assert.equal(t.priority.get(c), 0);
+      for (const c of ['Category', 'Detected']) assert.equal(t.priority.get(c), 1, `${c} is a wide column`);
+      for (const c of ['Source', 'Severity', 'Type', 'Kind', 'Resource', 'Phase', 'Count', 'Last Seen', 'Age'])
+        assert.equal(t.priority.get(c), 0);
       const api = captured.find((o) => o.spec.resource?.name === 'api')!;
       const row = t.rows.get(api.name);
       assert.ok(row, `row for ${api.name}`);
@@ -434,6 +456,10 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
       assert.equal(row.Kind, 'Deployment');
       assert.equal(row.Resource, 'api');
       assert.equal(t.rows.get('obs-status')?.Phase, 'Resolved');
+      assert.deepEqual(await selected('status.phase=Resolved'), ['obs-status']);
+      assert.ok((await selected('status.phase=Active')).includes(api.name), 'the defaulted phase is selectable');
+      assert.equal(row.Phase, 'Active', 'defaulted');
+      assert.equal(row.Count, 1, 'defaulted: seen once');
     });
   });
 

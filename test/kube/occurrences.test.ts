@@ -73,8 +73,7 @@ describe('occurrence counts, three replicas', { skip }, () => {
     });
     assert.equal(res.status, 200, res.text);
   };
-  const observations = async () =>
-    (await api.list<Obs>({ ...OBS, labelSelector: 'source=falco' })).items;
+  const observations = async () => (await api.list<Obs>({ ...OBS, labelSelector: 'source=falco' })).items;
 
   before(async () => {
     const kc = new KubeConfig();
