@@ -245,6 +245,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
         graceMs: env.resolveAfterMs,
         canAct: () => runtime.canActAsLeader(),
         onPhase: (transition, n) => metrics.resolved.inc({ transition }, n),
+        onUpdated: (source, n) => metrics.updated.inc({ source }, n),
       })
     : undefined;
   const needsResolver = () => {

@@ -18,6 +18,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { IngesterConfig } from '../config/validate.ts';
 import type { KubeApi } from '../kube/api.ts';
 import { createInformer, type InformerMetrics, type KubeLog } from '../kube/informer.ts';
+import { CONTENT_HASH_ANNOTATION } from '../pipeline/pipeline.ts';
 import { OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import { type IndexedObservation, type ObservationIndex, SCOPE_LABEL } from './resolver.ts';
 
@@ -25,9 +26,18 @@ const INGESTER_LABEL = 'zen.kube-zen.io/ingester';
 const INGESTER_NS_LABEL = 'zen.kube-zen.io/ingester-namespace';
 
 interface Obs {
-  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    resourceVersion?: string;
+  };
+  spec?: Record<string, unknown>;
   status?: { phase?: string };
 }
+
+const hashOf = (o: Obs) => o.metadata.annotations?.[CONTENT_HASH_ANNOTATION];
 
 export interface KubeObservationIndex extends ObservationIndex {
   /** Serve list() from a watch-fed cache until `signal` aborts (pass the leader term's signal). */
@@ -81,6 +91,8 @@ class ObservationCache {
       phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
       scope,
     };
+    const hash = hashOf(o);
+    if (hash) entry.contentHash = hash;
     this.#file(ingester, scope, key, entry);
   }
 
@@ -117,6 +129,12 @@ class ObservationCache {
     if (!this.#where.has(key)) this.#file(ingester, scope, key, { name, namespace, phase: 'Active', scope });
   }
 
+  setContentHash(o: IndexedObservation, hash: string): void {
+    const w = this.#where.get(`${o.namespace}/${o.name}`);
+    const e = w && this.entries.get(w.ingester)?.get(w.scope)?.get(`${o.namespace}/${o.name}`);
+    if (e) e.contentHash = hash;
+  }
+
   setPhase(o: IndexedObservation, phase: 'Active' | 'Resolved'): void {
     const w = this.#where.get(`${o.namespace}/${o.name}`);
     const e = w && this.entries.get(w.ingester)?.get(w.scope)?.get(`${o.namespace}/${o.name}`);
@@ -141,6 +159,7 @@ function slim(obj: unknown): Obs {
       uid: o.metadata?.uid,
       resourceVersion: o.metadata?.resourceVersion,
       labels: kept,
+      ...(hashOf(o) ? { annotations: { [CONTENT_HASH_ANNOTATION]: hashOf(o) } } : {}),
     },
     ...(o.status?.phase ? { status: { phase: o.status.phase } } : {}),
   } as Obs;
@@ -175,11 +194,13 @@ export function kubeObservationIndex(
           ...(signal ? { signal } : {}),
         });
         for (const o of page.items) {
+          const hash = hashOf(o);
           out.push({
             name: o.metadata.name,
             namespace: o.metadata.namespace,
             phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
             scope: o.metadata.labels?.[SCOPE_LABEL] ?? '',
+            ...(hash ? { contentHash: hash } : {}),
           });
         }
         cont = page.metadata.continue || undefined;
@@ -249,6 +270,49 @@ export function kubeObservationIndex(
       const c = cache;
       if (!c) return;
       for (const o of stored) c.noteStored(`${ingester.namespace}/${ingester.name}`, scope, o.namespace, o.name);
+    },
+    async updateContent(o, obs, signal) {
+      const want = obs.annotations[CONTENT_HASH_ANNOTATION] ?? '';
+      // Read, compare, replace with the resourceVersion read: a concurrent writer makes the PUT fail (409) and we
+      // read again, so nothing written meanwhile (status, another update) is overwritten.
+      for (let attempt = 1; ; attempt++) {
+        if (!canAct()) return 'unchanged'; // a leader-only write
+        let cur: Obs;
+        try {
+          cur = await api.get<Obs>({ ...gvr, namespace: o.namespace, name: o.name, ...(signal ? { signal } : {}) });
+        } catch (err) {
+          if ((err as { code?: number }).code === 404) return 'gone';
+          throw err;
+        }
+        if (hashOf(cur) === want) {
+          cache?.setContentHash(o, want);
+          return 'unchanged';
+        }
+        const spec: Record<string, unknown> = { ...cur.spec };
+        for (const k of ['severity', 'category', 'eventType', 'title', 'message', 'details'] as const) {
+          const v = obs.spec[k];
+          if (v === undefined) delete spec[k];
+          else spec[k] = v;
+        }
+        const body = {
+          ...cur,
+          metadata: {
+            ...cur.metadata,
+            labels: { ...cur.metadata.labels, severity: obs.spec.severity, category: obs.spec.category },
+            annotations: { ...cur.metadata.annotations, [CONTENT_HASH_ANNOTATION]: want },
+          },
+          spec,
+        };
+        try {
+          await api.replace({ ...gvr, namespace: o.namespace, name: o.name, body, ...(signal ? { signal } : {}) });
+          cache?.setContentHash(o, want);
+          return 'updated';
+        } catch (err) {
+          const code = (err as { code?: number }).code;
+          if (code === 404) return 'gone';
+          if (code !== 409 || attempt >= 5) throw err;
+        }
+      }
     },
     async setPhase(o, phase, reason, signal) {
       if (!canAct()) return; // a leader-only write: never from a replica that may have lost the Lease

@@ -11,9 +11,9 @@
  * Missing-since times live in memory on the leader: a new leader starts the grace period again (late, never early).
  */
 import { createHash } from 'node:crypto';
-import type { ObservationDraft, ReconcileResult } from '../api/index.ts';
+import type { Observation, ObservationDraft, ReconcileResult } from '../api/index.ts';
 import type { IngesterConfig } from '../config/validate.ts';
-import type { CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import { CONTENT_HASH_ANNOTATION, type CompiledIngester, type Pipeline } from '../pipeline/pipeline.ts';
 
 export const SCOPE_LABEL = 'zen.kube-zen.io/scope';
 
@@ -22,6 +22,8 @@ export interface IndexedObservation {
   namespace: string;
   phase: 'Active' | 'Resolved';
   scope: string;
+  /** The `zen.kube-zen.io/content-hash` annotation: what the source reported (mutable fields), hashed. */
+  contentHash?: string;
 }
 
 /** Where the resolver reads and marks Observations (Kubernetes in production, memory in the test kit). */
@@ -34,6 +36,16 @@ export interface ObservationIndex {
    * from a cache records them, so the next list() sees them even before its watch does (read-your-writes).
    */
   noteStored?(ingester: IngesterConfig, scope: string, stored: readonly { namespace: string; name: string }[]): void;
+  /**
+   * Updates in place (leader only): the finding's identity is unchanged but what the source reports about it
+   * (severity, title, message, details, category, eventType) is not. Idempotent: 'unchanged' when the stored
+   * content hash already matches.
+   */
+  updateContent?(
+    o: IndexedObservation,
+    obs: Observation,
+    signal?: AbortSignal,
+  ): Promise<'updated' | 'unchanged' | 'gone'>;
 }
 
 export function scopeLabel(scope: string): string {
@@ -49,6 +61,7 @@ export class Resolver {
   /** `namespace/name` → when we first saw it missing, and what to resolve. */
   readonly #missing = new Map<string, { since: number; obs: IndexedObservation }>();
   readonly #onPhase: (transition: 'resolved' | 'reactivated', n: number) => void;
+  readonly #onUpdated: (source: string, n: number) => void;
 
   constructor(o: {
     pipeline: Pipeline;
@@ -58,8 +71,11 @@ export class Resolver {
     canAct: () => boolean;
     /** Metrics hook: Observations moved to Resolved, or back to Active. */
     onPhase?: (transition: 'resolved' | 'reactivated', n: number) => void;
+    /** Metrics hook: Observations updated in place. */
+    onUpdated?: (source: string, n: number) => void;
   }) {
     this.#onPhase = o.onPhase ?? (() => {});
+    this.#onUpdated = o.onUpdated ?? (() => {});
     this.#pipeline = o.pipeline;
     this.#index = o.index;
     this.#graceMs = o.graceMs;
@@ -78,16 +94,28 @@ export class Resolver {
     const existing = await this.#index.list(ci.config, label, signal);
     const byName = new Map(existing.map((e) => [`${e.namespace}/${e.name}`, e]));
     const wanted = new Set<string>();
+    const changed: { e: IndexedObservation; obs: Observation }[] = [];
     for (const d of labeled) {
       const p = await this.#pipeline.preview(ci, d);
       if (!p) continue;
       const key = `${p.namespace}/${p.name}`;
       wanted.add(key);
+      const e = byName.get(key);
       // Gone from the cluster (GC, deleted by hand) while the finding persists: let the pipeline write it again.
-      if (!byName.has(key)) this.#pipeline.forget(p.dedupKey);
+      if (!e) this.#pipeline.forget(p.dedupKey);
+      // Same identity, other content (Trivy re-scored a CVE, a fix version appeared): update it in place.
+      else if (e.contentHash !== p.obs.annotations[CONTENT_HASH_ANNOTATION]) changed.push({ e, obs: p.obs });
     }
     const emitted = await this.#pipeline.process(ci, labeled, 'informer', signal);
     this.#index.noteStored?.(ci.config, label, emitted.stored);
+    if (this.#index.updateContent && changed.length > 0) {
+      let updated = 0;
+      for (const { e, obs } of changed) {
+        if (signal?.aborted || !this.#canAct()) break;
+        if ((await this.#index.updateContent(e, obs, signal)) === 'updated') updated++;
+      }
+      if (updated) this.#onUpdated(ci.config.spec.source, updated);
+    }
     const result: ReconcileResult = {
       created: emitted.created,
       duplicates: emitted.duplicates,

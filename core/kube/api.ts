@@ -83,6 +83,8 @@ export interface KubeApi {
       force?: boolean;
     },
   ): Promise<T>;
+  /** PUT: replaces the object; the server refuses (409) unless body.metadata.resourceVersion is still current. */
+  replace<T = KubeObject>(p: NameParams & { body: unknown }): Promise<T>;
   /** Closes the API's connection. */
   close(): Promise<void>;
 }
@@ -147,6 +149,8 @@ export function createKubeApi(kc: KubeConfig, opts: KubeConnectionOptions = {}):
         query: { fieldManager: p.fieldManager, force: p.force },
         signal: p.signal,
       }),
+    replace: <T>(p: NameParams & { body: unknown }) =>
+      conn.json<T>({ method: 'PUT', path: path(p), body: p.body, signal: p.signal }),
     close: () => conn.close(),
   });
 }

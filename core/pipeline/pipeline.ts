@@ -24,6 +24,11 @@ import { OccurrenceCoalescer } from './occurrences.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export const FIRST_SEEN_ANNOTATION = 'zen.kube-zen.io/first-seen';
+/**
+ * sha256 (first 16 hex) of what the source reports about a finding that may change while its identity does not:
+ * severity, category, eventType, title, message, details. A different hash for the same name is an update in place.
+ */
+export const CONTENT_HASH_ANNOTATION = 'zen.kube-zen.io/content-hash';
 
 export interface PipelineOptions {
   sink: ObservationSink;
@@ -297,7 +302,7 @@ export class Pipeline {
   async preview(
     ci: CompiledIngester,
     raw: ObservationDraft,
-  ): Promise<{ name: string; namespace: string; dedupKey: string } | undefined> {
+  ): Promise<{ name: string; namespace: string; dedupKey: string; obs: Observation } | undefined> {
     const draft = this.#o.enrich ? await this.#o.enrich(raw, ci.config) : raw;
     const now = this.#now();
     const norm = normalizeDraft(draft, { maxDetailsBytes: this.#o.maxDetailsBytes, now });
@@ -308,6 +313,7 @@ export class Pipeline {
       name: obs.name,
       namespace: obs.namespace,
       dedupKey: `${ci.config.namespace}/${ci.config.spec.source}/${fp}`,
+      obs,
     };
   }
 
@@ -452,7 +458,11 @@ export class Pipeline {
         'zen.kube-zen.io/ingester-namespace': ci.config.namespace,
       },
       // When this replica first saw the finding: the sliding-window check reads it from the previous bucket's object.
-      annotations: { ...d.annotations, [FIRST_SEEN_ANNOTATION]: new Date(now).toISOString() },
+      annotations: {
+        ...d.annotations,
+        [FIRST_SEEN_ANNOTATION]: new Date(now).toISOString(),
+        [CONTENT_HASH_ANNOTATION]: contentHash(d),
+      },
       spec: {
         source,
         category: d.category,
@@ -469,6 +479,26 @@ export class Pipeline {
     };
     return { obs, previous };
   }
+}
+
+export function contentHash(d: {
+  severity: string;
+  category: string;
+  eventType: string;
+  title: string;
+  message?: string | undefined;
+  details?: unknown;
+}): string {
+  return sha256Hex(
+    canonicalJson({
+      severity: d.severity,
+      category: d.category,
+      eventType: d.eventType,
+      title: d.title,
+      message: d.message ?? null,
+      details: d.details ?? null,
+    }),
+  ).slice(0, 16);
 }
 
 /**

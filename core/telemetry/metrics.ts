@@ -195,6 +195,12 @@ export function createMetrics(registry = new Registry()) {
       registers: r,
     }),
 
+    updated: new Counter({
+      name: 'zen_watcher_observations_updated_total',
+      help: 'Observations updated in place: same finding (identity), other severity/title/message/details/category/eventType.',
+      labelNames: ['source'],
+      registers: r,
+    }),
     resolved: new Counter({
       name: 'zen_watcher_observations_resolved_total',
       help: 'Informer findings no longer reported: Observations set Resolved (after the grace period), and Resolved ones set Active again when the finding returned.',

@@ -20,6 +20,7 @@
  * only and look like everything else vanished. The run therefore opens one informer per watched namespace itself,
  * each with its own state (a partition), and treats each `synced` as complete for its partition only.
  */
+import { createHash } from 'node:crypto';
 import type {
   IngesterChange,
   IngesterView,
@@ -65,9 +66,25 @@ type KindState = 'pending' | 'watching' | 'absent' | 'unknown' | 'skipped';
 
 const keyOf = (i: Pick<IngesterView, 'namespace' | 'name'>) => `${i.namespace}/${i.name}`;
 
-/** Order-independent identity of a set of drafts (their fingerprints). */
+/**
+ * Order-independent signature of a set of drafts: their identities (fingerprints) and what they say (severity,
+ * title, message, details, ...), so a re-scored CVE is reconciled again and the host updates it in place.
+ */
 function signature(drafts: readonly ObservationDraft[]): string {
-  return JSON.stringify(drafts.map((d) => d.fingerprint ?? '').sort());
+  const h = createHash('sha256');
+  const items = drafts.map((d) =>
+    JSON.stringify([
+      d.fingerprint ?? '',
+      d.severity,
+      d.category ?? '',
+      d.eventType ?? '',
+      d.title,
+      d.message ?? '',
+      d.details ?? null,
+    ]),
+  );
+  for (const item of items.sort()) h.update(item).update('\n');
+  return h.digest('hex');
 }
 
 function errText(err: unknown): string {

@@ -337,6 +337,49 @@ describe('trivy plugin on a real API server (two replicas)', { skip }, () => {
     );
   });
 
+  test('a CVE re-scored (HIGH →) MEDIUM → CRITICAL updates its one Observation in place', async () => {
+    const ref = { ...VR, namespace: 'default', name: 'replicaset-nginx-6d4cf56db6-nginx' };
+    // CVE-2023-4911 (libc6), added as HIGH by the previous test.
+    const rescore = async (severity: string, score: number) => {
+      const current = (await api.get(ref)) as Report;
+      const vulns = current.report!.vulnerabilities as Record<string, unknown>[];
+      assert.ok(vulns.some((v) => v.vulnerabilityID === 'CVE-2023-4911'));
+      await api.patch({
+        ...ref,
+        body: {
+          report: {
+            vulnerabilities: vulns.map((v) => (v.vulnerabilityID === 'CVE-2023-4911' ? { ...v, severity, score } : v)),
+          },
+        },
+      });
+    };
+    const name = expectedName(
+      vulnFingerprint('replicaset/default/nginx-6d4cf56db6', 'nginx', 'CVE-2023-4911', 'libc6', '2.28-10'),
+    );
+    const severityOf = async (want: string) =>
+      waitFor(`the Observation re-scored ${want} in place`, async () => {
+        const o = (await observations()).find((x) => x.metadata.name === name);
+        return o?.spec.severity === want ? o : undefined;
+      });
+    await rescore('MEDIUM', 5.5);
+    await severityOf('medium');
+    const before = await observations();
+    await rescore('CRITICAL', 9.8);
+    const now = await severityOf('critical');
+    assert.equal(now.metadata.labels?.severity, 'critical', 'the severity label follows');
+    assert.equal(phase(now), 'Active');
+    await sleep(1500);
+    const after = await observations();
+    assert.equal(after.length, before.length, 'no second Observation');
+    assert.deepEqual(
+      after.filter((o) => o.metadata.name !== name).map((o) => o.metadata.resourceVersion),
+      before.filter((o) => o.metadata.name !== name).map((o) => o.metadata.resourceVersion),
+      'nothing else written',
+    );
+    const updated = after.find((o) => o.metadata.name === name)!;
+    assert.equal(updated.metadata.resourceVersion, now.metadata.resourceVersion, 'one update, no flapping');
+  });
+
   test("Trivy's delete + re-create of a report (new uid, same findings) changes nothing", async () => {
     const before = await observations();
     const zipkinNames = new Set(expectedNames(ZIPKIN));
