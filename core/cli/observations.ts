@@ -1,17 +1,22 @@
-/** `zen-watcher observations list`: reads the standalone store (read-only; safe while the operator runs). */
+/**
+ * `zen-watcher observations list`: reads the standalone store (read-only; safe while the operator runs), or in
+ * Kubernetes mode (ZEN_MODE=kubernetes, or in a pod) the cluster's Observations.
+ */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostEnv } from '../config/env.ts';
+import { resolveMode } from '../host/host.ts';
 import { SqliteStore, type StoredObservation, sqliteReason } from '../sinks/sqlite-store.ts';
+import { listKubeObservations } from './observations-kube.ts';
 import { printableJson } from './printable.ts';
 import { table } from './table.ts';
 
-export function observationsList(
+export async function observationsList(
   env: Readonly<HostEnv>,
   opts: { output?: string; source?: string | undefined; severity?: string | undefined; limit?: string },
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
-): number {
+): Promise<number> {
   const limit = Number(opts.limit ?? 1000);
   if (!Number.isInteger(limit) || limit < 1) {
     err.write(`zen-watcher observations list: --limit must be a positive integer\n`);
@@ -20,6 +25,21 @@ export function observationsList(
   if (opts.output !== 'json' && opts.output !== 'table' && opts.output !== undefined) {
     err.write(`zen-watcher observations list: -o must be table or json\n`);
     return 2;
+  }
+  if (resolveMode(env).mode === 'kubernetes') {
+    let list: StoredObservation[];
+    try {
+      list = await listKubeObservations(env, {
+        ...(opts.source ? { source: opts.source } : {}),
+        ...(opts.severity ? { severity: opts.severity } : {}),
+        limit,
+      });
+    } catch (e) {
+      err.write(`zen-watcher observations list: cannot list the cluster's Observations: ${(e as Error).message}\n`);
+      return 1;
+    }
+    print(list, opts.output, out);
+    return 0;
   }
   const file = join(env.dataDir, 'observations.db');
   if (!existsSync(file)) {
@@ -49,22 +69,43 @@ export function observationsList(
   } finally {
     void store?.close();
   }
-  if (opts.output === 'json') out.write(`${printableJson(list)}\n`);
-  else
-    out.write(
-      table(
-        ['NAMESPACE', 'NAME', 'SOURCE', 'SEVERITY', 'CATEGORY', 'TYPE', 'TITLE', 'CREATED'],
-        list.map((o) => [
-          o.namespace,
-          o.name,
-          o.spec.source,
-          o.spec.severity,
-          o.spec.category,
-          o.spec.eventType,
-          o.spec.title.slice(0, 60),
-          o.createdAt,
-        ]),
-      ),
-    );
+  print(list, opts.output, out);
   return 0;
+}
+
+function print(list: StoredObservation[], output: string | undefined, out: NodeJS.WritableStream): void {
+  if (output === 'json') {
+    out.write(`${printableJson(list)}\n`);
+    return;
+  }
+  out.write(
+    table(
+      [
+        'NAMESPACE',
+        'NAME',
+        'SOURCE',
+        'SEVERITY',
+        'CATEGORY',
+        'TYPE',
+        'TITLE',
+        'PHASE',
+        'COUNT',
+        'LAST SEEN',
+        'CREATED',
+      ],
+      list.map((o) => [
+        o.namespace,
+        o.name,
+        o.spec.source,
+        o.spec.severity,
+        o.spec.category,
+        o.spec.eventType,
+        o.spec.title.slice(0, 60),
+        o.status?.phase ?? 'Active',
+        String(o.status?.count ?? 1),
+        o.status?.lastSeen ?? o.spec.detectedAt,
+        o.createdAt,
+      ]),
+    ),
+  );
 }

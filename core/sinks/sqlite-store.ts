@@ -39,6 +39,8 @@ export interface StoreEvents {
 
 export interface StoredObservation extends Observation {
   createdAt: string;
+  /** Occurrence counts (and, in Kubernetes, the phase); absent until the first repeat. */
+  status?: { phase?: string; count?: number; firstSeen?: string; lastSeen?: string; [k: string]: unknown };
 }
 
 export interface ListOptions {

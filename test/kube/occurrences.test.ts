@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
-import { cleanup, type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { cleanup, type HostProcess, post, runCli, startHostProcess, tempDir } from '../support/host.ts';
 import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
@@ -159,5 +159,26 @@ describe('occurrence counts, three replicas', { skip }, () => {
     await waitFor('count + 3', async () => (await observations())[0]!.status!.count === before + 10, 30_000);
     items = await observations();
     assert.equal(items.length, 1);
+  });
+
+  test("`zen-watcher observations list` in Kubernetes mode: the cluster's Observations, with phase and count", async () => {
+    const env = { ZEN_MODE: 'kubernetes', KUBECONFIG: cp!.kubeconfigPath };
+    const [o] = await observations();
+    const table = await runCli(['observations', 'list', '--source', 'falco'], env);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      /NAMESPACE\s+NAME\s+SOURCE\s+SEVERITY\s+CATEGORY\s+TYPE\s+TITLE\s+PHASE\s+COUNT\s+LAST SEEN/,
+    );
+    const json = await runCli(['observations', 'list', '--source', 'falco', '-o', 'json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    const rows = JSON.parse(json.stdout) as { name: string; status?: { count?: number; phase?: string } }[];
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.status?.phase, r.status?.count]),
+      [[o!.metadata.name, 'Active', o!.status!.count]],
+    );
+    assert.match(table.stdout, new RegExp(`${o!.metadata.name}\\s.*\\sActive\\s+${o!.status!.count}\\s`));
+    const none = await runCli(['observations', 'list', '--source', 'trivy', '-o', 'json'], env);
+    assert.deepEqual(JSON.parse(none.stdout), []);
   });
 });
