@@ -40,19 +40,25 @@ test('a leader-only write that lost leadership while it waited for a rate-limit 
     currentContext: 'x',
   });
   let leader = true;
+  // The bucket's clock moves only when the test says so: however slow the machine, the second write must wait.
+  let clock = 0;
   const sink = new KubeObservationSink({
     kubeConfig: kc,
     qps: 2,
     burst: 1,
     maxAttempts: 1,
     canActAsLeader: () => leader,
+    now: () => clock,
   });
   try {
     assert.equal(await sink.write(obs('first'), undefined, { leaderOnly: true }), 'created');
     assert.equal(creates, 1);
-    // The bucket is empty: the next write waits ~500 ms for a token. Leadership is lost during that wait.
+    // The bucket is empty: the next write waits for a token. Leadership is lost during that wait, then the token comes.
     const pending = sink.write(obs('second'), undefined, { leaderOnly: true });
-    setTimeout(() => (leader = false), 100);
+    setTimeout(() => {
+      leader = false;
+      clock += 1000;
+    }, 100);
     await assert.rejects(pending, (err: Error & { reason?: string }) => err.reason === 'not_leader');
     assert.equal(creates, 1, 'the second create was never sent');
   } finally {
