@@ -11,6 +11,7 @@
  *   failover  5. graceful and crash failover of 2 replicas, default lease timings
  *   cache     6. heap per Observation in the leader's resolver cache (ADR 0011) vs an informer of full objects
  *   destinations 7. ingest with two Destinations, one answering 500 forever, vs none; drain time; backlog bound
+ *   peer      8. Falcosidekick (ZEN_BENCH_FALCOSIDEKICK) with no outputs and a webhook output vs zen-watcher and bare
  *   profile   not part of `all`: CPU profiles (node --cpu-prof) of zen-watcher under the ingest and audit loads
  *
  * The kubernetes parts start one real kube-apiserver + etcd (test/controlplane) for the run, or use
@@ -31,6 +32,7 @@ import { failoverPart } from './parts/failover.ts';
 import { informerPart } from './parts/informer.ts';
 import { ingestPart } from './parts/ingest.ts';
 import { memoryPart } from './parts/memory.ts';
+import { peerPart } from './parts/peer.ts';
 import { profilePart } from './parts/profile.ts';
 import { writesPart } from './parts/writes.ts';
 
@@ -45,8 +47,9 @@ const PARTS: Record<string, Part> = {
   failover: failoverPart,
   cache: cachePart,
   destinations: (ctx) => destinationsPart(ctx),
+  peer: (ctx) => peerPart(ctx),
 };
-const ALL = ['ingest', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations'];
+const ALL = ['ingest', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer'];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]
 parts: ${ALL.join(', ')} (default: all), profile (CPU profiles; not in all)
