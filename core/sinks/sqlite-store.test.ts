@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import type { Observation } from '../api/index.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+const obs = (name: string, detectedAt = new Date().toISOString()): Observation => ({
+  name,
+  namespace: 'ns',
+  labels: {},
+  annotations: { 'zen.kube-zen.io/first-seen': new Date().toISOString() },
+  spec: {
+    source: 's',
+    category: 'security',
+    severity: 'high',
+    eventType: 'e',
+    title: name,
+    fingerprint: 'f'.repeat(64),
+    detectedAt,
+    ttlSecondsAfterCreation: 60,
+  },
+});
+
+test('group commit: writes of one turn share a transaction, and each settles only once its row is committed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));
+  const store = new SqliteStore(dir);
+  // Another connection sees only committed rows: every settled write must be visible to it.
+  const reader = new DatabaseSync(join(dir, 'observations.db'), { readOnly: true });
+  const visible = reader.prepare('SELECT count(*) AS n FROM observations WHERE namespace = ? AND name = ?');
+  try {
+    const names = Array.from({ length: 300 }, (_, i) => `o-${i % 250}`); // 50 repeats inside the same turn
+    const t = Date.now();
+    const results = await Promise.all(
+      names.map((n, i) =>
+        store.write(obs(n), i === 299 ? { name: 'o-0', notBefore: t - 60_000 } : undefined).then((outcome) => {
+          assert.equal((visible.get('ns', n) as { n: number }).n, 1, `${n} settled before it was committed`);
+          return outcome;
+        }),
+      ),
+    );
+    assert.equal(results.filter((r) => r === 'created').length, 250);
+    assert.equal(results.filter((r) => r === 'duplicate').length, 50, 'repeats in the same batch are duplicates');
+    assert.equal(store.count(), 250);
+    // Across a restart: the same names are duplicates (dedup lives in the file).
+    await store.close();
+    const again = new SqliteStore(dir);
+    assert.equal(await again.write(obs('o-7')), 'duplicate');
+    assert.equal(await again.write(obs('new')), 'created');
+    await again.close();
+  } finally {
+    reader.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store created with the earlier WITHOUT ROWID table keeps working (writes, sliding window, list)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));
+  try {
+    const db = new DatabaseSync(join(dir, 'observations.db'));
+    db.exec(`PRAGMA journal_mode = WAL;
+      CREATE TABLE observations (namespace TEXT NOT NULL, name TEXT NOT NULL, source TEXT NOT NULL,
+        severity TEXT NOT NULL, category TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        doc TEXT NOT NULL, PRIMARY KEY (namespace, name)) WITHOUT ROWID;`);
+    const old = obs('prev', new Date(Date.now() - 1000).toISOString());
+    db.prepare(
+      'INSERT INTO observations (namespace, name, source, severity, category, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run('ns', 'prev', 's', 'high', 'security', Date.now(), Date.now() + 60_000, JSON.stringify(old));
+    db.close();
+    const store = new SqliteStore(dir);
+    assert.equal(await store.write(obs('prev')), 'duplicate');
+    assert.equal(await store.write(obs('next'), { name: 'prev', notBefore: Date.now() - 60_000 }), 'duplicate');
+    assert.equal(await store.write(obs('later'), { name: 'prev', notBefore: Date.now() }), 'created');
+    assert.deepEqual(
+      store.list().map((o) => o.name),
+      ['prev', 'later'],
+    );
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
