@@ -4,6 +4,7 @@
  * are reported, never asserted). Parts (default: all, in this order):
  *
  *   ingest    1. Falco webhook ingest at 0/50/90 % duplicates, standalone (and 6. event-loop delay under it)
+ *   store     1. the standalone store alone: group commit and rowid table vs the write path before #18
  *   audit     3. 400-event audit EventLists, standalone
  *   memory    6. RSS idle with every built-in plugin, and with 100,000 dedup entries
  *   writes    2. Observation writes into the real control plane (sink alone, and end to end)
@@ -34,12 +35,14 @@ import { ingestPart } from './parts/ingest.ts';
 import { memoryPart } from './parts/memory.ts';
 import { peerPart } from './parts/peer.ts';
 import { profilePart } from './parts/profile.ts';
+import { storePart } from './parts/store.ts';
 import { writesPart } from './parts/writes.ts';
 
 type Part = (ctx: BenchContext, kube: () => Promise<KubeBench | string>) => Promise<void>;
 
 const PARTS: Record<string, Part> = {
   ingest: (ctx) => ingestPart(ctx),
+  store: (ctx) => storePart(ctx),
   audit: (ctx) => auditPart(ctx),
   memory: (ctx) => memoryPart(ctx),
   writes: writesPart,
@@ -49,7 +52,7 @@ const PARTS: Record<string, Part> = {
   destinations: (ctx) => destinationsPart(ctx),
   peer: (ctx) => peerPart(ctx),
 };
-const ALL = ['ingest', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer'];
+const ALL = ['ingest', 'store', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer'];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]
 parts: ${ALL.join(', ')} (default: all), profile (CPU profiles; not in all)
