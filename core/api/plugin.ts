@@ -100,6 +100,16 @@ export interface InformerOptions {
   fieldSelector?: string;
   /** Stops the informer when aborted; pass the leader term's signal. */
   signal: AbortSignal;
+  /**
+   * Keep only what you use (client-go's SetTransform). Called on every object as it arrives — each item of each
+   * list page, each watch event — before the informer stores it and before any callback sees it; the informer then
+   * holds and hands over what it returns, never the whole object, so a watch of many large reports costs memory
+   * for what the plugin reconciles (identity, finding keys), not for the reports. The host keeps `metadata.name`,
+   * `namespace`, `uid` and `resourceVersion` on the result (it diffs and keys by them) when it is an object without
+   * them. A transform that throws drops that object (counted in `zen_watcher_informer_transform_errors_total` and
+   * logged) as if it did not exist. Since plugin API 1.2.0.
+   */
+  transform?: (obj: unknown) => unknown;
 }
 
 /** Read-only Kubernetes access for plugins. Absent (undefined) in standalone mode. */

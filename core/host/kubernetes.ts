@@ -34,6 +34,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { desiredStatus, type IngesterStatus, type Outcome, sameStatus } from './ingester-status.ts';
 import { kubeSecretCredentials } from './kube-credentials.ts';
 import { kubeObservationIndex } from './kube-index.ts';
+import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
 import type { IngesterFeed, LeadershipCallbacks, ModeRuntime } from './runtime.ts';
 
 export const INGESTER_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' });
@@ -93,6 +94,7 @@ export async function createKubernetesRuntime(
   const informerMetrics = {
     restarts: (gvr: string, reason?: string) => metrics.informerRestarts.inc({ gvr, reason: reason ?? 'error' }),
     relistDiff: (gvr: string, n: number) => metrics.informerRelistDiff.inc({ gvr }, n),
+    transformError: (gvr: string) => metrics.informerTransformErrors.inc({ gvr }),
   };
   /** Plugins' informers, scoped to WATCH_NAMESPACE: one watch per watched namespace, or cluster-wide. */
   const kube: PluginKube = Object.freeze({
@@ -113,9 +115,12 @@ export async function createKubernetesRuntime(
           }
         },
       };
+      const transform = pluginTransform(options);
       const deps = {
         log: log.child({ informer: `${options.group}/${options.version}/${options.resource}` }),
         metrics: informerMetrics,
+        timing: pluginInformerTiming,
+        ...(transform ? { transform } : {}),
       };
       if (options.namespace !== undefined && options.namespace !== '') {
         if (watched.length && !watched.includes(options.namespace)) {

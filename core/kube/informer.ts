@@ -17,7 +17,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { InformerEvents, InformerOptions } from '../api/plugin.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { errorText, KubeConnection, resourcePath, statusOf } from './request.ts';
-import { type Delta, ObjectStore } from './store.ts';
+import { type Delta, keyOf, metaOf, ObjectStore } from './store.ts';
 import { type WatchEnd, watchOnce } from './watch.ts';
 
 /** Structured logger (pino's `(object, message)` order). */
@@ -44,6 +44,8 @@ export interface InformerMetrics {
   relistDiff(gvr: string, n: number): void;
   /** A user callback threw or rejected. */
   callbackError?(gvr: string, event: 'add' | 'update' | 'delete' | 'synced'): void;
+  /** `deps.transform` threw on an object; the object was dropped (neither stored nor delivered). */
+  transformError?(gvr: string): void;
 }
 
 export const noInformerMetrics: InformerMetrics = Object.freeze({ restarts() {}, relistDiff() {} });
@@ -69,6 +71,7 @@ export interface InformerDeps {
    * Applied to every object as it arrives (each list page, each watch event), before the store keeps it and before
    * any callback sees it (client-go's SetTransform). Must keep `metadata.name`, `namespace`, `uid` and
    * `resourceVersion`. For caches of many objects: keep only what is read, so memory holds no full objects.
+   * If it throws, the object is dropped as if it did not exist (counted in `metrics.transformError`, logged).
    */
   transform?: (obj: unknown) => unknown;
   metrics?: InformerMetrics;
@@ -160,7 +163,21 @@ export async function createInformer<T = Record<string, unknown>>(
   };
 
   const transform = deps.transform;
-  const shape = (obj: unknown): T => (transform ? transform(obj) : obj) as T;
+  /** The transformed object, or undefined when the transform threw (counted, logged: the object is dropped). */
+  const shape = (obj: unknown): T | undefined => {
+    if (!transform) return obj as T;
+    try {
+      return transform(obj) as T;
+    } catch (err) {
+      metrics.transformError?.(gvr);
+      const m = metaOf(obj);
+      log.warn(
+        { ...ctx, object: `${m.namespace ? `${m.namespace}/` : ''}${m.name ?? '?'}`, err: errorText(err) },
+        'informer: transform failed; the object is ignored',
+      );
+      return undefined;
+    }
+  };
 
   const listAll = async (): Promise<{ items: T[]; resourceVersion: string }> => {
     const items: T[] = [];
@@ -185,7 +202,11 @@ export async function createInformer<T = Record<string, unknown>>(
         }
         throw err;
       }
-      for (const item of page.items ?? []) items.push(shape(withKind(item, page)));
+      for (const item of page.items ?? []) {
+        const shaped = shape(withKind(item, page));
+        if (shaped !== undefined) items.push(shaped);
+      }
+      page.items = undefined; // the raw page can go before the next one is fetched
       cont = page.metadata?.continue || undefined;
       if (cont === undefined) return { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
     }
@@ -233,7 +254,13 @@ export async function createInformer<T = Record<string, unknown>>(
         onOpen: () => {
           opened = true;
         },
-        onEvent: (type, obj) => deliver(store.apply(type, shape(obj))),
+        onEvent: (type, obj) => {
+          const shaped = shape(obj);
+          if (shaped !== undefined) return deliver(store.apply(type, shaped));
+          // Unreadable (or deleted and unreadable): an older state we held is gone as far as the callbacks know.
+          const old = store.get(keyOf(obj));
+          return old === undefined ? undefined : deliver(store.apply('DELETED', old));
+        },
       });
       if (w.end.kind === 'aborted' || signal.aborted) break;
       resourceVersion = w.resourceVersion;

@@ -254,6 +254,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['gvr'],
       registers: r,
     }),
+    informerTransformErrors: new Counter({
+      name: 'zen_watcher_informer_transform_errors_total',
+      help: "Objects a plugin informer's transform threw on; each was dropped (neither stored nor delivered).",
+      labelNames: ['gvr'],
+      registers: r,
+    }),
 
     ingesters: new Gauge({
       name: 'zen_watcher_ingesters_active',

@@ -30,6 +30,7 @@ import { installGuard } from '../hooks/guard.ts';
 import { createHostHooks } from '../hooks/host-hooks.ts';
 import { handlerTable } from '../host/host.ts';
 import { createPluginContext } from '../host/plugin-facade.ts';
+import { pluginTransform } from '../host/plugin-informer.ts';
 import { type IndexedObservation, type ObservationIndex, Resolver, SCOPE_LABEL } from '../host/resolver.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline, type ProcessResult } from '../pipeline/pipeline.ts';
@@ -240,11 +241,18 @@ export async function loadTestPlugin(
 
   // A fake Kubernetes facade: the plugin's informers are recorded and driven by the test.
   const open: FakeInformer[] = [];
+  // Each informer's transform (plugin API 1.2.0), as the host applies it: the callbacks see only what it kept.
+  const shapes = new WeakMap<FakeInformer, ((obj: unknown) => unknown) | undefined>();
+  const shape = (i: FakeInformer, o: Record<string, unknown> | undefined) => {
+    const t = shapes.get(i);
+    return (t && o !== undefined ? t(o) : o) as Record<string, unknown>;
+  };
   let served: Set<string> | 'all' = 'all';
   const kube: PluginKube = {
     informer: <T>(options: InformerOptions, events: InformerEvents<T>) => {
       const { signal, ...rest } = options;
       const inf: FakeInformer = { options: rest, signal, events: events as InformerEvents<Record<string, unknown>> };
+      shapes.set(inf, pluginTransform(options));
       open.push(inf);
       return new Promise<void>((resolve) => {
         if (signal.aborted) resolve();
@@ -457,15 +465,17 @@ export async function loadTestPlugin(
     informers: live,
     add: (resource, obj) => {
       remember(resource, obj);
-      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.add?.(obj) : undefined));
+      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.add?.(shape(i, obj)) : undefined));
     },
     update: (resource, obj, old) => {
       remember(resource, obj);
-      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.update?.(obj, old) : undefined));
+      return deliver(resource, async (i) =>
+        inScope(i, obj) ? i.events.update?.(shape(i, obj), old && shape(i, old)) : undefined,
+      );
     },
     remove: (resource, obj) => {
       known.get(resource)?.delete(keyOf(obj));
-      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.delete?.(obj) : undefined));
+      return deliver(resource, async (i) => (inScope(i, obj) ? i.events.delete?.(shape(i, obj)) : undefined));
     },
     // As the real informer does on a relist: add what is new, update what changed, delete what vanished, then synced.
     relist: async (resource, objects) => {
@@ -476,11 +486,11 @@ export async function loadTestPlugin(
         for (const [k, o] of after) {
           if (!inScope(i, o)) continue;
           const prev = before.get(k);
-          if (!prev) await i.events.add?.(o);
-          else if (JSON.stringify(prev) !== JSON.stringify(o)) await i.events.update?.(o, prev);
+          if (!prev) await i.events.add?.(shape(i, o));
+          else if (JSON.stringify(prev) !== JSON.stringify(o)) await i.events.update?.(shape(i, o), shape(i, prev));
         }
-        for (const [k, o] of before) if (!after.has(k) && inScope(i, o)) await i.events.delete?.(o);
-        await i.events.synced?.(objects.filter((o) => inScope(i, o)));
+        for (const [k, o] of before) if (!after.has(k) && inScope(i, o)) await i.events.delete?.(shape(i, o));
+        await i.events.synced?.(objects.filter((o) => inScope(i, o)).map((o) => shape(i, o)));
       });
     },
     serve(resources) {

@@ -208,6 +208,8 @@ export class IngesterRunner {
               ...(informer?.labelSelector ? { labelSelector: informer.labelSelector } : {}),
               ...(informer?.fieldSelector ? { fieldSelector: informer.fieldSelector } : {}),
               signal: this.#signal,
+              // Plugin API 1.2.0: the informer keeps the mapped findings, never the whole report.
+              transform: (obj: unknown) => slimReport(obj, k, this.#config),
             },
             {
               add: (obj) => this.#enqueue(() => this.#upsert(stream, obj)),
@@ -241,7 +243,7 @@ export class IngesterRunner {
   }
 
   #map(stream: Stream, obj: unknown): MappedReport | undefined {
-    const mapped = mapReport(obj, stream.kind, this.#config);
+    const mapped = mappedOf(obj, stream.kind, this.#config);
     const source = this.view.source;
     if (!mapped) {
       this.#metrics.errors.inc({ source, reason: 'invalid_report' });
@@ -260,7 +262,7 @@ export class IngesterRunner {
 
   async #upsert(stream: Stream, obj: unknown): Promise<void> {
     const version = versionOf(obj);
-    const key = reportKey(obj, stream.kind);
+    const key = keyOf(obj, stream.kind);
     const prev = key ? this.#reports.get(key) : undefined;
     if (prev && prev.version !== '' && prev.version === version) return; // a relist of what we already hold
     const mapped = this.#map(stream, obj);
@@ -277,13 +279,13 @@ export class IngesterRunner {
   }
 
   async #remove(stream: Stream, obj: unknown): Promise<void> {
-    const key = reportKey(obj, stream.kind);
+    const key = keyOf(obj, stream.kind);
     if (!key) {
       this.#metrics.errors.inc({ source: this.view.source, reason: 'invalid_report' });
       return;
     }
     const prev = this.#reports.get(key);
-    const scope = prev?.scope ?? mapReport(obj, stream.kind, this.#config)?.scope;
+    const scope = prev?.scope ?? mappedOf(obj, stream.kind, this.#config)?.scope;
     this.#reports.delete(key);
     if (scope === undefined) return;
     this.#unindex(key, scope);
@@ -295,7 +297,7 @@ export class IngesterRunner {
     const present = new Set<string>();
     for (const obj of objects) {
       if (this.#signal.aborted) return;
-      const key = reportKey(obj, stream.kind);
+      const key = keyOf(obj, stream.kind);
       if (key) present.add(key);
       try {
         await this.#upsert(stream, obj);
@@ -359,12 +361,43 @@ export class IngesterRunner {
   }
 }
 
+const MAPPED = Symbol('kyverno.mapped');
+
+/** What a report's informer keeps of it (the `transform`): its identity and its mapped results. */
+export function slimReport(
+  obj: unknown,
+  kind: ReportKind,
+  config: KyvernoConfig,
+): { metadata: Record<string, unknown>; [MAPPED]: MappedReport | undefined } {
+  const meta = (obj as { metadata?: Record<string, unknown> } | null)?.metadata;
+  const metadata: Record<string, unknown> = {};
+  if (meta && typeof meta === 'object') {
+    for (const k of ['name', 'namespace', 'uid', 'resourceVersion'] as const) if (k in meta) metadata[k] = meta[k];
+  }
+  return { metadata, [MAPPED]: mapReport(obj, kind, config) };
+}
+
+/** The mapped report: from the transform when the host applied it (API ≥ 1.2.0), else mapped here. */
+function mappedOf(obj: unknown, kind: ReportKind, config: KyvernoConfig): MappedReport | undefined {
+  const slim = obj as { [MAPPED]?: MappedReport } | null;
+  return slim && typeof slim === 'object' && MAPPED in slim ? slim[MAPPED] : mapReport(obj, kind, config);
+}
+
+/** The report's key; a transformed report keeps it in its mapping (a report without a name is keyed by its scope). */
+function keyOf(obj: unknown, kind: ReportKind): string | undefined {
+  const slim = obj as { [MAPPED]?: MappedReport } | null;
+  if (slim && typeof slim === 'object' && MAPPED in slim) return slim[MAPPED]?.key;
+  return reportKey(obj, kind);
+}
+
 /** What makes two deliveries of one report "the same": its resourceVersion, else its content. */
 function versionOf(obj: unknown): string {
   const rv = (obj as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
   if (typeof rv === 'string' && rv !== '') return `rv:${rv}`;
   try {
-    return `json:${JSON.stringify(obj)}`;
+    // A transformed report's content is what the transform kept (the symbol-keyed mapping JSON would not show).
+    const slim = obj as { [MAPPED]?: MappedReport } | null;
+    return `json:${JSON.stringify(slim && typeof slim === 'object' && MAPPED in slim ? [obj, slim[MAPPED]] : obj)}`;
   } catch {
     return '';
   }

@@ -371,6 +371,8 @@ class IngesterRun {
             ...(inf?.labelSelector ? { labelSelector: inf.labelSelector } : {}),
             ...(inf?.fieldSelector ? { fieldSelector: inf.fieldSelector } : {}),
             signal: this.#signal,
+            // Plugin API 1.2.0: the informer keeps the mapped findings, never the report (often 100 KB each).
+            transform: (obj: unknown) => slimReport(obj, kind, this.#config),
           },
           {
             add: guard('add', (obj: unknown) => this.#upsert(p, obj)),
@@ -390,7 +392,7 @@ class IngesterRun {
 
   async #upsert(p: Partition, obj: unknown): Promise<void> {
     const touched = new Set<string>();
-    this.#apply(p, mapReport(obj, p.kind, this.#config), touched);
+    this.#apply(p, mappedOf(obj, p.kind, this.#config), touched);
     await this.#flush(touched);
   }
 
@@ -407,7 +409,7 @@ class IngesterRun {
     const touched = new Set<string>();
     const seen = new Set<string>();
     for (const obj of Array.isArray(objects) ? objects : []) {
-      const out = mapReport(obj, p.kind, this.#config);
+      const out = mappedOf(obj, p.kind, this.#config);
       if (out.key !== undefined) seen.add(out.key);
       this.#apply(p, out, touched);
     }
@@ -443,7 +445,11 @@ class IngesterRun {
       return;
     }
     const sig = signature(out.drafts);
-    if (prev && prev.scope === out.scope && prev.sig === sig) return; // the findings did not change
+    if (prev && prev.scope === out.scope && prev.sig === sig) {
+      // The findings did not change. Hold the new (equal) drafts, so the informer's copy and ours are one.
+      this.#members.get(out.scope)?.set(member, out.drafts);
+      return;
+    }
     for (const [reason, n] of Object.entries(out.skipped)) {
       this.#metrics.findingsSkipped.inc({ source: this.#source, kind, reason }, n);
     }
@@ -567,6 +573,29 @@ class IngesterRun {
   #retrySucceeded(): void {
     if (this.#retryScopes.size === 0 && !this.#retryLive) this.#retryDelay = this.#opts.retryInitialMs;
   }
+}
+
+/** What a report's informer keeps of it (the `transform`): its identity and its mapped findings. */
+interface SlimReport {
+  metadata: Record<string, unknown>;
+  [MAPPED]: MapOutcome;
+}
+
+const MAPPED = Symbol('trivy.mapped');
+
+export function slimReport(obj: unknown, kind: ReportKind, config: TrivyConfig): SlimReport {
+  const meta = (obj as { metadata?: Record<string, unknown> } | null)?.metadata;
+  const metadata: Record<string, unknown> = {};
+  if (meta && typeof meta === 'object') {
+    for (const k of ['name', 'namespace', 'uid', 'resourceVersion'] as const) if (k in meta) metadata[k] = meta[k];
+  }
+  return { metadata, [MAPPED]: mapReport(obj, kind, config) };
+}
+
+/** The mapped report: from the transform when the host applied it (API ≥ 1.2.0), else mapped here. */
+function mappedOf(obj: unknown, kind: ReportKind, config: TrivyConfig): MapOutcome {
+  const slim = obj as Partial<SlimReport> | null;
+  return slim && typeof slim === 'object' && MAPPED in slim ? slim[MAPPED]! : mapReport(obj, kind, config);
 }
 
 /** `<namespace>/<name>` of a report object as mapReport computes it; undefined without a name. */

@@ -13,6 +13,7 @@
  *   cache     6. heap per Observation in the leader's resolver cache (ADR 0011) vs an informer of full objects
  *   destinations 7. ingest with two Destinations, one answering 500 forever, vs none; drain time; backlog bound
  *   peer      8. Falcosidekick (ZEN_BENCH_FALCOSIDEKICK) with no outputs and a webhook output vs zen-watcher and bare
+ *   scale     9. a new leader over 2,000 realistic (~100 KB) VulnerabilityReports + PolicyReports: peak RSS, time, requests
  *   profile   not part of `all`: CPU profiles (node --cpu-prof) of zen-watcher under the ingest and audit loads
  *
  * The kubernetes parts start one real kube-apiserver + etcd (test/controlplane) for the run, or use
@@ -35,6 +36,7 @@ import { ingestPart } from './parts/ingest.ts';
 import { memoryPart } from './parts/memory.ts';
 import { peerPart } from './parts/peer.ts';
 import { profilePart } from './parts/profile.ts';
+import { scalePart } from './parts/scale.ts';
 import { storePart } from './parts/store.ts';
 import { writesPart } from './parts/writes.ts';
 
@@ -51,8 +53,21 @@ const PARTS: Record<string, Part> = {
   cache: cachePart,
   destinations: (ctx) => destinationsPart(ctx),
   peer: (ctx) => peerPart(ctx),
+  scale: scalePart,
 };
-const ALL = ['ingest', 'store', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer'];
+const ALL = [
+  'ingest',
+  'store',
+  'audit',
+  'memory',
+  'writes',
+  'informer',
+  'failover',
+  'cache',
+  'destinations',
+  'peer',
+  'scale',
+];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]
 parts: ${ALL.join(', ')} (default: all), profile (CPU profiles; not in all)

@@ -79,7 +79,7 @@ async function createAll(k: KubeBench, bodies: Json[], creators = CREATORS): Pro
   );
 }
 
-interface Plain {
+export interface Plain {
   child: ChildProcess;
   /** The last status line; `started` once its informer has listed (it prints only after that). */
   last: { seen: number; created: number };
@@ -87,7 +87,7 @@ interface Plain {
   stop(): Promise<void>;
 }
 
-function startPlain(k: KubeBench, args: string[]): Plain {
+export function startPlain(k: KubeBench, args: string[]): Plain {
   const child = spawn(
     process.execPath,
     [join(REPO, 'test/bench/plain-controller.ts'), '--kubeconfig', k.kubeconfig, ...args],

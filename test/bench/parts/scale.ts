@@ -1,0 +1,345 @@
+/**
+ * 7. Scale: one zen-watcher replica becomes leader over realistic reports that are already in the cluster — the
+ * moment the issue is about (a new leader lists everything; an OOM-killed leader's successor does too):
+ * `--reports` VulnerabilityReports (150 vulnerabilities each, descriptions, links and CVSS as Trivy writes them:
+ * about 100 KB) and a quarter as many Kyverno PolicyReports (40 results each, 4 failing: about 14 KB), spread over
+ * 20 namespaces. Measured from the replica's start until every expected Observation exists (metric
+ * `zen_watcher_observations_created_total` per source): that time, the replica's peak RSS (VmHWM from /proc, so no
+ * peak between samples is missed) and the API requests the control plane served meanwhile (its own
+ * `apiserver_request_total`, by verb). Baseline: a plain client-node informer (test/bench/plain-controller.ts, no
+ * writes) caching the same VulnerabilityReports, in its own process, after zen-watcher stopped.
+ *
+ * The trivy Ingester keeps findings of severity HIGH and above (`minSeverity: high`; 10 per report here), the
+ * kyverno one its defaults (fail/warn/error): the Observations written stay in the tens of thousands, so the figure
+ * is about watching reports, not about etcd holding 300,000 Observations.
+ *
+ *   npm run bench -- scale [--quick]     (ZEN_BENCH_SCALE_REPORTS=N overrides the report count)
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { KubeConnection } from '../../../core/kube/request.ts';
+import { realFixturesDir } from '../../support/fixtures.ts';
+import type { BenchContext } from '../lib/context.ts';
+import { ING, type KubeBench, startReplica, VULN, waitFor, ZEN_NS } from '../lib/kube.ts';
+import { watchNoise } from '../lib/machine.ts';
+import { metricsText, metricValue, type Zen } from '../lib/procs.ts';
+import { fmt } from '../lib/report.ts';
+import { startPlain } from './informer.ts';
+import { FAST_QPS } from './writes.ts';
+
+type Json = Record<string, unknown>;
+
+const POLR = { group: 'wgpolicyk8s.io', version: 'v1alpha2', plural: 'policyreports' };
+const NAMESPACES = 20;
+const VULNS = 150;
+const KEPT_PER_REPORT = 10; // CRITICAL + HIGH, distinct per report
+const RESULTS = 40;
+const FAILS = 4;
+
+const SEVERITIES = ['CRITICAL', 'CRITICAL', ...Array(8).fill('HIGH'), ...Array(50).fill('MEDIUM')] as string[];
+const LOREM =
+  'A flaw was found in the way the library parses untrusted input. A remote attacker could send a specially crafted request that makes the parser read past the end of a buffer, causing a denial of service or possibly disclosure of memory contents. Versions before the fixed release are affected; upgrading the package resolves it. See the linked advisories for details and workarounds.';
+
+/** A VulnerabilityReport as Trivy Operator 0.2x writes it, ~100 KB; the first 10 findings are CRITICAL/HIGH. */
+export function vulnerabilityReport(ns: string, i: number): Json {
+  const vulns = Array.from({ length: VULNS }, (_, v) => {
+    const id = `CVE-20${20 + (v % 5)}-${10000 + ((i * 7 + v * 131) % 89999)}${v}`;
+    return {
+      vulnerabilityID: id,
+      resource: `github.com/example/module-${v % 37}`,
+      installedVersion: `v1.${v % 9}.${v % 4}`,
+      fixedVersion: `1.${(v % 9) + 1}.0`,
+      severity: v < KEPT_PER_REPORT ? SEVERITIES[v] : v % 3 === 0 ? 'LOW' : v % 3 === 1 ? 'MEDIUM' : 'UNKNOWN',
+      score: 5 + (v % 50) / 10,
+      title: `module-${v % 37}: improper input validation in parser (${id})`,
+      description: LOREM,
+      primaryLink: `https://avd.aquasec.com/nvd/${id.toLowerCase()}`,
+      links: [
+        `https://nvd.nist.gov/vuln/detail/${id}`,
+        `https://github.com/advisories/GHSA-${(i * 31 + v).toString(36).padStart(4, 'x')}-abcd-efgh`,
+        `https://pkg.go.dev/vuln/GO-2023-${1000 + v}`,
+      ],
+      cvss: { nvd: { V3Score: 7.5, V3Vector: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H' } },
+      packageType: 'gobinary',
+      packagePURL: `pkg:golang/github.com/example/module-${v % 37}@v1.${v % 9}.${v % 4}`,
+      publishedDate: '2023-03-01T00:00:00Z',
+      lastModifiedDate: '2023-06-01T00:00:00Z',
+      target: 'usr/local/bin/app',
+      class: 'lang-pkgs',
+    };
+  });
+  return {
+    apiVersion: `${VULN.group}/${VULN.version}`,
+    kind: 'VulnerabilityReport',
+    metadata: {
+      name: `replicaset-app-${i}-7d9f8c6b5-app`,
+      namespace: ns,
+      labels: {
+        'trivy-operator.container.name': 'app',
+        'trivy-operator.resource.kind': 'ReplicaSet',
+        'trivy-operator.resource.name': `app-${i}-7d9f8c6b5`,
+        'trivy-operator.resource.namespace': ns,
+        'resource-spec-hash': '65df6ff459',
+      },
+    },
+    report: {
+      artifact: { repository: `example/app-${i % 50}`, tag: 'v2.3.1' },
+      registry: { server: 'ghcr.io' },
+      os: { family: 'alpine', name: '3.18.4' },
+      scanner: { name: 'Trivy', vendor: 'Aqua Security', version: '0.48.3' },
+      summary: { criticalCount: 2, highCount: 8, mediumCount: 60, lowCount: 50, noneCount: 0, unknownCount: 30 },
+      updateTimestamp: '2024-01-10T12:00:00Z',
+      vulnerabilities: vulns,
+    },
+  };
+}
+
+/** A Kyverno PolicyReport for one Pod: 40 results (Pod Security Standards, best practices), 4 failing, ~14 KB. */
+export function policyReport(ns: string, i: number): Json {
+  const uid = `0ec04a57-4c3d-492d-${(9000 + (i % 999)).toString()}-${i.toString(16).padStart(12, '0')}`;
+  const results = Array.from({ length: RESULTS }, (_, r) => {
+    const fail = r < FAILS;
+    const policy = `policy-${r % 20}`;
+    return {
+      category: r % 2 ? 'Pod Security Standards (Baseline)' : 'Best Practices',
+      message: fail
+        ? `validation error: Sharing the host namespaces is disallowed. The fields spec.hostNetwork, spec.hostIPC, and spec.hostPID must be unset or set to \`false\`. rule rule-${r} failed at path /spec/hostNetwork/`
+        : `validation rule 'rule-${r}' passed.`,
+      policy,
+      result: fail ? 'fail' : 'pass',
+      rule: `rule-${r}`,
+      scored: true,
+      severity: 'medium',
+      source: 'kyverno',
+      timestamp: { nanos: 0, seconds: 1701868762 },
+    };
+  });
+  return {
+    apiVersion: `${POLR.group}/${POLR.version}`,
+    kind: 'PolicyReport',
+    metadata: {
+      name: uid,
+      namespace: ns,
+      labels: { 'app.kubernetes.io/managed-by': 'kyverno' },
+    },
+    scope: { apiVersion: 'v1', kind: 'Pod', name: `app-${i}-7d9f8c6b5-x2x4z`, namespace: ns, uid },
+    results,
+    summary: { pass: RESULTS - FAILS, fail: FAILS, warn: 0, error: 0, skip: 0 },
+  };
+}
+
+async function createAll(k: KubeBench, gvr: typeof VULN, bodies: () => Json | undefined): Promise<void> {
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      for (let body = bodies(); body; body = bodies()) {
+        const namespace = (body.metadata as { namespace: string }).namespace;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await k.custom.api.createNamespacedCustomObject({ ...gvr, namespace, body });
+            break;
+          } catch (err) {
+            const code = (err as { code?: number }).code;
+            if (code === 409) break;
+            if ((code !== 429 && (code ?? 500) < 500) || attempt > 10) throw err;
+            await sleep(200);
+          }
+        }
+      }
+    }),
+  );
+}
+
+async function applyCrd(k: KubeBench, file: string): Promise<string | undefined> {
+  const root = realFixturesDir();
+  if (!root) return 'real fixture corpus not found (ZEN_REAL_FIXTURES)';
+  const crd = parse(readFileSync(join(root, file), 'utf8')) as V1CustomResourceDefinition;
+  const api = k.kc.makeApiClient(ApiextensionsV1Api);
+  await api.createCustomResourceDefinition({ body: crd }).catch((err: { code?: number }) => {
+    if (err.code !== 409) throw err;
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const got = await api.readCustomResourceDefinition({ name: crd.metadata!.name! });
+    if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return undefined;
+    await sleep(100);
+  }
+  return `${crd.metadata!.name} did not become Established within 30 s`;
+}
+
+/** The control plane's request counts by verb (its own /metrics), for the requests made between two readings. */
+async function apiRequests(conn: KubeConnection): Promise<Map<string, number>> {
+  const text = await (await conn.send({ path: '/metrics' })).body.text();
+  const by = new Map<string, number>();
+  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+    const verb = /verb="([^"]+)"/.exec(m[1]!)?.[1] ?? '?';
+    by.set(verb, (by.get(verb) ?? 0) + Number(m[2]));
+  }
+  return by;
+}
+
+function requestDelta(a: Map<string, number>, b: Map<string, number>): { total: number; text: string } {
+  const parts: string[] = [];
+  let total = 0;
+  for (const [verb, n] of b) {
+    const d = n - (a.get(verb) ?? 0);
+    if (d <= 0) continue;
+    total += d;
+    parts.push(`${verb} ${fmt(d)}`);
+  }
+  return { total, text: parts.join(', ') };
+}
+
+/** Peak RSS of a process so far (the kernel's high-water mark), in MB. */
+export function peakRssMb(pid: number): number {
+  const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench | string>): Promise<void> {
+  const { report } = ctx;
+  const reports = Number(process.env.ZEN_BENCH_SCALE_REPORTS) || ctx.pick(2000, 300);
+  const policyReports = Math.round(reports / 4);
+  const name = `1 replica becomes leader over ${fmt(reports)} VulnerabilityReports (~100 KB) + ${fmt(policyReports)} PolicyReports`;
+  const k = await kube();
+  if (typeof k === 'string') return report.skip({ section: 7, name, reason: k });
+  if (k.trivyCrdProblem) return report.skip({ section: 7, name, reason: k.trivyCrdProblem });
+  const crd = await applyCrd(k, 'kyverno/crd-policyreports.wgpolicyk8s.io.yaml');
+  if (crd) return report.skip({ section: 7, name, reason: crd });
+  const noise = watchNoise();
+  const conn = new KubeConnection(k.kc, { requestTimeoutMs: 30_000, userAgent: 'zen-bench' });
+
+  const namespaces: string[] = [];
+  for (let n = 0; n < NAMESPACES; n++) namespaces.push(await k.newNamespace('scale'));
+  const sample = JSON.stringify(vulnerabilityReport(namespaces[0]!, 0)).length;
+  const polSample = JSON.stringify(policyReport(namespaces[0]!, 0)).length;
+  process.stderr.write(
+    `    creating ${fmt(reports)} VulnerabilityReports of ${fmt(sample / 1024)} KB and ${fmt(policyReports)} PolicyReports of ${fmt(polSample / 1024)} KB…\n`,
+  );
+  const t0 = performance.now();
+  let vi = 0;
+  await createAll(k, VULN, () => (vi < reports ? vulnerabilityReport(namespaces[vi % NAMESPACES]!, vi++) : undefined));
+  let pi = 0;
+  await createAll(k, POLR, () => (pi < policyReports ? policyReport(namespaces[pi % NAMESPACES]!, pi++) : undefined));
+  process.stderr.write(`    created in ${fmt((performance.now() - t0) / 1000)} s\n`);
+
+  const ingesters = [
+    {
+      name: 'trivy-scale',
+      spec: {
+        source: 'trivy',
+        ingester: 'informer',
+        rateLimit: { enabled: false },
+        config: { reportKinds: ['VulnerabilityReport'], minSeverity: 'high' },
+      },
+    },
+    {
+      name: 'kyverno-scale',
+      spec: {
+        source: 'kyverno',
+        ingester: 'informer',
+        rateLimit: { enabled: false },
+        config: { reportKinds: ['PolicyReport'] },
+      },
+    },
+  ];
+  for (const i of ingesters) {
+    await k.custom.api
+      .createNamespacedCustomObject({
+        ...ING,
+        namespace: ZEN_NS,
+        body: {
+          apiVersion: 'zen.kube-zen.io/v1alpha1',
+          kind: 'Ingester',
+          metadata: { name: i.name, namespace: ZEN_NS },
+          spec: i.spec,
+        },
+      })
+      .catch((err: { code?: number }) => {
+        if (err.code !== 409) throw err;
+      });
+  }
+  const wantTrivy = reports * KEPT_PER_REPORT;
+  const wantKyverno = policyReports * FAILS;
+
+  const before = await apiRequests(conn);
+  const z0 = performance.now();
+  const zen: Zen = await startReplica(k, { name: 'scale-0', electionId: `scale-${Date.now()}`, env: FAST_QPS });
+  let zenMs: number;
+  let zenPeak: number;
+  let zenReq: { total: number; text: string };
+  let heap: number;
+  try {
+    const created = async (source: string) =>
+      metricValue(await metricsText(zen.url), 'zen_watcher_observations_created_total', { source }) || 0;
+    await waitFor(
+      `${fmt(wantTrivy)} trivy and ${fmt(wantKyverno)} kyverno Observations`,
+      async () => (await created('trivy')) >= wantTrivy && (await created('kyverno')) >= wantKyverno,
+      1_800_000,
+      250,
+    );
+    zenMs = performance.now() - z0;
+    zenReq = requestDelta(before, await apiRequests(conn));
+    zenPeak = peakRssMb(zen.pid);
+    heap = metricValue(await metricsText(zen.url), 'zen_watcher_nodejs_heap_size_used_bytes') / 1024 / 1024;
+  } finally {
+    await zen.stop();
+  }
+
+  // Baseline: the plain client-node informer, caching every VulnerabilityReport (zen-watcher stopped).
+  const before2 = await apiRequests(conn);
+  const p0 = performance.now();
+  const plain = startPlain(k, []);
+  let plainMs: number;
+  let plainPeak: number;
+  let plainReq: { total: number; text: string };
+  try {
+    await waitFor('plain informer synced', async () => plain.last.seen >= reports, 600_000, 50);
+    plainMs = performance.now() - p0;
+    plainReq = requestDelta(before2, await apiRequests(conn));
+    plainPeak = peakRssMb(plain.child.pid!);
+  } finally {
+    await plain.stop();
+  }
+  await conn.close();
+  const met = zenPeak < 400;
+  report.add({
+    section: 7,
+    name: `${name}: peak RSS`,
+    unit: 'MB',
+    value: zenPeak,
+    detail: `V8 heap ${fmt(heap)} MB used at the end; trivy minSeverity high`,
+    baseline: plainPeak,
+    baselineName: 'plain client-node informer caching the VulnerabilityReports',
+    better: 'lower',
+    target: { text: '< 400 MB', met, ...(met ? {} : { miss: `${fmt(zenPeak - 400)} MB over` }) },
+  });
+  report.add({
+    section: 7,
+    name: `${name}: until all ${fmt(wantTrivy + wantKyverno)} Observations exist`,
+    unit: 's',
+    value: zenMs / 1000,
+    detail: `${fmt(((wantTrivy + wantKyverno) * 1000) / zenMs)} obs/s, including the start of the process`,
+    baseline: plainMs / 1000,
+    baselineDetail: 'until its informer holds every VulnerabilityReport (it writes nothing)',
+    baselineName: 'plain client-node informer',
+    better: 'lower',
+  });
+  report.add({
+    section: 7,
+    name: `${name}: API requests`,
+    unit: 'requests',
+    value: zenReq.total,
+    detail: zenReq.text,
+    baseline: plainReq.total,
+    baselineDetail: plainReq.text,
+    baselineName: 'plain client-node informer (no writes)',
+    better: 'lower',
+  });
+  const n = noise();
+  report.note(
+    `scale: reports of ${fmt(sample / 1024)} KB (${VULNS} vulnerabilities) and ${fmt(polSample / 1024)} KB (${RESULTS} results) in ${NAMESPACES} namespaces, created before the replica started; API requests from the control plane's apiserver_request_total (everything it served meanwhile, Lease renewals and Observation creates included); background CPU ${fmt(n.otherPct)} %, load ${fmt(n.load1)}`,
+  );
+}
