@@ -14,6 +14,7 @@ import { createServer, type Server, type Socket, connect as tcpConnect } from 'n
 import { after, afterEach, describe, test } from 'node:test';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { InformerEvents, InformerOptions } from '../../core/api/plugin.ts';
+import { PLUGIN_INFORMER_PAGE_SIZE, pluginInformerTiming, pluginTransform } from '../../core/host/plugin-informer.ts';
 import {
   checkReachable,
   createInformer,
@@ -407,6 +408,65 @@ describe('informer on a real kube-apiserver', { skip }, () => {
       assert.deepEqual(Object.keys(o), ['metadata'], 'no data, kind or apiVersion kept');
       assert.ok(o.metadata?.resourceVersion && o.metadata.uid, 'identity kept');
     }
+  });
+
+  test('plugin transform (API 1.2.0): the host keeps identity, pages of 100; a throwing transform drops the object', async () => {
+    const ns = await namespace();
+    for (let i = 0; i < 130; i++) await createCm(ns, `cm-${i}`);
+    await createCm(ns, 'bad');
+    const seen: Obj[] = [];
+    const deleted: string[] = [];
+    const synced: Obj[][] = [];
+    const transformErrors: string[] = [];
+    const metrics = metricsRecorder();
+    metrics.m.transformError = (gvr) => void transformErrors.push(gvr);
+    const lines: string[] = [];
+    const ctl = new AbortController();
+    const options: InformerOptions = {
+      ...CONFIGMAPS,
+      namespace: ns,
+      signal: ctl.signal,
+      // What a plugin keeps: its own mapping, no metadata at all; and it cannot read `bad` while data.v is '1'.
+      transform: (o) => {
+        const c = o as V1ConfigMap;
+        if (c.metadata?.name === 'bad' && c.data?.v === '1') throw new Error('cannot read bad');
+        return { v: c.data?.v };
+      },
+    };
+    const done = createInformer<Obj>(
+      kubeConfig(),
+      options,
+      {
+        add: (o) => void seen.push(o),
+        update: (o) => void seen.push(o),
+        delete: (o) => void deleted.push(String(o.metadata?.name)),
+        synced: (all) => void synced.push(all),
+      },
+      { log: testLog(lines), metrics: metrics.m, transform: pluginTransform(options)!, timing: pluginInformerTiming },
+    );
+    running.push({ ctl, done, metrics, logs: lines });
+    await waitFor(() => synced.length === 1, 'first synced');
+    assert.equal(PLUGIN_INFORMER_PAGE_SIZE, 100);
+    assert.equal(synced[0]!.length, 130, 'two pages listed; `bad` dropped');
+    assert.deepEqual(transformErrors, ['core/v1/configmaps'], 'the drop is counted');
+    assert.ok(
+      lines.some((l) => l.includes('transform failed') && l.includes(`${ns}/bad`)),
+      'and logged by name',
+    );
+    for (const o of synced[0]!) {
+      assert.deepEqual(Object.keys(o).sort(), ['metadata', 'v'], 'only what the plugin kept, plus identity');
+      assert.deepEqual(Object.keys(o.metadata!).sort(), ['name', 'namespace', 'resourceVersion', 'uid']);
+    }
+    // Readable now: it arrives; unreadable again: it is gone for the callbacks.
+    await patchCm(ns, 'bad', '2');
+    await waitFor(() => seen.some((o) => o.metadata?.name === 'bad'), 'bad arrives once readable');
+    await patchCm(ns, 'bad', '1');
+    await waitFor(() => deleted.includes('bad'), 'bad is deleted for the callbacks once unreadable again');
+    assert.equal(transformErrors.length, 2);
+    assert.throws(
+      () => pluginTransform({ ...options, transform: 'x' as never }),
+      /options.transform must be a function/,
+    );
   });
 
   test('namespace, labelSelector and fieldSelector are honoured', async () => {
