@@ -3,18 +3,24 @@
  *
  * - The plugin's `transform` (plugin API 1.2.0), wrapped so the result always carries the identity the informer
  *   keys and diffs by (`metadata.name`, `namespace`, `uid`, `resourceVersion`), even when the plugin kept less.
- * - Smaller list pages than the host's own informers: a plugin watches reports that are often 50–100 KB each
- *   (Trivy, Kyverno), and a page is held whole — as received text and as parsed objects — until its items have
- *   been transformed. 100 items of 100 KB is about 10 MB of text per page instead of 50 MB at client-go's 500.
+ * - List pages sized by bytes, not only by count: a plugin watches reports that are often 50–100 KB each (Trivy,
+ *   Kyverno), and a page is held whole — as received text, then as parsed objects (several times the text) —
+ *   until its items have been transformed. 500 reports of 100 KB would be 50 MB of text and some 300 MB parsed;
+ *   pages of about 2 MB keep that to one small page at a time (the informer adapts the limit after each page).
  */
 import type { InformerOptions } from '../api/plugin.ts';
 import type { InformerTiming } from '../kube/informer.ts';
 import { metaOf } from '../kube/store.ts';
 
-/** Items per list page of a plugin informer (see above). */
-export const PLUGIN_INFORMER_PAGE_SIZE = 100;
+/** Items per list page of a plugin informer, at most (see above). */
+export const PLUGIN_INFORMER_PAGE_SIZE = 500;
+/** Bytes per list page a plugin informer aims for: about 20 reports of 100 KB, 500 ConfigMaps of 4 KB. */
+export const PLUGIN_INFORMER_PAGE_BYTES = 2 * 1024 * 1024;
 
-export const pluginInformerTiming: InformerTiming = Object.freeze({ pageSize: PLUGIN_INFORMER_PAGE_SIZE });
+export const pluginInformerTiming: InformerTiming = Object.freeze({
+  pageSize: PLUGIN_INFORMER_PAGE_SIZE,
+  pageBytes: PLUGIN_INFORMER_PAGE_BYTES,
+});
 
 /** The plugin's transform, made safe for the informer's store; undefined without one. */
 export function pluginTransform(options: InformerOptions): ((obj: unknown) => unknown) | undefined {

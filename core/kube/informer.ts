@@ -59,6 +59,13 @@ export interface InformerTiming {
   healthyAfterMs?: number;
   /** Items per list page. Default 500. */
   pageSize?: number;
+  /**
+   * Aim for list pages of about this many bytes: after each page, the next page's limit becomes
+   * `pageBytes / (bytes per item so far)`, between 10 and `pageSize`. A page is held whole while it is parsed —
+   * the text, then the parsed objects, several times its size — so for large objects (100 KB reports) this, not
+   * the item count, bounds the memory a list needs. Default: no byte budget (pages of `pageSize`).
+   */
+  pageBytes?: number;
   /** Per list request. Default 60 000. */
   requestTimeoutMs?: number;
   /** The server ends each watch after a random time in [t, 2t). Default 300 (client-go's 5 min). */
@@ -129,6 +136,7 @@ export async function createInformer<T = Record<string, unknown>>(
   const stallTimeoutMs = t.stallTimeoutMs ?? 300_000;
   const healthyAfterMs = t.healthyAfterMs ?? 10_000;
   const pageSize = t.pageSize ?? 500;
+  const pageBytes = t.pageBytes;
   const watchTimeoutSeconds = t.watchTimeoutSeconds ?? 300;
   const backoff = new Backoff({ ...t.backoff, random });
   const conn = new KubeConnection(kc, {
@@ -179,18 +187,31 @@ export async function createInformer<T = Record<string, unknown>>(
     }
   };
 
-  const listAll = async (): Promise<{ items: T[]; resourceVersion: string }> => {
+  const listAll = async (): Promise<{ items: T[]; resourceVersion: string; pages: number }> => {
     const items: T[] = [];
     let cont: string | undefined;
-    let limit: number | undefined = pageSize;
+    // With a byte budget the first page is small (object sizes are unknown yet); the next ones adapt.
+    let limit: number | undefined = pageBytes !== undefined ? Math.min(pageSize, FIRST_PAGE) : pageSize;
+    let bytes = 0;
+    let pages = 0;
+    let listed = 0;
     for (;;) {
       let page: ListPage<T>;
+      const info: { bytes?: number } = {};
       try {
-        page = await conn.json<ListPage<T>>({
-          path,
-          query: { limit, continue: cont, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
-          signal,
-        });
+        page = await conn.json<ListPage<T>>(
+          {
+            path,
+            query: {
+              limit,
+              continue: cont,
+              labelSelector: options.labelSelector,
+              fieldSelector: options.fieldSelector,
+            },
+            signal,
+          },
+          info,
+        );
       } catch (err) {
         if (statusOf(err) === 410 && cont !== undefined) {
           // The continue token expired mid-list: start over with one unpaged list (client-go's pager does the same).
@@ -206,9 +227,15 @@ export async function createInformer<T = Record<string, unknown>>(
         const shaped = shape(withKind(item, page));
         if (shaped !== undefined) items.push(shaped);
       }
+      listed += page.items?.length ?? 0;
+      pages++;
+      bytes += info.bytes ?? 0;
       page.items = undefined; // the raw page can go before the next one is fetched
+      if (pageBytes !== undefined && limit !== undefined && listed > 0) {
+        limit = Math.max(MIN_PAGE, Math.min(pageSize, Math.floor(pageBytes / (bytes / listed))));
+      }
       cont = page.metadata?.continue || undefined;
-      if (cont === undefined) return { items, resourceVersion: page.metadata?.resourceVersion ?? '' };
+      if (cont === undefined) return { items, resourceVersion: page.metadata?.resourceVersion ?? '', pages };
     }
   };
 
@@ -217,7 +244,7 @@ export async function createInformer<T = Record<string, unknown>>(
   try {
     while (!signal.aborted) {
       if (resourceVersion === undefined) {
-        let listed: { items: T[]; resourceVersion: string };
+        let listed: { items: T[]; resourceVersion: string; pages: number };
         try {
           listed = await listAll();
         } catch (err) {
@@ -237,7 +264,7 @@ export async function createInformer<T = Record<string, unknown>>(
         await deliver(deltas);
         await call('synced', () => events.synced?.(store.values()));
         resourceVersion = listed.resourceVersion;
-        log.debug({ ...ctx, objects: store.size, resourceVersion }, 'informer: listed');
+        log.debug({ ...ctx, objects: store.size, pages: listed.pages, resourceVersion }, 'informer: listed');
       }
 
       const startedAt = clock.now();
@@ -277,6 +304,11 @@ export async function createInformer<T = Record<string, unknown>>(
     await conn.close();
   }
 }
+
+/** The smallest list page when pages are sized by `pageBytes`. */
+const MIN_PAGE = 10;
+/** The first list page when pages are sized by `pageBytes`. */
+const FIRST_PAGE = 20;
 
 interface ListPage<T> {
   apiVersion?: string;

@@ -101,7 +101,7 @@ export class KubeConnection {
   }
 
   /** Sends the request and parses a JSON body; a status ≥ 400 becomes `ApiException` (`.code`, Status body). */
-  async json<T>(req: KubeRequest): Promise<T> {
+  async json<T>(req: KubeRequest, info?: { bytes?: number }): Promise<T> {
     const rsp = await this.send(req);
     let text: string;
     try {
@@ -113,6 +113,7 @@ export class KubeConnection {
       });
     }
     if (rsp.httpStatusCode >= 400) throw apiError(rsp.httpStatusCode, req, text, rsp.headers);
+    if (info) info.bytes = text.length;
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 

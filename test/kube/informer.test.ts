@@ -410,7 +410,7 @@ describe('informer on a real kube-apiserver', { skip }, () => {
     }
   });
 
-  test('plugin transform (API 1.2.0): the host keeps identity, pages of 100; a throwing transform drops the object', async () => {
+  test('plugin transform (API 1.2.0): the host keeps identity, pages by bytes; a throwing transform drops the object', async () => {
     const ns = await namespace();
     for (let i = 0; i < 130; i++) await createCm(ns, `cm-${i}`);
     await createCm(ns, 'bad');
@@ -442,11 +442,20 @@ describe('informer on a real kube-apiserver', { skip }, () => {
         delete: (o) => void deleted.push(String(o.metadata?.name)),
         synced: (all) => void synced.push(all),
       },
-      { log: testLog(lines), metrics: metrics.m, transform: pluginTransform(options)!, timing: pluginInformerTiming },
+      {
+        log: testLog(lines),
+        metrics: metrics.m,
+        transform: pluginTransform(options)!,
+        // The plugin informers' paging, with a budget small enough for ConfigMaps of ~300 bytes: pages of ~10.
+        timing: { ...pluginInformerTiming, pageBytes: 3000 },
+      },
     );
     running.push({ ctl, done, metrics, logs: lines });
     await waitFor(() => synced.length === 1, 'first synced');
-    assert.equal(PLUGIN_INFORMER_PAGE_SIZE, 100);
+    assert.equal(PLUGIN_INFORMER_PAGE_SIZE, 500);
+    const listedLine = lines.find((l) => l.includes('informer: listed'));
+    const pages = Number(/"pages":(\d+)/.exec(listedLine ?? '')?.[1]);
+    assert.ok(pages >= 8 && pages <= 14, `20 first, then about 10 per page by bytes: ${listedLine}`);
     assert.equal(synced[0]!.length, 130, 'two pages listed; `bad` dropped');
     assert.deepEqual(transformErrors, ['core/v1/configmaps'], 'the drop is counted');
     assert.ok(
