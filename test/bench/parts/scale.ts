@@ -26,7 +26,7 @@ import { realFixturesDir } from '../../support/fixtures.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { ING, type KubeBench, startReplica, VULN, waitFor, ZEN_NS } from '../lib/kube.ts';
 import { watchNoise } from '../lib/machine.ts';
-import { metricsText, metricValue, type Zen } from '../lib/procs.ts';
+import { metricsText, metricValue, rssMb, type Zen } from '../lib/procs.ts';
 import { fmt } from '../lib/report.ts';
 import { startPlain } from './informer.ts';
 import { FAST_QPS } from './writes.ts';
@@ -270,6 +270,20 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   try {
     const created = async (source: string) =>
       metricValue(await metricsText(zen.url), 'zen_watcher_observations_created_total', { source }) || 0;
+    if (process.env.ZEN_BENCH_SCALE_TRACE) {
+      const timer = setInterval(() => {
+        void metricsText(zen.url)
+          .then((t) => {
+            const mb = (n: string) => fmt(metricValue(t, n) / 1024 / 1024);
+            process.stderr.write(
+              `      t=${fmt((performance.now() - z0) / 1000)} s rss=${fmt(rssMb(zen.pid))} hwm=${fmt(peakRssMb(zen.pid))} heapUsed=${mb('zen_watcher_nodejs_heap_size_used_bytes')} heapTotal=${mb('zen_watcher_nodejs_heap_size_total_bytes')} external=${mb('zen_watcher_nodejs_external_memory_bytes')} created=${metricValue(t, 'zen_watcher_observations_created_total', { source: 'trivy' })}\n`,
+            );
+          })
+          .catch(() => {});
+      }, 1000);
+      zen.child.once('exit', () => clearInterval(timer));
+      setTimeout(() => clearInterval(timer), 600_000).unref();
+    }
     await waitFor(
       `${fmt(wantTrivy)} trivy and ${fmt(wantKyverno)} kyverno Observations`,
       async () => (await created('trivy')) >= wantTrivy && (await created('kyverno')) >= wantKyverno,
