@@ -32,6 +32,8 @@ export type {
   EmitResult,
   InformerEvents,
   InformerOptions,
+  IngesterRun,
+  IngesterWork,
   PluginApi,
   PluginHooks,
   PluginKube,

@@ -125,6 +125,56 @@ export interface PluginKube {
   readonly watchNamespaces: readonly string[];
 }
 
+/**
+ * Leader work for one Ingester, run by the host (plugin API 1.2.0; see `PluginApi.leaderWork`). Everything the
+ * work starts must stop when `signal` aborts.
+ */
+export interface IngesterRun {
+  /**
+   * Aborts when this run ends: the leader term ended (or this replica stops), or the Ingester was updated (a new
+   * run starts with the new spec) or removed.
+   */
+  readonly signal: AbortSignal;
+  readonly term: LeaderTerm;
+  /**
+   * `api.reconcile` for this Ingester under this run's signal, plus the host's retry: when a write of the scope was
+   * dropped for good or the call failed, the host keeps these drafts and reconciles the scope again with backoff
+   * (1 s doubling to 60 s) until it succeeds, the plugin reconciles the scope again itself (newer drafts win), or
+   * the run ends. Calls of one run are serialized. Resolves true when the scope is written, false when it is left
+   * to the retry (or the run ended); never rejects.
+   */
+  reconcile(scope: string, drafts: ObservationDraft[]): Promise<boolean>;
+  /** `api.reconcileScopes` for this Ingester, with the same retry (the latest `liveScopes` win) and result. */
+  reconcileScopes(liveScopes: readonly string[]): Promise<boolean>;
+  /**
+   * CRD discovery for this run: resolves true once the API server serves `group/version/resource`, checking again
+   * every `recheckMs` (default 60 000) while it does not — Trivy Operator or Kyverno may be installed after
+   * zen-watcher — or false when the run ends first (or in standalone mode). `onUnavailable` is called when the
+   * state changes to `absent` (not served) or `unknown` (discovery failed), not on every check.
+   */
+  whenServed(
+    group: string,
+    version: string,
+    resource: string,
+    options?: { recheckMs?: number; onUnavailable?(state: 'absent' | 'unknown', err?: unknown): void },
+  ): Promise<boolean>;
+}
+
+/** Per-Ingester leader work (plugin API 1.2.0): what `PluginApi.leaderWork` takes. */
+export interface IngesterWork {
+  /** Only Ingesters of this source handler (one of the manifest's `sources`). Default: every handler of the plugin. */
+  handler?: string;
+  /** Only Ingesters of this type. Default `informer`. */
+  ingester?: 'informer' | 'webhook' | 'any';
+  /**
+   * Starts the work for one Ingester while this replica leads: for every Ingester when the term starts, for an
+   * Ingester added during the term, and again for an updated one (after the previous run's signal aborted). A
+   * throw or rejection is logged and counted (`zen_watcher_leader_work_errors_total`); that run stays stopped
+   * until the Ingester changes or the next term.
+   */
+  start(ingester: IngesterView, run: IngesterRun): void | Promise<void>;
+}
+
 export interface PluginApi {
   readonly name: string;
   readonly version: string;
@@ -166,6 +216,13 @@ export interface PluginApi {
     liveScopes: readonly string[],
     options?: { signal?: AbortSignal },
   ): Promise<void>;
+  /**
+   * Declare per-Ingester leader work (plugin API 1.2.0), in `register`: the host starts it on the leader for each
+   * matching Ingester, restarts it when the Ingester changes, stops it when the Ingester goes or the term ends,
+   * and retries scopes whose writes were dropped (`IngesterRun`). Replaces hand-written bookkeeping on
+   * `onBecomeLeader` / `onIngesterChanged`. Absent on hosts older than 1.2.0: declare `"hostApi": "^1.2.0"`.
+   */
+  leaderWork(work: IngesterWork): void;
   /** Build the typed error for a payload this source cannot use (HTTP 422, or 400). */
   payloadError(message: string, field?: string, status?: 400 | 422): ZwError;
   /** The host's severity normalization (aliases such as CRITICAL, warning, error); undefined if unknown. */

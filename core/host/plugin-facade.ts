@@ -6,6 +6,7 @@ import { Counter, Gauge } from 'prom-client';
 import type {
   EmitResult,
   IngesterView,
+  IngesterWork,
   ObservationDraft,
   PluginApi,
   PluginKube,
@@ -20,6 +21,7 @@ import type { PluginRecord } from '../loader/index.ts';
 import { normalizeSeverity } from '../pipeline/normalize.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { type LeaderWorkMetrics, type LeaderWorkTiming, registerLeaderWork } from './leader-work.ts';
 import { outsidePlugins } from './plugin-faults.ts';
 
 export interface FacadeDeps {
@@ -36,6 +38,8 @@ export interface FacadeDeps {
     signal?: AbortSignal,
   ) => Promise<ReconcileResult>;
   reconcileScopes: (ingester: IngesterView, liveScopes: readonly string[], signal?: AbortSignal) => Promise<void>;
+  /** Retry and discovery timing of `api.leaderWork` runs (tests shorten them). */
+  leaderWorkTiming?: LeaderWorkTiming;
 }
 
 export function pluginLogger(log: Logger): PluginLogger {
@@ -102,12 +106,19 @@ export function createPluginContext(
       throw new Error(`plugin '${record.name}' cannot ${what}: it is disabled (${record.reason})`);
     return await outsidePlugins(fn);
   };
+  const log = pluginLogger(deps.log.child({ plugin: record.name }));
+  const m = deps.metrics;
+  const workMetrics: LeaderWorkMetrics = {
+    runs: (plugin, delta) => m.leaderWorkRuns.inc({ plugin }, delta),
+    retry: (plugin, reason) => m.leaderWorkRetries.inc({ plugin, reason }),
+    startError: (plugin) => m.leaderWorkErrors.inc({ plugin }),
+  };
   const api: PluginApi = Object.freeze({
     name: record.name,
     version: record.version,
     hostApiVersion: HOST_API_VERSION,
     hooks: handle.hooks,
-    log: pluginLogger(deps.log.child({ plugin: record.name })),
+    log,
     metrics: pluginMetrics(record.name, deps.metrics),
     kube: deps.kube,
     ingesters: (handler?: string) => deps.ingesters(handler ? handlers.filter((h) => h === handler) : handlers),
@@ -124,6 +135,8 @@ export function createPluginContext(
     reconcileScopes: (ingester: IngesterView, liveScopes: readonly string[], options?: { signal?: AbortSignal }) =>
       own(ingester, 'reconcile') ??
       hostWork('reconcile', () => deps.reconcileScopes(ingester, liveScopes, options?.signal)),
+    leaderWork: (work: IngesterWork) =>
+      registerLeaderWork(record.name, handlers, api, log, workMetrics, work, deps.leaderWorkTiming),
     payloadError,
     severityOf: normalizeSeverity,
   });

@@ -254,6 +254,24 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['gvr'],
       registers: r,
     }),
+    leaderWorkRuns: new Gauge({
+      name: 'zen_watcher_leader_work_runs',
+      help: 'Per-Ingester leader work runs (api.leaderWork) running on this replica, by plugin.',
+      labelNames: ['plugin'],
+      registers: r,
+    }),
+    leaderWorkRetries: new Counter({
+      name: 'zen_watcher_leader_work_retries_total',
+      help: 'Scopes of leader work left to the host retry, by plugin and reason (dropped: a write was dropped; failed: the call failed).',
+      labelNames: ['plugin', 'reason'],
+      registers: r,
+    }),
+    leaderWorkErrors: new Counter({
+      name: 'zen_watcher_leader_work_errors_total',
+      help: 'Leader work runs whose start threw or rejected (the run stays stopped until the Ingester changes or the next term).',
+      labelNames: ['plugin'],
+      registers: r,
+    }),
     informerTransformErrors: new Counter({
       name: 'zen_watcher_informer_transform_errors_total',
       help: "Objects a plugin informer's transform threw on; each was dropped (neither stored nor delivered).",

@@ -19,6 +19,7 @@ import type {
   LeaderTerm,
   Observation,
   ObservationDraft,
+  PluginApi,
   PluginKube,
   WebhookRequest,
 } from '../api/index.ts';
@@ -29,6 +30,7 @@ import { type DestinationValidation, DestinationValidator, destinationTypeTable 
 import { installGuard } from '../hooks/guard.ts';
 import { createHostHooks } from '../hooks/host-hooks.ts';
 import { handlerTable } from '../host/host.ts';
+import { registerLeaderWork } from '../host/leader-work.ts';
 import { createPluginContext } from '../host/plugin-facade.ts';
 import { pluginTransform } from '../host/plugin-informer.ts';
 import { type IndexedObservation, type ObservationIndex, Resolver, SCOPE_LABEL } from '../host/resolver.ts';
@@ -138,6 +140,8 @@ export async function loadTestPlugin(
     resolveGraceMs?: number;
     /** What `api.kube.watchNamespaces` says (the host's WATCH_NAMESPACE); default [] = every namespace. */
     watchNamespaces?: readonly string[];
+    /** `api.leaderWork` retry and CRD re-check timing (plugin API 1.2.0); defaults 1 s → 60 s and 60 s. */
+    leaderWork?: { retryInitialMs?: number; retryMaxMs?: number; recheckMs?: number };
   } = {},
 ): Promise<TestPlugin> {
   registerPluginApiSpecifier();
@@ -276,6 +280,7 @@ export async function loadTestPlugin(
       },
       reconcile: (view, scope, drafts, signal) => resolver.reconcile(compile(ingesterFor(view)), scope, drafts, signal),
       reconcileScopes: (view, live, signal) => resolver.reconcileScopes(compile(ingesterFor(view)), live, signal),
+      ...(opts.leaderWork ? { leaderWorkTiming: opts.leaderWork } : {}),
     }),
   );
   if (record.status !== 'loaded') throw new Error(`plugin in ${dir} did not load: ${record.status}: ${record.reason}`);
@@ -507,3 +512,21 @@ export async function loadTestPlugin(
 }
 
 export { ZwError };
+
+/**
+ * `api.leaderWork` for a hand-made fake `PluginApi` (plugin API 1.2.0): the host's own implementation, on the fake's
+ * hooks (`onBecomeLeader`, `onIngesterChanged`), `ingesters()`, `reconcile`, `reconcileScopes` and `kube`. For unit
+ * tests that drive those hooks themselves; `loadTestPlugin` needs nothing of this.
+ */
+export function fakeLeaderWork(
+  api: Pick<PluginApi, 'hooks' | 'ingesters' | 'reconcile' | 'reconcileScopes' | 'kube' | 'log' | 'name'>,
+  opts: { handlers?: readonly string[]; retryInitialMs?: number; retryMaxMs?: number; recheckMs?: number } = {},
+): PluginApi['leaderWork'] {
+  const noop = { runs() {}, retry() {}, startError() {} };
+  return (work) =>
+    registerLeaderWork(api.name, opts.handlers ?? [api.name], api, api.log, noop, work, {
+      ...(opts.retryInitialMs !== undefined ? { retryInitialMs: opts.retryInitialMs } : {}),
+      ...(opts.retryMaxMs !== undefined ? { retryMaxMs: opts.retryMaxMs } : {}),
+      ...(opts.recheckMs !== undefined ? { recheckMs: opts.recheckMs } : {}),
+    });
+}

@@ -17,7 +17,7 @@ import type {
   Severity,
 } from 'zen-watcher/plugin-api';
 import { payloadError } from 'zen-watcher/plugin-api';
-import { type KitObservation, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import { fakeLeaderWork, type KitObservation, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = join(PLUGIN_DIR, '..', '..');
@@ -176,6 +176,8 @@ export function fakeApi(o: { ingesters?: IngesterView[]; kube?: boolean } = {}) 
     reactivated: 0,
   };
   const api: PluginApi = {
+    // Plugin API 1.2.0: the host's own per-Ingester runner, on this fake's hooks.
+    leaderWork: (work) => fakeLeaderWork(api, { retryInitialMs: 20, recheckMs: 50 })(work),
     name: 'informer',
     version: '1.0.0',
     hostApiVersion: '1.0.0',

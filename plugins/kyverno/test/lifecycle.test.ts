@@ -15,6 +15,7 @@ import type {
   PluginApi,
   PluginLogger,
 } from 'zen-watcher/plugin-api';
+import { fakeLeaderWork } from 'zen-watcher/testkit';
 import plugin from '../index.ts';
 
 interface Line {
@@ -61,6 +62,8 @@ function fakeApi(opts: {
     tapPromise: (fn: (arg: unknown) => Promise<unknown>) => void taps.set(name, fn),
   });
   const api: PluginApi = {
+    // Plugin API 1.2.0: the host's own per-Ingester runner, on this fake's hooks.
+    leaderWork: (work) => fakeLeaderWork(api, { retryInitialMs: 20, recheckMs: 50 })(work),
     name: 'kyverno',
     version: '1.0.0',
     hostApiVersion: '1.0.0',

@@ -1,0 +1,299 @@
+/**
+ * Host-managed per-Ingester leader work (plugin API 1.2.0, `api.leaderWork`), in the spirit of controller-runtime's
+ * LeaderElectionRunnable: a plugin says what to run for one Ingester; the host runs it on the leader and owns the
+ * bookkeeping every informer plugin used to write itself —
+ *
+ * - start a run for every matching Ingester when a term starts, and for an Ingester added during the term;
+ * - on an update, abort the old run's signal and start a new run with the new spec; on removal, abort it;
+ * - at the end of the term (and when the host stops) every run's signal aborts (it derives from the term's);
+ * - `run.reconcile` / `run.reconcileScopes`: serialized per run; a scope whose writes were dropped, or whose call
+ *   failed, is kept (latest drafts only) and reconciled again with backoff, 1 s doubling to 60 s, until it
+ *   succeeds, the plugin reconciles it again itself, or the run ends — one retry mechanism for every plugin;
+ * - `run.whenServed`: CRD discovery, re-checked while the resource is not served.
+ *
+ * Counted: `zen_watcher_leader_work_runs` (running), `zen_watcher_leader_work_retries_total` (by reason),
+ * `zen_watcher_leader_work_errors_total` (a start that threw).
+ */
+import type {
+  IngesterChange,
+  IngesterRun,
+  IngesterView,
+  IngesterWork,
+  LeaderTerm,
+  ObservationDraft,
+  PluginApi,
+  PluginLogger,
+} from '../api/index.ts';
+
+export interface LeaderWorkMetrics {
+  runs(plugin: string, delta: number): void;
+  retry(plugin: string, reason: 'dropped' | 'failed'): void;
+  startError(plugin: string): void;
+}
+
+export interface LeaderWorkTiming {
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+  recheckMs?: number;
+}
+
+type Api = Pick<PluginApi, 'hooks' | 'ingesters' | 'reconcile' | 'reconcileScopes' | 'kube'>;
+
+const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const keyOf = (i: Pick<IngesterView, 'namespace' | 'name'>) => `${i.namespace}/${i.name}`;
+
+/** Registers one `api.leaderWork(work)` declaration of plugin `plugin`: taps its leader and Ingester hooks. */
+export function registerLeaderWork(
+  plugin: string,
+  handlers: readonly string[],
+  api: Api,
+  log: PluginLogger,
+  metrics: LeaderWorkMetrics,
+  work: IngesterWork,
+  timing: LeaderWorkTiming = {},
+): void {
+  if (!work || typeof work.start !== 'function') {
+    throw new TypeError(`plugin '${plugin}': leaderWork needs { start(ingester, run) }`);
+  }
+  if (work.handler !== undefined && !handlers.includes(work.handler)) {
+    throw new Error(
+      `plugin '${plugin}': leaderWork handler '${work.handler}' is not in its manifest's sources [${handlers.join(', ')}]`,
+    );
+  }
+  const type = work.ingester ?? 'informer';
+  const matches = (i: IngesterView) =>
+    (work.handler === undefined ? handlers.includes(i.handler) : i.handler === work.handler) &&
+    (type === 'any' || i.ingester === type);
+  let term: LeaderTerm | undefined;
+  const runs = new Map<string, Run>();
+
+  const stop = (key: string, why: string) => {
+    const run = runs.get(key);
+    if (!run) return;
+    runs.delete(key);
+    run.stop(why);
+  };
+  const start = (ingester: IngesterView, t: LeaderTerm) => {
+    if (!matches(ingester) || t.signal.aborted) return;
+    const run = new Run(plugin, ingester, t, api, log.child({ ingester: keyOf(ingester) }), metrics, timing);
+    runs.set(keyOf(ingester), run);
+    run.start(work);
+  };
+
+  api.hooks.onBecomeLeader.tapPromise(async (t) => {
+    for (const key of [...runs.keys()]) stop(key, 'new leader term');
+    term = t;
+    t.signal.addEventListener(
+      'abort',
+      () => {
+        if (term !== t) return;
+        term = undefined;
+        for (const key of [...runs.keys()]) stop(key, 'leader term ended');
+      },
+      { once: true },
+    );
+    for (const ingester of api.ingesters()) start(ingester, t);
+  });
+  api.hooks.onIngesterChanged.tapPromise(async (change: IngesterChange) => {
+    const t = term;
+    if (!t || t.signal.aborted) return;
+    if (change.previous) stop(keyOf(change.previous), `Ingester ${change.type}`);
+    stop(keyOf(change.ingester), `Ingester ${change.type}`);
+    if (change.type !== 'removed') start(change.ingester, t);
+  });
+}
+
+class Run implements IngesterRun {
+  readonly signal: AbortSignal;
+  readonly term: LeaderTerm;
+  readonly #plugin: string;
+  readonly #ingester: IngesterView;
+  readonly #api: Api;
+  readonly #log: PluginLogger;
+  readonly #metrics: LeaderWorkMetrics;
+  readonly #ctl = new AbortController();
+  readonly #initialMs: number;
+  readonly #maxMs: number;
+  readonly #recheckMs: number;
+  #chain: Promise<unknown> = Promise.resolve();
+  /** Scopes left to the retry, with the drafts last passed for them. */
+  readonly #pending = new Map<string, ObservationDraft[]>();
+  #pendingLive: readonly string[] | undefined;
+  #delay: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    plugin: string,
+    ingester: IngesterView,
+    term: LeaderTerm,
+    api: Api,
+    log: PluginLogger,
+    metrics: LeaderWorkMetrics,
+    timing: LeaderWorkTiming,
+  ) {
+    this.#plugin = plugin;
+    this.#ingester = ingester;
+    this.term = term;
+    this.#api = api;
+    this.#log = log;
+    this.#metrics = metrics;
+    this.#initialMs = timing.retryInitialMs ?? 1_000;
+    this.#maxMs = timing.retryMaxMs ?? 60_000;
+    this.#recheckMs = timing.recheckMs ?? 60_000;
+    this.#delay = this.#initialMs;
+    this.signal = AbortSignal.any([term.signal, this.#ctl.signal]);
+  }
+
+  start(work: IngesterWork): void {
+    this.#metrics.runs(this.#plugin, 1);
+    this.signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(this.#timer);
+        this.#pending.clear();
+        this.#pendingLive = undefined;
+        this.#metrics.runs(this.#plugin, -1);
+      },
+      { once: true },
+    );
+    const failed = (err: unknown) => {
+      if (this.signal.aborted) return;
+      this.#metrics.startError(this.#plugin);
+      this.#log.error('leader work failed to start; it stays stopped until the Ingester changes or the next term', {
+        err: errText(err),
+      });
+    };
+    try {
+      const r = work.start(this.#ingester, this);
+      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  stop(why: string): void {
+    if (this.#ctl.signal.aborted) return;
+    this.#ctl.abort(new Error(why));
+  }
+
+  reconcile(scope: string, drafts: ObservationDraft[]): Promise<boolean> {
+    return this.#serial(async () => {
+      if (this.signal.aborted) return false;
+      this.#pending.delete(scope); // what the plugin passes now supersedes what a retry would send
+      try {
+        const r = await this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.signal });
+        if (this.signal.aborted) return false;
+        if (r.dropped > 0) return this.#retryLater(scope, drafts, 'dropped', `${r.dropped} finding(s) not written`);
+        this.#succeeded();
+        return true;
+      } catch (err) {
+        if (this.signal.aborted) return false;
+        return this.#retryLater(scope, drafts, 'failed', errText(err));
+      }
+    });
+  }
+
+  reconcileScopes(liveScopes: readonly string[]): Promise<boolean> {
+    const live = [...liveScopes];
+    return this.#serial(async () => {
+      if (this.signal.aborted) return false;
+      this.#pendingLive = undefined;
+      try {
+        await this.#api.reconcileScopes(this.#ingester, live, { signal: this.signal });
+        if (this.signal.aborted) return false;
+        this.#succeeded();
+        return true;
+      } catch (err) {
+        if (this.signal.aborted) return false;
+        this.#pendingLive = live;
+        this.#metrics.retry(this.#plugin, 'failed');
+        this.#log.warn('reconciling the live scopes failed; the host retries', {
+          err: errText(err),
+          retryInMs: this.#delay,
+        });
+        this.#arm();
+        return false;
+      }
+    });
+  }
+
+  async whenServed(
+    group: string,
+    version: string,
+    resource: string,
+    options: { recheckMs?: number; onUnavailable?(state: 'absent' | 'unknown', err?: unknown): void } = {},
+  ): Promise<boolean> {
+    const kube = this.#api.kube;
+    if (!kube) return false;
+    const every = options.recheckMs ?? this.#recheckMs;
+    let last: 'absent' | 'unknown' | undefined;
+    while (!this.signal.aborted) {
+      let state: 'absent' | 'unknown' | 'served';
+      let error: unknown;
+      try {
+        state = (await kube.hasResource(group, version, resource)) ? 'served' : 'absent';
+      } catch (err) {
+        state = 'unknown';
+        error = err;
+      }
+      if (this.signal.aborted) return false;
+      if (state === 'served') return true;
+      if (state !== last) {
+        last = state;
+        try {
+          options.onUnavailable?.(state, error);
+        } catch (err) {
+          this.#log.error('whenServed: onUnavailable threw', { err: errText(err) });
+        }
+      }
+      await sleep(every, this.signal);
+    }
+    return false;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(fn, fn);
+    this.#chain = next.catch(() => {});
+    return next;
+  }
+
+  #retryLater(scope: string, drafts: ObservationDraft[], reason: 'dropped' | 'failed', why: string): false {
+    this.#pending.set(scope, drafts);
+    this.#metrics.retry(this.#plugin, reason);
+    this.#log.warn('a scope was not written completely; the host retries it', { scope, why, retryInMs: this.#delay });
+    this.#arm();
+    return false;
+  }
+
+  #succeeded(): void {
+    if (this.#pending.size === 0 && this.#pendingLive === undefined) this.#delay = this.#initialMs;
+  }
+
+  #arm(): void {
+    if (this.#timer || this.signal.aborted) return;
+    const delay = this.#delay;
+    this.#delay = Math.min(this.#delay * 2, this.#maxMs);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.signal.aborted) return;
+      for (const [scope, drafts] of [...this.#pending]) void this.reconcile(scope, drafts);
+      if (this.#pendingLive) void this.reconcileScopes(this.#pendingLive);
+    }, delay);
+    this.#timer.unref?.();
+  }
+}
+
+/** Resolves after `ms`, or early once `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
