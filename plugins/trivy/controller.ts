@@ -1,5 +1,7 @@
 /**
- * The leader-side runtime of the trivy plugin: one IngesterRun per trivy Ingester while this replica leads.
+ * The leader-side runtime of the trivy plugin: one IngesterRun per trivy Ingester while this replica leads. The host
+ * starts, restarts and stops the runs (`api.leaderWork`, plugin API 1.2.0) and retries scopes whose writes were
+ * dropped; this file holds only what is Trivy's.
  *
  * - A run opens one informer per enabled and served report kind (per namespace when it must, see below), maps every
  *   report (map.ts) and hands each scope's COMPLETE set of findings to `api.reconcile` (add/resolve semantics, grace
@@ -11,9 +13,11 @@
  * - After every complete (re)list of EVERY kind of the run, `api.reconcileScopes` gets the live scopes of all kinds
  *   together (one kind's list must never resolve another kind's findings); findings of reports that vanished while
  *   nobody watched are resolved that way.
- * - Kinds whose CRD is not served are logged and skipped, and checked again every `crdRecheckMs` (Trivy Operator
- *   may be installed later). Failed reconciles are retried with backoff while the term lasts.
- * - Everything stops when the leader term's signal aborts, or when the Ingester changes (restart) or goes away.
+ * - Kinds whose CRD is not served are logged and skipped, and checked again every `crdRecheckMs` by the host
+ *   (`run.whenServed`: Trivy Operator may be installed later). Failed or partly dropped reconciles are retried by
+ *   the host (`run.reconcile`) while the run lasts.
+ * - Everything stops when the run's signal aborts: end of the term, the Ingester changed (the host starts a new
+ *   run) or went away.
  *
  * Informer partitions: when WATCH_NAMESPACE lists namespaces and the Ingester sets no namespace, the host would fan
  * one informer out to every namespace with the SAME callbacks, so each `synced` would carry one namespace's objects
@@ -21,14 +25,7 @@
  * each with its own state (a partition), and treats each `synced` as complete for its partition only.
  */
 import { createHash } from 'node:crypto';
-import type {
-  IngesterChange,
-  IngesterView,
-  LeaderTerm,
-  ObservationDraft,
-  PluginApi,
-  PluginLogger,
-} from 'zen-watcher/plugin-api';
+import type { IngesterRun, IngesterView, ObservationDraft, PluginApi, PluginLogger } from 'zen-watcher/plugin-api';
 import { resolveConfig, type TrivyConfig } from './config.ts';
 import { GROUP, type ReportKind, reportKind, VERSION } from './kinds.ts';
 import { type MapOutcome, mapReport, text } from './map.ts';
@@ -38,9 +35,6 @@ export interface ControllerOptions {
   watchNamespaces?: readonly string[];
   /** How often kinds whose CRD is not served (or discovery failed) are checked again. Default 60 000. */
   crdRecheckMs?: number;
-  /** First retry delay of a failed reconcile; doubles up to `retryMaxMs`. Defaults 1 000 / 60 000. */
-  retryInitialMs?: number;
-  retryMaxMs?: number;
 }
 
 type Counter = ReturnType<PluginApi['metrics']['counter']>;
@@ -49,7 +43,6 @@ interface Metrics {
   findingsSkipped: Counter;
   reportsSkipped: Counter;
   kindsSkipped: Counter;
-  reconcileErrors: Counter;
   handlerErrors: Counter;
 }
 
@@ -96,8 +89,7 @@ export class TrivyController {
   readonly #log: PluginLogger;
   readonly #opts: Required<ControllerOptions>;
   readonly #metrics: Metrics;
-  #term: LeaderTerm | undefined;
-  readonly #runs = new Map<string, IngesterRun>();
+  readonly #runs = new Map<string, TrivyRun>();
 
   constructor(api: PluginApi, opts: ControllerOptions = {}) {
     this.#api = api;
@@ -105,8 +97,6 @@ export class TrivyController {
     this.#opts = {
       watchNamespaces: opts.watchNamespaces ?? [],
       crdRecheckMs: opts.crdRecheckMs ?? 60_000,
-      retryInitialMs: opts.retryInitialMs ?? 1_000,
-      retryMaxMs: opts.retryMaxMs ?? 60_000,
     };
     const m = api.metrics;
     this.#metrics = {
@@ -125,11 +115,6 @@ export class TrivyController {
         'Report kinds enabled in config but not watched, by reason (crd_not_served, discovery_failed, cluster_scoped_with_namespace).',
         ['source', 'kind', 'reason'],
       ),
-      reconcileErrors: m.counter(
-        'trivy_reconcile_errors_total',
-        'Failed reconcile/reconcileScopes calls (retried with backoff while leading).',
-        ['source'],
-      ),
       handlerErrors: m.counter(
         'trivy_handler_errors_total',
         'Unexpected errors in informer callbacks (caught; the informer goes on).',
@@ -143,62 +128,36 @@ export class TrivyController {
     return [...this.#runs.keys()];
   }
 
-  /** onBecomeLeader: start every trivy Ingester; all of it stops when the term's signal aborts. */
-  becomeLeader(term: LeaderTerm): void {
-    if (!this.#api.kube) {
-      this.#log.warn('no Kubernetes API (standalone mode): Trivy reports are not watched');
-      return;
-    }
-    this.#stopAll('new leader term');
-    this.#term = term;
-    term.signal.addEventListener(
-      'abort',
-      () => {
-        if (this.#term !== term) return;
-        this.#term = undefined;
-        this.#stopAll('leader term ended');
+  /** In register(): the host runs one TrivyRun per trivy Ingester while this replica leads. */
+  register(): void {
+    this.#api.leaderWork({
+      handler: 'trivy',
+      start: (ingester, run) => {
+        if (!this.#api.kube) {
+          this.#log.warn('no Kubernetes API (standalone mode): Trivy reports are not watched');
+          return;
+        }
+        const key = keyOf(ingester);
+        const r = new TrivyRun(ingester, run, this.#api, this.#log, this.#metrics, this.#opts);
+        this.#runs.set(key, r);
+        run.signal.addEventListener('abort', () => {
+          if (this.#runs.get(key) === r) this.#runs.delete(key);
+          this.#log.info('stopped watching Trivy reports', { ingester: key, why: errText(run.signal.reason) });
+        });
+        r.start();
       },
-      { once: true },
-    );
-    for (const ingester of this.#api.ingesters()) this.#start(ingester, term);
-  }
-
-  /** onIngesterChanged while leading: start, restart or stop that Ingester's informers. */
-  ingesterChanged(change: IngesterChange): void {
-    const term = this.#term;
-    if (!term || term.signal.aborted) return;
-    if (change.previous) this.#stop(keyOf(change.previous), `Ingester ${change.type}`);
-    this.#stop(keyOf(change.ingester), `Ingester ${change.type}`);
-    if (change.type !== 'removed') this.#start(change.ingester, term);
-  }
-
-  #start(ingester: IngesterView, term: LeaderTerm): void {
-    if (ingester.ingester !== 'informer') return;
-    const run = new IngesterRun(ingester, term.signal, this.#api, this.#log, this.#metrics, this.#opts);
-    this.#runs.set(keyOf(ingester), run);
-    run.start();
-  }
-
-  #stop(key: string, why: string): void {
-    const run = this.#runs.get(key);
-    if (!run) return;
-    this.#runs.delete(key);
-    run.stop(why);
-  }
-
-  #stopAll(why: string): void {
-    for (const key of [...this.#runs.keys()]) this.#stop(key, why);
+    });
   }
 }
 
-class IngesterRun {
+class TrivyRun {
   readonly #ingester: IngesterView;
   readonly #config: TrivyConfig;
   readonly #api: PluginApi;
   readonly #log: PluginLogger;
   readonly #metrics: Metrics;
   readonly #opts: Required<ControllerOptions>;
-  readonly #controller = new AbortController();
+  readonly #run: IngesterRun;
   readonly #signal: AbortSignal;
   readonly #source: string;
 
@@ -210,16 +169,11 @@ class IngesterRun {
   readonly #done = new Map<string, string>();
   #chain: Promise<void> = Promise.resolve();
   readonly #queued = new Set<string>();
-  readonly #retryScopes = new Set<string>();
-  #retryLive = false;
-  #retryDelay: number;
-  #retryTimer: NodeJS.Timeout | undefined;
-  #recheckTimer: NodeJS.Timeout | undefined;
   readonly #warnedOverLimit = new Set<string>();
 
   constructor(
     ingester: IngesterView,
-    termSignal: AbortSignal,
+    run: IngesterRun,
     api: PluginApi,
     log: PluginLogger,
     metrics: Metrics,
@@ -231,9 +185,9 @@ class IngesterRun {
     this.#log = log.child({ ingester: keyOf(ingester) });
     this.#metrics = metrics;
     this.#opts = opts;
-    this.#signal = AbortSignal.any([termSignal, this.#controller.signal]);
+    this.#run = run;
+    this.#signal = run.signal;
     this.#source = ingester.source;
-    this.#retryDelay = opts.retryInitialMs;
   }
 
   start(): void {
@@ -267,65 +221,36 @@ class IngesterRun {
       this.#kinds.set(kind.kind, 'pending');
       probes.push(kind);
     }
-    void Promise.all(probes.map((k) => this.#probe(k))).then(() => this.#afterProbes(true));
+    for (const kind of probes) void this.#discover(kind);
+    // Nothing to discover (every kind skipped): nothing is live.
+    if (probes.length === 0) void this.#maybeReconcileScopes();
   }
 
-  stop(why: string): void {
-    if (this.#controller.signal.aborted) return;
-    this.#controller.abort(new Error(why));
-    clearTimeout(this.#retryTimer);
-    clearTimeout(this.#recheckTimer);
-    this.#log.info('stopped watching Trivy reports', { why });
-  }
+  // ---- report kinds: discovery (by the host), informers -------------------------------------------------------
 
-  // ---- report kinds: discovery, informers --------------------------------------------------------------------
-
-  /** Discovery for one kind; starts its informers once served. Resolves true when the kind's state changed. */
-  async #probe(kind: ReportKind): Promise<boolean> {
-    const before = this.#kinds.get(kind.kind);
-    const changed = () => this.#kinds.get(kind.kind) !== before;
-    let served: boolean;
-    try {
-      served = (await this.#api.kube?.hasResource(GROUP, VERSION, kind.resource)) ?? false;
-    } catch (err) {
-      if (this.#signal.aborted) return false;
-      this.#kinds.set(kind.kind, 'unknown');
-      if (before !== 'unknown') {
-        this.#metrics.kindsSkipped.inc({ source: this.#source, kind: kind.kind, reason: 'discovery_failed' });
-        this.#log.warn(`discovery of ${kind.resource}.${GROUP} failed; checking again later`, { err: errText(err) });
-      }
-      return changed();
-    }
-    if (this.#signal.aborted) return false;
-    if (!served) {
-      this.#kinds.set(kind.kind, 'absent');
-      if (before !== 'absent') {
+  /** Waits (host-side re-checks) until the kind's CRD is served, then watches it. */
+  async #discover(kind: ReportKind): Promise<void> {
+    const served = await this.#run.whenServed(GROUP, VERSION, kind.resource, {
+      recheckMs: this.#opts.crdRecheckMs,
+      onUnavailable: (state, err) => {
+        this.#kinds.set(kind.kind, state);
+        if (state === 'unknown') {
+          this.#metrics.kindsSkipped.inc({ source: this.#source, kind: kind.kind, reason: 'discovery_failed' });
+          this.#log.warn(`discovery of ${kind.resource}.${GROUP} failed; checking again later`, { err: errText(err) });
+          return;
+        }
         this.#metrics.kindsSkipped.inc({ source: this.#source, kind: kind.kind, reason: 'crd_not_served' });
         this.#log.warn(
           `${kind.resource}.${GROUP}/${VERSION} is not served (Trivy Operator CRD not installed?); ${kind.kind} skipped, checking again every ${Math.round(this.#opts.crdRecheckMs / 1000)} s`,
         );
-      }
-      return changed();
-    }
+        // An absent kind has nothing live: the other kinds' scopes may be reconciled without it.
+        void this.#maybeReconcileScopes();
+      },
+    });
+    if (!served || this.#signal.aborted) return;
     this.#kinds.set(kind.kind, 'watching');
     this.#log.info(`watching ${kind.resource}.${GROUP}`);
     this.#watch(kind);
-    return true;
-  }
-
-  /** After discovery: resolve scopes of kinds that turned out absent (once per change), and check again later. */
-  #afterProbes(changed: boolean): void {
-    if (this.#signal.aborted) return;
-    if (changed) void this.#maybeReconcileScopes();
-    const waiting = [...this.#kinds].filter(([, s]) => s === 'absent' || s === 'unknown').map(([k]) => k);
-    if (waiting.length === 0) return;
-    this.#recheckTimer = setTimeout(() => {
-      this.#recheckTimer = undefined;
-      if (this.#signal.aborted) return;
-      const kinds = waiting.map((k) => reportKind(k)).filter((k): k is ReportKind => k !== undefined);
-      void Promise.all(kinds.map((k) => this.#probe(k))).then((r) => this.#afterProbes(r.includes(true)));
-    }, this.#opts.crdRecheckMs);
-    this.#recheckTimer.unref?.();
   }
 
   #watch(kind: ReportKind): void {
@@ -502,34 +427,11 @@ class IngesterRun {
     }
     const drafts = [...byFingerprint.values()];
     const sig = signature(drafts);
-    if (this.#done.get(scope) === sig && !this.#retryScopes.has(scope)) return;
-    try {
-      const r = await this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.#signal });
-      if (r.dropped > 0 && !this.#signal.aborted) {
-        // A write failed for good (counted and logged by the host): the scope is not done; retry it with backoff.
-        this.#retryScopes.add(scope);
-        this.#log.warn('some findings were not written; retrying the scope', {
-          scope,
-          dropped: r.dropped,
-          retryInMs: this.#retryDelay,
-        });
-        this.#armRetry();
-        return;
-      }
-      if (members) this.#done.set(scope, sig);
-      else this.#done.delete(scope);
-      this.#retryScopes.delete(scope);
-      this.#retrySucceeded();
-      if (r.created || r.resolved || r.missing || r.reactivated || r.dropped) {
-        this.#log.debug('reconciled', { scope, findings: drafts.length, ...r });
-      }
-    } catch (err) {
-      if (this.#signal.aborted) return;
-      this.#retryScopes.add(scope);
-      this.#metrics.reconcileErrors.inc({ source: this.#source });
-      this.#log.warn('reconcile failed; retrying', { scope, err: errText(err), retryInMs: this.#retryDelay });
-      this.#armRetry();
-    }
+    if (this.#done.get(scope) === sig) return;
+    // The host retries the scope if a write was dropped or the call failed (counted and logged there).
+    const written = await this.#run.reconcile(scope, drafts);
+    if (written && members) this.#done.set(scope, sig);
+    else this.#done.delete(scope);
   }
 
   /** After every partition of every watched kind has listed once: resolve scopes no report is in any more. */
@@ -539,39 +441,9 @@ class IngesterRun {
     if (this.#partitions.some((p) => !p.synced)) return this.#chain;
     this.#chain = this.#chain.then(async () => {
       if (this.#signal.aborted) return;
-      try {
-        await this.#api.reconcileScopes(this.#ingester, [...this.#members.keys()], { signal: this.#signal });
-        this.#retryLive = false;
-        this.#retrySucceeded();
-      } catch (err) {
-        if (this.#signal.aborted) return;
-        this.#retryLive = true;
-        this.#metrics.reconcileErrors.inc({ source: this.#source });
-        this.#log.warn('reconciling the live scopes failed; retrying', {
-          err: errText(err),
-          retryInMs: this.#retryDelay,
-        });
-        this.#armRetry();
-      }
+      await this.#run.reconcileScopes([...this.#members.keys()]);
     });
     return this.#chain;
-  }
-
-  #armRetry(): void {
-    if (this.#retryTimer || this.#signal.aborted) return;
-    const delay = this.#retryDelay;
-    this.#retryDelay = Math.min(this.#retryDelay * 2, this.#opts.retryMaxMs);
-    this.#retryTimer = setTimeout(() => {
-      this.#retryTimer = undefined;
-      if (this.#signal.aborted) return;
-      void this.#flush([...this.#retryScopes]);
-      if (this.#retryLive) void this.#maybeReconcileScopes();
-    }, delay);
-    this.#retryTimer.unref?.();
-  }
-
-  #retrySucceeded(): void {
-    if (this.#retryScopes.size === 0 && !this.#retryLive) this.#retryDelay = this.#opts.retryInitialMs;
   }
 }
 

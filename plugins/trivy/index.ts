@@ -10,7 +10,7 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { TrivyController } from './controller.ts';
 
 export const PLUGIN_NAME = 'trivy';
-export const PLUGIN_VERSION = '1.1.0';
+export const PLUGIN_VERSION = '1.2.0';
 
 export default definePlugin({
   name: PLUGIN_NAME,
@@ -18,8 +18,7 @@ export default definePlugin({
   register(api) {
     // The host's namespace restriction (see controller.ts, "Informer partitions"); plugin API 1.1.0.
     const watchNamespaces = api.kube?.watchNamespaces ?? [];
-    const controller = new TrivyController(api, { watchNamespaces });
-    api.hooks.onBecomeLeader.tapPromise(async (term) => controller.becomeLeader(term));
-    api.hooks.onIngesterChanged.tapPromise(async (change) => controller.ingesterChanged(change));
+    // Plugin API 1.2.0: the host starts, restarts and stops one run per trivy Ingester on the leader.
+    new TrivyController(api, { watchNamespaces }).register();
   },
 });

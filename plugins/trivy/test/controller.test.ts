@@ -1,7 +1,7 @@
 /**
  * The leader runtime against a recording fake of the plugin API (what the test kit cannot drive): Ingester
  * changes while leading, the end of a term, per-namespace partitions under WATCH_NAMESPACE, discovery failures,
- * retries of failed reconciles, and calls saved when nothing changed.
+ * retries of failed reconciles (by the host's leaderWork runner, on this fake), and calls saved when nothing changed.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -82,7 +82,8 @@ describe('TrivyController', () => {
     f.served.add('clustervulnerabilityreports');
     const c = new TrivyController(f.api, { watchNamespaces: ['a', 'b'] });
     const t = term();
-    c.becomeLeader(t.term);
+    c.register();
+    await f.taps.leader!(t.term);
     await settle();
     const [ia, ib] = f.open('vulnerabilityreports');
     assert.deepEqual(
@@ -128,7 +129,8 @@ describe('TrivyController', () => {
     f.views.push(view('w'));
     const c = new TrivyController(f.api);
     const t = term();
-    c.becomeLeader(t.term);
+    c.register();
+    await f.taps.leader!(t.term);
     await settle();
     const [i] = f.open();
     const r = report('r', 'n', ['CVE-1', 'CVE-2']);
@@ -159,11 +161,12 @@ describe('TrivyController', () => {
     ['a reconcile whose writes were dropped is not done: it is retried until nothing is dropped', 'reconcileDrops'],
   ] as const) {
     test(what, async () => {
-      const f = fake();
+      const f = fake({ retryInitialMs: 5, retryMaxMs: 20 });
       f.views.push(view('w'));
-      const c = new TrivyController(f.api, { retryInitialMs: 5, retryMaxMs: 20 });
+      const c = new TrivyController(f.api);
       const t = term();
-      c.becomeLeader(t.term);
+      c.register();
+      await f.taps.leader!(t.term);
       await settle();
       f[fault].n = 2;
       await f.open()[0]!.events.add!(report('r', 'n', ['CVE-1']));
@@ -181,7 +184,8 @@ describe('TrivyController', () => {
     f.discoveryFails.n = 1;
     const c = new TrivyController(f.api, { crdRecheckMs: 20 });
     const t = term();
-    c.becomeLeader(t.term);
+    c.register();
+    await f.taps.leader!(t.term);
     await settle();
     const first = f.open();
     assert.equal(first.length, 1, 'one kind watched, the other unknown');
@@ -201,7 +205,8 @@ describe('TrivyController', () => {
     f.views.push(view('w', { reportKinds: ['ConfigAuditReport'] }));
     const c = new TrivyController(f.api, { crdRecheckMs: 10 });
     const t = term();
-    c.becomeLeader(t.term);
+    c.register();
+    await f.taps.leader!(t.term);
     await settle();
     assert.equal(f.open().length, 0);
     assert.deepEqual(f.calls, [{ type: 'scopes', ingester: 'w', live: [] }], 'nothing to watch: nothing is live');
@@ -230,10 +235,11 @@ describe('TrivyController', () => {
     };
     const c = new TrivyController(f.api);
     const t = term();
-    c.becomeLeader(t.term);
+    c.register();
+    await f.taps.leader!(t.term);
     await settle();
     assert.match(f.warnings.join('\n'), /informer stopped/);
-    c.ingesterChanged({ type: 'updated', ingester: view('w'), previous: view('w') });
+    await f.taps.changed!({ type: 'updated', ingester: view('w'), previous: view('w') });
     await settle();
     const ev = f.open()[0]!.events;
     for (const junk of [null, 1, 'x', [], {}, { metadata: 5 }, { metadata: { name: 'a' }, report: [] }]) {

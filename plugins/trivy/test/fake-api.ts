@@ -8,6 +8,7 @@ import type {
   ObservationDraft,
   PluginApi,
 } from 'zen-watcher/plugin-api';
+import { fakeLeaderWork } from 'zen-watcher/testkit';
 import { clone, ownOne } from './helpers.ts';
 
 export interface Informer {
@@ -33,7 +34,7 @@ export interface Fake {
   taps: { leader?: (t: LeaderTerm) => Promise<void>; changed?: (c: IngesterChange) => Promise<void> };
 }
 
-export function fake(opts: { kube?: boolean } = {}): Fake {
+export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs?: number } = {}): Fake {
   const informers: Informer[] = [];
   const calls: Call[] = [];
   const views: IngesterView[] = [];
@@ -53,6 +54,12 @@ export function fake(opts: { kube?: boolean } = {}): Fake {
   };
   const zero = { created: 0, duplicates: 0, filtered: 0, dropped: 0, missing: 0, resolved: 0, reactivated: 0 };
   const api = {
+    // Plugin API 1.2.0: the host's own per-Ingester runner, on this fake's hooks.
+    leaderWork: (work: Parameters<PluginApi['leaderWork']>[0]) =>
+      fakeLeaderWork(api, {
+        retryInitialMs: opts.retryInitialMs ?? 1000,
+        ...(opts.retryMaxMs !== undefined ? { retryMaxMs: opts.retryMaxMs } : {}),
+      })(work),
     name: 'trivy',
     version: '1.0.0',
     hostApiVersion: '1.0.0',

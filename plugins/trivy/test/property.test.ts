@@ -150,7 +150,8 @@ describe('property: informer callbacks', () => {
     f.views.push(view('p', { reportKinds: ALL_KINDS }));
     const c = new TrivyController(f.api);
     const t = term();
-    c.becomeLeader(t.term);
+    c.register();
+    await f.taps.leader!(t.term);
     await settle();
     const informers = f.open();
     assert.equal(informers.length, 5);
