@@ -1,14 +1,14 @@
 /**
  * The `kyverno` source plugin: policy reports (wgpolicyk8s.io/v1alpha2 PolicyReport and ClusterPolicyReport,
  * openreports.io/v1alpha1 Report and ClusterReport) written by Kyverno or any other policy engine become
- * Observations. Informer source, leader only: the watches start in onBecomeLeader and stop with the term's signal.
+ * Observations. Informer source, leader only: the host runs one IngesterRunner per Ingester (api.leaderWork).
  * Mapping (map.ts) and the per-Ingester watch and resolution (watch.ts) are documented in README.md.
  */
-import { definePlugin, type IngesterView, type LeaderTerm } from 'zen-watcher/plugin-api';
+import { definePlugin } from 'zen-watcher/plugin-api';
 import { createMetrics, IngesterRunner } from './watch.ts';
 
 export const PLUGIN_NAME = 'kyverno';
-export const PLUGIN_VERSION = '1.1.0';
+export const PLUGIN_VERSION = '1.2.0';
 export const HANDLER = 'kyverno';
 
 export default definePlugin({
@@ -20,50 +20,14 @@ export default definePlugin({
     // cluster-scoped report kinds cannot be listed (see README, Limitations).
     const watchNamespaces = api.kube?.watchNamespaces ?? [];
     const log = api.log.child({ handler: HANDLER });
-    /** The current leader term and its runners (one per informer Ingester). */
-    let term: { signal: AbortSignal; runners: Map<string, IngesterRunner> } | undefined;
-    const keyOf = (v: IngesterView) => `${v.namespace}/${v.name}`;
-    const serves = (v: IngesterView) => v.handler === HANDLER && v.ingester === 'informer';
-
-    const start = (view: IngesterView) => {
-      if (!term || term.signal.aborted || !serves(view)) return;
-      const runner = new IngesterRunner(view, api, metrics, term.signal, { watchNamespaces });
-      term.runners.set(keyOf(view), runner);
-      log.info('watching policy reports', { ingester: keyOf(view) });
-      runner.start();
-    };
-    const stop = (view: IngesterView, reason: string) => {
-      const runner = term?.runners.get(keyOf(view));
-      if (!runner) return;
-      runner.stop(reason);
-      term?.runners.delete(keyOf(view));
-    };
-
-    api.hooks.onBecomeLeader.tapPromise(async (t: LeaderTerm) => {
-      const current = { signal: t.signal, runners: new Map<string, IngesterRunner>() };
-      term = current;
-      t.signal.addEventListener(
-        'abort',
-        () => {
-          if (term === current) term = undefined;
-        },
-        { once: true },
-      );
-      // Start only: the informers run in the background until the term's signal aborts.
-      for (const view of api.ingesters(HANDLER)) start(view);
-    });
-
-    api.hooks.onLoseLeadership.tapPromise(async (t: LeaderTerm) => {
-      if (term?.signal !== t.signal) return;
-      for (const r of term.runners.values()) r.stop('leadership lost');
-      term = undefined;
-    });
-
-    api.hooks.onIngesterChanged.tapPromise(async (change) => {
-      if (!term) return; // followers do nothing; the next leader reads api.ingesters()
-      if (change.previous) stop(change.previous, `Ingester ${change.type}`);
-      stop(change.ingester, `Ingester ${change.type}`);
-      if (change.type !== 'removed') start(change.ingester);
+    // Plugin API 1.2.0: the host starts a run per kyverno informer Ingester on the leader, restarts it when the
+    // Ingester changes and stops it when the Ingester goes or the term ends.
+    api.leaderWork({
+      handler: HANDLER,
+      start(view, run) {
+        log.info('watching policy reports', { ingester: `${view.namespace}/${view.name}` });
+        new IngesterRunner(view, api, metrics, run, { watchNamespaces }).start();
+      },
     });
   },
 });

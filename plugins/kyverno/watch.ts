@@ -7,8 +7,14 @@
  * keeps going. All work of one Ingester runs in one queue, so the findings of a scope are never reconciled by two
  * events at once and `reconcileScopes` never races a reconcile.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { IngesterView, ObservationDraft, PluginApi, PluginLogger, Severity } from 'zen-watcher/plugin-api';
+import type {
+  IngesterRun,
+  IngesterView,
+  ObservationDraft,
+  PluginApi,
+  PluginLogger,
+  Severity,
+} from 'zen-watcher/plugin-api';
 import { crdName, REPORT_KINDS, type ReportKind } from './kinds.ts';
 import { type KyvernoConfig, type MappedReport, mapReport, reportKey, resolveConfig, severityRank } from './map.ts';
 
@@ -78,7 +84,7 @@ export class IngesterRunner {
   readonly #log: PluginLogger;
   readonly #metrics: KyvernoMetrics;
   readonly #config: KyvernoConfig;
-  readonly #controller = new AbortController();
+  readonly #run: IngesterRun;
   readonly #signal: AbortSignal;
   readonly #wanted: ReportKind[];
   /** Cluster-scoped kinds left out because the watch is namespace-restricted. */
@@ -95,7 +101,7 @@ export class IngesterRunner {
     view: IngesterView,
     api: PluginApi,
     metrics: KyvernoMetrics,
-    termSignal: AbortSignal,
+    run: IngesterRun,
     opts: { watchNamespaces?: readonly string[] } = {},
   ) {
     this.view = view;
@@ -103,7 +109,8 @@ export class IngesterRunner {
     this.#metrics = metrics;
     this.#config = resolveConfig(view.config);
     this.#log = api.log.child({ ingester: `${view.namespace}/${view.name}` });
-    this.#signal = AbortSignal.any([termSignal, this.#controller.signal]);
+    this.#run = run;
+    this.#signal = run.signal;
     const wanted = wantedKinds(view, this.#config);
     // Cluster-scoped reports are in no namespace: a namespace-restricted watch (spec.informer.namespace, or the
     // host's WATCH_NAMESPACE, which scopes every plugin informer) cannot list them.
@@ -130,51 +137,41 @@ export class IngesterRunner {
       this.#metrics.errors.inc({ source: this.view.source, reason: 'invalid_gvr' });
       return;
     }
-    void this.#discoverLoop().catch((err) => this.#failed('discovery_failed', err));
-  }
-
-  stop(reason = 'Ingester changed'): void {
-    this.#controller.abort(new Error(reason));
-  }
-
-  /** Discovery: start what is served; re-check what is not until everything runs or the term ends. */
-  async #discoverLoop(): Promise<void> {
-    const intervalMs = this.#config.discoveryIntervalSeconds * 1000;
-    const kube = this.#api.kube;
-    if (!kube) {
+    if (!this.#api.kube) {
       this.#log.error('no Kubernetes access (standalone mode): policy reports cannot be watched');
       return;
     }
-    while (!this.#signal.aborted) {
-      for (const k of this.#wanted) {
-        if (this.#started.has(k.kind) || this.#signal.aborted) continue;
-        let served: boolean;
-        try {
-          served = await kube.hasResource(k.group, k.version, k.resource);
-        } catch (err) {
+    for (const k of this.#wanted) void this.#discover(k);
+    // Nothing wanted at all: a first complete picture already allows the orphan sweep.
+    if (this.#wanted.length === 0) void this.#enqueue(() => this.#sweep());
+  }
+
+  /** Discovery by the host (`run.whenServed`, re-checked every discoveryIntervalSeconds); then watch the kind. */
+  async #discover(k: ReportKind): Promise<void> {
+    const served = await this.#run.whenServed(k.group, k.version, k.resource, {
+      recheckMs: this.#config.discoveryIntervalSeconds * 1000,
+      onUnavailable: (state, err) => {
+        if (state === 'unknown') {
           this.#missing.delete(k.kind);
           this.#failed('discovery_failed', err, { resource: crdName(k) });
-          continue;
+          return;
         }
-        if (this.#signal.aborted) return;
-        this.#metrics.crdAvailable.set(served ? 1 : 0, { resource: crdName(k) });
-        if (served) {
-          if (this.#missing.delete(k.kind))
-            this.#log.info(`CRD ${crdName(k)} (${k.version}) is served now: watching ${k.kind} reports`);
-          this.#startKind(k);
-        } else if (!this.#missing.has(k.kind)) {
-          this.#missing.add(k.kind);
-          this.#log.warn(
-            `CRD ${crdName(k)} (${k.version}) is not served: ${k.kind} reports are not watched; checking again every ${this.#config.discoveryIntervalSeconds}s`,
-            { resource: crdName(k) },
-          );
-        }
-      }
-      // Nothing unknown any more: a first complete picture may already allow the orphan sweep.
-      if (!this.#scopesReconciled) await this.#enqueue(() => this.#sweep());
-      if (this.#wanted.every((k) => this.#started.has(k.kind))) return;
-      await sleep(intervalMs, undefined, { signal: this.#signal }).catch(() => {});
+        this.#metrics.crdAvailable.set(0, { resource: crdName(k) });
+        this.#missing.add(k.kind);
+        this.#log.warn(
+          `CRD ${crdName(k)} (${k.version}) is not served: ${k.kind} reports are not watched; checking again every ${this.#config.discoveryIntervalSeconds}s`,
+          { resource: crdName(k) },
+        );
+        // Nothing unknown any more: a first complete picture may already allow the orphan sweep.
+        if (!this.#scopesReconciled) void this.#enqueue(() => this.#sweep());
+      },
+    });
+    if (!served || this.#signal.aborted) return;
+    this.#metrics.crdAvailable.set(1, { resource: crdName(k) });
+    if (this.#missing.delete(k.kind)) {
+      this.#log.info(`CRD ${crdName(k)} (${k.version}) is served now: watching ${k.kind} reports`);
     }
+    this.#startKind(k);
   }
 
   #startKind(k: ReportKind): void {
@@ -274,8 +271,7 @@ export class IngesterRunner {
       this.#unindex(mapped.key, prev.scope);
       await this.#reconcile(prev.scope);
     }
-    await this.#reconcile(mapped.scope);
-    known.version = version;
+    if (await this.#reconcile(mapped.scope)) known.version = version;
   }
 
   async #remove(stream: Stream, obj: unknown): Promise<void> {
@@ -324,7 +320,7 @@ export class IngesterRunner {
     if (!this.#wanted.every((k) => this.#started.has(k.kind) || this.#missing.has(k.kind))) return;
     for (const s of this.#streams.values()) if (!s.synced && !s.failed) return;
     this.#scopesReconciled = true;
-    await this.#api.reconcileScopes(this.view, [...this.#scopes.keys()], { signal: this.#signal });
+    await this.#run.reconcileScopes([...this.#scopes.keys()]);
   }
 
   #index(key: string, scope: string): void {
@@ -340,7 +336,7 @@ export class IngesterRunner {
   }
 
   /** The complete set of one scope: the union of the findings of every report about it (e.g. both API groups). */
-  async #reconcile(scope: string): Promise<void> {
+  async #reconcile(scope: string): Promise<boolean> {
     const drafts = new Map<string, ObservationDraft>();
     for (const key of this.#scopes.get(scope) ?? []) {
       for (const d of this.#reports.get(key)?.drafts ?? []) {
@@ -349,10 +345,9 @@ export class IngesterRunner {
           drafts.set(d.fingerprint!, d);
       }
     }
-    const r = await this.#api.reconcile(this.view, scope, [...drafts.values()], { signal: this.#signal });
-    // A write that failed for good (counted and logged by the host) must not mark the report as handled: throwing
-    // keeps its version unrecorded, so the next delivery of it (update, relist) reconciles it again.
-    if (r.dropped > 0 && !this.#signal.aborted) throw new Error(`${r.dropped} finding(s) of ${scope} were not written`);
+    // A write that failed or was dropped is retried by the host (run.reconcile); false also keeps the report's
+    // version unrecorded, so its next delivery (update, relist) reconciles it again.
+    return this.#run.reconcile(scope, [...drafts.values()]);
   }
 
   #failed(reason: string, err: unknown, meta: object = {}): void {
