@@ -56,6 +56,7 @@ function harness(o: { served?: () => boolean | Promise<boolean> } = {}) {
     hooks: {
       onBecomeLeader: tappable('onBecomeLeader'),
       onIngesterChanged: tappable('onIngesterChanged'),
+      onStop: tappable('onStop'),
     } as unknown as PluginApi['hooks'],
     ingesters: () => state.ingesters,
     reconcile: async (_i: IngesterView, scope: string, drafts: ObservationDraft[]) => {

@@ -5,7 +5,7 @@
  *
  * - start a run for every matching Ingester when a term starts, and for an Ingester added during the term;
  * - on an update, abort the old run's signal and start a new run with the new spec; on removal, abort it;
- * - at the end of the term (and when the host stops) every run's signal aborts (it derives from the term's);
+ * - at the end of the term every run's signal aborts (it derives from the term's), and when the host stops (onStop);
  * - `run.reconcile` / `run.reconcileScopes`: serialized per run; a scope whose writes were dropped, or whose call
  *   failed, is kept (latest drafts only) and reconciled again with backoff, 1 s doubling to 60 s, until it
  *   succeeds, the plugin reconciles it again itself, or the run ends — one retry mechanism for every plugin;
@@ -93,6 +93,11 @@ export function registerLeaderWork(
       { once: true },
     );
     for (const ingester of api.ingesters()) start(ingester, t);
+  });
+  // The host stops: every run ends (the term's signal usually aborts too; this does not wait for it).
+  api.hooks.onStop.tapPromise(async () => {
+    term = undefined;
+    for (const key of [...runs.keys()]) stop(key, 'host stopping');
   });
   api.hooks.onIngesterChanged.tapPromise(async (change: IngesterChange) => {
     const t = term;

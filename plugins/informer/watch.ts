@@ -9,7 +9,7 @@
  * Handlers never throw: mapping problems are counted and logged (the first of each kind at warn, later ones at
  * debug), host errors are logged. Work is serialized in arrival order.
  */
-import type { IngesterView, PluginApi } from 'zen-watcher/plugin-api';
+import type { IngesterRun, IngesterView, PluginApi } from 'zen-watcher/plugin-api';
 import { type CompiledConfig, ConfigError, compileConfig, watchTarget } from './config.ts';
 import { mapObject, ObjectSkip, scopeOf } from './map.ts';
 
@@ -51,7 +51,7 @@ export class IngesterWatch {
   readonly #api: PluginApi;
   readonly #view: IngesterView;
   readonly #metrics: WatchMetrics;
-  readonly #controller = new AbortController();
+  readonly #run: IngesterRun;
   readonly #signal: AbortSignal;
   readonly #log: PluginApi['log'];
   #cfg!: CompiledConfig;
@@ -63,11 +63,12 @@ export class IngesterWatch {
   readonly #warned = new Set<string>();
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(api: PluginApi, view: IngesterView, termSignal: AbortSignal, metrics: WatchMetrics) {
+  constructor(api: PluginApi, view: IngesterView, run: IngesterRun, metrics: WatchMetrics) {
     this.#api = api;
     this.#view = view;
     this.#metrics = metrics;
-    this.#signal = AbortSignal.any([termSignal, this.#controller.signal]);
+    this.#run = run;
+    this.#signal = run.signal;
     this.#log = api.log.child({ ingester: `${view.namespace}/${view.name}`, source: view.source });
   }
 
@@ -130,10 +131,6 @@ export class IngesterWatch {
     return true;
   }
 
-  stop(): void {
-    this.#controller.abort(new Error('Ingester changed or removed'));
-  }
-
   /** Wait for queued work (tests). */
   idle(): Promise<void> {
     return this.#chain;
@@ -176,8 +173,9 @@ export class IngesterWatch {
       if (cfg.resolve) {
         this.#live.add(mapped.scope);
         if (mapped.drafts.length === 0 && this.#empty.has(mapped.scope)) return;
-        await this.#api.reconcile(this.#view, mapped.scope, mapped.drafts, { signal: this.#signal });
-        if (mapped.drafts.length === 0) this.#empty.add(mapped.scope);
+        // A failed or partly dropped write is retried by the host (run.reconcile).
+        const written = await this.#run.reconcile(mapped.scope, mapped.drafts);
+        if (written && mapped.drafts.length === 0) this.#empty.add(mapped.scope);
         else this.#empty.delete(mapped.scope);
       } else if (mapped.drafts.length > 0) {
         await this.#api.emit(this.#view, mapped.drafts, { signal: this.#signal });
@@ -193,12 +191,7 @@ export class IngesterWatch {
     if (!scope || !this.#cfg.resolve) return;
     this.#live.delete(scope);
     if (this.#empty.has(scope)) return;
-    try {
-      await this.#api.reconcile(this.#view, scope, [], { signal: this.#signal });
-      this.#empty.add(scope);
-    } catch (err) {
-      if (!this.#signal.aborted) this.#log.warn('resolving findings failed', { object: scope, err: errText(err) });
-    }
+    if (await this.#run.reconcile(scope, [])) this.#empty.add(scope);
   }
 
   async #synced(all: Obj[]): Promise<void> {
@@ -209,11 +202,7 @@ export class IngesterWatch {
       const s = scopeOf(o);
       if (s) this.#live.add(s);
     }
-    try {
-      await this.#api.reconcileScopes(this.#view, [...this.#live], { signal: this.#signal });
-    } catch (err) {
-      if (!this.#signal.aborted) this.#log.warn('resolving vanished objects failed', { err: errText(err) });
-    }
+    await this.#run.reconcileScopes([...this.#live]);
   }
 
   #note(kind: string, msg: string, meta: object) {

@@ -177,7 +177,7 @@ export function fakeApi(o: { ingesters?: IngesterView[]; kube?: boolean } = {}) 
   };
   const api: PluginApi = {
     // Plugin API 1.2.0: the host's own per-Ingester runner, on this fake's hooks.
-    leaderWork: (work) => fakeLeaderWork(api, { retryInitialMs: 20, recheckMs: 50 })(work),
+    leaderWork: (work) => fakeLeaderWork(api, { retryInitialMs: 60_000 })(work),
     name: 'informer',
     version: '1.0.0',
     hostApiVersion: '1.0.0',

@@ -31,9 +31,9 @@ after(() => kit.close());
 describe('package', () => {
   packageIdentityTests(PLUGIN_DIR, p, {
     name: 'informer',
-    version: '1.0.0',
+    version: '1.1.0',
     zenWatcher: {
-      hostApi: '^1.0.0',
+      hostApi: '^1.2.0',
       entry: 'index.ts',
       sources: ['informer'],
       configSchema: 'schema.json',

@@ -23,6 +23,7 @@ import { ApiextensionsV1Api, type V1CustomResourceDefinition } from '@kubernetes
 import { parse } from 'yaml';
 import { KubeConnection } from '../../../core/kube/request.ts';
 import { realFixturesDir } from '../../support/fixtures.ts';
+import { REPO } from '../../support/host.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { ING, type KubeBench, startReplica, VULN, waitFor, ZEN_NS } from '../lib/kube.ts';
 import { watchNoise } from '../lib/machine.ts';
@@ -188,6 +189,14 @@ function requestDelta(a: Map<string, number>, b: Map<string, number>): { total: 
   return { total, text: parts.join(', ') };
 }
 
+/** `heapLimitMb` of the Helm chart's values.yaml (undefined when unset or null). */
+function chartHeapLimitMb(): number | undefined {
+  const values = parse(readFileSync(join(REPO, 'config/helm/zen-watcher/values.yaml'), 'utf8')) as {
+    heapLimitMb?: unknown;
+  };
+  return typeof values.heapLimitMb === 'number' ? values.heapLimitMb : undefined;
+}
+
 /** Peak RSS of a process so far (the kernel's high-water mark), in MB. */
 export function peakRssMb(pid: number): number {
   const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -262,7 +271,19 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
 
   const before = await apiRequests(conn);
   const z0 = performance.now();
-  const zen: Zen = await startReplica(k, { name: 'scale-0', electionId: `scale-${Date.now()}`, env: FAST_QPS });
+  // As the Helm chart and config/manager run it: V8's old-space limit from the chart's heapLimitMb (unless
+  // ZEN_BENCH_SCALE_HEAP=default, V8's own sizing for this machine's RAM).
+  const heapMb = chartHeapLimitMb();
+  const heapEnv: Record<string, string> =
+    process.env.ZEN_BENCH_SCALE_HEAP === 'default' || !heapMb ? {} : { NODE_OPTIONS: `--max-old-space-size=${heapMb}` };
+  const heapText = heapEnv.NODE_OPTIONS
+    ? `NODE_OPTIONS=${heapEnv.NODE_OPTIONS} as the chart sets it`
+    : "V8's default heap sizing";
+  const zen: Zen = await startReplica(k, {
+    name: 'scale-0',
+    electionId: `scale-${Date.now()}`,
+    env: { ...FAST_QPS, ...heapEnv },
+  });
   let zenMs: number;
   let zenPeak: number;
   let zenReq: { total: number; text: string };
@@ -320,7 +341,7 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
     name: `${name}: peak RSS`,
     unit: 'MB',
     value: zenPeak,
-    detail: `V8 heap ${fmt(heap)} MB used at the end; trivy minSeverity high`,
+    detail: `${heapText}; V8 heap ${fmt(heap)} MB used at the end; trivy minSeverity high`,
     baseline: plainPeak,
     baselineName: 'plain client-node informer caching the VulnerabilityReports',
     better: 'lower',
