@@ -185,7 +185,7 @@ describe('an informer plugin from the scaffold', () => {
         });
         return o.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? o.status : undefined;
       });
-      assert.deepEqual(certStatus.plugin, { name: 'cert-expiry', version: '1.0.0' });
+      assert.deepEqual(certStatus.plugin, { name: 'cert-expiry', version: '1.1.0' });
       await api.create({
         ...CERT,
         namespace: APP_NS,

@@ -145,9 +145,22 @@ describe('deployment manifests', { skip: toolSkip }, () => {
       assert.equal(env.get('POD_NAME')?.valueFrom?.fieldRef?.fieldPath, 'metadata.name', name);
       assert.equal(env.get('POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'metadata.namespace', name);
       assert.match(env.get('ZEN_PLUGIN_DIRS')?.value ?? '', /^\/plugins(:|$)/, name);
-      // Only variables the code reads (core/config/env.ts is the only place that reads process.env).
+      // Only variables the code reads (core/config/env.ts is the only place that reads process.env), and Node's own
+      // NODE_OPTIONS: V8's heap limit, below the container's memory limit (values.yaml heapLimitMb).
       for (const v of env.keys())
-        assert.ok(v.startsWith('POD_') || envSource.includes(`'${v}'`) || envSource.includes(`env.${v}`), v);
+        assert.ok(
+          v.startsWith('POD_') ||
+            v === 'NODE_OPTIONS' ||
+            envSource.includes(`'${v}'`) ||
+            envSource.includes(`env.${v}`),
+          v,
+        );
+      const heap = /--max-old-space-size=(\d+)/.exec(env.get('NODE_OPTIONS')?.value ?? '')?.[1];
+      if (heap !== undefined) {
+        const limit = String((c as { resources?: { limits?: { memory?: string } } }).resources?.limits?.memory ?? '');
+        const limitMb = /^(\d+)Mi$/.exec(limit)?.[1];
+        if (limitMb) assert.ok(Number(heap) <= Number(limitMb) * 0.75, `${name}: heap ${heap} MB vs limit ${limit}`);
+      }
       const mounts = new Map((c.volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
       const vols = new Map(spec.volumes.map((v) => [v.name, v]));
       for (const path of ['/plugins', '/tmp']) assert.ok(vols.get(mounts.get(path)!)?.emptyDir, `${name}: ${path}`);
