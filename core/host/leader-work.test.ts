@@ -49,7 +49,12 @@ function harness(o: { served?: () => boolean | Promise<boolean> } = {}) {
     error: (m) => void lines.push(`error ${m}`),
     child: () => log,
   };
-  const state = { ingesters: [view('a'), view('b'), view('w', { ingester: 'webhook' })], drop: 0, fail: 0 };
+  const state = {
+    ingesters: [view('a'), view('b'), view('w', { ingester: 'webhook' })],
+    drop: 0,
+    fail: 0,
+    hold: undefined as Promise<void> | undefined,
+  };
   const calls: { scope: string; n: number }[] = [];
   const live: string[][] = [];
   const api = {
@@ -61,6 +66,7 @@ function harness(o: { served?: () => boolean | Promise<boolean> } = {}) {
     ingesters: () => state.ingesters,
     reconcile: async (_i: IngesterView, scope: string, drafts: ObservationDraft[]) => {
       calls.push({ scope, n: drafts.length });
+      if (state.hold) await state.hold;
       if (state.fail > 0) {
         state.fail--;
         throw new Error('API down');
@@ -194,6 +200,30 @@ describe('api.leaderWork (host-managed per-Ingester leader work)', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(h.calls.length, n, 'the retry stops with the run');
     assert.equal(await run.reconcile('s2', d(1)), false, 'an ended run writes nothing');
+  });
+
+  test('a retry that comes due while the plugin reconciles the scope again never sends the older drafts after it', async () => {
+    const h = harness();
+    await h.lead();
+    const { run } = h.runs[0]!;
+    const d = (n: number) => Array.from({ length: n }, (_, i) => ({ fingerprint: String(i) }) as ObservationDraft);
+    h.state.drop = 1;
+    assert.equal(await run.reconcile('s', d(1)), false, 'dropped: a retry is due in 10 ms');
+    let release!: () => void;
+    h.state.hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const newer = run.reconcile('s', d(2)); // in flight while the retry comes due
+    await new Promise((r) => setTimeout(r, 60));
+    h.state.hold = undefined;
+    release();
+    assert.equal(await newer, true);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.deepEqual(
+      h.calls.map((c) => c.n),
+      [1, 2],
+      'the stale drafts (1) are not sent after the newer ones (2)',
+    );
   });
 
   test('whenServed: re-checks until served, reports state changes once; false once the run ends', async () => {

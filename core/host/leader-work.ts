@@ -182,44 +182,48 @@ class Run implements IngesterRun {
   }
 
   reconcile(scope: string, drafts: ObservationDraft[]): Promise<boolean> {
-    return this.#serial(async () => {
+    return this.#serial(() => this.#reconcileNow(scope, drafts));
+  }
+
+  async #reconcileNow(scope: string, drafts: ObservationDraft[]): Promise<boolean> {
+    if (this.signal.aborted) return false;
+    this.#pending.delete(scope); // what the plugin passes now supersedes what a retry would send
+    try {
+      const r = await this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.signal });
       if (this.signal.aborted) return false;
-      this.#pending.delete(scope); // what the plugin passes now supersedes what a retry would send
-      try {
-        const r = await this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.signal });
-        if (this.signal.aborted) return false;
-        if (r.dropped > 0) return this.#retryLater(scope, drafts, 'dropped', `${r.dropped} finding(s) not written`);
-        this.#succeeded();
-        return true;
-      } catch (err) {
-        if (this.signal.aborted) return false;
-        return this.#retryLater(scope, drafts, 'failed', errText(err));
-      }
-    });
+      if (r.dropped > 0) return this.#retryLater(scope, drafts, 'dropped', `${r.dropped} finding(s) not written`);
+      this.#succeeded();
+      return true;
+    } catch (err) {
+      if (this.signal.aborted) return false;
+      return this.#retryLater(scope, drafts, 'failed', errText(err));
+    }
   }
 
   reconcileScopes(liveScopes: readonly string[]): Promise<boolean> {
     const live = [...liveScopes];
-    return this.#serial(async () => {
+    return this.#serial(() => this.#reconcileScopesNow(live));
+  }
+
+  async #reconcileScopesNow(live: readonly string[]): Promise<boolean> {
+    if (this.signal.aborted) return false;
+    this.#pendingLive = undefined;
+    try {
+      await this.#api.reconcileScopes(this.#ingester, live, { signal: this.signal });
       if (this.signal.aborted) return false;
-      this.#pendingLive = undefined;
-      try {
-        await this.#api.reconcileScopes(this.#ingester, live, { signal: this.signal });
-        if (this.signal.aborted) return false;
-        this.#succeeded();
-        return true;
-      } catch (err) {
-        if (this.signal.aborted) return false;
-        this.#pendingLive = live;
-        this.#metrics.retry(this.#plugin, 'failed');
-        this.#log.warn('reconciling the live scopes failed; the host retries', {
-          err: errText(err),
-          retryInMs: this.#delay,
-        });
-        this.#arm();
-        return false;
-      }
-    });
+      this.#succeeded();
+      return true;
+    } catch (err) {
+      if (this.signal.aborted) return false;
+      this.#pendingLive = [...live];
+      this.#metrics.retry(this.#plugin, 'failed');
+      this.#log.warn('reconciling the live scopes failed; the host retries', {
+        err: errText(err),
+        retryInMs: this.#delay,
+      });
+      this.#arm();
+      return false;
+    }
   }
 
   async whenServed(
@@ -256,6 +260,20 @@ class Run implements IngesterRun {
     return false;
   }
 
+  #retry(scope: string): Promise<boolean> {
+    return this.#serial(async () => {
+      const drafts = this.#pending.get(scope);
+      return drafts === undefined ? true : this.#reconcileNow(scope, drafts);
+    });
+  }
+
+  #retryLive(): Promise<boolean> {
+    return this.#serial(async () => {
+      const live = this.#pendingLive;
+      return live === undefined ? true : this.#reconcileScopesNow(live);
+    });
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const next = this.#chain.then(fn, fn);
     this.#chain = next.catch(() => {});
@@ -281,8 +299,10 @@ class Run implements IngesterRun {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.signal.aborted) return;
-      for (const [scope, drafts] of [...this.#pending]) void this.reconcile(scope, drafts);
-      if (this.#pendingLive) void this.reconcileScopes(this.#pendingLive);
+      // Read what is pending when each retry's turn comes, not now: a reconcile the plugin queued meanwhile wins,
+      // and a stale retry must never run after it.
+      for (const scope of [...this.#pending.keys()]) void this.#retry(scope);
+      if (this.#pendingLive) void this.#retryLive();
     }, delay);
     this.#timer.unref?.();
   }
