@@ -1,5 +1,5 @@
 /**
- * 7. Scale: one zen-watcher replica becomes leader over realistic reports that are already in the cluster — the
+ * 9. Scale: one zen-watcher replica becomes leader over realistic reports that are already in the cluster — the
  * moment the issue is about (a new leader lists everything; an OOM-killed leader's successor does too): 2,000
  * VulnerabilityReports (ZEN_BENCH_SCALE_REPORTS; 150 vulnerabilities each with titles, links, CVSS and package URLs
  * as Trivy Operator writes them: about 100 KB) and a quarter as many Kyverno PolicyReports (40 results each, 4
@@ -209,10 +209,10 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   const policyReports = Math.round(reports / 4);
   const name = `1 replica becomes leader over ${fmt(reports)} VulnerabilityReports (~100 KB) + ${fmt(policyReports)} PolicyReports`;
   const k = await kube();
-  if (typeof k === 'string') return report.skip({ section: 7, name, reason: k });
-  if (k.trivyCrdProblem) return report.skip({ section: 7, name, reason: k.trivyCrdProblem });
+  if (typeof k === 'string') return report.skip({ section: 9, name, reason: k });
+  if (k.trivyCrdProblem) return report.skip({ section: 9, name, reason: k.trivyCrdProblem });
   const crd = await applyCrd(k, 'kyverno/crd-policyreports.wgpolicyk8s.io.yaml');
-  if (crd) return report.skip({ section: 7, name, reason: crd });
+  if (crd) return report.skip({ section: 9, name, reason: crd });
   const noise = watchNoise();
   const conn = new KubeConnection(k.kc, { requestTimeoutMs: 30_000, userAgent: 'zen-bench' });
 
@@ -337,7 +337,7 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   await conn.close();
   const met = zenPeak < 400;
   report.add({
-    section: 7,
+    section: 9,
     name: `${name}: peak RSS`,
     unit: 'MB',
     value: zenPeak,
@@ -348,7 +348,7 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
     target: { text: '< 400 MB', met, ...(met ? {} : { miss: `${fmt(zenPeak - 400)} MB over` }) },
   });
   report.add({
-    section: 7,
+    section: 9,
     name: `${name}: until all ${fmt(wantTrivy + wantKyverno)} Observations exist`,
     unit: 's',
     value: zenMs / 1000,
@@ -359,7 +359,7 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
     better: 'lower',
   });
   report.add({
-    section: 7,
+    section: 9,
     name: `${name}: API requests`,
     unit: 'requests',
     value: zenReq.total,
