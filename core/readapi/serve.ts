@@ -117,8 +117,8 @@ export async function startReadSide(o: {
     log.info({ port }, `read API and UI on :${port} (kubectl port-forward, then http://localhost:${port}/ui/)`);
   } else {
     log.info(
-      { port: env.port },
-      `UI at http://localhost:${env.port === 0 ? '<port>' : env.port}/ui/ (loopback${env.readTokenFile ? ', or a bearer token from ZEN_READ_TOKEN_FILE' : ' only'})`,
+      { path: '/ui/', access: env.readTokenFile ? 'loopback or bearer token' : 'loopback only' },
+      'read API and UI on the main port: http://localhost:<port>/ui/',
     );
   }
 

@@ -418,7 +418,7 @@ function Findings({ route, onToken }: { route: Route; onToken: () => void }) {
     return [...live, ...data.items.filter((i) => !seen.has(`${i.namespace}/${i.name}`))];
   }, [data, live]);
   const fresh = useMemo(() => new Set(live.map((i) => `${i.namespace}/${i.name}`)), [live]);
-  const select = (name: string, label: string, options: string[]) => (
+  const select = (name: string, label: string, options: (string | [string, string])[]) => (
     <label>
       {label}
       <select
@@ -426,12 +426,15 @@ function Findings({ route, onToken }: { route: Route; onToken: () => void }) {
         value={params[name] ?? ''}
         onChange={(e) => go({ [name]: (e.target as HTMLSelectElement).value || undefined })}
       >
-        <option value="">any</option>
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
+        <option value="">{name === 'sort' ? 'newest first' : 'any'}</option>
+        {options.map((o) => {
+          const [value, text] = Array.isArray(o) ? o : [o, o];
+          return (
+            <option key={value} value={value}>
+              {text}
+            </option>
+          );
+        })}
       </select>
     </label>
   );
@@ -627,7 +630,13 @@ function App() {
   const [epoch, setEpoch] = useState(0);
   const who = useApi<{ user: string; mode: string; namespaces: 'all' | string[] }>('whoami', {}, [epoch]);
   const main = useRef<HTMLElement>(null);
+  const first = useRef(true);
+  // After a navigation, focus moves to the new content (screen readers announce it); not on the first load.
   useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
     main.current?.focus({ preventScroll: true });
     scrollTo(0, 0);
   }, [route.view, route.parts.join('/')]);
