@@ -13,6 +13,7 @@
  *   cache     6. heap per Observation in the leader's resolver cache (ADR 0011) vs an informer of full objects
  *   destinations 7. ingest with two Destinations, one answering 500 forever, vs none; drain time; backlog bound
  *   peer      8. Falcosidekick (ZEN_BENCH_FALCOSIDEKICK) with no outputs and a webhook output vs zen-watcher and bare
+ *   readapi   9. read API list/summary latency and index memory with 100,000 Observations vs the API server's LIST
  *   profile   not part of `all`: CPU profiles (node --cpu-prof) of zen-watcher under the ingest and audit loads
  *
  * The kubernetes parts start one real kube-apiserver + etcd (test/controlplane) for the run, or use
@@ -35,6 +36,7 @@ import { ingestPart } from './parts/ingest.ts';
 import { memoryPart } from './parts/memory.ts';
 import { peerPart } from './parts/peer.ts';
 import { profilePart } from './parts/profile.ts';
+import { readApiPart } from './parts/readapi.ts';
 import { storePart } from './parts/store.ts';
 import { writesPart } from './parts/writes.ts';
 
@@ -51,8 +53,9 @@ const PARTS: Record<string, Part> = {
   cache: cachePart,
   destinations: (ctx) => destinationsPart(ctx),
   peer: (ctx) => peerPart(ctx),
+  readapi: readApiPart,
 };
-const ALL = ['ingest', 'store', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer'];
+const ALL = ['ingest', 'store', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer', 'readapi'];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]
 parts: ${ALL.join(', ')} (default: all), profile (CPU profiles; not in all)

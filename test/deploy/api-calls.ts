@@ -152,6 +152,24 @@ export const CODE_CALLS: readonly ApiCall[] = [
     { verb, group: 'openreports.io', resource: 'clusterreports', where: 'all', clusterScoped: true, code: KYVERNO },
     { verb, group: '', resource: 'events', where: 'all', code: 'plugins/informer (the Kubernetes Events example)' },
   ]),
+  // The read API's access control (kube-rbac-proxy's way). Cluster-scoped: a sharded install has no ClusterRole,
+  // so its read API answers 503 until an admin binds system:auth-delegator (docs/READ_API.md).
+  {
+    verb: 'create',
+    group: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    where: 'all',
+    clusterScoped: true,
+    code: 'core/readapi/access.ts (read API callers)',
+  },
+  {
+    verb: 'create',
+    group: 'authorization.k8s.io',
+    resource: 'subjectaccessreviews',
+    where: 'all',
+    clusterScoped: true,
+    code: 'core/readapi/access.ts (read API callers)',
+  },
 ];
 
 /** Granted although the code never calls it: `get` next to list/watch on what is read anyway (harmless, and what
