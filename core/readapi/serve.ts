@@ -114,7 +114,10 @@ export async function startReadSide(o: {
       server!.once('error', reject);
     });
     port = (server.address() as AddressInfo).port;
-    log.info({ readPort: port }, `read API and UI on :${port} (kubectl port-forward, then http://localhost:${port}/ui/)`);
+    log.info(
+      { readPort: port },
+      `read API and UI on :${port} (kubectl port-forward, then http://localhost:${port}/ui/)`,
+    );
   } else {
     log.info(
       { path: '/ui/', access: env.readTokenFile ? 'loopback or bearer token' : 'loopback only' },
