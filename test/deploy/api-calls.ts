@@ -232,5 +232,7 @@ export const DENIED: readonly { verb: string; group: string; resource: string; s
   { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', ns: 'own' },
   { verb: 'create', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
   { verb: 'update', group: 'apps', resource: 'deployments', ns: 'own' },
-  { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
+  // SubjectAccessReview create is granted since the read API (it asks about its callers); minting tokens is not.
+  { verb: 'create', group: '', resource: 'serviceaccounts', subresource: 'token', ns: 'own' },
+  { verb: 'create', group: 'authorization.k8s.io', resource: 'localsubjectaccessreviews', ns: 'own' },
 ];
