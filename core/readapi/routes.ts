@@ -329,19 +329,12 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
 
   return async (ctx, next) => {
     const path = ctx.path;
-    if (path === '/ui' || path.startsWith('/ui/')) {
-      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
-        ctx.set('Allow', 'GET, HEAD');
-        throw new ReadApiError(405, 'ZW_ERR_METHOD_NOT_ALLOWED', `${ctx.method} is not allowed on ${path}`);
-      }
-      await serveUi(ctx, opts.ui);
-      return;
-    }
-    if (path === '/') {
+    if (path === '/' && ctx.method === 'GET') {
       ctx.redirect('/ui/');
       return;
     }
-    if (!path.startsWith('/api/v1/')) return next();
+    const ui = path === '/ui' || path.startsWith('/ui/');
+    if (!ui && !path.startsWith('/api/v1/')) return next();
     const started = performance.now();
     let route = 'unknown';
     try {
@@ -352,6 +345,11 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
           'ZW_ERR_METHOD_NOT_ALLOWED',
           `${ctx.method} is not allowed on ${path}; the read API is read-only`,
         );
+      }
+      if (ui) {
+        route = 'ui';
+        await serveUi(ctx, opts.ui);
+        return;
       }
       for (const r of routes) {
         const m = r.re.exec(path);
@@ -373,7 +371,8 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
       if (e.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
       ctx.body = { error: e.code, reason: e.message };
     } finally {
-      if (ctx.respond !== false) opts.onRequest?.(route, ctx.status, (performance.now() - started) / 1000);
+      if (ctx.respond !== false && route !== 'ui')
+        opts.onRequest?.(route, ctx.status, (performance.now() - started) / 1000);
     }
   };
 }

@@ -141,6 +141,13 @@ describe('read API (standalone)', () => {
     }
     const p = await post(`${th.url}/api/v1/observations`, '{}');
     assert.equal(p.status, 405);
+    const u = await post(`${th.url}/ui/`, '{}');
+    assert.equal(u.status, 405);
+    assert.equal(u.json?.error, 'ZW_ERR_METHOD_NOT_ALLOWED');
+    assert.equal((await fetch(`${th.url}/ui/nothing.js`)).status, 404);
+    const html = await fetch(`${th.url}/ui/`);
+    assert.match(html.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    assert.match(await html.text(), /<script type="module" src="assets\/app.js">/);
     assert.equal((await getJson(`${th.url}/api/v1/nothing`)).status, 404);
     // Webhooks and probes still work next to the read API.
     assert.equal((await fetch(`${th.url}/readyz`)).status, 200);
