@@ -59,24 +59,26 @@ export function storeFeed(index: ReadIndex, store: ObservationSink, opts: { expi
       );
     },
     wrap(sink) {
-      return {
-        get kind() {
-          return sink.kind;
-        },
-        async write(obs, previous, options) {
-          const outcome = await sink.write(obs, previous, options);
-          if (outcome === 'created') {
-            const e = toEntry(obs as ObservationDoc, Date.now());
-            if (e) {
-              if (!sqlite) memoryDocs.set(e.key, obs);
-              index.upsert(e);
-            }
+      // Every member of the sink passes through (readiness, reasons, anything added later); only write() is
+      // watched, to add what was created to the index.
+      const write: ObservationSink['write'] = async (obs, previous, options) => {
+        const outcome = await sink.write(obs, previous, options);
+        if (outcome === 'created') {
+          const e = toEntry(obs as ObservationDoc, Date.now());
+          if (e) {
+            if (!sqlite) memoryDocs.set(e.key, obs);
+            index.upsert(e);
           }
-          return outcome;
-        },
-        ready: () => sink.ready(),
-        close: () => sink.close(),
+        }
+        return outcome;
       };
+      return new Proxy(sink, {
+        get(target, prop) {
+          if (prop === 'write') return write;
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
     },
     close() {
       clearInterval(timer);
