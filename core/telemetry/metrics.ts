@@ -328,6 +328,8 @@ export function createMetrics(registry = new Registry()) {
       name: 'zen_watcher_destinations',
       help: 'Destinations known to this replica, by status (Ready, InvalidConfig, PluginMissing).',
       labelNames: ['status'],
+      registers: r,
+    }),
     readRequests: new Counter({
       name: 'zen_watcher_read_requests_total',
       help: 'Read API requests by route and HTTP status.',
