@@ -55,7 +55,19 @@ const PARTS: Record<string, Part> = {
   peer: (ctx) => peerPart(ctx),
   readapi: readApiPart,
 };
-const ALL = ['ingest', 'store', 'audit', 'memory', 'writes', 'informer', 'failover', 'cache', 'destinations', 'peer', 'readapi'];
+const ALL = [
+  'ingest',
+  'store',
+  'audit',
+  'memory',
+  'writes',
+  'informer',
+  'failover',
+  'cache',
+  'destinations',
+  'peer',
+  'readapi',
+];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]
 parts: ${ALL.join(', ')} (default: all), profile (CPU profiles; not in all)
