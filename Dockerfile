@@ -22,7 +22,18 @@ COPY bin/ ./bin/
 COPY core/ ./core/
 COPY config/standalone/ ./config/standalone/
 
-# 3. The runtime image: the same Node, the app, and two writable mount points owned by the runtime user.
+# 3. The UI bundle (/ui/): built from ui/src with the locked dev dependencies (esbuild, preact, chart.js) in a stage
+#    of its own, so none of them reaches the runtime image; only ui/dist (static files) does.
+FROM ${NODE_IMAGE} AS ui
+WORKDIR /ui-build
+COPY package.json package-lock.json ./
+COPY plugins/ ./plugins/
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY ui/src/ ./ui/src/
+COPY scripts/build-ui.ts ./scripts/
+RUN node scripts/build-ui.ts
+
+# 4. The runtime image: the same Node, the app, and two writable mount points owned by the runtime user.
 FROM ${NODE_IMAGE}
 LABEL org.opencontainers.image.title="zen-watcher" \
       org.opencontainers.image.version="0.1.0" \
@@ -32,6 +43,7 @@ ENV NODE_ENV=production \
     ZEN_PLUGIN_DIRS=/plugins \
     ZEN_DATA_DIR=/data
 COPY --from=build /app /app
+COPY --from=ui /ui-build/ui/dist/ /app/ui/dist/
 # /plugins: drop-in plugin directory (mounted in Kubernetes). /data: the standalone store only; kubernetes mode
 # writes no files, so the root filesystem can be read-only there.
 RUN mkdir -p /plugins /data && chown 65532:65532 /plugins /data

@@ -63,6 +63,10 @@ export interface HostEnv {
   podNamespace: string | undefined;
   watchNamespaces: string[];
   inCluster: boolean;
+  /** Read API and UI (docs/READ_API.md): own port in kubernetes mode, bearer tokens for non-loopback standalone. */
+  readPort: number;
+  readTokenFile: string | undefined;
+  readAuthCacheSeconds: number;
 }
 
 export class EnvError extends Error {
@@ -212,5 +216,15 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     podNamespace: env.POD_NAMESPACE || undefined,
     watchNamespaces: split(env.WATCH_NAMESPACE, ','),
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT),
+    // With an ephemeral PORT (tests, several replicas on one machine) the read port is ephemeral too unless set.
+    readPort: int(
+      env,
+      ['ZEN_READ_PORT'],
+      int(env, ['PORT', 'WATCHER_PORT'], 8080, 0, 65535) === 0 ? 0 : 8081,
+      0,
+      65535,
+    ),
+    readTokenFile: env.ZEN_READ_TOKEN_FILE ? resolve(env.ZEN_READ_TOKEN_FILE) : undefined,
+    readAuthCacheSeconds: int(env, ['ZEN_READ_AUTH_CACHE_SECONDS'], 10, 0, 3600),
   });
 }

@@ -26,6 +26,7 @@ import { lazyUsedSignatures, MemoryUsedSignatures, ReplayGuard } from '../http/r
 import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
 import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import { startReadSide } from '../readapi/serve.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { SqliteUsedSignatures } from '../sinks/used-signatures.ts';
 import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
@@ -55,6 +56,8 @@ export interface Host {
   readonly ingesters: IngesterRuntime;
   readonly metrics: Metrics;
   readonly sink: ObservationSink;
+  /** The read API's own port (kubernetes mode); standalone serves it on `port`. */
+  readonly readPort: number | undefined;
   stop(reason?: string): Promise<void>;
 }
 
@@ -188,7 +191,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ? createStandaloneRuntime(env, log, options.sink, metrics)
       : // Loaded only in kubernetes mode: standalone never pays for the Kubernetes client.
         await (await import('./kubernetes.ts')).createKubernetesRuntime(env, log, metrics, options.sink);
-  const sink = runtime.sink;
+  // The read API and UI: an index of the Observations, on every replica (core/readapi).
+  const readSide = await startReadSide({ mode, env, log, metrics, sink: runtime.sink });
+  const sink = readSide.wrapSink(runtime.sink);
   // HMAC replay protection (ADR 0012): used signatures on disk in standalone mode, per replica in kubernetes mode.
   const replay = new ReplayGuard(
     mode === 'standalone'
@@ -332,6 +337,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
             : { ok: false, reason: sink.notReadyReason?.() ?? 'sink not usable' },
     metrics,
     log,
+    extra: readSide.middleware,
   });
   const server = createServer(env, app.callback());
   server.listen({ port: env.port, host: env.host });
@@ -379,12 +385,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await hooks.onStop.promise({ reason });
       server.closeAllConnections();
       await closed;
+      await readSide.close();
       await runtime.close();
       replay.close();
       log.info('stopped');
     })());
 
-  return { mode, port, plugins, ingesters, metrics, sink, stop };
+  return { mode, port, plugins, ingesters, metrics, sink: runtime.sink, readPort: readSide.port, stop };
 }
 
 /** HTTP, or HTTPS (optionally requesting client certificates: mTLS) when ZEN_TLS_CERT_FILE is set; with limits. */

@@ -54,6 +54,8 @@ export interface HttpOptions {
   ready: () => { ok: boolean; reason?: string };
   metrics: Metrics;
   log: Logger;
+  /** Runs before the fixed and webhook routes (the read API and UI in standalone mode); calls next() for others. */
+  extra?: Koa.Middleware | undefined;
 }
 
 /** Longest reason and field echoed in an error body: input quoted in a message (a 900 KB severity) is cut. */
@@ -104,6 +106,7 @@ export function createHttpApp(opts: HttpOptions): Koa {
     }
   });
 
+  if (opts.extra) app.use(opts.extra);
   app.use(router.routes());
   // A wrong method on a fixed route (/healthz, /readyz, /metrics) is a JSON error like every other: the router
   // sets 405 (or 501) and Allow; the body is ours.

@@ -354,6 +354,40 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['status'],
       registers: r,
     }),
+    readRequests: new Counter({
+      name: 'zen_watcher_read_requests_total',
+      help: 'Read API requests by route and HTTP status.',
+      labelNames: ['route', 'status'],
+      registers: r,
+    }),
+    readDuration: new Histogram({
+      name: 'zen_watcher_read_request_duration_seconds',
+      help: 'Read API request latency by route (live streams not included).',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+    readIndexObservations: new Gauge({
+      name: 'zen_watcher_read_index_observations',
+      help: 'Observations in the read index of this replica.',
+      registers: r,
+    }),
+    readIndexSynced: new Gauge({
+      name: 'zen_watcher_read_index_synced',
+      help: '1 once the read index has loaded every Observation (the read API answers 503 before).',
+      registers: r,
+    }),
+    readStreams: new Gauge({
+      name: 'zen_watcher_read_streams',
+      help: 'Open live streams (SSE) of the read API.',
+      registers: r,
+    }),
+    readAccessReviews: new Counter({
+      name: 'zen_watcher_read_access_reviews_total',
+      help: 'TokenReviews and SubjectAccessReviews made for read API callers (cache misses), by result.',
+      labelNames: ['kind', 'result'],
+      registers: r,
+    }),
   });
 }
 

@@ -14,6 +14,7 @@
  *   destinations 7. ingest with two Destinations, one answering 500 forever, vs none; drain time; backlog bound
  *   peer      8. Falcosidekick (ZEN_BENCH_FALCOSIDEKICK) with no outputs and a webhook output vs zen-watcher and bare
  *   scale     9. a new leader over 2,000 realistic (~100 KB) VulnerabilityReports + PolicyReports: peak RSS, time, requests
+ *   readapi  10. read API list/summary latency and index memory with 100,000 Observations vs the API server's LIST
  *   profile   not part of `all`: CPU profiles (node --cpu-prof) of zen-watcher under the ingest and audit loads
  *
  * The kubernetes parts start one real kube-apiserver + etcd (test/controlplane) for the run, or use
@@ -36,6 +37,7 @@ import { ingestPart } from './parts/ingest.ts';
 import { memoryPart } from './parts/memory.ts';
 import { peerPart } from './parts/peer.ts';
 import { profilePart } from './parts/profile.ts';
+import { readApiPart } from './parts/readapi.ts';
 import { scalePart } from './parts/scale.ts';
 import { storePart } from './parts/store.ts';
 import { writesPart } from './parts/writes.ts';
@@ -54,6 +56,7 @@ const PARTS: Record<string, Part> = {
   destinations: (ctx) => destinationsPart(ctx),
   peer: (ctx) => peerPart(ctx),
   scale: scalePart,
+  readapi: readApiPart,
 };
 const ALL = [
   'ingest',
@@ -67,6 +70,7 @@ const ALL = [
   'destinations',
   'peer',
   'scale',
+  'readapi',
 ];
 
 const USAGE = `usage: npm run bench [-- PART...] [--quick] [--json FILE] [--markdown] | npm run bench -- --from FILE [--markdown]

@@ -152,6 +152,24 @@ export const CODE_CALLS: readonly ApiCall[] = [
     { verb, group: 'openreports.io', resource: 'clusterreports', where: 'all', clusterScoped: true, code: KYVERNO },
     { verb, group: '', resource: 'events', where: 'all', code: 'plugins/informer (the Kubernetes Events example)' },
   ]),
+  // The read API's access control (kube-rbac-proxy's way). Cluster-scoped: a sharded install has no ClusterRole,
+  // so its read API answers 503 until an admin binds system:auth-delegator (docs/READ_API.md).
+  {
+    verb: 'create',
+    group: 'authentication.k8s.io',
+    resource: 'tokenreviews',
+    where: 'all',
+    clusterScoped: true,
+    code: 'core/readapi/access.ts (read API callers)',
+  },
+  {
+    verb: 'create',
+    group: 'authorization.k8s.io',
+    resource: 'subjectaccessreviews',
+    where: 'all',
+    clusterScoped: true,
+    code: 'core/readapi/access.ts (read API callers)',
+  },
 ];
 
 /** Granted although the code never calls it: `get` next to list/watch on what is read anyway (harmless, and what
@@ -214,5 +232,7 @@ export const DENIED: readonly { verb: string; group: string; resource: string; s
   { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', ns: 'own' },
   { verb: 'create', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
   { verb: 'update', group: 'apps', resource: 'deployments', ns: 'own' },
-  { verb: 'create', group: 'authorization.k8s.io', resource: 'subjectaccessreviews' },
+  // SubjectAccessReview create is granted since the read API (it asks about its callers); minting tokens is not.
+  { verb: 'create', group: '', resource: 'serviceaccounts', subresource: 'token', ns: 'own' },
+  { verb: 'create', group: 'authorization.k8s.io', resource: 'localsubjectaccessreviews', ns: 'own' },
 ];

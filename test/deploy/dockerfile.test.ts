@@ -99,7 +99,7 @@ describe('Dockerfile', () => {
     const arg = dockerfile.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
     assert.match(arg?.args ?? '', /^NODE_IMAGE=node:24(-slim)?$/);
     const froms = dockerfile.filter((i) => i.op === 'FROM');
-    assert.equal(froms.length, 2, 'multi-stage: build + runtime');
+    assert.equal(froms.length, 3, 'multi-stage: build + UI bundle + runtime');
     for (const f of froms) assert.match(f.args, /^\$\{NODE_IMAGE\}/);
     const last = froms.length - 1;
     const final = dockerfile.filter((i) => i.stage === last);
@@ -110,8 +110,9 @@ describe('Dockerfile', () => {
     assert.deepEqual(op('CMD'), ['["run"]']);
     assert.match(op('ENV').join(' '), /ZEN_PLUGIN_DIRS=\/plugins/);
     assert.match(op('ENV').join(' '), /NODE_ENV=production/);
-    // The runtime stage takes the app from the build stage only, and makes /plugins writable for 65532.
-    assert.deepEqual(op('COPY'), ['--from=build /app /app']);
+    // The runtime stage takes the app from the build stage and the UI's static files from the UI stage only, and
+    // makes /plugins writable for 65532.
+    assert.deepEqual(op('COPY'), ['--from=build /app /app', '--from=ui /ui-build/ui/dist/ /app/ui/dist/']);
     assert.match(op('RUN').join(' '), /mkdir -p \/plugins .*chown 65532:65532 \/plugins/);
     // The USER line comes after the last RUN: nothing runs as root at runtime.
     const idx = (o: string) => final.map((i) => i.op).lastIndexOf(o);
@@ -135,7 +136,12 @@ describe('Dockerfile', () => {
       [],
     );
     assert.deepEqual(
-      context.filter((f) => !/^(package\.json|package-lock\.json|bin\/|core\/|plugins\/|config\/standalone\/)/.test(f)),
+      context.filter(
+        (f) =>
+          !/^(package\.json|package-lock\.json|bin\/|core\/|plugins\/|config\/standalone\/|ui\/src\/|scripts\/build-ui\.ts$)/.test(
+            f,
+          ),
+      ),
       [],
     );
   });

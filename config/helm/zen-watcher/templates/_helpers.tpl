@@ -93,6 +93,15 @@ rules as config/rbac/role.yaml, and test/deploy/rbac.test.ts keeps them in step)
 - apiGroups: [""]
   resources: [events]
   verbs: [get, list, watch]
+{{- if $cluster }}
+# The read API's callers: TokenReview, then SubjectAccessReview per namespace (core/readapi/access.ts).
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+{{- end }}
 {{- with .root.Values.rbac.extraReadRules }}
 {{ toYaml . }}
 {{- end }}

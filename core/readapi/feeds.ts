@@ -1,0 +1,174 @@
+/**
+ * What fills the read index, per mode.
+ *
+ * Standalone: the store is the only writer's own file, so the index is the store's rows loaded once at start
+ * plus every Observation the sink then creates (this process is the only writer); TTL expiry is mirrored by
+ * dropping entries past their expiry. The detail view reads the row from the store.
+ *
+ * Kubernetes: a list + watch of every Observation in the watched namespaces (or cluster-wide), on every replica,
+ * for the life of the process. The informer's transform turns each object into the index's Entry at once, so
+ * neither the informer's store nor the index holds a full object (the same idea as ADR 0011's resolver cache,
+ * generalized to all Observations and all replicas). The detail view GETs the one object.
+ */
+import { DatabaseSync } from 'node:sqlite';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Observation } from '../api/index.ts';
+import type { KubeApi } from '../kube/api.ts';
+import { createInformer, type InformerMetrics, type KubeLog } from '../kube/informer.ts';
+import { OBSERVATION_GVR } from '../sinks/kube-sink.ts';
+import { SqliteStore } from '../sinks/sqlite-store.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+import { type Entry, type ObservationDoc, type ReadIndex, toEntry } from './index.ts';
+
+export interface Feed {
+  getDoc(namespace: string, name: string): Promise<unknown | undefined>;
+  /** The sink the pipeline writes through (standalone: it tells the index what was created). */
+  wrap(sink: ObservationSink): ObservationSink;
+  close(): void;
+}
+
+/** Standalone: the store's rows, then what this process writes. */
+export function storeFeed(index: ReadIndex, store: ObservationSink, opts: { expiryIntervalMs: number }): Feed {
+  const sqlite = store instanceof SqliteStore ? store : undefined;
+  // A second, read-only connection for the detail view (WAL: readers never block the writer).
+  const reader = sqlite && sqlite.path !== ':memory:' ? new DatabaseSync(sqlite.path, { readOnly: true }) : undefined;
+  const getRow = reader?.prepare('SELECT doc, created_at FROM observations WHERE namespace = ? AND name = ?');
+  const memoryDocs = new Map<string, Observation>(); // only without a file-backed store (tests with another sink)
+  if (sqlite) {
+    const rows = sqlite.list({ limit: Number.MAX_SAFE_INTEGER });
+    for (const r of rows) {
+      const e = toEntry(r as ObservationDoc, Date.parse(r.createdAt));
+      if (e) index.upsert(e);
+    }
+  }
+  index.expire();
+  index.markSynced();
+  const timer = setInterval(() => index.expire(), opts.expiryIntervalMs);
+  timer.unref();
+  return {
+    async getDoc(namespace, name) {
+      if (getRow) {
+        const row = getRow.get(namespace, name) as { doc: string; created_at: number } | undefined;
+        return row ? { ...JSON.parse(row.doc), createdAt: new Date(row.created_at).toISOString() } : undefined;
+      }
+      return (
+        memoryDocs.get(`${namespace}/${name}`) ??
+        (sqlite?.list({ limit: Number.MAX_SAFE_INTEGER }) ?? []).find(
+          (o) => o.namespace === namespace && o.name === name,
+        )
+      );
+    },
+    wrap(sink) {
+      // Every member of the sink passes through (readiness, reasons, anything added later); only write() is
+      // watched, to add what was created to the index.
+      const write: ObservationSink['write'] = async (obs, previous, options) => {
+        const outcome = await sink.write(obs, previous, options);
+        if (outcome === 'created') {
+          const e = toEntry(obs as ObservationDoc, Date.now());
+          if (e) {
+            if (!sqlite) memoryDocs.set(e.key, obs);
+            index.upsert(e);
+          }
+        }
+        return outcome;
+      };
+      return new Proxy(sink, {
+        get(target, prop) {
+          if (prop === 'write') return write;
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    },
+    close() {
+      clearInterval(timer);
+      reader?.close();
+    },
+  };
+}
+
+interface Slim {
+  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string };
+  entry: Entry | undefined;
+}
+
+/** Kubernetes: one informer per watched namespace (or one cluster-wide) over all Observations. */
+export function kubeFeed(
+  index: ReadIndex,
+  deps: {
+    kubeConfig: KubeConfig;
+    api: KubeApi;
+    namespaces: readonly string[];
+    log: KubeLog;
+    metrics?: InformerMetrics;
+    onSynced?: () => void;
+  },
+): Feed {
+  const stop = new AbortController();
+  const scopes = deps.namespaces.length ? deps.namespaces : [undefined];
+  const listed = new Set<string>();
+  const transform = (obj: unknown): Slim => {
+    const o = obj as ObservationDoc & {
+      metadata: { uid?: string; resourceVersion?: string; creationTimestamp?: string };
+    };
+    const created = Date.parse(o.metadata?.creationTimestamp ?? '');
+    return {
+      metadata: {
+        name: o.metadata?.name as string,
+        namespace: o.metadata?.namespace as string,
+        ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}),
+        ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+      },
+      // expiresAt only in standalone: the GC deletes here, and the watch reports it.
+      entry: toEntry(o, Number.isNaN(created) ? undefined : created),
+    };
+  };
+  const put = (o: Slim) => {
+    if (o.entry) index.upsert(o.entry.expiresAt === undefined ? o.entry : { ...o.entry, expiresAt: undefined });
+  };
+  for (const ns of scopes) {
+    void createInformer<Slim>(
+      deps.kubeConfig,
+      {
+        group: OBSERVATION_GVR.group,
+        version: OBSERVATION_GVR.version,
+        resource: OBSERVATION_GVR.plural,
+        ...(ns ? { namespace: ns } : {}),
+        signal: stop.signal,
+      },
+      {
+        add: put,
+        update: put,
+        delete: (o) => index.delete(`${o.metadata.namespace}/${o.metadata.name}`),
+        synced: () => {
+          listed.add(ns ?? '');
+          if (listed.size === scopes.length && !index.synced) {
+            index.markSynced();
+            deps.onSynced?.();
+          }
+        },
+      },
+      { log: deps.log, transform, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+    ).catch((err) => deps.log.error({ err: (err as Error).message }, 'read index informer stopped'));
+  }
+  return {
+    async getDoc(namespace, name) {
+      try {
+        const o = await deps.api.get<{ metadata?: { managedFields?: unknown } }>({
+          group: OBSERVATION_GVR.group,
+          version: OBSERVATION_GVR.version,
+          plural: OBSERVATION_GVR.plural,
+          namespace,
+          name,
+        });
+        if (o.metadata) delete o.metadata.managedFields;
+        return o;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    },
+    wrap: (sink) => sink,
+    close: () => stop.abort(),
+  };
+}

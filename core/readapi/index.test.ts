@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { makeObservation } from '../../test/support/observations.ts';
+import type { Severity } from '../api/types.ts';
+import { type Entry, type Filter, matcher, ReadIndex, SEE_ALL, SORT_KEYS, type SortKey, toEntry } from './index.ts';
+import { ownerChain } from './owners.ts';
+
+const SEVS: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+
+function entry(i: number, o: { sev?: Severity; ns?: string; src?: string; at?: number; title?: string } = {}): Entry {
+  const obs = makeObservation({
+    source: o.src ?? ['trivy', 'falco', 'kyverno'][i % 3]!,
+    severity: o.sev ?? SEVS[i % 5]!,
+    title: o.title ?? `finding ${i}`,
+    namespace: o.ns ?? ['a', 'b', 'c'][i % 3]!,
+    resource: { kind: 'Pod', name: `app-${i % 4}-5c4f8d9b7-x2x9q` },
+    // Deliberate ties in time: the tie-break must keep the order total.
+    detectedAt: new Date(o.at ?? 1_700_000_000_000 + (i % 7) * 1000),
+  });
+  return toEntry(obs, 1_700_000_000_000)!;
+}
+
+/** Every page, following cursors. */
+function walk(ix: ReadIndex, f: Filter, sort: SortKey, limit: number, vis = SEE_ALL): Entry[] {
+  const out: Entry[] = [];
+  let cursor: string | undefined;
+  let totals = new Set<number>();
+  do {
+    const p = ix.list(f, vis, { sort, limit, ...(cursor ? { cursor } : {}) });
+    assert.ok(p.items.length <= limit);
+    totals.add(p.total);
+    out.push(...p.items);
+    cursor = p.next;
+  } while (cursor);
+  assert.equal(totals.size, 1, 'the total is the same on every page');
+  totals = new Set();
+  return out;
+}
+
+function expected(all: Entry[], f: Filter, sort: SortKey, vis = SEE_ALL): string[] {
+  const m = matcher(f, vis);
+  const cmp = (a: Entry, b: Entry) =>
+    (sort.endsWith('severity') ? a.rank - b.rank : 0) || a.detectedAt - b.detectedAt || (a.key < b.key ? -1 : 1);
+  const sorted = all.filter(m).sort(cmp);
+  if (sort.startsWith('-')) sorted.reverse();
+  return sorted.map((e) => e.key);
+}
+
+describe('ReadIndex', () => {
+  test('paging with cursors returns every match once, in the sort order, for every sort and page size', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 120 }),
+        fc.constantFrom(...SORT_KEYS),
+        fc.integer({ min: 1, max: 25 }),
+        fc.record({ severity: fc.option(fc.constantFrom(...SEVS)), ns: fc.option(fc.constantFrom('a', 'b')) }),
+        (n, sort, limit, pick) => {
+          const ix = new ReadIndex();
+          const all = Array.from({ length: n }, (_, i) => entry(i));
+          for (const e of all) ix.upsert(e);
+          const f: Filter = {
+            ...(pick.severity ? { severity: [pick.severity] } : {}),
+            ...(pick.ns ? { namespace: [pick.ns] } : {}),
+          };
+          assert.deepEqual(
+            walk(ix, f, sort, limit).map((e) => e.key),
+            expected(all, f, sort),
+          );
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  test('a cursor stays valid while items are added and removed around it', () => {
+    const ix = new ReadIndex();
+    for (let i = 0; i < 40; i++) ix.upsert(entry(i, { at: 1_000_000 + i * 1000 }));
+    const p1 = ix.list({}, SEE_ALL, { limit: 10 });
+    // Newer items and a deleted earlier item do not shift the next page.
+    ix.upsert(entry(100, { at: 9_000_000 }));
+    ix.delete(p1.items[0]!.key);
+    const p2 = ix.list({}, SEE_ALL, { limit: 10, cursor: p1.next! });
+    assert.equal(p2.items[0]!.detectedAt, p1.items[9]!.detectedAt - 1000);
+    // An updated item moves; it is not listed twice.
+    const moved = p2.items[0]!;
+    ix.upsert({ ...moved, detectedAt: 10_000_000 });
+    assert.equal(ix.list({}, SEE_ALL, { limit: 100 }).items.filter((e) => e.key === moved.key).length, 1);
+    assert.equal(ix.size, 40);
+  });
+
+  test('a malformed cursor is refused', () => {
+    const ix = new ReadIndex();
+    assert.throws(() => ix.list({}, SEE_ALL, { limit: 1, cursor: 'nonsense' }), /cursor/);
+    assert.throws(
+      () => ix.list({}, SEE_ALL, { limit: 1, cursor: Buffer.from('[1,"x"]').toString('base64url') }),
+      /cursor/,
+    );
+  });
+
+  test('visibility: a caller sees only its namespaces, in lists, counts, summaries and the resource view', () => {
+    const ix = new ReadIndex();
+    for (let i = 0; i < 30; i++) ix.upsert(entry(i));
+    const vis = { all: false as const, namespaces: new Set(['a']) };
+    const page = ix.list({}, vis, { limit: 100 });
+    assert.equal(page.total, 10);
+    assert.ok(page.items.every((e) => e.namespace === 'a'));
+    const s = ix.summary({}, vis);
+    assert.equal(s.total, 10);
+    assert.deepEqual(Object.keys(s.byNamespace), ['a']);
+    assert.equal(ix.resource({ kind: 'Deployment', namespace: 'b', name: 'app-1' }, vis).entries.length, 0);
+    assert.ok(ix.resource({ kind: 'Deployment', namespace: 'a', name: 'app-0' }, vis).entries.length > 0);
+    assert.equal(ix.list({}, { all: false, namespaces: new Set() }, { limit: 10 }).total, 0);
+  });
+
+  test('free text, time range and phase filters', () => {
+    const ix = new ReadIndex();
+    ix.upsert(entry(1, { title: 'CVE-2024-1234 in OpenSSL', at: 5000 }));
+    ix.upsert(entry(2, { title: 'Terminal shell', at: 6000 }));
+    ix.upsert({ ...entry(3, { at: 7000 }), phase: 'Resolved', resolvedAt: 8000 });
+    assert.equal(ix.list({ q: 'openssl' }, SEE_ALL, { limit: 10 }).total, 1);
+    assert.equal(ix.list({ q: 'app-1-5c4f8d9b7' }, SEE_ALL, { limit: 10 }).total, 1, 'resource names are searched');
+    assert.equal(ix.list({ since: 6000 }, SEE_ALL, { limit: 10 }).total, 2);
+    assert.equal(ix.list({ since: 5000, until: 6000 }, SEE_ALL, { limit: 10 }).total, 1);
+    assert.equal(ix.list({ phase: 'Resolved' }, SEE_ALL, { limit: 10 }).total, 1);
+  });
+
+  test('summary: severity × source, namespaces, hourly new and resolved, top resources by their owner', () => {
+    const ix = new ReadIndex();
+    const now = Date.UTC(2026, 0, 1, 12, 30);
+    ix.upsert(entry(0, { sev: 'critical', src: 'trivy', ns: 'a', at: now - 3_600_000 }));
+    ix.upsert(entry(4, { sev: 'critical', src: 'falco', ns: 'a', at: now - 60_000 }));
+    ix.upsert({
+      ...entry(8, { sev: 'low', src: 'trivy', at: now - 60_000 }),
+      phase: 'Resolved',
+      resolvedAt: now - 1000,
+    });
+    // first-seen comes from the annotation (= detectedAt in makeObservation)
+    const s = ix.summary({}, SEE_ALL, { now, hours: 3 });
+    assert.equal(s.total, 3);
+    assert.deepEqual(s.bySeveritySource, { critical: { trivy: 1, falco: 1 }, low: { trivy: 1 } });
+    assert.deepEqual(
+      s.hourly.map((h) => [h.new, h.resolved]),
+      [
+        [0, 0],
+        [1, 0],
+        [2, 1],
+      ],
+    );
+    assert.deepEqual(s.topResources[0], {
+      kind: 'Deployment',
+      namespace: 'a',
+      name: 'app-0',
+      count: 2,
+      worst: 'critical',
+    });
+  });
+
+  test('occurrences: the same fingerprint in several dedup windows', () => {
+    const ix = new ReadIndex();
+    const a = entry(1, { at: 1000 });
+    ix.upsert(a);
+    ix.upsert({ ...a, key: 'a/other', name: 'other', detectedAt: 9000, firstSeen: 9000 });
+    assert.deepEqual(ix.occurrences(a), { count: 2, firstSeen: a.firstSeen, lastSeen: 9000 });
+  });
+
+  test('replaceAll (a relist) deletes what is gone and announces only changes', () => {
+    const ix = new ReadIndex();
+    for (let i = 0; i < 5; i++) ix.upsert(entry(i));
+    const events: string[] = [];
+    ix.subscribe((e) => events.push(`${e.type}:${e.entry.key}`));
+    ix.replaceAll([entry(0), entry(1), { ...entry(2), phase: 'Resolved' }]);
+    assert.equal(ix.size, 3);
+    assert.deepEqual(
+      events.sort(),
+      [`delete:${entry(3).key}`, `delete:${entry(4).key}`, `upsert:${entry(2).key}`].sort(),
+    );
+  });
+});
+
+describe('ownerChain', () => {
+  test('Pod → ReplicaSet → Deployment, ReplicaSet → Deployment, Job → CronJob, others alone', () => {
+    const ns = 'shop';
+    assert.deepEqual(
+      ownerChain({ kind: 'Pod', namespace: ns, name: 'payments-7d9f8b6c5-x2x9q' }).map((r) => `${r.kind}/${r.name}`),
+      ['Pod/payments-7d9f8b6c5-x2x9q', 'ReplicaSet/payments-7d9f8b6c5', 'Deployment/payments'],
+    );
+    assert.deepEqual(
+      ownerChain({ kind: 'ReplicaSet', namespace: ns, name: 'my-api-server-5c4f8d9b7' }).map((r) => r.name),
+      ['my-api-server-5c4f8d9b7', 'my-api-server'],
+    );
+    assert.deepEqual(
+      ownerChain({ kind: 'Pod', namespace: ns, name: 'backup-28391040-x7kq2' }).map((r) => `${r.kind}/${r.name}`),
+      ['Pod/backup-28391040-x7kq2', 'Job/backup-28391040', 'CronJob/backup'],
+    );
+    // A StatefulSet's Pod and names with vowels in the "hash" stay alone.
+    assert.equal(ownerChain({ kind: 'Pod', namespace: ns, name: 'postgres-0' }).length, 1);
+    assert.equal(ownerChain({ kind: 'ReplicaSet', namespace: ns, name: 'my-release' }).length, 1);
+  });
+});

@@ -1,0 +1,495 @@
+/**
+ * The read index: every Observation this replica can see, in memory, shaped for the read API (list with filters,
+ * stable sort and cursor pagination, summaries, the per-resource view, the live stream). It holds a slim record
+ * per Observation (no `details`, no managedFields): a finding's full document is fetched from its source of truth
+ * (the store, or a GET of one object) only for the detail view.
+ *
+ * Feeds: standalone mode loads the store and adds what the sink writes (core/readapi/store-feed.ts); kubernetes
+ * mode is a list + watch of the Observations (core/readapi/kube-feed.ts). Queries never touch the API server.
+ *
+ * Ordering: two sorted arrays (by detection time, by severity then time), kept sorted on every change by binary
+ * search and splice, so a page is a binary search to the cursor and a walk until the page is full. The tie-break
+ * is `namespace/name`, unique, so the order is total and a cursor never skips or repeats an item.
+ */
+import { SEVERITIES } from '../api/types.ts';
+import { ownerChain, type ResourceKey, resourceKey } from './owners.ts';
+
+export const SEVERITY_RANK: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(SEVERITIES.map((s, i) => [s, SEVERITIES.length - i])),
+);
+
+/** What the index keeps of one Observation. */
+export interface Entry {
+  /** `namespace/name`: unique. */
+  readonly key: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly source: string;
+  readonly severity: string;
+  readonly category: string;
+  readonly eventType: string;
+  readonly title: string;
+  readonly message: string | undefined;
+  readonly resource: { apiVersion?: string; kind?: string; name?: string; namespace?: string } | undefined;
+  readonly fingerprint: string;
+  /** spec.detectedAt, ms. */
+  readonly detectedAt: number;
+  /** When zen-watcher first saw the finding (first-seen annotation, else creation), ms. */
+  readonly firstSeen: number;
+  readonly phase: 'Active' | 'Resolved';
+  readonly resolvedAt: number | undefined;
+  readonly reason: string | undefined;
+  /** ms; standalone only (kubernetes mode deletes by GC and the watch tells us). */
+  readonly expiresAt: number | undefined;
+  /** Lower-cased text searched by `q`. */
+  readonly text: string;
+  readonly rank: number;
+}
+
+/** An Observation document, as the store or the API server holds it (only the fields read here). */
+export interface ObservationDoc {
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+  };
+  name?: string;
+  namespace?: string;
+  annotations?: Record<string, string>;
+  spec?: {
+    source?: string;
+    severity?: string;
+    category?: string;
+    eventType?: string;
+    title?: string;
+    message?: string;
+    resource?: { apiVersion?: string; kind?: string; name?: string; namespace?: string };
+    fingerprint?: string;
+    detectedAt?: string;
+    ttlSecondsAfterCreation?: number;
+  };
+  status?: { phase?: string; resolvedAt?: string; reason?: string };
+}
+
+const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
+const MAX_MESSAGE = 512;
+
+function ms(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const n = Date.parse(v);
+  return Number.isNaN(n) ? undefined : n;
+}
+
+/** Builds an Entry from a document in either shape (store: top-level name/namespace; Kubernetes: metadata). */
+export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefined {
+  const namespace = doc.metadata?.namespace ?? doc.namespace;
+  const name = doc.metadata?.name ?? doc.name;
+  const spec = doc.spec;
+  if (!namespace || !name || !spec) return undefined;
+  const annotations = doc.metadata?.annotations ?? doc.annotations ?? {};
+  const detectedAt = ms(spec.detectedAt) ?? createdAt ?? 0;
+  const firstSeen = ms(annotations[FIRST_SEEN]) ?? createdAt ?? ms(doc.metadata?.creationTimestamp) ?? detectedAt;
+  const severity = spec.severity ?? 'info';
+  const message = spec.message === undefined ? undefined : spec.message.slice(0, MAX_MESSAGE);
+  const r = spec.resource;
+  const resource = r && (r.kind || r.name) ? { ...r } : undefined;
+  const title = spec.title ?? '';
+  const text = [title, message ?? '', resource?.kind ?? '', resource?.name ?? '', namespace, name, spec.eventType ?? '']
+    .join('\n')
+    .toLowerCase();
+  const ttl = spec.ttlSecondsAfterCreation;
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    source: spec.source ?? 'unknown',
+    severity,
+    category: spec.category ?? 'security',
+    eventType: spec.eventType ?? 'custom_event',
+    title,
+    message,
+    resource,
+    fingerprint: spec.fingerprint ?? name,
+    detectedAt,
+    firstSeen,
+    phase: doc.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
+    resolvedAt: ms(doc.status?.resolvedAt),
+    reason: doc.status?.reason,
+    expiresAt: createdAt !== undefined && typeof ttl === 'number' ? createdAt + ttl * 1000 : undefined,
+    text,
+    rank: SEVERITY_RANK[severity] ?? 0,
+  };
+}
+
+export type SortKey = 'detectedAt' | '-detectedAt' | 'severity' | '-severity';
+export const SORT_KEYS: readonly SortKey[] = ['-detectedAt', 'detectedAt', '-severity', 'severity'];
+
+type Compare = (a: Cursorish, b: Cursorish) => number;
+interface Cursorish {
+  key: string;
+  detectedAt: number;
+  rank: number;
+}
+
+const byKey = (a: Cursorish, b: Cursorish) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+const byTime: Compare = (a, b) => a.detectedAt - b.detectedAt || byKey(a, b);
+const bySeverity: Compare = (a, b) => a.rank - b.rank || a.detectedAt - b.detectedAt || byKey(a, b);
+
+/** An array kept in `compare` order. */
+class Sorted {
+  readonly items: Entry[] = [];
+  readonly compare: Compare;
+  constructor(compare: Compare) {
+    this.compare = compare;
+  }
+  /** First index whose item is > probe (after = true) or >= probe. */
+  bound(probe: Cursorish, after: boolean): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = this.compare(this.items[mid]!, probe);
+      if (c < 0 || (after && c === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  insert(e: Entry): void {
+    const i = this.bound(e, false);
+    if (i === this.items.length) this.items.push(e);
+    else this.items.splice(i, 0, e);
+  }
+  remove(e: Entry): void {
+    const i = this.bound(e, false);
+    if (this.items[i]?.key === e.key) this.items.splice(i, 1);
+  }
+}
+
+export interface Filter {
+  source?: readonly string[];
+  severity?: readonly string[];
+  category?: readonly string[];
+  namespace?: readonly string[];
+  kind?: readonly string[];
+  /** Resource name (exact). */
+  resource?: string;
+  phase?: 'Active' | 'Resolved';
+  /** detectedAt range, ms (inclusive since, exclusive until). */
+  since?: number;
+  until?: number;
+  /** Free text, matched case-insensitively in title, message, resource, names. */
+  q?: string;
+}
+
+/** Which namespaces the caller may read: all, or a set. */
+export type Visibility = { all: true } | { all: false; namespaces: ReadonlySet<string> };
+export const SEE_ALL: Visibility = Object.freeze({ all: true });
+
+export interface Page {
+  items: Entry[];
+  /** Matches of the filter (visible to the caller), over all pages. */
+  total: number;
+  next: string | undefined;
+}
+
+export class CursorError extends Error {}
+
+function encodeCursor(e: Cursorish): string {
+  return Buffer.from(JSON.stringify([e.detectedAt, e.rank, e.key])).toString('base64url');
+}
+
+function decodeCursor(s: string): Cursorish {
+  try {
+    const v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8')) as unknown;
+    if (
+      Array.isArray(v) &&
+      v.length === 3 &&
+      Number.isFinite(v[0]) &&
+      Number.isFinite(v[1]) &&
+      typeof v[2] === 'string'
+    )
+      return { detectedAt: v[0], rank: v[1], key: v[2] };
+  } catch {}
+  throw new CursorError('cursor is not one this API returned');
+}
+
+export function matcher(f: Filter, vis: Visibility): (e: Entry) => boolean {
+  const set = (xs?: readonly string[]) => (xs?.length ? new Set(xs) : undefined);
+  const source = set(f.source);
+  const severity = set(f.severity);
+  const category = set(f.category);
+  const namespace = set(f.namespace);
+  const kind = set(f.kind?.map((k) => k.toLowerCase()));
+  const q = f.q?.trim().toLowerCase() || undefined;
+  const allowed = vis.all ? undefined : vis.namespaces;
+  return (e) =>
+    (!allowed || allowed.has(e.namespace)) &&
+    (!source || source.has(e.source)) &&
+    (!severity || severity.has(e.severity)) &&
+    (!category || category.has(e.category)) &&
+    (!namespace || namespace.has(e.namespace)) &&
+    (!kind || kind.has((e.resource?.kind ?? '').toLowerCase())) &&
+    (f.resource === undefined || e.resource?.name === f.resource) &&
+    (f.phase === undefined || e.phase === f.phase) &&
+    (f.since === undefined || e.detectedAt >= f.since) &&
+    (f.until === undefined || e.detectedAt < f.until) &&
+    (!q || e.text.includes(q));
+}
+
+export type ChangeEvent = { type: 'upsert'; entry: Entry } | { type: 'delete'; entry: Entry };
+
+export interface Summary {
+  total: number;
+  active: number;
+  resolved: number;
+  bySeveritySource: Record<string, Record<string, number>>;
+  bySeverity: Record<string, number>;
+  bySource: Record<string, number>;
+  byNamespace: Record<string, number>;
+  topResources: { kind: string; namespace: string; name: string; count: number; worst: string }[];
+  /** Per hour (start, ms) over the window: new findings by severity and by source, and resolved. */
+  hourly: {
+    hour: number;
+    new: number;
+    resolved: number;
+    bySeverity: Record<string, number>;
+    bySource: Record<string, number>;
+  }[];
+}
+
+const HOUR = 3_600_000;
+
+export class ReadIndex {
+  readonly #entries = new Map<string, Entry>();
+  readonly #byTime = new Sorted(byTime);
+  readonly #bySeverity = new Sorted(bySeverity);
+  /** fingerprint → keys (the same finding across dedup windows). */
+  readonly #byFingerprint = new Map<string, Set<string>>();
+  readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  #synced = false;
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** False until the feed's first complete load (the API answers 503 until then). */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  markSynced(): void {
+    this.#synced = true;
+  }
+
+  upsert(e: Entry): void {
+    const old = this.#entries.get(e.key);
+    if (old) this.#unfile(old);
+    this.#entries.set(e.key, e);
+    this.#byTime.insert(e);
+    this.#bySeverity.insert(e);
+    const fp = this.#byFingerprint.get(e.fingerprint);
+    if (fp) fp.add(e.key);
+    else this.#byFingerprint.set(e.fingerprint, new Set([e.key]));
+    this.#emit({ type: 'upsert', entry: e });
+  }
+
+  delete(key: string): void {
+    const old = this.#entries.get(key);
+    if (!old) return;
+    this.#unfile(old);
+    this.#entries.delete(key);
+    this.#emit({ type: 'delete', entry: old });
+  }
+
+  /** Drops what expired (standalone TTL; the store deletes the rows on its own schedule). */
+  expire(now = Date.now()): number {
+    let n = 0;
+    for (const e of [...this.#entries.values()])
+      if (e.expiresAt !== undefined && e.expiresAt <= now) {
+        this.delete(e.key);
+        n++;
+      }
+    return n;
+  }
+
+  /** Replaces everything (a relist): deletes what is gone, upserts the rest. */
+  replaceAll(entries: Iterable<Entry>): void {
+    const seen = new Set<string>();
+    for (const e of entries) {
+      seen.add(e.key);
+      const old = this.#entries.get(e.key);
+      if (!old || !sameEntry(old, e)) this.upsert(e);
+    }
+    for (const key of [...this.#entries.keys()]) if (!seen.has(key)) this.delete(key);
+  }
+
+  #unfile(e: Entry): void {
+    this.#byTime.remove(e);
+    this.#bySeverity.remove(e);
+    const fp = this.#byFingerprint.get(e.fingerprint);
+    fp?.delete(e.key);
+    if (fp?.size === 0) this.#byFingerprint.delete(e.fingerprint);
+  }
+
+  #emit(ev: ChangeEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(ev);
+      } catch {}
+    }
+  }
+
+  subscribe(listener: (e: ChangeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  get(namespace: string, name: string): Entry | undefined {
+    return this.#entries.get(`${namespace}/${name}`);
+  }
+
+  namespaces(): Set<string> {
+    const out = new Set<string>();
+    for (const e of this.#entries.values()) out.add(e.namespace);
+    return out;
+  }
+
+  /** The same finding across dedup windows: how many Observations, first and last seen. */
+  occurrences(e: Entry): { count: number; firstSeen: number; lastSeen: number } {
+    const keys = this.#byFingerprint.get(e.fingerprint) ?? new Set([e.key]);
+    let first = e.firstSeen;
+    let last = e.detectedAt;
+    for (const k of keys) {
+      const o = this.#entries.get(k);
+      if (!o || o.source !== e.source) continue;
+      first = Math.min(first, o.firstSeen);
+      last = Math.max(last, o.detectedAt);
+    }
+    return { count: keys.size, firstSeen: first, lastSeen: last };
+  }
+
+  list(filter: Filter, vis: Visibility, opts: { sort?: SortKey; limit: number; cursor?: string }): Page {
+    const sort = opts.sort ?? '-detectedAt';
+    const list = sort.endsWith('severity') ? this.#bySeverity : this.#byTime;
+    const desc = sort.startsWith('-');
+    const match = matcher(filter, vis);
+    const items: Entry[] = [];
+    const arr = list.items;
+    let total = 0;
+    let next: string | undefined;
+    if (desc) {
+      const start = opts.cursor ? list.bound(decodeCursor(opts.cursor), false) - 1 : arr.length - 1;
+      // Count everything that matches; collect the page from the cursor on.
+      for (let i = arr.length - 1; i >= 0; i--) {
+        const e = arr[i]!;
+        if (!match(e)) continue;
+        total++;
+        if (i <= start && items.length < opts.limit) items.push(e);
+        else if (i <= start && next === undefined) next = encodeCursor(items[items.length - 1]!);
+      }
+    } else {
+      const start = opts.cursor ? list.bound(decodeCursor(opts.cursor), true) : 0;
+      for (let i = 0; i < arr.length; i++) {
+        const e = arr[i]!;
+        if (!match(e)) continue;
+        total++;
+        if (i >= start && items.length < opts.limit) items.push(e);
+        else if (i >= start && next === undefined) next = encodeCursor(items[items.length - 1]!);
+      }
+    }
+    return { items, total, next };
+  }
+
+  summary(filter: Filter, vis: Visibility, opts: { now?: number; hours?: number; top?: number } = {}): Summary {
+    const now = opts.now ?? Date.now();
+    const hours = opts.hours ?? 24;
+    const firstHour = Math.floor(now / HOUR) * HOUR - (hours - 1) * HOUR;
+    const hourly: Summary['hourly'] = [];
+    for (let i = 0; i < hours; i++)
+      hourly.push({ hour: firstHour + i * HOUR, new: 0, resolved: 0, bySeverity: {}, bySource: {} });
+    const match = matcher(filter, vis);
+    const s: Summary = {
+      total: 0,
+      active: 0,
+      resolved: 0,
+      bySeveritySource: {},
+      bySeverity: {},
+      bySource: {},
+      byNamespace: {},
+      topResources: [],
+      hourly,
+    };
+    const resources = new Map<string, { kind: string; namespace: string; name: string; count: number; rank: number }>();
+    for (const e of this.#entries.values()) {
+      if (!match(e)) continue;
+      s.total++;
+      if (e.phase === 'Resolved') s.resolved++;
+      else s.active++;
+      const row = s.bySeveritySource[e.severity] ?? {};
+      s.bySeveritySource[e.severity] = row;
+      row[e.source] = (row[e.source] ?? 0) + 1;
+      s.bySeverity[e.severity] = (s.bySeverity[e.severity] ?? 0) + 1;
+      s.bySource[e.source] = (s.bySource[e.source] ?? 0) + 1;
+      s.byNamespace[e.namespace] = (s.byNamespace[e.namespace] ?? 0) + 1;
+      if (e.resource?.name && e.phase === 'Active') {
+        const top = ownerChain(resourceKey(e)).at(-1)!;
+        const k = `${top.kind}/${top.namespace}/${top.name}`;
+        const r = resources.get(k);
+        if (r) {
+          r.count++;
+          r.rank = Math.max(r.rank, e.rank);
+        } else resources.set(k, { ...top, count: 1, rank: e.rank });
+      }
+      const h = Math.floor((e.firstSeen - firstHour) / HOUR);
+      const bucket = hourly[h];
+      if (bucket && e.firstSeen >= firstHour) {
+        bucket.new++;
+        bucket.bySeverity[e.severity] = (bucket.bySeverity[e.severity] ?? 0) + 1;
+        bucket.bySource[e.source] = (bucket.bySource[e.source] ?? 0) + 1;
+      }
+      if (e.resolvedAt !== undefined && e.resolvedAt >= firstHour) {
+        const rb = hourly[Math.floor((e.resolvedAt - firstHour) / HOUR)];
+        if (rb) rb.resolved++;
+      }
+    }
+    s.topResources = [...resources.values()]
+      .sort((a, b) => b.rank - a.rank || b.count - a.count || a.name.localeCompare(b.name))
+      .slice(0, opts.top ?? 10)
+      .map(({ rank, ...r }) => ({ ...r, worst: SEVERITIES[SEVERITIES.length - rank] ?? 'info' }));
+    return s;
+  }
+
+  /**
+   * Findings about one object and what it owns, as the sources name them: asking for Deployment `payments`
+   * also returns the findings about its ReplicaSets (`payments-<hash>`) and Pods (`payments-<hash>-<id>`).
+   */
+  resource(target: ResourceKey, vis: Visibility): { entries: Entry[]; related: ResourceKey[] } {
+    if (!vis.all && !vis.namespaces.has(target.namespace)) return { entries: [], related: [] };
+    const entries: Entry[] = [];
+    const related = new Map<string, ResourceKey>();
+    const want = target.kind.toLowerCase();
+    for (const e of this.#byTime.items) {
+      if (!e.resource?.name) continue;
+      const rk = resourceKey(e);
+      if (rk.namespace !== target.namespace) continue;
+      const chain = ownerChain(rk);
+      if (!chain.some((c) => c.kind.toLowerCase() === want && c.name === target.name)) continue;
+      entries.push(e);
+      for (const c of chain) related.set(`${c.kind}/${c.name}`, c);
+    }
+    entries.reverse();
+    return { entries, related: [...related.values()] };
+  }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  return (
+    a.detectedAt === b.detectedAt &&
+    a.phase === b.phase &&
+    a.resolvedAt === b.resolvedAt &&
+    a.severity === b.severity &&
+    a.title === b.title &&
+    a.firstSeen === b.firstSeen
+  );
+}

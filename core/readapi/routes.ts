@@ -1,0 +1,378 @@
+/**
+ * The read API (`/api/v1/...`, JSON, docs/READ_API.md) and the UI (`/ui/`), as one koa middleware. Every answer
+ * comes from the ReadIndex; only the detail view fetches one document from the source of truth (`getDoc`).
+ * Access is checked on every request (core/readapi/access.ts); a caller sees only the namespaces it may list.
+ */
+import type { ServerResponse } from 'node:http';
+import type Koa from 'koa';
+import { SEVERITIES } from '../api/types.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import { type Access, type Principal, ReadApiError } from './access.ts';
+import {
+  CursorError,
+  type Entry,
+  type Filter,
+  matcher,
+  type ReadIndex,
+  SORT_KEYS,
+  type SortKey,
+  type Visibility,
+} from './index.ts';
+import { ownerChain, type ResourceKey } from './owners.ts';
+import { serveUi, type UiAssets } from './ui-assets.ts';
+
+export interface ReadApiOptions {
+  index: ReadIndex;
+  access: Access;
+  mode: 'standalone' | 'kubernetes';
+  /** The full document of one Observation (store row or a GET), or undefined if gone. */
+  getDoc(namespace: string, name: string): Promise<unknown | undefined>;
+  ui: UiAssets;
+  log: Logger;
+  /** Concurrent live streams (each holds a connection); more are refused with 503. Default 100. */
+  maxStreams?: number;
+  /** SSE heartbeat interval, ms. Default 15 000. */
+  heartbeatMs?: number;
+  onRequest?: (route: string, status: number, seconds: number) => void;
+  onStreams?: (n: number) => void;
+}
+
+const MAX_LIMIT = 500;
+const badQuery = (m: string) => new ReadApiError(400, 'ZW_ERR_BAD_QUERY', m);
+
+function multi(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const out = (Array.isArray(v) ? v : [v])
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter(Boolean);
+  return out.length ? out : undefined;
+}
+
+function one(q: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = q[name];
+  if (Array.isArray(v)) throw badQuery(`'${name}' may be given once`);
+  return v === '' ? undefined : v;
+}
+
+const REL = /^(\d+)(m|h|d)$/;
+const UNIT: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** RFC 3339, or a duration back from now (`30m`, `24h`, `7d`). */
+export function parseTime(name: string, v: string | undefined, now = Date.now()): number | undefined {
+  if (v === undefined) return undefined;
+  const rel = REL.exec(v);
+  if (rel) return now - Number(rel[1]) * UNIT[rel[2]!]!;
+  const t = Date.parse(v);
+  if (!/^\d{4}-\d\d-\d\d/.test(v) || Number.isNaN(t))
+    throw badQuery(`'${name}' must be an RFC 3339 time or a duration back from now (30m, 24h, 7d), got '${v}'`);
+  return t;
+}
+
+export function parseFilter(q: Record<string, string | string[] | undefined>): Filter {
+  const known = new Set([
+    'source',
+    'severity',
+    'category',
+    'namespace',
+    'kind',
+    'resource',
+    'phase',
+    'since',
+    'until',
+    'q',
+    'sort',
+    'limit',
+    'cursor',
+    'hours',
+  ]);
+  for (const k of Object.keys(q)) if (!known.has(k)) throw badQuery(`unknown query parameter '${k}'`);
+  const severity = multi(q.severity);
+  for (const s of severity ?? [])
+    if (!(SEVERITIES as readonly string[]).includes(s))
+      throw badQuery(`'severity' must be one of ${SEVERITIES.join(', ')}; got '${s}'`);
+  const phase = one(q, 'phase');
+  if (phase !== undefined && phase !== 'Active' && phase !== 'Resolved')
+    throw badQuery(`'phase' must be Active or Resolved, got '${phase}'`);
+  const text = one(q, 'q');
+  if (text !== undefined && text.length > 200) throw badQuery("'q' is longer than 200 characters");
+  const f: Filter = {};
+  const set = <K extends keyof Filter>(k: K, v: Filter[K] | undefined) => {
+    if (v !== undefined) f[k] = v;
+  };
+  set('source', multi(q.source));
+  set('severity', severity);
+  set('category', multi(q.category));
+  set('namespace', multi(q.namespace));
+  set('kind', multi(q.kind));
+  set('resource', one(q, 'resource'));
+  set('phase', phase as Filter['phase']);
+  set('since', parseTime('since', one(q, 'since')));
+  set('until', parseTime('until', one(q, 'until')));
+  set('q', text);
+  return f;
+}
+
+/** The JSON of one list item. */
+export function itemJson(e: Entry) {
+  return {
+    namespace: e.namespace,
+    name: e.name,
+    source: e.source,
+    severity: e.severity,
+    category: e.category,
+    eventType: e.eventType,
+    title: e.title,
+    ...(e.message !== undefined ? { message: e.message } : {}),
+    ...(e.resource ? { resource: e.resource } : {}),
+    detectedAt: new Date(e.detectedAt).toISOString(),
+    firstSeen: new Date(e.firstSeen).toISOString(),
+    phase: e.phase,
+    ...(e.resolvedAt !== undefined ? { resolvedAt: new Date(e.resolvedAt).toISOString() } : {}),
+    ...(e.reason !== undefined ? { reason: e.reason } : {}),
+  };
+}
+
+export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
+  const { index, access } = opts;
+  const maxStreams = opts.maxStreams ?? 100;
+  let streams = 0;
+
+  const ready = () => {
+    if (!index.synced)
+      throw new ReadApiError(503, 'ZW_ERR_NOT_READY', 'the read index is still loading; retry in a few seconds');
+  };
+  const visibility = async (p: Principal, f: Filter): Promise<Visibility> =>
+    p.visibility(f.namespace ?? index.namespaces());
+
+  const routes: { re: RegExp; name: string; run: (ctx: Koa.Context, m: RegExpExecArray) => Promise<void> }[] = [
+    {
+      name: 'whoami',
+      re: /^\/api\/v1\/whoami$/,
+      async run(ctx) {
+        const p = await principal(ctx);
+        const vis = await p.visibility(index.namespaces());
+        ctx.body = {
+          user: p.user,
+          mode: opts.mode,
+          namespaces: vis.all ? 'all' : [...vis.namespaces].sort(),
+        };
+      },
+    },
+    {
+      name: 'list',
+      re: /^\/api\/v1\/observations$/,
+      async run(ctx) {
+        const q = ctx.query;
+        const f = parseFilter(q);
+        const sort = (one(q, 'sort') ?? '-detectedAt') as SortKey;
+        if (!SORT_KEYS.includes(sort)) throw badQuery(`'sort' must be one of ${SORT_KEYS.join(', ')}`);
+        const limitText = one(q, 'limit') ?? '50';
+        const limit = Number(limitText);
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+          throw badQuery(`'limit' must be an integer in [1, ${MAX_LIMIT}], got '${limitText}'`);
+        const p = await principal(ctx);
+        ready();
+        const vis = await visibility(p, f);
+        const cursor = one(q, 'cursor');
+        let page: ReturnType<ReadIndex['list']>;
+        try {
+          page = index.list(f, vis, { sort, limit, ...(cursor ? { cursor } : {}) });
+        } catch (err) {
+          if (err instanceof CursorError) throw badQuery(err.message);
+          throw err;
+        }
+        ctx.body = { items: page.items.map(itemJson), total: page.total, ...(page.next ? { next: page.next } : {}) };
+      },
+    },
+    {
+      name: 'get',
+      re: /^\/api\/v1\/observations\/([^/]+)\/([^/]+)$/,
+      async run(ctx, m) {
+        const [namespace, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+        const p = await principal(ctx);
+        ready();
+        const vis = await p.visibility([namespace]);
+        const e = index.get(namespace, name);
+        // Not visible and not there answer alike: a caller learns nothing about namespaces it may not read.
+        if (!e || (!vis.all && !vis.namespaces.has(namespace)))
+          throw new ReadApiError(404, 'ZW_ERR_NOT_FOUND', `no Observation ${namespace}/${name}`);
+        const doc = await opts.getDoc(namespace, name);
+        if (!doc) throw new ReadApiError(404, 'ZW_ERR_NOT_FOUND', `no Observation ${namespace}/${name}`);
+        const occ = index.occurrences(e);
+        ctx.body = {
+          item: itemJson(e),
+          occurrences: {
+            count: occ.count,
+            firstSeen: new Date(occ.firstSeen).toISOString(),
+            lastSeen: new Date(occ.lastSeen).toISOString(),
+          },
+          owners: e.resource?.name
+            ? ownerChain({
+                kind: e.resource.kind || 'Unknown',
+                namespace: e.resource.namespace || namespace,
+                name: e.resource.name,
+              }).slice(1)
+            : [],
+          observation: doc,
+        };
+      },
+    },
+    {
+      name: 'summary',
+      re: /^\/api\/v1\/summary$/,
+      async run(ctx) {
+        const f = parseFilter(ctx.query);
+        const hoursText = one(ctx.query, 'hours') ?? '24';
+        const hours = Number(hoursText);
+        if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 14)
+          throw badQuery(`'hours' must be an integer in [1, 336], got '${hoursText}'`);
+        const p = await principal(ctx);
+        ready();
+        const vis = await visibility(p, f);
+        const s = index.summary(f, vis, { hours });
+        ctx.body = { ...s, hourly: s.hourly.map((h) => ({ ...h, hour: new Date(h.hour).toISOString() })) };
+      },
+    },
+    {
+      name: 'resource',
+      re: /^\/api\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/,
+      async run(ctx, m) {
+        const target: ResourceKey = {
+          namespace: decodeURIComponent(m[1]!),
+          kind: decodeURIComponent(m[2]!),
+          name: decodeURIComponent(m[3]!),
+        };
+        const p = await principal(ctx);
+        ready();
+        const vis = await p.visibility([target.namespace]);
+        const r = index.resource(target, vis);
+        const bySource: Record<string, number> = {};
+        const bySeverity: Record<string, number> = {};
+        for (const e of r.entries) {
+          bySource[e.source] = (bySource[e.source] ?? 0) + 1;
+          bySeverity[e.severity] = (bySeverity[e.severity] ?? 0) + 1;
+        }
+        ctx.body = {
+          resource: target,
+          owners: ownerChain(target).slice(1),
+          related: r.related,
+          bySource,
+          bySeverity,
+          items: r.entries.map(itemJson),
+        };
+      },
+    },
+    {
+      name: 'stream',
+      re: /^\/api\/v1\/stream$/,
+      async run(ctx) {
+        const f = parseFilter(ctx.query);
+        const p = await principal(ctx);
+        ready();
+        if (streams >= maxStreams)
+          throw new ReadApiError(503, 'ZW_ERR_NOT_READY', `too many live streams (${maxStreams}); retry later`);
+        stream(ctx, p, f);
+      },
+    },
+  ];
+
+  async function principal(ctx: Koa.Context): Promise<Principal> {
+    return access.authenticate({ headers: ctx.headers, remoteAddress: ctx.req.socket.remoteAddress ?? '' });
+  }
+
+  function stream(ctx: Koa.Context, p: Principal, f: Filter): void {
+    const res: ServerResponse = ctx.res;
+    ctx.respond = false;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+    });
+    res.write(': zen-watcher live stream\nretry: 2000\n\n');
+    streams++;
+    opts.onStreams?.(streams);
+    // Visibility is evaluated per namespace as events arrive, with the access cache bounding the reviews.
+    const allowed = new Map<string, Promise<boolean>>();
+    const visible = (ns: string) => {
+      let v = allowed.get(ns);
+      if (!v) {
+        v = p.visibility([ns]).then(
+          (vis) => vis.all || vis.namespaces.has(ns),
+          () => false,
+        );
+        allowed.set(ns, v);
+        setTimeout(() => allowed.delete(ns), 30_000).unref();
+      }
+      return v;
+    };
+    const match = matcher({ ...f }, { all: true });
+    let chain = Promise.resolve();
+    const off = index.subscribe((ev) => {
+      if (!match(ev.entry)) return;
+      chain = chain.then(async () => {
+        if (!(await visible(ev.entry.namespace)) || res.writableEnded) return;
+        const data = ev.type === 'delete' ? { namespace: ev.entry.namespace, name: ev.entry.name } : itemJson(ev.entry);
+        res.write(`event: ${ev.type}\ndata: ${JSON.stringify(data)}\n\n`);
+      });
+    });
+    const beat = setInterval(() => res.write(': heartbeat\n\n'), opts.heartbeatMs ?? 15_000);
+    const close = () => {
+      clearInterval(beat);
+      off();
+      streams--;
+      opts.onStreams?.(streams);
+    };
+    res.once('close', close);
+  }
+
+  return async (ctx, next) => {
+    const path = ctx.path;
+    if (path === '/' && ctx.method === 'GET') {
+      ctx.redirect('/ui/');
+      return;
+    }
+    const ui = path === '/ui' || path.startsWith('/ui/');
+    if (!ui && !path.startsWith('/api/v1/')) return next();
+    const started = performance.now();
+    let route = 'unknown';
+    try {
+      if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+        ctx.set('Allow', 'GET, HEAD');
+        throw new ReadApiError(
+          405,
+          'ZW_ERR_METHOD_NOT_ALLOWED',
+          `${ctx.method} is not allowed on ${path}; the read API is read-only`,
+        );
+      }
+      if (ui) {
+        route = 'ui';
+        await serveUi(ctx, opts.ui);
+        return;
+      }
+      for (const r of routes) {
+        const m = r.re.exec(path);
+        if (!m) continue;
+        route = r.name;
+        ctx.set('cache-control', 'no-store');
+        await r.run(ctx, m);
+        return;
+      }
+      throw new ReadApiError(404, 'ZW_ERR_NOT_FOUND', `no read API route ${path} (see docs/READ_API.md)`);
+    } catch (err) {
+      let e: ReadApiError;
+      if (err instanceof ReadApiError) e = err;
+      else {
+        opts.log.error({ err, path }, 'read API request failed');
+        e = new ReadApiError(500, 'ZW_ERR_INTERNAL', 'internal error');
+      }
+      ctx.status = e.status;
+      if (e.status === 401) ctx.set('WWW-Authenticate', 'Bearer');
+      ctx.body = { error: e.code, reason: e.message };
+    } finally {
+      if (ctx.respond !== false && route !== 'ui')
+        opts.onRequest?.(route, ctx.status, (performance.now() - started) / 1000);
+    }
+  };
+}
