@@ -2,7 +2,7 @@
  * Argument types of the host hooks (DESIGN §4). The hooks themselves are created in core/hooks/host-hooks.ts.
  * Plugins only ever tap them, through the facade in plugin.ts.
  */
-import type { IngesterView, ObservationDraft } from './types.ts';
+import type { AnyConfig, IngesterView, ObservationDraft } from './types.ts';
 
 export type RunMode = 'standalone' | 'kubernetes';
 
@@ -25,8 +25,8 @@ export interface LeaderTerm {
 }
 
 /** onWebhook: one HTTP request for an Ingester served by this plugin. `body` is parsed JSON (or a JSON Lines array). */
-export interface WebhookRequest {
-  readonly ingester: IngesterView;
+export interface WebhookRequest<Config = AnyConfig> {
+  readonly ingester: IngesterView<Config>;
   readonly body: unknown;
   /** The exact bytes received (for signature checks a plugin may want to do itself). */
   readonly rawBody: Buffer;
@@ -42,10 +42,10 @@ export interface WebhookRequest {
 export type WebhookResult = ObservationDraft[] | undefined;
 
 /** onIngesterChanged: an Ingester handled by this plugin was added, changed or removed. */
-export interface IngesterChange {
+export interface IngesterChange<Config = AnyConfig> {
   readonly type: 'added' | 'updated' | 'removed';
-  readonly ingester: IngesterView;
-  readonly previous?: IngesterView;
+  readonly ingester: IngesterView<Config>;
+  readonly previous?: IngesterView<Config>;
 }
 
 /** onObservation: passed alongside the draft in the waterfall. */

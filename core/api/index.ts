@@ -13,7 +13,17 @@ export type {
 } from './destination.ts';
 export { checkDeliveryResponse, DeliveryError, deliveryError, networkError } from './destination.ts';
 export type { ErrorCode } from './errors.ts';
-export { ERROR_CODES, isZwError, payloadError, ZwError } from './errors.ts';
+export {
+  CLIENT_ERROR_CODES,
+  ERROR_CODES,
+  ERRORS,
+  errorMessage,
+  isZwError,
+  payloadError,
+  ZwError,
+  zwError,
+} from './errors.ts';
+export { canonicalJson, errorText, ingesterKey } from './helpers.ts';
 export type {
   DraftContext,
   HookName,
@@ -47,6 +57,7 @@ export type {
 } from './plugin.ts';
 export { definePlugin, isZenPlugin } from './plugin.ts';
 export type {
+  AnyConfig,
   Category,
   IngesterView,
   Observation,

@@ -4,7 +4,7 @@
  */
 
 import type { DeliveryRequest, DeliveryResult } from './destination.ts';
-import type { ZwError } from './errors.ts';
+import { ZwError } from './errors.ts';
 import type {
   DraftContext,
   IngesterChange,
@@ -14,7 +14,7 @@ import type {
   WebhookRequest,
   WebhookResult,
 } from './hooks.ts';
-import type { IngesterView, ObservationDraft, Severity } from './types.ts';
+import type { AnyConfig, IngesterView, ObservationDraft, Severity } from './types.ts';
 
 export interface TapOptions {
   /** Lower stages run first (tapable `stage`). Default 0. */
@@ -26,13 +26,13 @@ export interface Tappable<Args extends unknown[], R = void> {
   tapPromise(fn: (...args: Args) => Promise<R>, options?: TapOptions): void;
 }
 
-export interface PluginHooks {
+export interface PluginHooks<Config = AnyConfig> {
   onStart: Tappable<[StartContext]>;
   onBecomeLeader: Tappable<[LeaderTerm]>;
   onLoseLeadership: Tappable<[LeaderTerm]>;
   /** Keyed by source handler; a plugin may tap only the handlers its manifest lists in `sources`. */
-  onWebhook: { for(handler: string): Tappable<[WebhookRequest], WebhookResult> };
-  onIngesterChanged: Tappable<[IngesterChange]>;
+  onWebhook: { for(handler: string): Tappable<[WebhookRequest<Config>], WebhookResult> };
+  onIngesterChanged: Tappable<[IngesterChange<Config>]>;
   onObservation: Tappable<[ObservationDraft, DraftContext], ObservationDraft>;
   onStop: Tappable<[StopContext]>;
   /**
@@ -175,22 +175,27 @@ export interface IngesterWork {
   start(ingester: IngesterView, run: IngesterRun): void | Promise<void>;
 }
 
-export interface PluginApi {
+export interface PluginApi<Config = AnyConfig> {
   readonly name: string;
+  /** The plugin's version: its package.json `version` (the only place it is kept). */
   readonly version: string;
   /** The host's plugin-API version (semver). */
   readonly hostApiVersion: string;
-  readonly hooks: PluginHooks;
+  readonly hooks: PluginHooks<Config>;
   readonly log: PluginLogger;
   readonly metrics: PluginMetrics;
   readonly kube: PluginKube | undefined;
   /** The Ingesters currently bound to this plugin's source handlers (valid ones only). */
-  ingesters(handler?: string): IngesterView[];
+  ingesters(handler?: string): IngesterView<Config>[];
   /**
    * Send drafts for an Ingester through the pipeline (informer sources). Resolves once they are written or
    * dropped with a counted reason. Leader-only sources should pass the leader term's signal.
    */
-  emit(ingester: IngesterView, drafts: ObservationDraft[], options?: { signal?: AbortSignal }): Promise<EmitResult>;
+  emit(
+    ingester: IngesterView<Config>,
+    drafts: ObservationDraft[],
+    options?: { signal?: AbortSignal },
+  ): Promise<EmitResult>;
   /**
    * Informer sources: the COMPLETE current set of findings of one `scope` of an Ingester (a scope is whatever
    * unit the source reports in: one report, keyed by the workload it is about — not by the report's uid, so a
@@ -201,7 +206,7 @@ export interface PluginApi {
    * gone (report deleted for good). Leader only: pass the term's signal.
    */
   reconcile(
-    ingester: IngesterView,
+    ingester: IngesterView<Config>,
     scope: string,
     drafts: ObservationDraft[],
     options?: { signal?: AbortSignal },
@@ -212,7 +217,7 @@ export interface PluginApi {
    * replica was watching.
    */
   reconcileScopes(
-    ingester: IngesterView,
+    ingester: IngesterView<Config>,
     liveScopes: readonly string[],
     options?: { signal?: AbortSignal },
   ): Promise<void>;
@@ -229,34 +234,48 @@ export interface PluginApi {
   severityOf(value: unknown): Severity | undefined;
 }
 
-export interface PluginSpec {
+export interface PluginSpec<Config = AnyConfig> {
   /** kebab-case, unique among loaded plugins; must equal the manifest's package name without scope. */
   name: string;
-  /** semver of the plugin itself. */
-  version: string;
+  /**
+   * @deprecated since 1.2.0: the version is read from the plugin's package.json (`api.version`); omit it. When
+   * given it must be a non-empty string and is otherwise ignored.
+   */
+  version?: string;
   /** Called once, synchronously or async, at load. Only record taps here; start work in hooks. */
-  register(api: PluginApi): void | Promise<void>;
+  register(api: PluginApi<Config>): void | Promise<void>;
 }
 
-export interface ZenPlugin extends Readonly<PluginSpec> {
+export interface ZenPlugin {
+  readonly name: string;
+  /** @deprecated see PluginSpec.version */
+  readonly version?: string;
+  // biome-ignore lint/suspicious/noExplicitAny: the host passes the untyped API; Config is the plugin's own view
+  readonly register: (api: PluginApi<any>) => void | Promise<void>;
   readonly $$type: 'zen-watcher.plugin';
   readonly apiVersion: 1;
 }
 
 const NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 
-/** Define a plugin: validates the spec and returns a branded, frozen object for the loader. */
-export function definePlugin(spec: PluginSpec): ZenPlugin {
+/**
+ * Define a plugin: validates the spec and returns a branded, frozen object for the loader. `Config` types
+ * `ingester.config` everywhere the API hands out an Ingester (webhook requests, `api.ingesters()`, changes); the
+ * host validates it against the manifest's `configSchema` and applies the schema's defaults before any tap sees it,
+ * so declare fields with a `default` as required. Since 1.2.0 (`version` optional, `Config`).
+ */
+export function definePlugin<Config = AnyConfig>(spec: PluginSpec<Config>): ZenPlugin {
   if (typeof spec?.name !== 'string' || !NAME_PATTERN.test(spec.name)) {
-    throw new TypeError(
+    throw new ZwError(
+      'ZW_ERR_PLUGIN_SHAPE',
       `definePlugin: name must match ${NAME_PATTERN} (kebab-case), got ${JSON.stringify(spec?.name)}`,
     );
   }
-  if (typeof spec.version !== 'string' || spec.version.length === 0) {
-    throw new TypeError(`definePlugin: plugin '${spec.name}' needs a version string`);
+  if (spec.version !== undefined && (typeof spec.version !== 'string' || spec.version.length === 0)) {
+    throw new ZwError('ZW_ERR_PLUGIN_SHAPE', `definePlugin: plugin '${spec.name}' needs a version string`);
   }
   if (typeof spec.register !== 'function') {
-    throw new TypeError(`definePlugin: plugin '${spec.name}' needs a register(api) function`);
+    throw new ZwError('ZW_ERR_PLUGIN_SHAPE', `definePlugin: plugin '${spec.name}' needs a register(api) function`);
   }
   return Object.freeze({ ...spec, $$type: 'zen-watcher.plugin', apiVersion: 1 }) as ZenPlugin;
 }

@@ -69,8 +69,14 @@ export interface Observation {
   spec: ObservationSpec;
 }
 
-/** The read-only view of an Ingester that plugins see. `config` is validated against the plugin's schema. */
-export interface IngesterView {
+/** An Ingester's `spec.config` when the plugin does not type it (`definePlugin<Config>` does). */
+export type AnyConfig = Readonly<Record<string, unknown>>;
+
+/**
+ * The read-only view of an Ingester that plugins see. `config` is validated against the plugin's schema, with the
+ * schema's `default`s applied (a field with a default is always present); `definePlugin<Config>` types it.
+ */
+export interface IngesterView<Config = AnyConfig> {
   readonly namespace: string;
   readonly name: string;
   /** Value written to Observation `spec.source`. */
@@ -78,7 +84,7 @@ export interface IngesterView {
   /** The plugin source handler serving it (the plugin manifest's `sources` entry). */
   readonly handler: string;
   readonly ingester: 'webhook' | 'informer';
-  readonly config: Readonly<Record<string, unknown>>;
+  readonly config: Readonly<Config>;
   readonly informer?: Readonly<{
     gvr?: { group: string; version: string; resource: string };
     namespace?: string;

@@ -2,61 +2,46 @@
  * `zen-watcher plugins list`: what the loader finds, and whether each would load, without starting the host; and,
  * while a host that uses the same ZEN_DATA_DIR runs, what happened to its plugins since (faults, disabled).
  */
-import { HOST_API_VERSION } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
-import { createAjv } from '../config/validate.ts';
-import { createHostHooks } from '../hooks/host-hooks.ts';
-import { createPluginContext } from '../host/plugin-facade.ts';
-import { PluginFaults } from '../host/plugin-faults.ts';
+import { createHostCore } from '../host/core.ts';
 import { readLivePluginStatus } from '../host/plugin-status-file.ts';
-import { discoverPlugins, importAndRegister, registerPluginApiSpecifier } from '../loader/index.ts';
+import { type ObservationSink, SinkWriteError } from '../sinks/types.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { printableJson } from './printable.ts';
 import { table } from './table.ts';
+
+/** `plugins list` writes nothing: a sink that refuses, so the core is the host's own. */
+const noSink: ObservationSink = {
+  kind: 'sqlite',
+  write: async () => {
+    throw new SinkWriteError('zen-watcher plugins list writes no Observations', {
+      retryable: false,
+      reason: 'read_only',
+    });
+  },
+  ready: () => false,
+  close: async () => {},
+};
 
 export async function pluginsList(
   env: Readonly<HostEnv>,
   output = 'table',
   out: NodeJS.WritableStream = process.stdout,
 ): Promise<number> {
-  registerPluginApiSpecifier();
-  const records = discoverPlugins([env.builtinPluginDir, ...env.pluginDirs], {
-    ajv: createAjv(),
-    hostApiVersion: HOST_API_VERSION,
+  // The host's own core: a plugin whose code fails to import or register shows `failed`, as the host would see it.
+  const core = createHostCore({
+    env,
+    log: createLogger({ level: 'silent' }),
+    metrics: createMetrics(),
+    sink: noSink,
+    kube: undefined,
+    index: undefined,
+    canActAsLeader: () => false,
+    // An error that escapes a plugin's import or register fails that plugin here too, instead of ending the command.
+    faults: { limit: Number.MAX_SAFE_INTEGER },
   });
-  // Import and register each admitted plugin against throwaway hooks, so a plugin whose code fails shows `failed`.
-  const hooks = createHostHooks();
-  const log = createLogger({ level: 'silent' });
-  const metrics = createMetrics();
-  // An error that escapes a plugin's import or register fails that plugin here too, instead of ending the command.
-  const faults = new PluginFaults(records, { log, metrics, limit: Number.MAX_SAFE_INTEGER });
-  for (const r of records) {
-    await importAndRegister(
-      r,
-      (rec) =>
-        createPluginContext(rec, {
-          hooks,
-          log,
-          metrics,
-          kube: undefined,
-          ingesters: () => [],
-          emit: async () => ({ created: 0, duplicates: 0, filtered: 0, dropped: 0 }),
-          reconcile: async () => ({
-            created: 0,
-            duplicates: 0,
-            filtered: 0,
-            dropped: 0,
-            missing: 0,
-            resolved: 0,
-            reactivated: 0,
-          }),
-          reconcileScopes: async () => {},
-        }),
-      env.hookTimeoutMs,
-      faults,
-    );
-  }
+  const records = await core.loadPlugins([env.builtinPluginDir, ...env.pluginDirs]);
   const live = readLivePluginStatus(env.dataDir);
   const rows = records.map((r) => {
     const row = {

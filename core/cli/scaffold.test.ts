@@ -19,6 +19,7 @@ import {
   pluginNameProblem,
   renderTemplate,
   reservedNames,
+  TEMPLATE_HOST_API,
   ZEN_WATCHER_HOME,
 } from './scaffold.ts';
 
@@ -105,7 +106,7 @@ describe('plugin new', () => {
         assert.deepEqual(pkg.zenWatcher.sources, ['acme-scan']);
         assert.deepEqual(pkg.zenWatcher.ingesterTypes, [kind]);
       }
-      assert.equal(pkg.zenWatcher.hostApi, `^${HOST_API_VERSION}`);
+      assert.equal(pkg.zenWatcher.hostApi, TEMPLATE_HOST_API[kind], 'the lowest API the generated code needs');
       assert.match(pkg.scripts.test, /zen-watcher\.js" plugin test$/);
       const [record] = discoverPlugins([dir], { ajv: createAjv(), hostApiVersion: HOST_API_VERSION });
       assert.equal(record?.status, 'loaded', record?.reason);

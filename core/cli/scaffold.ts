@@ -7,12 +7,12 @@
  * Exit codes as the rest of the CLI: 0 ok, 1 problems (target not empty, plugin not admitted, tests failed),
  * 2 usage (bad name, kind or flag).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, globSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HOST_API_VERSION } from '../api/index.ts';
+import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv } from '../config/validate.ts';
 import { discoverPlugins } from '../loader/index.ts';
@@ -21,6 +21,12 @@ import { discoverPlugins } from '../loader/index.ts';
 export const ZEN_WATCHER_HOME = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const TEMPLATES = join(ZEN_WATCHER_HOME, 'core/cli/templates');
 export const PLUGIN_KINDS = ['webhook', 'informer', 'destination'] as const;
+/** The lowest plugin API the generated code of each kind needs (not this host's): raise it when a template does. */
+export const TEMPLATE_HOST_API: Readonly<Record<(typeof PLUGIN_KINDS)[number], string>> = Object.freeze({
+  webhook: '^1.0.0',
+  informer: '^1.0.0',
+  destination: '^1.2.0',
+});
 export type PluginKind = (typeof PLUGIN_KINDS)[number];
 
 /** kebab-case, a letter first; the name is also the source handler, so at most 40 characters (manifest rule). */
@@ -28,20 +34,22 @@ const NAME_RE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
 const NAME_MAX = 40;
 
 export const PLUGIN_USAGE = `Usage:
-  zen-watcher plugin new NAME --kind webhook|informer|destination [--dir PATH]
+  zen-watcher plugin new NAME --kind webhook|informer|destination [--dir PATH] [--sdk TARBALL|DIR [--no-install]]
       Create a source plugin (webhook, informer) or a destination plugin in PATH (default ./NAME): package.json
       manifest, schema.json, index.ts, README.md, an example config/ and tests that pass as generated. NAME is
       kebab-case (e.g. my-scanner).
+      --sdk: install the plugin SDK (node scripts/sdk.ts pack) and the tools into the plugin (npm install), so
+      npm test / lint / typecheck run with no path into this install.
   zen-watcher plugin test [DIR] [-- NODE_TEST_ARGS...]
       Run the plugin's tests (DIR, default .: every *.test.ts/.js outside node_modules) with node --test, with
       'zen-watcher/plugin-api' and 'zen-watcher/testkit' resolved to this host.
 `;
 
 /** A problem with a CLI exit code: 1 = problem found, 2 = usage error. */
-export class CliProblem extends Error {
+export class CliProblem extends ZwError {
   readonly exitCode: 1 | 2;
   constructor(message: string, exitCode: 1 | 2) {
-    super(message);
+    super('ZW_ERR_USAGE', message);
     this.name = 'CliProblem';
     this.exitCode = exitCode;
   }
@@ -127,15 +135,25 @@ export interface ScaffoldOptions {
   dir: string;
   /** The zen-watcher install the generated scripts and tsconfig use. Default: this one. */
   home?: string;
+  /**
+   * Install the plugin SDK from this tarball or directory (`node scripts/sdk.ts pack`) instead of pointing the
+   * scripts and tsconfig into a zen-watcher install: the plugin then builds and tests with no path into it.
+   */
+  sdk?: string;
 }
 
 /** Values substituted for `{{key}}` in the templates. */
-export function templateVars(name: string, home = ZEN_WATCHER_HOME): Record<string, string> {
+export function templateVars(
+  name: string,
+  home = ZEN_WATCHER_HOME,
+  kind: PluginKind = 'webhook',
+): Record<string, string> {
   const json = (s: string) => JSON.stringify(s).slice(1, -1);
   return {
     name,
     snake: name.replaceAll('-', '_'),
-    hostApi: `^${HOST_API_VERSION}`,
+    // The lowest host plugin API the generated code needs (not this host's): raise it when the templates use newer API.
+    hostApi: TEMPLATE_HOST_API[kind],
     hostApiVersion: HOST_API_VERSION,
     home,
     homeJson: json(home),
@@ -145,7 +163,7 @@ export function templateVars(name: string, home = ZEN_WATCHER_HOME): Record<stri
 export function renderTemplate(text: string, vars: Readonly<Record<string, string>>, file = 'template'): string {
   return text.replace(/\{\{(\w+)\}\}/g, (_m, key: string) => {
     const v = vars[key];
-    if (v === undefined) throw new Error(`${file}: unknown placeholder {{${key}}}`);
+    if (v === undefined) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `${file}: unknown placeholder {{${key}}}`);
     return v;
   });
 }
@@ -179,7 +197,8 @@ export function scaffoldPlugin(opts: ScaffoldOptions, reserved: ReadonlyMap<stri
       throw new CliProblem(`${dir} is not empty; refusing to overwrite it. Choose another --dir or remove it`, 1);
     }
   }
-  const vars = templateVars(opts.name, opts.home ?? ZEN_WATCHER_HOME);
+  // On the SDK the plugin names no zen-watcher install: its docs and scripts say $ZEN_WATCHER_HOME instead.
+  const vars = templateVars(opts.name, opts.sdk ? '$ZEN_WATCHER_HOME' : (opts.home ?? ZEN_WATCHER_HOME), opts.kind);
   const files = templateFiles(opts.kind).map((f) => ({
     to: f.to,
     text: renderTemplate(readFileSync(f.from, 'utf8'), vars, relative(TEMPLATES, f.from)),
@@ -189,14 +208,72 @@ export function scaffoldPlugin(opts: ScaffoldOptions, reserved: ReadonlyMap<stri
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, f.text);
   }
+  if (opts.sdk) useSdk(dir, resolve(opts.sdk), opts.home ?? ZEN_WATCHER_HOME);
   return files.map((f) => f.to).sort();
+}
+
+/**
+ * A plugin on the installed SDK: `zen-watcher` (the SDK) and the tools as devDependencies, `npm test` / `lint` /
+ * `typecheck` run from its own node_modules, and a tsconfig without paths into a zen-watcher install.
+ */
+function useSdk(dir: string, sdk: string, home: string): void {
+  if (!existsSync(sdk)) throw new CliProblem(`--sdk ${sdk} does not exist (build it: node scripts/sdk.ts pack)`, 2);
+  const tools = (
+    JSON.parse(readFileSync(join(home, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }
+  ).devDependencies;
+  const pkgPath = join(dir, 'package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as Record<string, unknown> & {
+    scripts: Record<string, string>;
+  };
+  pkg.scripts = {
+    test: 'node --test "test/**/*.test.ts"',
+    lint: 'biome check .',
+    typecheck: 'tsc -p .',
+    // The host is not part of the SDK: point ZEN_WATCHER_HOME at a zen-watcher install to run it.
+    start: pkg.scripts.start!.replace(/\$\{ZEN_WATCHER_HOME:-[^}]*\}/, '$ZEN_WATCHER_HOME'),
+  };
+  pkg.devDependencies = {
+    '@biomejs/biome': tools['@biomejs/biome']!,
+    '@types/node': tools['@types/node']!,
+    typescript: tools.typescript!,
+    'zen-watcher': `file:${sdk}`,
+  };
+  writeFileSync(pkgPath, `${JSON.stringify(pkg, null, 2)}\n`);
+  const tsPath = join(dir, 'tsconfig.json');
+  const tsconfig = JSON.parse(readFileSync(tsPath, 'utf8')) as {
+    '//'?: string;
+    compilerOptions: Record<string, unknown>;
+  };
+  tsconfig['//'] =
+    'Editor and typecheck settings; zen-watcher/* resolve to the installed SDK (node_modules/zen-watcher).';
+  delete tsconfig.compilerOptions.paths;
+  delete tsconfig.compilerOptions.typeRoots;
+  writeFileSync(tsPath, `${JSON.stringify(tsconfig, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'biome.json'),
+    `${JSON.stringify(
+      {
+        files: { includes: ['**', '!node_modules', '!.zen-watcher', '!**/*.md'] },
+        formatter: { indentStyle: 'space', lineWidth: 120 },
+        javascript: { formatter: { quoteStyle: 'single' } },
+        json: { formatter: { enabled: false } },
+      },
+      null,
+      2,
+    )}\n`,
+  );
 }
 
 function pluginNew(args: string[], env: Pick<HostEnv, 'builtinPluginDir'>, io: CliIo): number {
   const { positionals, values } = parseArgs({
     args,
     allowPositionals: true,
-    options: { kind: { type: 'string', short: 'k' }, dir: { type: 'string', short: 'd' } },
+    options: {
+      kind: { type: 'string', short: 'k' },
+      dir: { type: 'string', short: 'd' },
+      sdk: { type: 'string' },
+      'no-install': { type: 'boolean' },
+    },
   });
   const [name, ...extra] = positionals;
   if (name === undefined) throw new CliProblem('missing NAME (e.g. plugin new my-scanner --kind webhook)', 2);
@@ -204,9 +281,14 @@ function pluginNew(args: string[], env: Pick<HostEnv, 'builtinPluginDir'>, io: C
   if (values.kind === undefined) throw new CliProblem('missing --kind webhook|informer|destination', 2);
   const dir = resolve(io.cwd, values.dir ?? name);
   const files = scaffoldPlugin(
-    { name, kind: values.kind as PluginKind, dir },
+    { name, kind: values.kind as PluginKind, dir, ...(values.sdk ? { sdk: resolve(io.cwd, values.sdk) } : {}) },
     existsSync(env.builtinPluginDir) ? reservedNames(env.builtinPluginDir) : new Map(),
   );
+  if (values.sdk && !values['no-install']) {
+    // The SDK and the tools from the tarball/path (and the npm cache or registry for their dependencies).
+    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status !== 0) throw new CliProblem(`npm install in ${dir} failed:\n${r.stderr?.toString() ?? ''}`, 1);
+  }
   const inside = relative(ZEN_WATCHER_HOME, dir);
   if (!inside.startsWith('..') && !inside.startsWith(sep)) {
     io.err.write(

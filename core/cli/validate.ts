@@ -5,8 +5,7 @@ import { resolveConflicts } from '../config/ingester-set.ts';
 import { readDocuments } from '../config/load-files.ts';
 import { createAjv, type IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import { DestinationValidator, destinationTypeTable, isDestinationDocument } from '../destinations/validate.ts';
-import { handlerTable } from '../host/host.ts';
-import { discoverPlugins } from '../loader/index.ts';
+import { discoverPlugins, handlerTable } from '../loader/index.ts';
 
 export function validateFiles(
   files: string[],

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorMessage, ZwError } from '../api/errors.ts';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 
@@ -69,10 +70,13 @@ export interface HostEnv {
   readAuthCacheSeconds: number;
 }
 
-export class EnvError extends Error {
+/** A bad environment variable (ZW_ERR_CONFIG); `variable` names it. */
+export class EnvError extends ZwError {
+  readonly variable: string;
   constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
+    super('ZW_ERR_CONFIG', errorMessage('ZW_ERR_CONFIG', { variable, detail: message }));
     this.name = 'EnvError';
+    this.variable = variable;
   }
 }
 
@@ -227,4 +231,9 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     readTokenFile: env.ZEN_READ_TOKEN_FILE ? resolve(env.ZEN_READ_TOKEN_FILE) : undefined,
     readAuthCacheSeconds: int(env, ['ZEN_READ_AUTH_CACHE_SECONDS'], 10, 0, 3600),
   });
+}
+
+/** The test kit's log level (`ZEN_TESTKIT_LOG`, default `silent`): used only by loadTestPlugin, never the host. */
+export function testkitLogLevel(env: NodeJS.ProcessEnv = process.env): string {
+  return env.ZEN_TESTKIT_LOG || 'silent';
 }

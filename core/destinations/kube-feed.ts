@@ -5,6 +5,7 @@
  * when False) and Delivering (SendFailing when False), backlog, delivered count, last delivery, last error.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ZwError } from '../api/index.ts';
 import { createInformer, type InformerMetrics, type KubeApi, type KubeObject } from '../kube/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { DESTINATION_GVR, KubeDeliveryState } from './kube-state.ts';
@@ -66,7 +67,7 @@ export function createKubeDestinations(deps: KubeDestinationDeps) {
           await new Promise((r) => setTimeout(r, 100));
           continue;
         }
-        throw new Error(`Destination ${dest.key}: ${m}`);
+        throw new ZwError('ZW_ERR_DESTINATION', `Destination ${dest.key}: ${m}`);
       }
     }
   };

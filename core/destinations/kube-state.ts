@@ -14,6 +14,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { DeliveredObservation, DeliveryEvent, Observation } from '../api/index.ts';
+import { ZwError } from '../api/index.ts';
 import { createInformer, type InformerMetrics, type KubeApi, type KubeObject } from '../kube/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { matchesAny } from './routes.ts';
@@ -136,7 +137,8 @@ export class KubeDeliveryState implements DeliveryState {
   #ready(): Promise<void> {
     if (this.#synced) return this.#synced;
     const signal = this.#term;
-    if (!signal || signal.aborted) return Promise.reject(new Error('delivery runs on the leader only'));
+    if (!signal || signal.aborted)
+      return Promise.reject(new ZwError('ZW_ERR_DESTINATION', 'delivery runs on the leader only'));
     this.#cache = new Map();
     this.#unknown = new Map([...this.#meta].map(([k, m]) => [k, new Set(m.sending)]));
     const key = (o: SlimObservation) => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -254,7 +256,8 @@ export class KubeDeliveryState implements DeliveryState {
   }
 
   async settle(target: StateTarget, items: readonly PendingItem[]): Promise<void> {
-    if (!this.#d.canAct()) throw new Error('not the leader any more: delivery state is not written');
+    if (!this.#d.canAct())
+      throw new ZwError('ZW_ERR_DESTINATION', 'not the leader any more: delivery state is not written');
     const dk = deliveredKey(target.key);
     const queue = [...items];
     const work = async () => {
@@ -303,7 +306,8 @@ export class KubeDeliveryState implements DeliveryState {
   }
 
   async #patchStatus(key: string, status: Record<string, unknown>): Promise<void> {
-    if (!this.#d.canAct()) throw new Error('not the leader any more: delivery state is not written');
+    if (!this.#d.canAct())
+      throw new ZwError('ZW_ERR_DESTINATION', 'not the leader any more: delivery state is not written');
     const [namespace, name] = key.split('/') as [string, string];
     try {
       await this.#d.api.patch({ ...DESTINATION_GVR, namespace, name, subresource: 'status', body: { status } });

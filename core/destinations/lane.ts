@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryItem, DeliveryRequest, DeliveryResult, DestinationView } from '../api/index.ts';
-import { isZwError } from '../api/index.ts';
+import { isZwError, ZwError } from '../api/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { DeliveryState, PendingItem, StateTarget } from './state.ts';
@@ -158,7 +158,13 @@ export class DeliveryLane {
       let timer: NodeJS.Timeout | undefined;
       const abandon = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`onDeliver did not finish within ${config.timeoutMs + ABANDON_GRACE_MS} ms`)),
+          () =>
+            reject(
+              new ZwError(
+                'ZW_ERR_DESTINATION',
+                `onDeliver did not finish within ${config.timeoutMs + ABANDON_GRACE_MS} ms`,
+              ),
+            ),
           config.timeoutMs + ABANDON_GRACE_MS,
         );
       });

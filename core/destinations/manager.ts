@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeliveryRequest, DeliveryResult, DestinationView } from '../api/index.ts';
-import { DeliveryError } from '../api/index.ts';
+import { DeliveryError, ZwError } from '../api/index.ts';
 import type { FieldError, IngesterConfig } from '../config/validate.ts';
 import type { HostHooks } from '../hooks/host-hooks.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -46,7 +46,8 @@ interface Running {
 export const fileSecrets: SecretReader = async (dest, key) => {
   const dir = dest.spec.secretDir;
   if (!dir) return undefined;
-  if (!/^[-._a-zA-Z0-9]+$/.test(key)) throw new Error(`secret key '${key}' is not a valid Secret key`);
+  if (!/^[-._a-zA-Z0-9]+$/.test(key))
+    throw new ZwError('ZW_ERR_DESTINATION', `secret key '${key}' is not a valid Secret key`);
   try {
     return (await readFile(join(dir, key), 'utf8')).replace(/\r?\n$/, '');
   } catch (err) {

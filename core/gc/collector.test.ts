@@ -50,6 +50,6 @@ describe('RateLimiter', () => {
     ctl.abort();
     await rl.take(ctl.signal);
     assert.equal(slept.length, 2);
-    assert.throws(() => new RateLimiter(0), RangeError);
+    assert.throws(() => new RateLimiter(0), { code: 'ZW_ERR_INVALID_ARGUMENT' });
   });
 });

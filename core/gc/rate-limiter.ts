@@ -2,6 +2,7 @@
  * A token bucket for deletes: `qps` tokens per second, burst max(1, qps). `take()` waits for a token (or until the
  * signal aborts). Time is injected for tests.
  */
+import { ZwError } from '../api/errors.ts';
 export class RateLimiter {
   readonly qps: number;
   readonly burst: number;
@@ -14,7 +15,8 @@ export class RateLimiter {
     qps: number,
     opts: { now?: () => number; sleep?: (ms: number, signal: AbortSignal) => Promise<void> } = {},
   ) {
-    if (!(qps > 0) || !Number.isFinite(qps)) throw new RangeError(`rate limiter: qps must be > 0, got ${qps}`);
+    if (!(qps > 0) || !Number.isFinite(qps))
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `rate limiter: qps must be > 0, got ${qps}`);
     this.qps = qps;
     this.burst = Math.max(1, qps);
     this.#now = opts.now ?? (() => performance.now());

@@ -5,7 +5,14 @@
  * Taps made during register() are held back and applied by commit() only when register() succeeds, so a plugin
  * that fails half-way through registering leaves nothing tapped.
  */
-import type { IngesterChange, PluginHooks, TapOptions, Tappable } from '../api/index.ts';
+import {
+  type IngesterChange,
+  type PluginHooks,
+  type TapOptions,
+  type Tappable,
+  ZwError,
+  zwError,
+} from '../api/index.ts';
 import type { HostHooks } from './host-hooks.ts';
 
 interface PromiseTappable {
@@ -32,7 +39,8 @@ export function createPluginHooks(
   const tapOnly = <Args extends unknown[], R>(hook: PromiseTappable): Tappable<Args, R> =>
     Object.freeze({
       tapPromise(fn: (...args: Args) => Promise<R>, options: TapOptions = {}) {
-        if (typeof fn !== 'function') throw new TypeError(`plugin '${plugin}': tapPromise needs a function`);
+        if (typeof fn !== 'function')
+          throw zwError('ZW_ERR_PLUGIN_API', { plugin, detail: 'tapPromise needs a function' });
         const apply = () => hook.tapPromise({ name: plugin, stage: options.stage ?? 0 }, fn as never);
         if (pending) pending.push(apply);
         else apply();
@@ -46,9 +54,10 @@ export function createPluginHooks(
     onWebhook: Object.freeze({
       for(handler: string) {
         if (!handlers.includes(handler)) {
-          throw new Error(
-            `plugin '${plugin}': cannot tap onWebhook for '${handler}': its manifest declares sources [${handlers.join(', ')}]`,
-          );
+          throw zwError('ZW_ERR_PLUGIN_API', {
+            plugin,
+            detail: `cannot tap onWebhook for '${handler}': its manifest declares sources [${handlers.join(', ')}]`,
+          });
         }
         return tapOnly(hooks.onWebhook.for(handler));
       },
@@ -66,7 +75,8 @@ export function createPluginHooks(
     onDeliver: Object.freeze({
       for(type: string) {
         if (!destinations.includes(type)) {
-          throw new Error(
+          throw new ZwError(
+            'ZW_ERR_PLUGIN_API',
             `plugin '${plugin}': cannot tap onDeliver for '${type}': its manifest declares destinations [${destinations.join(', ')}]`,
           );
         }

@@ -5,12 +5,13 @@
  * What "isolation" means per hook kind (tapable aborts a series on the first error, so we catch inside):
  * - isolate (series/parallel hooks): the error is recorded and swallowed; other plugins' taps still run.
  * - waterfall (onObservation): the failing tap is skipped; the draft passes on unchanged.
- * - bail (onWebhook): a typed ZwError (bad payload: 400/422) passes through to the HTTP layer; anything else
- *   becomes ZW_ERR_PLUGIN_FAILED (500) without leaking the plugin's message to the client.
+ * - bail (onWebhook): a typed client error (a ZwError with a 4xx status: bad payload, 400/422) passes through to
+ *   the HTTP layer; anything else — host errors a plugin let through (e.g. ZW_ERR_RECONCILE_WEBHOOK) included —
+ *   is the plugin's failure: counted, and ZW_ERR_PLUGIN_FAILED (500) without leaking its message to the client.
  * A plugin the host disabled (core/host/plugin-faults.ts) is skipped: no call; onWebhook answers 503.
  */
 import type { HookName } from '../api/index.ts';
-import { isZwError, ZwError } from '../api/index.ts';
+import { errorMessage, ZwError, zwError } from '../api/index.ts';
 
 export type GuardKind = 'isolate' | 'waterfall' | 'bail';
 
@@ -34,9 +35,9 @@ export interface GuardOptions {
   disabled?: (plugin: string) => string | undefined;
 }
 
-class TapTimeoutError extends Error {
+class TapTimeoutError extends ZwError {
   constructor(plugin: string, hook: string, ms: number) {
-    super(`plugin '${plugin}' did not finish ${hook} within ${ms} ms`);
+    super('ZW_ERR_HOOK_TIMEOUT', errorMessage('ZW_ERR_HOOK_TIMEOUT', { plugin, hook, ms }));
     this.name = 'TapTimeoutError';
   }
 }
@@ -71,14 +72,17 @@ export function guardTap(plugin: string, fn: AnyFn, opts: GuardOptions): AnyFn {
       }
       return result;
     } catch (error) {
-      if (opts.kind === 'bail' && isZwError(error)) throw error;
+      if (
+        opts.kind === 'bail' &&
+        error instanceof ZwError &&
+        (error.status < 500 || (opts.hook === 'onDeliver' && error.code === 'ZW_ERR_DELIVERY_FAILED'))
+      )
+        throw error;
       const kind = error instanceof TapTimeoutError ? 'timeout' : 'error';
       opts.onFailure({ plugin, hook: opts.hook, kind, error });
       if (opts.kind === 'waterfall') return args[0];
       if (opts.kind === 'bail') {
-        throw new ZwError('ZW_ERR_PLUGIN_FAILED', `source plugin '${plugin}' failed to process the request`, {
-          cause: error,
-        });
+        throw zwError('ZW_ERR_PLUGIN_FAILED', { plugin }, { cause: error });
       }
       return undefined;
     } finally {

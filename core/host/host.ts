@@ -1,46 +1,42 @@
 /**
- * The host: the only module that wires the others (DESIGN §2). It loads plugins, validates Ingesters, builds the
- * pipeline and the HTTP server, runs the hooks in their order, and shuts down gracefully:
+ * The host: the process around the host core (core.ts). It picks the mode, builds the core with that mode's sink,
+ * Kubernetes facade and index, starts the Ingesters and the HTTP listener, runs the lifecycle hooks in their order,
+ * and shuts down gracefully:
  *
  *   start:  plugins → Ingesters → sink → HTTP listen → onStart → ready → (leader) onBecomeLeader
  *   stop:   not ready → stop accepting → end the leader term and release the Lease (onLoseLeadership) →
  *           drain accepted webhook work → onStop → close
  */
-import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AsyncSeriesBailHook, HookMap } from 'tapable';
-import type { EmitResult, HookName, IngesterView, ObservationDraft, RunMode, WebhookRequest } from '../api/index.ts';
+import type { RunMode } from '../api/index.ts';
 import { HOST_API_VERSION, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
-import { createAjv, type HandlerInfo, IngesterValidator } from '../config/validate.ts';
 import { createDestinations } from '../destinations/index.ts';
-import { type GuardKind, type GuardOptions, installGuard, type TapFailure } from '../hooks/guard.ts';
-import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
-import { type CredentialSource, createAuthenticator } from '../http/auth.ts';
+import type { CredentialSource } from '../http/auth.ts';
 import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
+import { describeAddress, listen } from '../http/listen.ts';
 import { lazyUsedSignatures, MemoryUsedSignatures, ReplayGuard } from '../http/replay.ts';
-import { createHttpApp, type WebhookCall, type WebhookRoute } from '../http/server.ts';
-import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
-import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import { createHttpApp } from '../http/server.ts';
+import { webhookRouteFactory } from '../http/webhook-route.ts';
+import type { PluginRecord } from '../loader/index.ts';
+import type { CompiledIngester } from '../pipeline/pipeline.ts';
 import { startReadSide } from '../readapi/serve.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { SqliteUsedSignatures } from '../sinks/used-signatures.ts';
-import { createDropLogger, createLogger, type Logger } from '../telemetry/logger.ts';
+import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
+import { createHostCore } from './core.ts';
 import { fileCredentials } from './credentials.ts';
-import { IngesterRuntime } from './ingesters.ts';
+import type { IngesterRuntime } from './ingesters.ts';
 import type { SecretCredentials } from './kube-credentials.ts';
-import { createPluginContext } from './plugin-facade.ts';
-import { PluginFaults } from './plugin-faults.ts';
 import { publishPluginStatus } from './plugin-status-file.ts';
-import { Resolver } from './resolver.ts';
+import type { Resolver } from './resolver.ts';
 import type { ModeRuntime } from './runtime.ts';
 import { createStandaloneRuntime } from './standalone.ts';
-import { answerWebhook } from './webhook-answer.ts';
+import { HOST_VERSION } from './version.ts';
+
+export { handlerTable } from '../loader/index.ts';
 
 export interface HostOptions {
   env: Readonly<HostEnv>;
@@ -61,24 +57,6 @@ export interface Host {
   stop(reason?: string): Promise<void>;
 }
 
-export function handlerTable(records: readonly PluginRecord[]): Map<string, HandlerInfo> {
-  const table = new Map<string, HandlerInfo>();
-  for (const r of records) {
-    if (r.status !== 'loaded' || !r.manifest) continue;
-    for (const handler of r.manifest.sources) {
-      table.set(handler, {
-        handler,
-        plugin: r.name,
-        pluginVersion: r.version,
-        ingesterTypes: r.manifest.ingesterTypes ?? ['webhook'],
-        ...(r.manifest.maxBodyBytes !== undefined ? { maxBodyBytes: r.manifest.maxBodyBytes } : {}),
-        ...(r.validateConfig ? { validateConfig: r.validateConfig } : {}),
-      });
-    }
-  }
-  return table;
-}
-
 /** Chooses the run mode and says why; kubernetes mode is never silently replaced by standalone. */
 export function resolveMode(env: Readonly<HostEnv>): { mode: RunMode; why: string } {
   if (env.mode === 'standalone') return { mode: 'standalone', why: 'ZEN_MODE=standalone' };
@@ -91,99 +69,16 @@ export function resolveMode(env: Readonly<HostEnv>): { mode: RunMode; why: strin
   };
 }
 
-const GUARD_KIND: Record<HookName, GuardKind> = {
-  onStart: 'isolate',
-  onBecomeLeader: 'isolate',
-  onLoseLeadership: 'isolate',
-  onWebhook: 'bail',
-  onIngesterChanged: 'isolate',
-  onObservation: 'waterfall',
-  onStop: 'isolate',
-  onDeliver: 'bail',
-};
-
-function guardHooks(
-  hooks: HostHooks,
-  deps: {
-    metrics: Metrics;
-    log: Logger;
-    deadlineMs: (h: HookName) => number;
-    onFailure: (f: TapFailure) => void;
-  } & Pick<GuardOptions, 'around' | 'disabled'>,
-) {
-  const seen = new Set<string>();
-  const onFailure = (f: TapFailure) => {
-    deps.metrics.pluginHookErrors.inc({ plugin: f.plugin, hook: f.hook, kind: f.kind });
-    const key = `${f.plugin}/${f.hook}/${f.kind}`;
-    const err = f.error instanceof Error ? f.error.message : String(f.error);
-    if (!seen.has(key)) {
-      seen.add(key);
-      deps.log.error(
-        { plugin: f.plugin, hook: f.hook, kind: f.kind, err },
-        `plugin '${f.plugin}' failed in ${f.hook} (${f.kind}); only its own work is affected. Later failures of this kind are logged at debug and counted in zen_watcher_plugin_hook_errors_total`,
-      );
-    } else deps.log.debug({ plugin: f.plugin, hook: f.hook, kind: f.kind, err }, 'plugin tap failed');
-    deps.onFailure(f);
-  };
-  const opts = (hook: HookName) => ({
-    hook,
-    kind: GUARD_KIND[hook],
-    deadlineMs: () => deps.deadlineMs(hook),
-    observe: (plugin: string, h: HookName, s: number) =>
-      deps.metrics.pluginHookDuration.observe({ plugin, hook: h }, s),
-    onFailure,
-    ...(deps.around ? { around: deps.around } : {}),
-    ...(deps.disabled ? { disabled: deps.disabled } : {}),
-  });
-  for (const name of [
-    'onStart',
-    'onBecomeLeader',
-    'onLoseLeadership',
-    'onIngesterChanged',
-    'onObservation',
-    'onStop',
-  ] as const) {
-    installGuard(hooks[name] as never, opts(name));
-  }
-  for (const name of ['onWebhook', 'onDeliver'] as const) {
-    (hooks[name] as unknown as HookMap<AsyncSeriesBailHook<[unknown], unknown>>).intercept({
-      factory: (_key, hook) => {
-        installGuard(hook as never, opts(name));
-        return hook;
-      },
-    });
-  }
-}
-
 export async function startHost(options: HostOptions): Promise<Host> {
   const env = options.env;
   const log = options.log ?? createLogger({ level: env.logLevel });
   const { mode, why } = resolveMode(env);
-  log.info({ mode, why }, `zen-watcher starting in ${mode} mode: ${why}`);
+  log.info({ mode, why, version: HOST_VERSION }, `zen-watcher ${HOST_VERSION} starting in ${mode} mode: ${why}`);
 
   const metrics = createMetrics();
-  metrics.buildInfo.set({ version: '0.1.0', host_api: HOST_API_VERSION, node: process.versions.node }, 1);
+  metrics.buildInfo.set({ version: HOST_VERSION, host_api: HOST_API_VERSION, node: process.versions.node }, 1);
   metrics.mode.set({ mode }, 1);
   const replicaId = env.podName ?? hostname();
-
-  // Hooks, guarded: timing, deadlines and isolation for every tap.
-  const hooks = createHostHooks();
-  let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0015)
-  guardHooks(hooks, {
-    around: (plugin, call) => (faults ? faults.run(plugin, call) : call()),
-    disabled: (plugin) => faults?.disabled(plugin),
-    metrics,
-    log,
-    deadlineMs: (h) =>
-      h === 'onDeliver'
-        ? 3_600_000 // bounded per Destination by its delivery.timeout (core/destinations/lane.ts)
-        : h === 'onLoseLeadership' || h === 'onStop'
-          ? env.shutdownTimeoutMs
-          : h === 'onObservation'
-            ? Math.min(2000, env.hookTimeoutMs)
-            : env.hookTimeoutMs,
-    onFailure: () => {},
-  });
 
   // The mode: where Observations go, where Ingesters come from, how leadership is decided.
   const runtime: ModeRuntime =
@@ -202,113 +97,40 @@ export async function startHost(options: HostOptions): Promise<Host> {
     (err) => log.warn({ err: (err as Error).message }, 'cannot record a used webhook signature'),
   );
 
-  const dropLog = createDropLogger(log);
-  const refuseLog = createDropLogger(log, 'warn');
-  let ingesters: IngesterRuntime;
-  const pipeline = new Pipeline({
-    sink,
-    metrics,
-    dropLog,
-    refuseLog,
-    maxDetailsBytes: env.maxDetailsBytes,
-    defaultTtlSeconds: env.defaultTtlSeconds,
-    dedupMaxEntries: env.dedupMaxEntries,
-    maxQueue: env.maxQueue,
-    maxQueuePerSource: env.maxQueuePerSource,
-    webhookWindowMs: env.dedupWindowSeconds * 1000,
-    occurrenceIntervalMs: env.occurrenceFlushMs,
-    ownNamespaces: env.watchNamespaces,
-    enrich: async (draft, ing) =>
-      hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
-  });
-
-  // Plugins: admit by manifest, then import and register.
-  registerPluginApiSpecifier();
-  const ajv = createAjv();
-  const plugins = discoverPlugins([env.builtinPluginDir, ...env.pluginDirs], { ajv, hostApiVersion: HOST_API_VERSION });
-  faults = new PluginFaults(plugins, {
+  const core = createHostCore({
+    env,
     log,
     metrics,
-    limit: env.pluginFaultLimit,
-    windowMs: env.pluginFaultWindowMs,
-    onChange: (records) => publishPluginStatus(env.dataDir, records, log),
+    sink,
+    kube: runtime.kube,
+    index: runtime.index,
+    canActAsLeader: () => runtime.canActAsLeader(),
+    routes: (c) =>
+      webhookRouteFactory({
+        maxBodyBytes: env.maxBodyBytes,
+        ackWaitMs: env.ackWaitMs,
+        logPayloads: env.logPayloads,
+        log,
+        metrics,
+        pipeline: c.pipeline,
+        credentials: (ci) => credentialsOf(ci, runtime.secretCredentials),
+        replay,
+        drafts: c.webhookDrafts,
+      }),
+    faults: {
+      limit: env.pluginFaultLimit,
+      windowMs: env.pluginFaultWindowMs,
+      onChange: (records) => publishPluginStatus(env.dataDir, records, log),
+    },
   });
-  const active = (view: IngesterView) => {
-    const ci = ingesters.get(`${view.namespace}/${view.name}`);
-    if (!ci) throw new Error(`Ingester ${view.namespace}/${view.name} is not active`);
-    return ci;
-  };
-  const emit = async (view: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal): Promise<EmitResult> => {
-    const r = await pipeline.process(active(view), drafts, 'informer', signal);
-    return { created: r.created, duplicates: r.duplicates, filtered: r.filtered, dropped: r.dropped };
-  };
-  // Resolution of informer findings needs the cluster's Observations: kubernetes mode only.
-  const resolver = runtime.index
-    ? new Resolver({
-        pipeline,
-        index: runtime.index,
-        graceMs: env.resolveAfterMs,
-        canAct: () => runtime.canActAsLeader(),
-        onPhase: (transition, n) => metrics.resolved.inc({ transition }, n),
-        onUpdated: (source, n) => metrics.updated.inc({ source }, n),
-      })
-    : undefined;
-  const needsResolver = () => {
-    if (!resolver) throw new Error('reconcile needs kubernetes mode (informer sources do not run standalone)');
-    return resolver;
-  };
-  const reconcile = async (view: IngesterView, scope: string, drafts: ObservationDraft[], signal?: AbortSignal) =>
-    needsResolver().reconcile(active(view), scope, drafts, signal);
-  const reconcileScopes = async (view: IngesterView, live: readonly string[], signal?: AbortSignal) =>
-    needsResolver().reconcileScopes(active(view), live, signal);
-  for (const record of plugins) {
-    await importAndRegister(
-      record,
-      (r) =>
-        createPluginContext(r, {
-          hooks,
-          log,
-          metrics,
-          kube: runtime.kube,
-          ingesters: (h) => ingesters.views(h),
-          emit,
-          reconcile,
-          reconcileScopes,
-        }),
-      env.hookTimeoutMs,
-      faults,
-    );
-    metrics.plugins.set({ plugin: record.name, version: record.version, status: record.status }, 1);
-    if (record.status === 'loaded')
-      log.info({ plugin: record.name, version: record.version, dir: record.dir }, 'plugin loaded');
-    else
-      log.warn(
-        { plugin: record.name, version: record.version, dir: record.dir, status: record.status, reason: record.reason },
-        `plugin ${record.status}; skipped, the others keep running`,
-      );
-  }
-  const handlers = handlerTable(plugins);
+  const { pipeline, resolver, ingesters } = core;
+  const plugins = await core.loadPlugins([env.builtinPluginDir, ...env.pluginDirs]);
   const destinations = await createDestinations({
-    ...{ mode, env, hooks, metrics, log, ajv, plugins, sink },
+    ...{ mode, env, hooks: core.hooks, metrics, log, ajv: core.ajv, plugins, sink },
     kube: runtime.destinations,
   });
-
-  // Ingesters.
-  ingesters = new IngesterRuntime({
-    pipeline,
-    hooks,
-    log,
-    metrics,
-    makeRoute: (ci) =>
-      webhookRoute(ci, { env, hooks, pipeline, log, metrics, secrets: runtime.secretCredentials, replay }),
-  });
-  const validator = new IngesterValidator({
-    ajv,
-    handlers: (h) => handlers.get(h),
-    knownHandlers: () => [...handlers.keys()],
-  });
   await runtime.startIngesters({
-    validator,
+    validator: core.validator,
     apply: async (valid, rejected) => {
       await ingesters.replace(valid, rejected);
       await destinations.setIngesters(ingesters.active());
@@ -339,16 +161,27 @@ export async function startHost(options: HostOptions): Promise<Host> {
     log,
     extra: readSide.middleware,
   });
-  const server = createServer(env, app.callback());
-  server.listen({ port: env.port, host: env.host });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  log.info({ port, routes: [...ingesters.routes.keys()] }, `listening on :${port}`);
+  const { server, address } = await listen(
+    {
+      port: env.port,
+      host: env.host,
+      maxHeaderBytes: env.maxHeaderBytes,
+      requestTimeoutMs: env.requestTimeoutMs,
+      headersTimeoutMs: env.headersTimeoutMs,
+      idleTimeoutMs: env.idleTimeoutMs,
+      tlsCertFile: env.tlsCertFile,
+      tlsKeyFile: env.tlsKeyFile,
+      tlsClientCaFile: env.tlsClientCaFile,
+    },
+    app.callback(),
+  );
+  const port = address.port;
+  log.info(
+    { address: address.address, port, routes: [...ingesters.routes.keys()] },
+    `listening on ${describeAddress(address)}`,
+  );
 
-  await hooks.onStart.promise({ mode, replicaId });
+  await core.hooks.onStart.promise({ mode, replicaId });
   started = true;
 
   runtime.startLeadership({
@@ -358,11 +191,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       const tickMs = Math.min(5000, Math.max(1000, env.resolveAfterMs / 2));
       if (resolver) void resolveLoop(resolver, term.signal, log, tickMs, (n) => metrics.resolvePending.set(n));
       destinations.start(term.signal);
-      await hooks.onBecomeLeader.promise(term);
+      await core.hooks.onBecomeLeader.promise(term);
     },
     stopped: async (term) => {
       log.info({ identity: term.identity }, 'leader term ended: leader-only work stopped');
-      await hooks.onLoseLeadership.promise(term);
+      await core.hooks.onLoseLeadership.promise(term);
     },
   });
 
@@ -377,12 +210,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await runtime.stopLeadership(reason);
       await destinations.close();
       // 2. Admitted webhook events are written before the process goes.
-      const deadline = Date.now() + env.shutdownTimeoutMs;
-      while (pipeline.busy > 0 && Date.now() < deadline) await sleep(20);
-      if (pipeline.busy > 0)
+      if (!(await pipeline.whenIdle(env.shutdownTimeoutMs)))
         log.error({ busy: pipeline.busy }, 'shutdown deadline passed with accepted events not yet written');
       await pipeline.close(); // pending occurrence counts
-      await hooks.onStop.promise({ reason });
+      await core.hooks.onStop.promise({ reason });
       server.closeAllConnections();
       await closed;
       await readSide.close();
@@ -391,138 +222,24 @@ export async function startHost(options: HostOptions): Promise<Host> {
       log.info('stopped');
     })());
 
-  return { mode, port, plugins, ingesters, metrics, sink: runtime.sink, readPort: readSide.port, stop };
+  return { mode, port, plugins: core.plugins, ingesters, metrics, sink: runtime.sink, readPort: readSide.port, stop };
 }
 
-/** HTTP, or HTTPS (optionally requesting client certificates: mTLS) when ZEN_TLS_CERT_FILE is set; with limits. */
-function createServer(env: Readonly<HostEnv>, handler: RequestListener): Server {
-  // Timeouts are enforced by a sweep every connectionsCheckingInterval: keep it short so slow clients go in time.
-  const common = {
-    maxHeaderSize: env.maxHeaderBytes,
-    requestTimeout: env.requestTimeoutMs,
-    headersTimeout: env.headersTimeoutMs,
-    keepAliveTimeout: env.idleTimeoutMs,
-    connectionsCheckingInterval: Math.min(1000, env.headersTimeoutMs),
-  };
-  const server: Server =
-    env.tlsCertFile && env.tlsKeyFile
-      ? createHttpsServer(
-          {
-            ...common,
-            cert: readFileSync(env.tlsCertFile),
-            key: readFileSync(env.tlsKeyFile),
-            minVersion: 'TLSv1.2',
-            // Client certificates are requested and verified against the CA; webhook paths then require one, while
-            // health probes (which present none) still work.
-            ...(env.tlsClientCaFile
-              ? { ca: readFileSync(env.tlsClientCaFile), requestCert: true, rejectUnauthorized: false }
-              : {}),
-          },
-          handler,
-        )
-      : createHttpServer(common, handler);
-  return server;
-}
-
-const warnedUnauthenticated = new Set<string>();
-
-function webhookRoute(
-  ci: CompiledIngester,
-  deps: {
-    env: Readonly<HostEnv>;
-    hooks: HostHooks;
-    pipeline: Pipeline;
-    log: Logger;
-    metrics: Metrics;
-    secrets: SecretCredentials | undefined;
-    replay: ReplayGuard;
-  },
-): WebhookRoute {
-  const spec = ci.config.spec;
-  const handler = ci.config.handler;
-  const auth = spec.webhook!.auth;
-  let source: CredentialSource | undefined;
-  if (auth?.secretFile) source = fileCredentials(auth.secretFile);
-  else if (auth?.secretRef) {
-    const key = auth.secretRef.key ?? (auth.type === 'hmac' ? 'secret' : 'token');
-    const ref = auth.secretRef;
-    source = deps.secrets
-      ? deps.secrets(ci.config.namespace, ref.name, key)
-      : () => {
-          throw new Error('secretRef needs kubernetes mode; use secretFile in standalone mode');
-        };
-  }
-  const authenticator = createAuthenticator(auth, source, { replay: deps.replay, scope: ci.config.key });
-  if (!authenticator && !warnedUnauthenticated.has(ci.config.key)) {
-    warnedUnauthenticated.add(ci.config.key);
-    deps.log.warn(
-      { ingester: ci.config.key, path: spec.webhook!.path },
-      `webhook ${spec.webhook!.path} is unauthenticated: anyone who can reach the port can post; set spec.webhook.auth (docs/SECURITY.md)`,
-    );
-  }
-  return {
-    authenticator,
-    path: spec.webhook!.path,
-    methods: spec.webhook!.methods ?? ['POST'],
-    maxBodyBytes: spec.webhook!.maxBodyBytes ?? handler.maxBodyBytes ?? deps.env.maxBodyBytes,
-    endpoint: spec.source,
-    admit: () => deps.pipeline.admit(ci),
-    async handle(call: WebhookCall) {
-      const hook = deps.hooks.onWebhook.get(handler.handler);
-      if (!hook?.taps.length) {
+/** Where a webhook Ingester's secret comes from: a file, or (kubernetes mode) a watched Secret. */
+function credentialsOf(ci: CompiledIngester, secrets: SecretCredentials | undefined): CredentialSource | undefined {
+  const auth = ci.config.spec.webhook?.auth;
+  if (auth?.secretFile) return fileCredentials(auth.secretFile);
+  if (!auth?.secretRef) return undefined;
+  const key = auth.secretRef.key ?? (auth.type === 'hmac' ? 'secret' : 'token');
+  const ref = auth.secretRef;
+  return secrets
+    ? secrets(ci.config.namespace, ref.name, key)
+    : () => {
         throw new ZwError(
-          'ZW_ERR_PLUGIN_FAILED',
-          `plugin '${handler.plugin}' registered no webhook handler for '${handler.handler}'`,
+          'ZW_ERR_NEEDS_KUBERNETES',
+          'secretRef needs kubernetes mode; use secretFile in standalone mode',
         );
-      }
-      const timeout = AbortSignal.timeout(deps.env.hookTimeoutMs);
-      const request: WebhookRequest = {
-        ingester: ci.config.view,
-        body: call.body,
-        rawBody: call.rawBody,
-        headers: call.headers,
-        contentType: call.contentType,
-        jsonLines: call.jsonLines,
-        signal: AbortSignal.any([call.signal, timeout]),
       };
-      if (deps.env.logPayloads) {
-        // Off by default; truncated when on, and never with headers (they may carry credentials).
-        deps.log.debug(
-          {
-            ingester: ci.config.key,
-            bytes: call.rawBody.length,
-            payload: call.rawBody.subarray(0, 512).toString('utf8'),
-          },
-          'webhook payload',
-        );
-      }
-      let drafts = (await hook.promise(request)) ?? [];
-      if (!Array.isArray(drafts)) {
-        throw new ZwError(
-          'ZW_ERR_PLUGIN_FAILED',
-          `plugin '${handler.plugin}' returned ${typeof drafts} instead of an array of drafts`,
-        );
-      }
-      // A signed request's events without their own time take the signed one: a replay of it then derives the
-      // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
-      if (call.signedAt !== undefined) drafts = datedDrafts(drafts, call.signedAt);
-      // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
-      return answerWebhook(deps.pipeline.process(ci, drafts, 'webhook'), drafts.length, deps.env.ackWaitMs, (r) =>
-        deps.metrics.dropped.inc({ source: spec.source, reason: r.refusal?.reason ?? 'write_failed' }, r.refused),
-      );
-    },
-  };
-}
-
-function datedDrafts(drafts: ObservationDraft[], signedAt: number): ObservationDraft[] {
-  const at = new Date(signedAt).toISOString();
-  return drafts.map((d) =>
-    d &&
-    typeof d === 'object' &&
-    (d.detectedAt === undefined || (d.detectedAt as unknown) === null || d.detectedAt === '')
-      ? { ...d, detectedAt: at }
-      : d,
-  );
 }
 
 /** On the leader: resolve findings whose grace period has passed, until the term ends. */

@@ -18,7 +18,7 @@ export class IngesterRuntime {
   readonly #hooks: HostHooks;
   readonly #log: Logger;
   readonly #metrics: Metrics;
-  readonly #makeRoute: (ci: CompiledIngester) => WebhookRoute;
+  readonly #makeRoute: ((ci: CompiledIngester) => WebhookRoute) | undefined;
   #active = new Map<string, CompiledIngester>();
   #rejected = new Map<string, Rejected>();
   #routes: ReadonlyMap<string, WebhookRoute> = new Map();
@@ -28,7 +28,8 @@ export class IngesterRuntime {
     hooks: HostHooks;
     log: Logger;
     metrics: Metrics;
-    makeRoute: (ci: CompiledIngester) => WebhookRoute;
+    /** Builds the HTTP route of a webhook Ingester; without it no routes are served (test kit, CLI). */
+    makeRoute?: (ci: CompiledIngester) => WebhookRoute;
   }) {
     this.#pipeline = deps.pipeline;
     this.#hooks = deps.hooks;
@@ -88,11 +89,14 @@ export class IngesterRuntime {
     }
     this.#active = next;
     this.#rejected = newRejected;
-    this.#routes = new Map(
-      this.active()
-        .filter((ci) => ci.config.spec.webhook)
-        .map((ci) => [ci.config.spec.webhook!.path, this.#makeRoute(ci)]),
-    );
+    const makeRoute = this.#makeRoute;
+    this.#routes = makeRoute
+      ? new Map(
+          this.active()
+            .filter((ci) => ci.config.spec.webhook)
+            .map((ci) => [ci.config.spec.webhook!.path, makeRoute(ci)]),
+        )
+      : new Map();
     this.#metrics.ingesters.reset();
     for (const ci of this.active()) {
       this.#metrics.ingesters.set(

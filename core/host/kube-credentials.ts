@@ -3,6 +3,7 @@
  * rotation needs no restart. Values are never logged.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ZwError } from '../api/index.ts';
 import { type CredentialSource, splitCredentials } from '../http/auth.ts';
 import { createInformer } from '../kube/informer.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -41,10 +42,10 @@ export function kubeSecretCredentials(kc: KubeConfig, log: Logger, signal: Abort
     }
     return () => {
       const e = secrets.get(id)!;
-      if (!e.synced) throw new Error(`Secret ${id} not loaded yet`);
-      if (!e.data) throw new Error(`Secret ${id} does not exist`);
+      if (!e.synced) throw new ZwError('ZW_ERR_CREDENTIALS', `Secret ${id} not loaded yet`);
+      if (!e.data) throw new ZwError('ZW_ERR_CREDENTIALS', `Secret ${id} does not exist`);
       const raw = e.data[key];
-      if (raw === undefined) throw new Error(`Secret ${id} has no key '${key}'`);
+      if (raw === undefined) throw new ZwError('ZW_ERR_CREDENTIALS', `Secret ${id} has no key '${key}'`);
       return splitCredentials(Buffer.from(raw, 'base64').toString('utf8'));
     };
   };

@@ -10,18 +10,18 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { V1LeaseSpec } from '@kubernetes/client-node';
-import type { InformerEvents, InformerOptions, LeaderTerm, PluginKube } from '../api/index.ts';
+import type { LeaderTerm } from '../api/index.ts';
+import { ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
-import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
-import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import { createKubeDestinations } from '../destinations/kube-feed.ts';
 import { startGcLoop } from '../gc/index.ts';
-import { createKubeApi, type KubeApi, type KubeObject } from '../kube/api.ts';
-import { checkReachable, hasResource, loadKubeConfig, resourceScope } from '../kube/client.ts';
+import { createKubeApi, type KubeApi } from '../kube/api.ts';
+import { checkReachable, loadKubeConfig } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
 import {
   createLeaderElector,
   type LeaderElector,
+  LeaderStopDeadlineError,
   LeaseLock,
   leaseRequestTimeoutMs,
   leaseSpecToRecord,
@@ -31,19 +31,17 @@ import { KubeObservationSink, OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { desiredStatus, type IngesterStatus, type Outcome, sameStatus } from './ingester-status.ts';
+import { createIngesterWatch, INGESTER_GVR } from './ingester-watch.ts';
 import { kubeSecretCredentials } from './kube-credentials.ts';
 import { kubeObservationIndex } from './kube-index.ts';
-import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
-import type { IngesterFeed, LeadershipCallbacks, ModeRuntime } from './runtime.ts';
+import { createPluginKube, informerMetrics } from './plugin-kube.ts';
+import type { LeadershipCallbacks, ModeRuntime } from './runtime.ts';
 
-export const INGESTER_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' });
+export { INGESTER_GVR };
+
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
-
-interface IngesterObject extends KubeObject {
-  spec?: unknown;
-  status?: IngesterStatus;
-}
+/** How long the API server may take to answer the first request (reachability check) at startup. */
+const REACHABLE_TIMEOUT_MS = 10_000;
 
 export async function createKubernetesRuntime(
   env: Readonly<HostEnv>,
@@ -55,12 +53,13 @@ export async function createKubernetesRuntime(
     ...(env.kubeconfig ? { kubeconfigPath: env.kubeconfig } : {}),
     inCluster: env.inCluster && !env.kubeconfig,
   });
-  const { gitVersion } = await checkReachable(kc, 10_000);
+  const { gitVersion } = await checkReachable(kc, REACHABLE_TIMEOUT_MS);
   const server = kc.getCurrentCluster()?.server;
   const leaseNamespace =
     env.podNamespace ?? (existsSync(SA_NAMESPACE_FILE) ? readFileSync(SA_NAMESPACE_FILE, 'utf8').trim() : undefined);
   if (!leaseNamespace)
-    throw new Error(
+    throw new ZwError(
+      'ZW_ERR_CONFIG',
       'kubernetes mode: POD_NAMESPACE is not set and no service account namespace is mounted; the leader-election Lease needs a namespace',
     );
   // client-go's default identity: unique per process even when two share a hostname.
@@ -91,80 +90,15 @@ export async function createKubernetesRuntime(
   const watched = env.watchNamespaces;
   const stop = new AbortController();
 
-  const informerMetrics = {
-    restarts: (gvr: string, reason?: string) => metrics.informerRestarts.inc({ gvr, reason: reason ?? 'error' }),
-    relistDiff: (gvr: string, n: number) => metrics.informerRelistDiff.inc({ gvr }, n),
-    transformError: (gvr: string) => metrics.informerTransformErrors.inc({ gvr }),
-  };
-  /** Plugins' informers, scoped to WATCH_NAMESPACE: one watch per watched namespace, or cluster-wide. */
-  const kube: PluginKube = Object.freeze({
-    informer: async <T>(options: InformerOptions, plugin: InformerEvents<T>) => {
-      // zen_watcher_informer_synced: 0 from the start until the plugin handled the first complete list, 0 once stopped.
-      const gvr = `${options.group || 'core'}/${options.version}/${options.resource}`;
-      metrics.informerSynced.set({ gvr }, 0);
-      options.signal.addEventListener('abort', () => metrics.informerSynced.set({ gvr }, 0), { once: true });
-      const events: InformerEvents<T> = {
-        ...plugin,
-        synced: async (objects: T[]) => {
-          try {
-            await plugin.synced?.(objects);
-          } finally {
-            // After the plugin handled the complete list: "caught up", not only "listed".
-            metrics.informerSynced.set({ gvr }, 1);
-            metrics.informerLastSync.set({ gvr }, Date.now() / 1000);
-          }
-        },
-      };
-      const transform = pluginTransform(options);
-      const deps = {
-        log: log.child({ informer: `${options.group}/${options.version}/${options.resource}` }),
-        metrics: informerMetrics,
-        timing: pluginInformerTiming,
-        ...(transform ? { transform } : {}),
-      };
-      if (options.namespace !== undefined && options.namespace !== '') {
-        if (watched.length && !watched.includes(options.namespace)) {
-          throw new Error(`namespace '${options.namespace}' is outside WATCH_NAMESPACE (${watched.join(',')})`);
-        }
-        return createInformer<T>(kc, options, events, deps);
-      }
-      if (watched.length === 0) return createInformer<T>(kc, options, events, deps);
-      // Cluster-scoped resources have no namespaces to split by: one cluster-wide watch (RBAC permitting).
-      const scope = await resourceScope(kc, options.group, options.version, options.resource).catch(
-        () => 'namespaced' as const,
-      );
-      if (scope === 'cluster') return createInformer<T>(kc, options, events, deps);
-      // One watch per watched namespace, but `synced` keeps its meaning — every object in scope — so a plugin that
-      // reconciles on it never resolves another namespace's findings: it fires with the union once all have listed.
-      const latest = new Map<string, T[]>();
-      const perNamespace = (ns: string): InformerEvents<T> =>
-        events.synced
-          ? {
-              ...events,
-              synced: async (objects: T[]) => {
-                latest.set(ns, objects);
-                if (latest.size === watched.length) await events.synced!([...latest.values()].flat());
-              },
-            }
-          : events;
-      await Promise.all(
-        watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), deps)),
-      );
-    },
-    hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
-    watchNamespaces: Object.freeze([...watched]),
-  });
-
+  const kube = createPluginKube({ kc, log, metrics, watched });
   // Ingesters: every replica watches them and runs the valid ones; the leader writes their status.
-  const objects = new Map<string, IngesterObject>();
-  let outcomes = new Map<string, Outcome>();
-  const statusWriter = createStatusWriter({ api, log, canActAsLeader });
+  const ingesterWatch = createIngesterWatch({ kube, api, log, canActAsLeader, signal: stop.signal });
 
   // The resolver's Observations: a watch-fed cache on the leader, for its term only (kube-index.ts).
   const index = kubeObservationIndex(api, watched, canActAsLeader, {
     kubeConfig: kc,
     log: log.child({ component: 'observation-cache' }),
-    metrics: informerMetrics,
+    metrics: informerMetrics(metrics),
   });
 
   const secretCredentials = kubeSecretCredentials(kc, log, stop.signal);
@@ -184,67 +118,9 @@ export async function createKubernetesRuntime(
       canAct: canActAsLeader,
       secretCredentials,
       signal: stop.signal,
-      informerMetrics,
+      informerMetrics: informerMetrics(metrics),
     }),
-    async startIngesters(feed: IngesterFeed) {
-      let firstSync!: () => void;
-      const synced = new Promise<void>((r) => (firstSync = r));
-      let pending: NodeJS.Timeout | undefined;
-      const recompute = async () => {
-        outcomes = evaluate([...objects.values()], feed.validator);
-        const valid = [...outcomes.values()].flatMap((o) => (o.kind === 'active' ? [o.ingester] : []));
-        const rejected = [...outcomes.values()].flatMap((o) => (o.kind === 'rejected' ? [o.rejected] : []));
-        await feed.apply(valid, rejected);
-        statusWriter.sync(objects, outcomes);
-      };
-      // Bursts of events (a relist) become one recomputation.
-      const schedule = () => {
-        clearTimeout(pending);
-        pending = setTimeout(
-          () =>
-            void recompute().catch((err) => log.error({ err: (err as Error).message }, 'applying Ingesters failed')),
-          50,
-        );
-      };
-      const key = (o: IngesterObject) => `${o.metadata?.namespace}/${o.metadata?.name}`;
-      void kube
-        .informer<IngesterObject>(
-          {
-            group: INGESTER_GVR.group,
-            version: INGESTER_GVR.version,
-            resource: INGESTER_GVR.plural,
-            signal: stop.signal,
-          },
-          {
-            add: (o) => {
-              objects.set(key(o), o);
-              schedule();
-            },
-            update: (o) => {
-              objects.set(key(o), o);
-              schedule();
-            },
-            delete: (o) => {
-              objects.delete(key(o));
-              schedule();
-            },
-            synced: (all) => {
-              for (const o of all) objects.set(key(o), o);
-              schedule();
-              firstSync();
-            },
-          },
-        )
-        .catch((err) => log.error({ err: (err as Error).message }, 'Ingester watch stopped'));
-      await Promise.race([
-        synced,
-        new Promise((_, reject) =>
-          setTimeout(() => reject(new Error('Ingester list did not complete within 30 s')), 30_000),
-        ),
-      ]);
-      clearTimeout(pending);
-      await recompute();
-    },
+    startIngesters: (feed) => ingesterWatch.start(feed),
     startLeadership(callbacks: LeadershipCallbacks) {
       const lock = new LeaseLock({
         kubeConfig: kc,
@@ -288,7 +164,7 @@ export async function createKubernetesRuntime(
                 },
               },
             });
-            statusWriter.sync(objects, outcomes);
+            ingesterWatch.syncStatus();
             await callbacks.started(info);
           },
           onStoppedLeading: async () => {
@@ -326,8 +202,8 @@ export async function createKubernetesRuntime(
       ).catch((err) =>
         log.warn({ err: (err as Error).message }, 'Lease watch stopped; handover falls back to the retry period'),
       );
-      run = elector.run(stop.signal).catch((err: Error & { code?: string }) => {
-        if (err.code === 'ZW_ERR_LEADER_STOP_DEADLINE') {
+      run = elector.run(stop.signal).catch((err: Error) => {
+        if (err instanceof LeaderStopDeadlineError) {
           // A tap did not stop leader work in time: only exiting guarantees no leader-only write (no fencing).
           log.fatal({ err: err.message }, 'leader work did not stop within the renew deadline; exiting');
           process.exit(1);
@@ -339,90 +215,13 @@ export async function createKubernetesRuntime(
     live: () => elector?.healthy(env.renewDeadlineMs) ?? { ok: true },
     async stopLeadership(reason: string) {
       log.info({ reason }, 'stopping leader election (releasing the Lease if held)');
-      stop.abort(new Error(reason));
+      stop.abort(new ZwError('ZW_ERR_ABORTED', reason));
       await run;
     },
     async close() {
-      stop.abort(new Error('closing'));
+      stop.abort(new ZwError('ZW_ERR_ABORTED', 'closing'));
       await sink.close();
       await api.close();
-    },
-  };
-}
-
-/** Validate every Ingester object; webhook paths that collide go to the first by namespace/name. */
-function evaluate(objects: IngesterObject[], validator: IngesterValidator): Map<string, Outcome> {
-  const out = new Map<string, Outcome>();
-  const valid: IngesterConfig[] = [];
-  for (const o of objects) {
-    const key = `${o.metadata?.namespace}/${o.metadata?.name}`;
-    const generation = Number(o.metadata?.generation ?? 1);
-    const res = validator.validate(
-      {
-        apiVersion: o.apiVersion,
-        kind: o.kind,
-        metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, generation, uid: o.metadata?.uid },
-        spec: o.spec,
-      },
-      o.metadata?.namespace,
-    );
-    if (res.ok) valid.push(res.ingester);
-    else {
-      const source = (o.spec as { source?: unknown } | undefined)?.source;
-      out.set(key, {
-        kind: 'rejected',
-        generation,
-        rejected: {
-          key,
-          source: typeof source === 'string' ? source : 'unknown',
-          reason: res.reason,
-          errors: res.errors,
-        },
-      });
-    }
-  }
-  const { active, rejected } = resolveConflicts(valid);
-  for (const ing of active) out.set(ing.key, { kind: 'active', ingester: ing });
-  for (const r of rejected as Rejected[]) {
-    const ing = valid.find((v) => v.key === r.key)!;
-    out.set(r.key, { kind: 'rejected', generation: ing.generation, rejected: r });
-  }
-  return out;
-}
-
-/** Writes Ingester status through the status subresource: leader only, only when it changed. */
-function createStatusWriter(deps: { api: KubeApi; log: Logger; canActAsLeader: () => boolean }) {
-  const written = new Map<string, string>();
-  return {
-    sync(objects: Map<string, IngesterObject>, outcomes: Map<string, Outcome>) {
-      if (!deps.canActAsLeader()) return;
-      for (const [key, outcome] of outcomes) {
-        const obj = objects.get(key);
-        if (!obj?.metadata?.name) continue;
-        const want = desiredStatus(outcome, obj.status, new Date());
-        if (sameStatus(obj.status, want)) continue;
-        const fingerprint = `${obj.metadata.resourceVersion}:${JSON.stringify(want.conditions.map((c) => [c.type, c.status, c.reason, c.message]))}`;
-        if (written.get(key) === fingerprint) continue;
-        written.set(key, fingerprint);
-        deps.api
-          .patch({
-            ...INGESTER_GVR,
-            namespace: obj.metadata.namespace!,
-            name: obj.metadata.name,
-            subresource: 'status',
-            type: 'merge',
-            body: { status: want },
-          })
-          .then(() => deps.log.debug({ ingester: key, ready: want.conditions[0]?.status }, 'Ingester status written'))
-          .catch((err: Error & { code?: number }) => {
-            written.delete(key);
-            if (err.code !== 404)
-              deps.log.warn(
-                { ingester: key, err: err.message },
-                'writing Ingester status failed; retried on the next change',
-              );
-          });
-      }
     },
   };
 }

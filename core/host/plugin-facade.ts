@@ -14,7 +14,7 @@ import type {
   PluginMetrics,
   ReconcileResult,
 } from '../api/index.ts';
-import { HOST_API_VERSION, payloadError } from '../api/index.ts';
+import { HOST_API_VERSION, payloadError, ZwError, zwError } from '../api/index.ts';
 import { createPluginHooks, type PluginHooksHandle } from '../hooks/facade.ts';
 import type { HostHooks } from '../hooks/host-hooks.ts';
 import type { PluginRecord } from '../loader/index.ts';
@@ -58,7 +58,8 @@ function pluginMetrics(plugin: string, metrics: Metrics): PluginMetrics {
   const registry = metrics.registry;
   const get = (full: string) => registry.getSingleMetric(full);
   const check = (name: string) => {
-    if (!METRIC_NAME.test(name)) throw new Error(`plugin '${plugin}': metric name '${name}' must match ${METRIC_NAME}`);
+    if (!METRIC_NAME.test(name))
+      throw zwError('ZW_ERR_PLUGIN_API', { plugin, detail: `metric name '${name}' must match ${METRIC_NAME}` });
   };
   return {
     counter(name, help, labelNames = []) {
@@ -86,9 +87,12 @@ function ownedBy(handlers: readonly string[], plugin: string) {
     handlers.includes(ingester.handler)
       ? undefined
       : Promise.reject(
-          new Error(
-            `plugin '${plugin}' cannot ${what} for Ingester ${ingester.namespace}/${ingester.name}: it is served by '${ingester.handler}'`,
-          ),
+          zwError('ZW_ERR_NOT_OWNER', {
+            plugin,
+            action: what,
+            ingester: `${ingester.namespace}/${ingester.name}`,
+            handler: ingester.handler,
+          }),
         );
 }
 
@@ -103,7 +107,10 @@ export function createPluginContext(
   // promise handed back is made in the plugin's context, so a rejection the plugin leaves unhandled is its own.
   const hostWork = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     if (record.status === 'disabled')
-      throw new Error(`plugin '${record.name}' cannot ${what}: it is disabled (${record.reason})`);
+      throw new ZwError(
+        'ZW_ERR_PLUGIN_DISABLED',
+        `plugin '${record.name}' cannot ${what}: it is disabled (${record.reason})`,
+      );
     return await outsidePlugins(fn);
   };
   const log = pluginLogger(deps.log.child({ plugin: record.name }));

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LeaderTerm } from '../api/index.ts';
+import { ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { type Rejected, resolveConflicts } from '../config/ingester-set.ts';
 import { configFilesIn, readDocuments } from '../config/load-files.ts';
@@ -47,7 +48,7 @@ export function createStandaloneRuntime(
     live: () => ({ ok: true }),
     async stopLeadership(reason) {
       if (!term || term.controller.signal.aborted) return;
-      term.controller.abort(new Error(reason));
+      term.controller.abort(new ZwError('ZW_ERR_ABORTED', reason));
       await term.gc;
       await term.callbacks.stopped(term.term);
     },
@@ -147,18 +148,21 @@ export function loadIngesterFiles(
   return { valid, rejected };
 }
 
+/** Expired Observations deleted per statement; a full batch means more may be due, so the pass continues. */
+export const EXPIRY_BATCH = 500;
+
 async function runStoreExpiry(
   sink: ObservationSink,
   intervalMs: number,
   signal: AbortSignal,
   log: Logger,
 ): Promise<void> {
-  if (!(sink instanceof SqliteStore)) return;
+  if (!sink.deleteExpired) return;
   while (!signal.aborted) {
     try {
       let n: number;
-      do n = sink.deleteExpired();
-      while (n === 500 && !signal.aborted);
+      do n = sink.deleteExpired(Date.now(), EXPIRY_BATCH);
+      while (n === EXPIRY_BATCH && !signal.aborted);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'standalone TTL expiry failed');
     }

@@ -65,7 +65,7 @@ export function createAuthenticator(
   options: AuthOptions = {},
 ): Authenticator | undefined {
   if (!spec || spec.type === 'none') return undefined;
-  if (!credentials) throw new Error('webhook auth needs credentials (secretRef or secretFile)');
+  if (!credentials) throw new ZwError('ZW_ERR_CREDENTIALS', 'webhook auth needs credentials (secretRef or secretFile)');
   const load = () => {
     let values: readonly string[];
     try {

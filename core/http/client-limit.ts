@@ -12,7 +12,7 @@ export function parseCidrs(list: readonly string[]): BlockList {
   for (const entry of list) {
     const [addr, bits] = entry.split('/');
     const type = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4';
-    if (!addr || isIP(addr) === 0) throw new Error(`not an IP or CIDR: '${entry}'`);
+    if (!addr || isIP(addr) === 0) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `not an IP or CIDR: '${entry}'`);
     if (bits === undefined) bl.addAddress(addr, type);
     else bl.addSubnet(addr, Number(bits), type);
   }

@@ -8,7 +8,7 @@ import type { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { isZwError, ZwError } from '../api/index.ts';
+import { CLIENT_ERROR_CODES, ZwError } from '../api/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Authenticator, AuthOutcome } from './auth.ts';
@@ -97,8 +97,9 @@ export function createHttpApp(opts: HttpOptions): Koa {
     try {
       await next();
     } catch (err) {
-      const zw = isZwError(err) ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
-      if (!isZwError(err)) opts.log.error({ err, path: ctx.path }, 'unhandled error in request');
+      const forClient = err instanceof ZwError && CLIENT_ERROR_CODES.has(err.code);
+      const zw = forClient ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
+      if (!forClient) opts.log.error({ err, path: ctx.path }, 'unhandled error in request');
       ctx.status = zw.status;
       if (zw.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(zw.retryAfterSeconds));
       if (zw.status === 413) ctx.set('Connection', 'close');
@@ -167,7 +168,7 @@ export function createHttpApp(opts: HttpOptions): Koa {
       const parsed = parseJsonBody(raw, contentType);
       const abort = new AbortController();
       ctx.req.once('close', () => {
-        if (!ctx.res.writableEnded) abort.abort(new Error('client went away'));
+        if (!ctx.res.writableEnded) abort.abort(new ZwError('ZW_ERR_ABORTED', 'client went away'));
       });
       const res = await route.handle({
         body: parsed.value,
@@ -184,8 +185,9 @@ export function createHttpApp(opts: HttpOptions): Koa {
       // Only an answered success uses the signature up; any failure leaves it for the sender's retry.
       if (res.status >= 200 && res.status < 300) authed?.claim?.accept();
     } catch (err) {
-      const zw = isZwError(err) ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
-      if (!isZwError(err)) opts.log.error({ err, path: ctx.path }, 'unhandled error in webhook');
+      const forClient = err instanceof ZwError && CLIENT_ERROR_CODES.has(err.code);
+      const zw = forClient ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
+      if (!forClient) opts.log.error({ err, path: ctx.path }, 'unhandled error in webhook');
       else if (zw.status >= 500)
         opts.log.warn(
           { path: ctx.path, code: zw.code, reason: zw.message, cause: (zw.cause as Error | undefined)?.message },

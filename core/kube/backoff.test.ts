@@ -22,8 +22,8 @@ describe('Backoff', () => {
   });
 
   test('rejects nonsense', () => {
-    assert.throws(() => new Backoff({ initialMs: 0 }), RangeError);
-    assert.throws(() => new Backoff({ initialMs: 10, maxMs: 5 }), RangeError);
-    assert.throws(() => new Backoff({ jitter: 2 }), RangeError);
+    assert.throws(() => new Backoff({ initialMs: 0 }), { code: 'ZW_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => new Backoff({ initialMs: 10, maxMs: 5 }), { code: 'ZW_ERR_INVALID_ARGUMENT' });
+    assert.throws(() => new Backoff({ jitter: 2 }), { code: 'ZW_ERR_INVALID_ARGUMENT' });
   });
 });

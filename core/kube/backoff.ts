@@ -1,4 +1,5 @@
 /** Exponential backoff with jitter (pure; `random` is injected). initial × 2^n, capped at max, ± jitter. */
+import { ZwError } from '../api/errors.ts';
 export interface BackoffOptions {
   /** Default 500 ms. */
   initialMs?: number;
@@ -22,9 +23,13 @@ export class Backoff {
     this.jitter = opts.jitter ?? 0.2;
     this.#random = opts.random ?? Math.random;
     if (!(this.initialMs > 0) || !(this.maxMs >= this.initialMs)) {
-      throw new RangeError(`backoff: need 0 < initialMs <= maxMs, got ${this.initialMs}, ${this.maxMs}`);
+      throw new ZwError(
+        'ZW_ERR_INVALID_ARGUMENT',
+        `backoff: need 0 < initialMs <= maxMs, got ${this.initialMs}, ${this.maxMs}`,
+      );
     }
-    if (!(this.jitter >= 0 && this.jitter <= 1)) throw new RangeError(`backoff: jitter must be in [0, 1]`);
+    if (!(this.jitter >= 0 && this.jitter <= 1))
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `backoff: jitter must be in [0, 1]`);
   }
 
   /** Consecutive failures so far. */

@@ -4,29 +4,29 @@
  */
 import { existsSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
+import { errorMessage, ZwError, zwError } from '../api/errors.ts';
 import { errorText, groupVersionPath, KubeConnection, statusOf } from './request.ts';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 /** No usable kubeconfig: nothing configured, a file that does not load, or no in-cluster credentials. */
-export class KubeConfigError extends Error {
-  readonly code = 'ZW_ERR_KUBE_CONFIG';
+export class KubeConfigError extends ZwError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(`kubernetes: ${message}`, options);
+    super('ZW_ERR_KUBE_CONFIG', errorMessage('ZW_ERR_KUBE_CONFIG', { detail: message }), options);
     this.name = 'KubeConfigError';
   }
 }
 
 /** The API server did not answer, or refused us. `server` names it. */
-export class KubeUnreachableError extends Error {
-  readonly code = 'ZW_ERR_KUBE_UNREACHABLE';
+export class KubeUnreachableError extends ZwError {
   readonly server: string;
-  readonly status: number | undefined;
+  /** The API server's HTTP status, when it answered (401/403: refused us). */
+  readonly apiStatus: number | undefined;
   constructor(server: string, message: string, options?: { cause?: unknown; status?: number }) {
-    super(message, options);
+    super('ZW_ERR_KUBE_UNREACHABLE', message, { cause: options?.cause });
     this.name = 'KubeUnreachableError';
     this.server = server;
-    this.status = options?.status;
+    this.apiStatus = options?.status;
   }
 }
 
@@ -47,7 +47,8 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
   const kc = new KubeConfig();
   try {
     if (opts.kubeconfigPath) {
-      if (!existsSync(opts.kubeconfigPath)) throw new Error(`file ${opts.kubeconfigPath} does not exist`);
+      if (!existsSync(opts.kubeconfigPath))
+        throw new ZwError('ZW_ERR_KUBE_CONFIG', `file ${opts.kubeconfigPath} does not exist`);
       kc.loadFromFile(opts.kubeconfigPath);
     } else if (opts.inCluster) {
       kc.loadFromCluster();
@@ -163,7 +164,8 @@ export async function resourceScope(
     });
     names = new Map((list?.resources ?? []).map((r) => [r.name ?? '', r.namespaced !== false]));
   } catch (err) {
-    if (statusOf(err) !== 404) throw new Error(`Discovery: ${key} failed: ${errorText(err)}`, { cause: err });
+    if (statusOf(err) !== 404)
+      throw zwError('ZW_ERR_KUBE_DISCOVERY', { resource: key, detail: errorText(err) }, { cause: err });
   }
   byGv.set(key, { at: now(), names });
   return answer(names);

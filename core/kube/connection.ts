@@ -10,6 +10,7 @@ import {
   type RequestContext,
   ServerConfiguration,
 } from '@kubernetes/client-node';
+import { ZwError } from '../api/errors.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -26,7 +27,7 @@ export function pooledClient<T>(
   userAgent: string,
 ): PooledClient<T> {
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new TypeError('the kubeconfig has no current cluster');
+  if (!cluster) throw new ZwError('ZW_ERR_KUBE_CONFIG', 'the kubeconfig has no current cluster');
   let dispatcher: Dispatcher | undefined;
   const auth = {
     getName: () => userAgent,

@@ -14,6 +14,7 @@
  *    exponential backoff with jitter.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ZwError } from '../api/errors.ts';
 import type { InformerEvents, InformerOptions } from '../api/plugin.ts';
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { errorText, KubeConnection, resourcePath, statusOf } from './request.ts';
@@ -120,9 +121,11 @@ export async function createInformer<T = Record<string, unknown>>(
   deps: InformerDeps,
 ): Promise<void> {
   for (const f of ['version', 'resource'] as const) {
-    if (typeof options[f] !== 'string' || options[f] === '') throw new TypeError(`informer: options.${f} is empty`);
+    if (typeof options[f] !== 'string' || options[f] === '')
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `informer: options.${f} is empty`);
   }
-  if (typeof options.group !== 'string') throw new TypeError('informer: options.group must be a string');
+  if (typeof options.group !== 'string')
+    throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'informer: options.group must be a string');
   const { signal } = options;
   if (signal.aborted) return;
 

@@ -12,6 +12,7 @@ import {
   RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+import { ZwError } from '../api/errors.ts';
 
 export const KUBE_USER_AGENT = 'zen-watcher';
 
@@ -33,10 +34,9 @@ export interface KubeRequest {
 }
 
 /** A request that failed before any HTTP status (refused, reset, TLS, timeout, abort). */
-export class KubeTransportError extends Error {
-  readonly code = 'ZW_ERR_KUBE_TRANSPORT';
+export class KubeTransportError extends ZwError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('ZW_ERR_KUBE_TRANSPORT', message, options);
     this.name = 'KubeTransportError';
   }
 }
@@ -62,7 +62,7 @@ export class KubeConnection {
 
   constructor(kc: KubeConfig, opts: KubeConnectionOptions = {}) {
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new TypeError('KubeConnection: the kubeconfig has no current cluster');
+    if (!cluster) throw new ZwError('ZW_ERR_KUBE_CONFIG', 'KubeConnection: the kubeconfig has no current cluster');
     this.server = cluster.server.replace(/\/+$/, '');
     this.#kc = kc;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;

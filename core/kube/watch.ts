@@ -5,6 +5,8 @@
  * Events are handed over one at a time and awaited, so a slow consumer slows the reading (TCP backpressure)
  * instead of filling memory. The stall timer runs only while waiting for the server, not while the consumer works.
  */
+
+import { ZwError } from '../api/errors.ts';
 import type { KubeConnection } from './request.ts';
 import { apiError, errorText, statusOf } from './request.ts';
 
@@ -52,7 +54,7 @@ export async function watchOnce(p: WatchParams): Promise<WatchResult> {
     disarm();
     timer = setTimeout(() => {
       stalled = true;
-      ctl.abort(new Error(`watch stalled: nothing received for ${p.stallTimeoutMs} ms`));
+      ctl.abort(new ZwError('ZW_ERR_KUBE_WATCH', `watch stalled: nothing received for ${p.stallTimeoutMs} ms`));
     }, p.stallTimeoutMs);
   };
   const result: WatchResult = {
@@ -88,7 +90,8 @@ export async function watchOnce(p: WatchParams): Promise<WatchResult> {
     }
     p.onOpen?.();
     const stream = rsp.body.stream();
-    if (!stream) return finish({ kind: 'error', error: new Error('watch response has no body') });
+    if (!stream)
+      return finish({ kind: 'error', error: new ZwError('ZW_ERR_KUBE_WATCH', 'watch response has no body') });
     const reader = stream.getReader();
     const decoder = new TextDecoder();
     let buf = '';
@@ -128,7 +131,7 @@ async function handleLine(
   try {
     ev = JSON.parse(line);
   } catch (err) {
-    return { kind: 'error', error: new Error(`watch: unparsable event (${errorText(err)})`) };
+    return { kind: 'error', error: new ZwError('ZW_ERR_KUBE_WATCH', `watch: unparsable event (${errorText(err)})`) };
   }
   if (ev.type === 'ERROR') {
     const st = (ev.object ?? {}) as { code?: unknown; message?: unknown; reason?: unknown };
@@ -136,7 +139,7 @@ async function handleLine(
     if (st.code === 410) return { kind: 'gone', message };
     return {
       kind: 'error',
-      error: new Error(message),
+      error: new ZwError('ZW_ERR_KUBE_WATCH', message),
       ...(typeof st.code === 'number' ? { status: st.code } : {}),
     };
   }

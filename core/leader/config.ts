@@ -2,6 +2,8 @@
  * The elector's configuration, its contract with the host, and the checks createLeaderElector runs on it
  * (client-go `LeaderElectionConfig`, `LeaderCallbacks`, `NewLeaderElector`).
  */
+
+import { errorMessage, ZwError } from '../api/errors.ts';
 import type { Clock } from './clock.ts';
 import type { LeaderLock, LeaderRecord } from './lock.ts';
 import type { LeaderMetrics } from './metrics.ts';
@@ -99,21 +101,18 @@ export interface LeaderElector {
 }
 
 /** A config the elector refuses to run with. `field` names the offending setting. */
-export class LeaderConfigError extends Error {
-  readonly code = 'ZW_ERR_LEADER_CONFIG';
-  readonly field: string;
+export class LeaderConfigError extends ZwError {
+  declare readonly field: string;
   constructor(field: string, message: string) {
-    super(`leader election: ${message}`);
+    super('ZW_ERR_LEADER_CONFIG', errorMessage('ZW_ERR_LEADER_CONFIG', { detail: message }), { field });
     this.name = 'LeaderConfigError';
-    this.field = field;
   }
 }
 
 /** A term did not end (onStoppedLeading / onStartedLeading did not settle) within renewDeadline. */
-export class LeaderStopDeadlineError extends Error {
-  readonly code = 'ZW_ERR_LEADER_STOP_DEADLINE';
+export class LeaderStopDeadlineError extends ZwError {
   constructor(message: string) {
-    super(message);
+    super('ZW_ERR_LEADER_STOP_DEADLINE', message);
     this.name = 'LeaderStopDeadlineError';
   }
 }

@@ -6,6 +6,9 @@
  * its renewTime says, and another holder's lease is valid while observedAt + leaseDuration > now. There is no
  * fencing; see README.md for what that means for leader-only writes.
  */
+
+import { ZwError } from '../api/errors.ts';
+import { errorText } from '../api/helpers.ts';
 import { systemClock } from './clock.ts';
 import {
   JITTER_FACTOR,
@@ -19,7 +22,7 @@ import {
   validate,
 } from './config.ts';
 import { leaderHealth } from './health.ts';
-import type { LeaderRecord } from './lock.ts';
+import { LeaderLockError, type LeaderRecord } from './lock.ts';
 import { noLeaderMetrics } from './metrics.ts';
 
 interface Term {
@@ -112,7 +115,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
         return true;
       } catch (err) {
         if (signal.aborted) return false;
-        log.debug({ lease, err: errText(err) }, 'optimistic renewal failed; falling back to the slow path');
+        log.debug({ lease, err: errorText(err) }, 'optimistic renewal failed; falling back to the slow path');
       }
     }
 
@@ -121,7 +124,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     try {
       current = await lock.get(signal);
     } catch (err) {
-      if (!signal.aborted) log.warn({ lease, err: errText(err) }, 'cannot read the lease');
+      if (!signal.aborted) log.warn({ lease, err: errorText(err) }, 'cannot read the lease');
       return false;
     }
     if (signal.aborted) return false;
@@ -129,7 +132,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       try {
         await lock.create(desired, signal);
       } catch (err) {
-        if (!signal.aborted) log.warn({ lease, err: errText(err) }, 'cannot create the lease');
+        if (!signal.aborted) log.warn({ lease, err: errorText(err) }, 'cannot create the lease');
         return false;
       }
       if (signal.aborted) return false;
@@ -162,7 +165,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     try {
       await lock.update(desired, signal);
     } catch (err) {
-      if (!signal.aborted) log.warn({ lease, err: errText(err) }, 'cannot update the lease');
+      if (!signal.aborted) log.warn({ lease, err: errorText(err) }, 'cannot update the lease');
       return false;
     }
     if (signal.aborted) return false;
@@ -292,7 +295,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
 
   /** Aborts the term's signal FIRST, then waits (at most renewDeadline) for both callbacks. */
   async function endTerm(t: Term, reason: string): Promise<boolean> {
-    t.controller.abort(new Error(`leadership ended: ${reason}`));
+    t.controller.abort(new ZwError('ZW_ERR_ABORTED', `leadership ended: ${reason}`));
     metrics.leaderOff(lease);
     const level = reason === 'stopped' ? 'info' : 'error';
     log[level]({ lease, leader: id, reason, lastRenewAt: lastRenew }, `stopped leading: ${reason}`);
@@ -327,7 +330,9 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     const deadline = now + renewDeadlineMs;
     for (let i = 0; i < 3 && clock.now() < deadline; i++) {
       const ctl = new AbortController();
-      const timer = clock.sleep(deadline - clock.now(), ctl.signal).then(() => ctl.abort(new Error('deadline')));
+      const timer = clock
+        .sleep(deadline - clock.now(), ctl.signal)
+        .then(() => ctl.abort(new ZwError('ZW_ERR_ABORTED', 'deadline')));
       try {
         if (i > 0) {
           // A conflict: someone wrote since our last write. Release only if the Lease still names us.
@@ -346,7 +351,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
         log.info({ lease, identity: id }, 'released the leader lease');
         return;
       } catch (err) {
-        log.warn({ lease, err: errText(err), attempt: i + 1 }, 'cannot release the lease');
+        log.warn({ lease, err: errorText(err), attempt: i + 1 }, 'cannot release the lease');
         if (!isConflict(err)) return;
       } finally {
         ctl.abort();
@@ -356,7 +361,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
   }
 
   async function run(signal: AbortSignal): Promise<void> {
-    if (running) throw new Error('leader election: run() is already running');
+    if (running) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'leader election: run() is already running');
     running = true;
     try {
       while (!signal.aborted) {
@@ -401,9 +406,5 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
 }
 
 function isConflict(err: unknown): boolean {
-  return (err as { status?: unknown } | undefined)?.status === 409;
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof LeaderLockError && err.apiStatus === 409;
 }

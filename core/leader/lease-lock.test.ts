@@ -155,7 +155,7 @@ describe('LeaseLock transport (a local HTTP endpoint, to see what goes on the wi
       hang = true;
       const t0 = performance.now();
       await assert.rejects(lock.get(AbortSignal.timeout(5_000)), (err: LeaderLockError) => {
-        assert.equal(err.status, undefined);
+        assert.equal(err.apiStatus, undefined);
         assert.match(err.message, /LeaseGet: get of ns\/l failed/);
         return true;
       });

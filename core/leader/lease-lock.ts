@@ -18,6 +18,7 @@ import {
   type V1LeaseSpec,
   V1MicroTime,
 } from '@kubernetes/client-node';
+import { ZwError } from '../api/errors.ts';
 import { type LeaderLock, LeaderLockError, type LeaderRecord } from './lock.ts';
 
 export const LEADER_ELECTION_USER_AGENT = 'zen-watcher/leader-election';
@@ -52,9 +53,9 @@ export class LeaseLock implements LeaderLock {
   #dispatcher: Dispatcher | undefined;
 
   constructor(opts: LeaseLockOptions) {
-    if (!opts.identity) throw new TypeError('LeaseLock: identity is empty');
-    if (!opts.namespace) throw new TypeError('LeaseLock: namespace is empty');
-    if (!opts.name) throw new TypeError('LeaseLock: name is empty');
+    if (!opts.identity) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: identity is empty');
+    if (!opts.namespace) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: namespace is empty');
+    if (!opts.name) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: name is empty');
     this.identity = opts.identity;
     this.namespace = opts.namespace;
     this.name = opts.name;
@@ -63,7 +64,7 @@ export class LeaseLock implements LeaderLock {
 
     const kc = copyKubeConfig(opts.kubeConfig);
     const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new TypeError('LeaseLock: the kubeconfig has no current cluster');
+    if (!cluster) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: the kubeconfig has no current cluster');
     const auth = {
       getName: () => 'zen-watcher leader-election',
       applySecurityAuthentication: async (ctx: RequestContext): Promise<void> => {

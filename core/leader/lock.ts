@@ -2,6 +2,7 @@
  * The storage contract of the elector (client-go `resourcelock/interface.go`), strictly for use by elector.ts.
  * LeaseLock is the production implementation; test/support/fake-lock.ts is the in-memory one.
  */
+import { ZwError } from '../api/errors.ts';
 
 /** The election state as stored in the Lease spec. Times are ms since the epoch as written by the holder. */
 export interface LeaderRecord {
@@ -33,12 +34,12 @@ export interface LeaderLock {
 }
 
 /** A failed lock call. `status` is the HTTP status when the API server answered (409 = conflict). */
-export class LeaderLockError extends Error {
-  readonly code = 'ZW_ERR_LEADER_LOCK';
-  readonly status: number | undefined;
+export class LeaderLockError extends ZwError {
+  /** The API server's HTTP status, when it answered (409 = conflict). */
+  readonly apiStatus: number | undefined;
   constructor(message: string, opts: { status?: number; cause?: unknown } = {}) {
-    super(message, { cause: opts.cause });
+    super('ZW_ERR_LEADER_LOCK', message, { cause: opts.cause });
     this.name = 'LeaderLockError';
-    this.status = opts.status;
+    this.apiStatus = opts.status;
   }
 }

@@ -7,9 +7,11 @@ import { registerHooks } from 'node:module';
 
 export const PLUGIN_API_SPECIFIER = 'zen-watcher/plugin-api';
 export const TESTKIT_SPECIFIER = 'zen-watcher/testkit';
+// `.ts` in the repository and the image; `.js` in the compiled plugin SDK (scripts/sdk.ts).
+const EXT = import.meta.url.endsWith('.js') ? '.js' : '.ts';
 const TARGETS: Record<string, string> = {
-  [PLUGIN_API_SPECIFIER]: new URL('../api/index.ts', import.meta.url).href,
-  [TESTKIT_SPECIFIER]: new URL('../testkit/index.ts', import.meta.url).href,
+  [PLUGIN_API_SPECIFIER]: new URL(`../api/index${EXT}`, import.meta.url).href,
+  [TESTKIT_SPECIFIER]: new URL(`../testkit/index${EXT}`, import.meta.url).href,
 };
 let registered = false;
 

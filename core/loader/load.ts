@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { setImmediate as nextMacrotask } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { PluginApi } from '../api/index.ts';
+import { errorText, ZwError } from '../api/index.ts';
 import type { PluginHooksHandle } from '../hooks/facade.ts';
 import type { PluginRecord } from './discover.ts';
 
@@ -41,7 +42,7 @@ export async function importAndRegister(
   try {
     mod = (await inPlugin(() => import(pathToFileURL(entry).href))) as { default?: unknown };
   } catch (err) {
-    fail(record, 'ZW_ERR_PLUGIN_IMPORT', `importing ${record.manifest.entry} threw: ${describe(err)}`);
+    fail(record, 'ZW_ERR_PLUGIN_IMPORT', `importing ${record.manifest.entry} threw: ${errorText(err)}`);
     return;
   }
   const importFault = await escapedSince(faults0);
@@ -54,7 +55,7 @@ export async function importAndRegister(
     fail(
       record,
       'ZW_ERR_PLUGIN_SHAPE',
-      `${record.manifest.entry} must default-export definePlugin({ name, version, register })`,
+      `${record.manifest.entry} must default-export definePlugin({ name, register })`,
     );
     return;
   }
@@ -73,7 +74,10 @@ export async function importAndRegister(
     await Promise.race([
       inPlugin(() => Promise.resolve().then(() => (plugin.register as (api: PluginApi) => unknown)(ctx.api))),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`register() did not finish within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new ZwError('ZW_ERR_PLUGIN_REGISTER', `register() did not finish within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]);
     const fault = await escapedSince(faults0);
@@ -85,7 +89,7 @@ export async function importAndRegister(
     ctx.handle.commit();
   } catch (err) {
     ctx.handle.discard();
-    fail(record, 'ZW_ERR_PLUGIN_REGISTER', `register() threw: ${describe(err)}`);
+    fail(record, 'ZW_ERR_PLUGIN_REGISTER', `register() threw: ${errorText(err)}`);
   } finally {
     clearTimeout(timer);
   }
@@ -95,8 +99,4 @@ function fail(record: PluginRecord, code: NonNullable<PluginRecord['code']>, rea
   record.status = 'failed';
   record.code = code;
   record.reason = reason;
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

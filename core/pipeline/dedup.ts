@@ -3,6 +3,7 @@
  * insertion order, so eviction is O(1)). It only saves work: the authority across replicas and restarts is the
  * deterministic Observation name in the sink.
  */
+import { ZwError } from '../api/errors.ts';
 export class DedupCache {
   /** key → first sighting (ms) and, once written, where the finding's Observation is (`namespace/name`). */
   readonly #entries = new Map<string, { at: number; target?: string }>();
@@ -10,7 +11,8 @@ export class DedupCache {
   #evictions = 0;
 
   constructor(maxEntries: number) {
-    if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('maxEntries must be a positive integer');
+    if (!Number.isInteger(maxEntries) || maxEntries < 1)
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'maxEntries must be a positive integer');
     this.#maxEntries = maxEntries;
   }
 

@@ -5,15 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every level, so equal content hashes equally. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
+export { canonicalJson } from '../api/helpers.ts';
 
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text).digest('hex');

@@ -12,6 +12,7 @@
  *
  * The creating write counts as the first occurrence: an Observation without `status.count` has been seen once.
  */
+import { ZwError } from '../api/index.ts';
 
 export interface OccurrenceDelta {
   namespace: string;
@@ -56,7 +57,7 @@ export class OccurrenceCoalescer {
     /** Observations flushed at the same time (default 4). */
     concurrency?: number;
   }) {
-    if (!(o.intervalMs > 0)) throw new RangeError('occurrence flush interval must be positive');
+    if (!(o.intervalMs > 0)) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'occurrence flush interval must be positive');
     this.#apply = o.apply;
     this.#intervalMs = o.intervalMs;
     this.#maxKeys = o.maxKeys;

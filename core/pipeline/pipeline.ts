@@ -100,6 +100,8 @@ export class Pipeline {
   #active = 0;
   #evictionsSeen = 0;
   readonly #occurrences: OccurrenceCoalescer | undefined;
+  /** Waiting for busy to reach 0 (graceful shutdown). */
+  #idleWaiters: (() => void)[] = [];
 
   constructor(options: PipelineOptions) {
     this.#o = options;
@@ -149,6 +151,29 @@ export class Pipeline {
   /** Work accepted and not finished: drafts being processed plus writes in flight. */
   get busy(): number {
     return this.#active + this.#inflight;
+  }
+
+  /** Resolves when no accepted work is left (busy = 0), or after `timeoutMs`; true when idle. */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.busy === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done);
+        resolve(this.busy === 0);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#idleWaiters.push(done);
+    });
+  }
+
+  #maybeIdle(): void {
+    if (this.busy !== 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   get dedupEntries(): number {
@@ -215,6 +240,7 @@ export class Pipeline {
       return await this.#process(ci, drafts, mode, signal);
     } finally {
       this.#active--;
+      this.#maybeIdle();
     }
   }
 
@@ -387,6 +413,7 @@ export class Pipeline {
       if (left > 0) this.#inflightBySource.set(source, left);
       else this.#inflightBySource.delete(source);
       m.queueDepth.set(this.#inflight);
+      this.#maybeIdle();
     }
   }
 

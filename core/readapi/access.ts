@@ -13,17 +13,15 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { type ErrorCode, ZwError } from '../api/index.ts';
 import { safeEqual, splitCredentials } from '../http/auth.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { Visibility } from './index.ts';
 
-export class ReadApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
+export class ReadApiError extends ZwError {
+  constructor(status: number, code: ErrorCode, message: string) {
+    super(code, message, { status });
+    this.name = 'ReadApiError';
   }
 }
 

@@ -11,6 +11,8 @@
  * search and splice, so a page is a binary search to the cursor and a walk until the page is full. The tie-break
  * is `namespace/name`, unique, so the order is total and a cursor never skips or repeats an item.
  */
+
+import { ZwError } from '../api/index.ts';
 import { SEVERITIES } from '../api/types.ts';
 import { ownerChain, type ResourceKey, resourceKey } from './owners.ts';
 
@@ -193,7 +195,12 @@ export interface Page {
   next: string | undefined;
 }
 
-export class CursorError extends Error {}
+export class CursorError extends ZwError {
+  constructor(message: string) {
+    super('ZW_ERR_BAD_QUERY', message);
+    this.name = 'CursorError';
+  }
+}
 
 function encodeCursor(e: Cursorish): string {
   return Buffer.from(JSON.stringify([e.detectedAt, e.rank, e.key])).toString('base64url');

@@ -15,6 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ZwError } from '../api/errors.ts';
 import type { Observation } from '../api/index.ts';
 import { mergeOccurrences, type OccurrenceDelta } from '../pipeline/occurrences.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
@@ -54,10 +55,10 @@ export interface ListOptions {
 }
 
 /** The store cannot be opened or is corrupt: starting on it would lose writes, so the caller must refuse. */
-export class StoreOpenError extends Error {
+export class StoreOpenError extends ZwError {
   readonly path: string;
   constructor(path: string, message: string, cause?: unknown) {
-    super(message, { cause });
+    super('ZW_ERR_STORE_OPEN', message, { cause });
     this.name = 'StoreOpenError';
     this.path = path;
   }

@@ -1,4 +1,4 @@
-import type { Observation } from '../api/index.ts';
+import { type Observation, ZwError } from '../api/index.ts';
 import type { OccurrenceDelta } from '../pipeline/occurrences.ts';
 
 /**
@@ -22,6 +22,11 @@ export interface ObservationSink {
   ready(): boolean;
   /** Why not ready, for `/readyz` (optional). */
   notReadyReason?(): string | undefined;
+  /**
+   * A sink that keeps Observations itself (standalone's store) expires them here: deletes up to `limit` whose TTL
+   * passed, returns how many. Absent when something else expires them (kubernetes mode: the leader's GC).
+   */
+  deleteExpired?(now: number, limit: number): number;
   close(): Promise<void>;
 }
 
@@ -40,21 +45,23 @@ export interface WriteOptions {
 }
 
 /**
- * A write that did not store the Observation. `reason` is the metric label; `retryAfterSeconds` is what a webhook
- * sender is told (503 + Retry-After): the event is not stored, and a later retry may succeed.
+ * A write that did not store the Observation (ZW_ERR_SINK_WRITE). `reason` is the metric label;
+ * `retryAfterSeconds` is what a webhook sender is told (503 + Retry-After): the event is not stored, and a later
+ * retry may succeed.
  */
-export class SinkWriteError extends Error {
+export class SinkWriteError extends ZwError {
   readonly retryable: boolean;
   readonly reason: string;
-  readonly retryAfterSeconds: number | undefined;
   constructor(
     message: string,
     opts: { retryable: boolean; reason: string; cause?: unknown; retryAfterSeconds?: number },
   ) {
-    super(message, { cause: opts.cause });
+    super('ZW_ERR_SINK_WRITE', message, {
+      cause: opts.cause,
+      ...(opts.retryAfterSeconds !== undefined ? { retryAfterSeconds: opts.retryAfterSeconds } : {}),
+    });
     this.name = 'SinkWriteError';
     this.retryable = opts.retryable;
     this.reason = opts.reason;
-    this.retryAfterSeconds = opts.retryAfterSeconds;
   }
 }

@@ -15,6 +15,7 @@
  * level slows it down to what the level serves. The request that got the 429 itself waits for its Retry-After.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ZwError } from '../api/index.ts';
 
 export interface WritePacerOptions {
   /** The most writes per second this replica ever sends (ZEN_KUBE_WRITE_QPS). */
@@ -48,7 +49,8 @@ export class AdaptiveWritePacer {
   #waiters: (() => void)[] = [];
 
   constructor(o: WritePacerOptions) {
-    if (!(o.ceilingQps > 0) || !(o.burst >= 1)) throw new Error('write pacer: ceilingQps > 0 and burst >= 1 needed');
+    if (!(o.ceilingQps > 0) || !(o.burst >= 1))
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'write pacer: ceilingQps > 0 and burst >= 1 needed');
     this.ceiling = o.ceilingQps;
     this.burst = o.burst;
     this.maxWindow = Math.max(1, o.maxWindow ?? 256);

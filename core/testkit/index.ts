@@ -12,30 +12,26 @@ import type {
   DeliveryItem,
   DeliveryResult,
   DestinationView,
-  EmitResult,
   InformerEvents,
   InformerOptions,
-  IngesterView,
   LeaderTerm,
   Observation,
   ObservationDraft,
   PluginApi,
   PluginKube,
-  WebhookRequest,
 } from '../api/index.ts';
-import { HOST_API_VERSION, ZwError } from '../api/index.ts';
-import { createAjv, type IngesterConfig, IngesterValidator, type ValidationResult } from '../config/validate.ts';
+import { ZwError, zwError } from '../api/index.ts';
+import { readEnv, testkitLogLevel } from '../config/env.ts';
+import type { IngesterConfig, ValidationResult } from '../config/validate.ts';
 import { idempotencyKey } from '../destinations/state.ts';
 import { type DestinationValidation, DestinationValidator, destinationTypeTable } from '../destinations/validate.ts';
-import { installGuard } from '../hooks/guard.ts';
-import { createHostHooks } from '../hooks/host-hooks.ts';
-import { handlerTable } from '../host/host.ts';
+import type { TapFailure } from '../hooks/guard.ts';
+import { createHostCore } from '../host/core.ts';
 import { registerLeaderWork } from '../host/leader-work.ts';
-import { createPluginContext } from '../host/plugin-facade.ts';
 import { pluginTransform } from '../host/plugin-informer.ts';
-import { type IndexedObservation, type ObservationIndex, Resolver, SCOPE_LABEL } from '../host/resolver.ts';
-import { discoverPlugins, importAndRegister, type PluginRecord, registerPluginApiSpecifier } from '../loader/index.ts';
-import { type CompiledIngester, Pipeline, type ProcessResult } from '../pipeline/pipeline.ts';
+import { type IndexedObservation, type ObservationIndex, SCOPE_LABEL } from '../host/resolver.ts';
+import type { PluginRecord } from '../loader/index.ts';
+import type { CompiledIngester, ProcessResult } from '../pipeline/pipeline.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
@@ -129,65 +125,44 @@ export interface TestPlugin {
   /** Wait until the plugin's pending async work settles (a few macrotask turns). */
   settle(): Promise<void>;
 
+  /**
+   * Taps that failed (threw or passed their deadline) so far, as the host counts them in
+   * zen_watcher_plugin_hook_errors_total: isolated, so the call that ran the hook did not fail (onWebhook aside).
+   */
+  failures(): TapFailure[];
+  /** The host metrics of this kit instance, in the Prometheus text format. */
+  metrics(): Promise<string>;
+
   observations(): KitObservation[];
   close(): Promise<void>;
 }
 
-export async function loadTestPlugin(
-  dir: string,
-  opts: {
-    now?: () => number;
-    resolveGraceMs?: number;
-    /** What `api.kube.watchNamespaces` says (the host's WATCH_NAMESPACE); default [] = every namespace. */
-    watchNamespaces?: readonly string[];
-    /** `api.leaderWork` retry and CRD re-check timing (plugin API 1.2.0); defaults 1 s → 60 s and 60 s. */
-    leaderWork?: { retryInitialMs?: number; retryMaxMs?: number; recheckMs?: number };
-  } = {},
-): Promise<TestPlugin> {
-  registerPluginApiSpecifier();
-  const ajv = createAjv();
-  const records = discoverPlugins([dir], { ajv, hostApiVersion: HOST_API_VERSION });
-  const record = records[0];
-  if (!record) throw new Error(`no plugin found in ${dir}`);
-  const hooks = createHostHooks();
-  const failures: unknown[] = [];
-  const guard = (hook: 'onWebhook' | 'onObservation' | 'onDeliver') => ({
-    hook,
-    kind: hook === 'onObservation' ? ('waterfall' as const) : ('bail' as const),
-    deadlineMs: () => 10_000,
-    observe: () => {},
-    onFailure: (f: { error: unknown }) => failures.push(f.error),
+export interface LoadTestPluginOptions {
+  now?: () => number;
+  resolveGraceMs?: number;
+  /** What `api.kube.watchNamespaces` says (the host's WATCH_NAMESPACE); default [] = every namespace. */
+  watchNamespaces?: readonly string[];
+  /**
+   * Host settings as the host reads them from its environment (`ZEN_HOOK_TIMEOUT_SECONDS`, `ZEN_MAX_QUEUE`, ...;
+   * docs/CONFIGURATION.md); default: none set, i.e. the host's defaults. The process environment is not read.
+   */
+  env?: Readonly<Record<string, string>>;
+  /** Log level of the host's logs; default `ZEN_TESTKIT_LOG` or `silent`. */
+  logLevel?: string;
+  /** `api.leaderWork` retry and CRD re-check timing (plugin API 1.2.0); defaults 1 s → 60 s and 60 s. */
+  leaderWork?: { retryInitialMs?: number; retryMaxMs?: number; recheckMs?: number };
+}
+
+export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = {}): Promise<TestPlugin> {
+  const env = readEnv({
+    ...opts.env,
+    ...(opts.watchNamespaces ? { WATCH_NAMESPACE: opts.watchNamespaces.join(',') } : {}),
   });
-  hooks.onWebhook.intercept({
-    factory: (_k, h) => {
-      installGuard(h as never, guard('onWebhook'));
-      return h;
-    },
-  });
-  hooks.onDeliver.intercept({
-    factory: (_k, h) => {
-      installGuard(h as never, guard('onDeliver'));
-      return h;
-    },
-  });
-  installGuard(hooks.onObservation as never, guard('onObservation'));
-  const metrics = createMetrics();
-  const log = createLogger({ level: process.env.ZEN_TESTKIT_LOG ?? 'silent' });
+  const log = createLogger({ level: opts.logLevel ?? testkitLogLevel() });
   const store = new SqliteStore(':memory:');
   const now = opts.now ?? Date.now;
-  const pipeline = new Pipeline({
-    sink: store,
-    metrics,
-    dropLog: () => {},
-    maxDetailsBytes: 16_384,
-    defaultTtlSeconds: 604_800,
-    dedupMaxEntries: 100_000,
-    maxQueue: 100_000,
-    webhookWindowMs: 60_000,
-    now,
-    enrich: async (d, ing) =>
-      hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(d, { ingester: ing.view }) : d,
-  });
+  const failures: TapFailure[] = [];
+  const metrics = createMetrics();
 
   // In-memory Observation index with phases, for the real resolver.
   const phases = new Map<string, 'Active' | 'Resolved'>();
@@ -218,31 +193,6 @@ export async function loadTestPlugin(
     },
   };
   let leading: { controller: AbortController; term: LeaderTerm } | undefined;
-  const resolver = new Resolver({
-    pipeline,
-    index,
-    graceMs: opts.resolveGraceMs ?? 0,
-    now,
-    canAct: () => leading !== undefined,
-  });
-
-  const compiled = new Map<string, CompiledIngester>();
-  const compile = (ing: IngesterConfig) => {
-    const key = JSON.stringify(ing.spec) + ing.key;
-    let ci = compiled.get(key);
-    if (!ci) {
-      ci = pipeline.compile(ing);
-      compiled.set(key, ci);
-    }
-    return ci;
-  };
-  const byView = new Map<string, IngesterConfig>();
-  const ingesterFor = (view: IngesterView) => {
-    const i = byView.get(`${view.namespace}/${view.name}`);
-    if (!i) throw new Error(`unknown Ingester ${view.namespace}/${view.name}`);
-    return i;
-  };
-
   // A fake Kubernetes facade: the plugin's informers are recorded and driven by the test.
   const open: FakeInformer[] = [];
   // Each informer's transform (plugin API 1.2.0), as the host applies it: the callbacks see only what it kept.
@@ -267,35 +217,44 @@ export async function loadTestPlugin(
     watchNamespaces: Object.freeze([...(opts.watchNamespaces ?? [])]),
   };
 
-  await importAndRegister(record, (r) =>
-    createPluginContext(r, {
-      hooks,
-      log,
-      metrics,
-      kube,
-      ingesters: (hs) => [...byView.values()].filter((i) => hs.includes(i.handler.handler)).map((i) => i.view),
-      emit: async (view: IngesterView, drafts: ObservationDraft[]): Promise<EmitResult> => {
-        const r2 = await pipeline.process(compile(ingesterFor(view)), drafts, 'informer');
-        return { created: r2.created, duplicates: r2.duplicates, filtered: r2.filtered, dropped: r2.dropped };
-      },
-      reconcile: (view, scope, drafts, signal) => resolver.reconcile(compile(ingesterFor(view)), scope, drafts, signal),
-      reconcileScopes: (view, live, signal) => resolver.reconcileScopes(compile(ingesterFor(view)), live, signal),
-      ...(opts.leaderWork ? { leaderWorkTiming: opts.leaderWork } : {}),
-    }),
-  );
-  if (record.status !== 'loaded') throw new Error(`plugin in ${dir} did not load: ${record.status}: ${record.reason}`);
-  const handlers = handlerTable([record]);
-  const validator = new IngesterValidator({
-    ajv,
-    handlers: (h) => handlers.get(h),
-    knownHandlers: () => [...handlers.keys()],
+  // The host's own core (core/host/core.ts): same guards, deadlines, refusals and pipeline as the real host.
+  const core = createHostCore({
+    env,
+    log,
+    metrics,
+    sink: store,
+    kube,
+    index,
+    canActAsLeader: () => leading !== undefined,
+    now,
+    resolveGraceMs: opts.resolveGraceMs ?? 0,
+    onTapFailure: (f) => failures.push(f),
+    ...(opts.leaderWork ? { leaderWorkTiming: opts.leaderWork } : {}),
   });
+  const records = await core.loadPlugins([dir]);
+  const record = records[0];
+  if (!record) throw zwError('ZW_ERR_PLUGIN_NOT_LOADED', { dir, detail: 'no plugin found there' });
+  if (record.status !== 'loaded')
+    throw zwError('ZW_ERR_PLUGIN_NOT_LOADED', { dir, detail: `${record.status}: ${record.reason}` });
+  const { hooks, pipeline, validator } = core;
+  const resolver = core.resolver!;
+
+  // The Ingesters built so far, run as the host runs them (onIngesterChanged included); the last spec per name wins.
+  const configs = new Map<string, IngesterConfig>();
+  let changes: Promise<void> = Promise.resolve();
+  const apply = () => {
+    // replace() switches the active set before its first await; the onIngesterChanged calls are awaited later.
+    const done = core.ingesters.replace([...configs.values()], []);
+    changes = changes.then(() => done);
+  };
+  const compiled = (ing: IngesterConfig): CompiledIngester => core.ingesters.get(ing.key)!;
   const defaultHandler = record.manifest!.sources[0]!;
-  const destinationValidator = new DestinationValidator({ ajv, types: destinationTypeTable([record]) });
+  const destinationValidator = new DestinationValidator({ ajv: core.ajv, types: destinationTypeTable([record]) });
 
   const deliverTo: TestPlugin['deliver'] = async (observations, input = {}) => {
     const type = input.type ?? record.manifest!.destinations?.[0];
-    if (!type) throw new Error(`plugin '${record.name}' declares no destinations in its manifest`);
+    if (!type)
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `plugin '${record.name}' declares no destinations in its manifest`);
     const doc = {
       apiVersion: 'zen.kube-zen.io/v1alpha1',
       kind: 'Destination',
@@ -310,7 +269,10 @@ export async function loadTestPlugin(
     };
     const res = destinationValidator.validate(doc);
     if (!res.ok)
-      throw new Error(`invalid test Destination: ${res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+      throw new ZwError(
+        'ZW_ERR_INGESTER_INVALID',
+        `invalid test Destination: ${res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+      );
     const d = res.destination;
     const secrets = input.secrets ?? {};
     const view: DestinationView = Object.freeze({
@@ -337,8 +299,9 @@ export async function loadTestPlugin(
       return { key: idempotencyKey(d.key, o.namespace, o.name, event), event, observation };
     });
     const hook = hooks.onDeliver.get(type);
-    if (!hook?.taps.length) throw new Error(`plugin '${record.name}' has no onDeliver tap for '${type}'`);
-    failures.length = 0;
+    if (!hook?.taps.length)
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', `plugin '${record.name}' has no onDeliver tap for '${type}'`);
+    const mark = failures.length;
     try {
       return await hook.promise({
         destination: view,
@@ -347,7 +310,7 @@ export async function loadTestPlugin(
         signal: AbortSignal.timeout(10_000),
       });
     } catch (err) {
-      throw failures[0] ?? err;
+      throw failures.slice(mark).find((f) => f.hook === 'onDeliver')?.error ?? err;
     }
   };
 
@@ -369,43 +332,41 @@ export async function loadTestPlugin(
     };
     const res = validator.validate(doc);
     if (!res.ok)
-      throw new Error(`invalid test Ingester: ${res.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
-    byView.set(res.ingester.key, res.ingester);
+      throw zwError('ZW_ERR_INGESTER_INVALID', { detail: res.errors.map((e) => `${e.path}: ${e.message}`).join('; ') });
+    configs.set(res.ingester.key, res.ingester);
+    apply();
     return res.ingester;
   };
 
   const webhookDrafts: TestPlugin['webhookDrafts'] = async (body, input = {}) => {
     const ing = ingester(input);
-    const hook = hooks.onWebhook.get(ing.handler.handler);
-    if (!hook?.taps.length)
-      throw new Error(`plugin '${record.name}' has no onWebhook tap for '${ing.handler.handler}'`);
-    const req: WebhookRequest = {
-      ingester: ing.view,
-      body,
-      rawBody: input.rawBody ?? Buffer.from(JSON.stringify(body)),
-      headers: input.headers ?? {},
-      contentType: input.contentType ?? 'application/json',
-      jsonLines: input.jsonLines ?? false,
-      signal: AbortSignal.timeout(10_000),
-    };
-    failures.length = 0;
+    await changes;
+    const mark = failures.length;
     try {
-      const drafts = await hook.promise(req);
-      return drafts ?? [];
+      return await core.webhookDrafts(compiled(ing), {
+        body,
+        rawBody: input.rawBody ?? Buffer.from(JSON.stringify(body)),
+        headers: input.headers ?? {},
+        contentType: input.contentType ?? 'application/json',
+        jsonLines: input.jsonLines ?? false,
+      });
     } catch (err) {
       // Surface the plugin's own error (the guard wraps unexpected ones in a 500 for HTTP clients).
-      throw failures[0] ?? err;
+      throw failures.slice(mark).find((f) => f.hook === 'onWebhook')?.error ?? err;
     }
   };
 
   const processDrafts: TestPlugin['process'] = async (drafts, input = {}) => {
+    const ing = ingester(input);
+    await changes;
     const before = new Set(store.list({ limit: 1_000_000 }).map((o) => `${o.namespace}/${o.name}`));
-    const result = await pipeline.process(compile(ingester(input)), drafts, 'webhook');
+    const result = await pipeline.process(compiled(ing), drafts, 'webhook');
     const observations = store.list({ limit: 1_000_000 }).filter((o) => !before.has(`${o.namespace}/${o.name}`));
     return { result, observations: observations.map(({ createdAt: _c, ...o }) => o) };
   };
 
   const settle = async () => {
+    await changes;
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
   const live = (resource?: string) =>
@@ -413,7 +374,8 @@ export async function loadTestPlugin(
   const deliver = async (resource: string, fn: (i: FakeInformer) => unknown) => {
     const targets = live(resource);
     if (targets.length === 0)
-      throw new Error(
+      throw new ZwError(
+        'ZW_ERR_INVALID_ARGUMENT',
         `the plugin has no open informer for '${resource}' (open: ${
           live()
             .map((i) => i.options.resource)
@@ -455,6 +417,7 @@ export async function loadTestPlugin(
       const controller = new AbortController();
       const term: LeaderTerm = { signal: controller.signal, identity: 'testkit', startedAt: now() };
       leading = { controller, term };
+      await changes;
       await hooks.onBecomeLeader.promise(term);
       await settle();
       return term;
@@ -463,7 +426,7 @@ export async function loadTestPlugin(
       if (!leading) return;
       const { controller, term } = leading;
       leading = undefined;
-      controller.abort(new Error('test stopped leading'));
+      controller.abort(new ZwError('ZW_ERR_ABORTED', 'test stopped leading'));
       await hooks.onLoseLeadership.promise(term);
       await settle();
     },
@@ -503,6 +466,8 @@ export async function loadTestPlugin(
     },
     tick: () => resolver.tick(),
     settle,
+    failures: () => [...failures],
+    metrics: () => metrics.registry.metrics(),
     observations: all,
     close: async () => {
       leading?.controller.abort();
@@ -511,6 +476,7 @@ export async function loadTestPlugin(
   };
 }
 
+export type { TapFailure };
 export { ZwError };
 
 /**

@@ -10,11 +10,10 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { mapBody } from './map.ts';
 
 export const PLUGIN_NAME = 'audit';
-export const PLUGIN_VERSION = '1.1.0';
 
+// The version is package.json's (api.version).
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     const events = api.metrics.counter(
       'audit_events_total',

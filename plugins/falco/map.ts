@@ -5,14 +5,14 @@
  * Decisions (details in README.md):
  * - One alert = one draft. A body may be one alert object, a JSON array of alerts, or JSON Lines (the host has
  *   parsed it into an array). A batch is all-or-nothing: the first bad alert refuses the whole request with a
- *   MappingError naming `[i].field`.
+ *   payload error (HTTP 422) naming `[i].field`.
  * - Severity from `priority` (Falco's 8 names, case-insensitive, plus `info`); anything else is an error.
  * - Time from the `time` string only, never from the `evt.time*` nanosecond integers (JSON.parse rounds them).
  * - Fingerprint: the alert's identity — source, hostname, rule, time (to the nanosecond) and output_fields
  *   (minus the derived `evt.time*`/`evt.rawtime*`/`evt.datetime*` fields). Falcosidekick's `uuid` is NOT part of it.
  */
 import { createHash } from 'node:crypto';
-import type { ObservationDraft, ResourceRef } from 'zen-watcher/plugin-api';
+import { canonicalJson, type ObservationDraft, payloadError, type ResourceRef } from 'zen-watcher/plugin-api';
 
 export interface FalcoConfig {
   /** Least severe Falco priority kept (case-insensitive Falco name). */
@@ -34,15 +34,6 @@ export const DEFAULT_CONFIG: Readonly<FalcoConfig> = Object.freeze({
   maxValueLength: 256,
   maxAlerts: 1000,
 });
-
-export class MappingError extends Error {
-  readonly field: string;
-  constructor(message: string, field: string) {
-    super(message);
-    this.name = 'MappingError';
-    this.field = field;
-  }
-}
 
 /** Falco priorities, most to least severe (falco_common.cpp priority_names), with the Observation severity. */
 export const PRIORITIES = [
@@ -78,20 +69,7 @@ export interface MapResult {
   skipped: { internal: number; belowMinPriority: number };
 }
 
-export function resolveConfig(raw: Readonly<Record<string, unknown>> | undefined): FalcoConfig {
-  const r = raw ?? {};
-  const pick = <K extends keyof FalcoConfig>(k: K, type: 'string' | 'boolean' | 'number'): FalcoConfig[K] =>
-    (typeof r[k] === type ? r[k] : DEFAULT_CONFIG[k]) as FalcoConfig[K];
-  return {
-    minPriority: pick('minPriority', 'string'),
-    dropInternal: pick('dropInternal', 'boolean'),
-    maxOutputFields: pick('maxOutputFields', 'number'),
-    maxValueLength: pick('maxValueLength', 'number'),
-    maxAlerts: pick('maxAlerts', 'number'),
-  };
-}
-
-/** Every alert of one request, or the first MappingError (the whole request is refused, naming the field). */
+/** Every alert of one request, or the first payload error (the whole request is refused, naming the field). */
 export function mapBody(body: unknown, config: FalcoConfig, opts: { jsonLines?: boolean } = {}): MapResult {
   const minRank = priorityRank(config.minPriority) ?? PRIORITIES.length - 1;
   const result: MapResult = { drafts: [], skipped: { internal: 0, belowMinPriority: 0 } };
@@ -104,13 +82,13 @@ export function mapBody(body: unknown, config: FalcoConfig, opts: { jsonLines?: 
     items = [body];
     batch = false;
   } else {
-    throw new MappingError(
+    throw payloadError(
       `expected a Falco alert (a JSON object with rule, priority, time, output_fields), a JSON array of alerts or JSON Lines; got ${kindOf(body)}`,
       '(body)',
     );
   }
   if (items.length > config.maxAlerts) {
-    throw new MappingError(
+    throw payloadError(
       `${items.length} alerts in one request; the limit is ${config.maxAlerts} (config.maxAlerts)`,
       '(body)',
     );
@@ -153,22 +131,22 @@ export function parseAlert(item: unknown, at: string, jsonLine?: number): FalcoA
   const f = (name: string) => (at ? `${at}.${name}` : name);
   const where = jsonLine !== undefined ? ` (JSON Lines document ${jsonLine})` : '';
   if (!isObject(item)) {
-    throw new MappingError(`each alert must be a JSON object, got ${kindOf(item)}${where}`, at || '(body)');
+    throw payloadError(`each alert must be a JSON object, got ${kindOf(item)}${where}`, at || '(body)');
   }
   const rule = item.rule;
   if (typeof rule !== 'string' || rule.trim() === '') {
-    throw new MappingError(`rule must be a non-empty string${where}`, f('rule'));
+    throw payloadError(`rule must be a non-empty string${where}`, f('rule'));
   }
   const rank = priorityRank(item.priority);
   if (rank === undefined) {
-    throw new MappingError(
+    throw payloadError(
       `unknown Falco priority ${JSON.stringify(item.priority) ?? 'undefined'}${where}: use Emergency, Alert, Critical, Error, Warning, Notice, Informational or Debug (case-insensitive)`,
       f('priority'),
     );
   }
   const time = parseTime(item.time);
   if (!time) {
-    throw new MappingError(
+    throw payloadError(
       `time must be an RFC 3339 timestamp such as 2025-02-10T09:15:40.698757000Z, got ${JSON.stringify(item.time) ?? 'undefined'}${where}`,
       f('time'),
     );
@@ -176,7 +154,7 @@ export function parseAlert(item: unknown, at: string, jsonLine?: number): FalcoA
   const optString = (name: string): string | undefined => {
     const v = item[name];
     if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') throw new MappingError(`${name} must be a string${where}`, f(name));
+    if (typeof v !== 'string') throw payloadError(`${name} must be a string${where}`, f(name));
     return v;
   };
   const output = optString('output');
@@ -185,16 +163,16 @@ export function parseAlert(item: unknown, at: string, jsonLine?: number): FalcoA
   const uuid = optString('uuid');
   let tags: string[] | undefined;
   if (item.tags !== undefined && item.tags !== null) {
-    if (!Array.isArray(item.tags)) throw new MappingError(`tags must be an array of strings${where}`, f('tags'));
+    if (!Array.isArray(item.tags)) throw payloadError(`tags must be an array of strings${where}`, f('tags'));
     tags = item.tags.map((t, i) => {
-      if (typeof t !== 'string') throw new MappingError(`tags must be an array of strings${where}`, f(`tags[${i}]`));
+      if (typeof t !== 'string') throw payloadError(`tags must be an array of strings${where}`, f(`tags[${i}]`));
       return t;
     });
   }
   let outputFields: Record<string, unknown> = {};
   if (item.output_fields !== undefined && item.output_fields !== null) {
     if (!isObject(item.output_fields)) {
-      throw new MappingError(`output_fields must be an object${where}`, f('output_fields'));
+      throw payloadError(`output_fields must be an object${where}`, f('output_fields'));
     }
     outputFields = item.output_fields;
   }
@@ -520,14 +498,4 @@ function kindOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
-/** JSON with object keys sorted at every level. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }

@@ -1,24 +1,20 @@
 /**
  * The generic `webhook` source plugin: any JSON object (or array of objects, or JSON Lines) becomes Observations
- * through the field paths in the Ingester's spec.config (schema.json). Mapping rules live in map.ts.
+ * through the field paths in the Ingester's spec.config (schema.json). Mapping rules live in map.ts. The version is
+ * package.json's.
  */
 import { definePlugin } from 'zen-watcher/plugin-api';
-import { MappingError, mapBody, type WebhookConfig } from './map.ts';
+import { mapBody, type WebhookConfig } from './map.ts';
 
-const PLUGIN_NAME = 'webhook';
+export const PLUGIN_NAME = 'webhook';
 
-export default definePlugin({
+// The host validates spec.config against schema.json and applies its defaults (fields, defaults, maxItems).
+export default definePlugin<WebhookConfig>({
   name: PLUGIN_NAME,
-  version: '1.0.0',
   register(api) {
-    api.hooks.onWebhook.for('webhook').tapPromise(async (req) => {
-      const cfg = req.ingester.config as unknown as WebhookConfig;
-      try {
-        return mapBody(req.body, cfg, api.severityOf);
-      } catch (err) {
-        if (err instanceof MappingError) throw api.payloadError(err.message, err.field);
-        throw err;
-      }
-    });
+    // A malformed event throws a payload error (HTTP 422 naming the field) from mapBody.
+    api.hooks.onWebhook
+      .for('webhook')
+      .tapPromise(async (req) => mapBody(req.body, req.ingester.config, api.severityOf));
   },
 });

@@ -2,7 +2,7 @@
  * Pure mapping from a posted JSON event to an ObservationDraft, driven by the Ingester's spec.config. Kept apart
  * from index.ts so tests (and the test kit) can call it with no host.
  */
-import type { ObservationDraft, Severity } from 'zen-watcher/plugin-api';
+import { type ObservationDraft, payloadError, type Severity } from 'zen-watcher/plugin-api';
 
 export interface WebhookConfig {
   itemsField?: string;
@@ -38,15 +38,6 @@ export interface WebhookConfig {
   maxItems: number;
 }
 
-export class MappingError extends Error {
-  readonly field: string;
-  constructor(message: string, field: string) {
-    super(message);
-    this.name = 'MappingError';
-    this.field = field;
-  }
-}
-
 /** `a.b[2].c` → value, or undefined when any step is missing. */
 export function readPath(obj: unknown, path: string): unknown {
   let cur: unknown = obj;
@@ -77,11 +68,11 @@ export function eventsOf(body: unknown, cfg: WebhookConfig): { items: unknown[];
   if (cfg.itemsField) {
     container = readPath(body, cfg.itemsField);
     prefix = cfg.itemsField;
-    if (!Array.isArray(container)) throw new MappingError(`expected an array at '${cfg.itemsField}'`, cfg.itemsField);
+    if (!Array.isArray(container)) throw payloadError(`expected an array at '${cfg.itemsField}'`, cfg.itemsField);
   }
   const items = Array.isArray(container) ? container : [container];
   if (items.length > cfg.maxItems)
-    throw new MappingError(`${items.length} events in one request; the limit is ${cfg.maxItems}`, prefix || '(body)');
+    throw payloadError(`${items.length} events in one request; the limit is ${cfg.maxItems}`, prefix || '(body)');
   return { items, prefix: Array.isArray(container) ? prefix : '' };
 }
 
@@ -93,13 +84,13 @@ export function mapEvent(
 ): ObservationDraft {
   const f = (name: string) => (at ? `${at}.${name}` : name);
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-    throw new MappingError('each event must be a JSON object', at || '(body)');
+    throw payloadError('each event must be a JSON object', at || '(body)');
   }
   const get = (path: string | undefined) => (path ? readPath(item, path) : undefined);
 
   const rawSeverity = get(cfg.fields.severity) ?? cfg.defaults.severity;
   if (rawSeverity === undefined)
-    throw new MappingError(
+    throw payloadError(
       'severity is missing (set it in the event or in config.defaults.severity)',
       f(cfg.fields.severity),
     );
@@ -108,14 +99,14 @@ export function mapEvent(
     : undefined;
   const severity = mapped ?? severityOf(rawSeverity);
   if (!severity) {
-    throw new MappingError(
+    throw payloadError(
       `unknown severity ${JSON.stringify(rawSeverity)}: use critical, high, medium, low or info (or map it in config.severityMap)`,
       f(cfg.fields.severity),
     );
   }
   const title = text(get(cfg.fields.title)) ?? cfg.defaults.title;
   if (!title || title.trim() === '')
-    throw new MappingError(
+    throw payloadError(
       'title is missing or empty (set it in the event or in config.defaults.title)',
       f(cfg.fields.title),
     );
@@ -124,7 +115,7 @@ export function mapEvent(
     category !== undefined &&
     !['security', 'compliance', 'performance', 'operations', 'cost'].includes(category.toLowerCase())
   ) {
-    throw new MappingError(
+    throw payloadError(
       `unknown category ${JSON.stringify(category)}: use security, compliance, performance, operations or cost`,
       f(cfg.fields.category),
     );
@@ -157,7 +148,7 @@ export function mapEvent(
   return draft;
 }
 
-/** All events of one request, or the first MappingError (the request is refused whole, naming the field). */
+/** All events of one request, or the first payload error (HTTP 422, the request is refused whole, naming the field). */
 export function mapBody(
   body: unknown,
   cfg: WebhookConfig,

@@ -777,7 +777,7 @@ describe('kube client on a real kube-apiserver', { skip }, () => {
     });
     await assert.rejects(checkReachable(bad, 5_000), (err: unknown) => {
       assert.ok(err instanceof KubeUnreachableError);
-      assert.equal(err.status, 401);
+      assert.equal(err.apiStatus, 401);
       assert.match(err.message, /rejected our credentials/);
       assert.ok(err.message.includes(cp!.server || err.server));
       return true;

@@ -166,11 +166,11 @@ describe('leader election on a real kube-apiserver', { skip }, () => {
     const t = Date.now();
     const rec = { holderIdentity: 'a', leaseDurationSeconds: 3, acquireTime: t, renewTime: t, leaderTransitions: 0 };
     await a.create(rec, signal);
-    await assert.rejects(b.create(rec, signal), { status: 409 });
+    await assert.rejects(b.create(rec, signal), { apiStatus: 409 });
     const seen = await b.get(signal);
     assert.deepEqual(seen?.record, rec);
     await a.update({ ...rec, renewTime: t + 1 }, signal);
-    await assert.rejects(b.update({ ...rec, holderIdentity: 'b' }, signal), { status: 409 });
+    await assert.rejects(b.update({ ...rec, holderIdentity: 'b' }, signal), { apiStatus: 409 });
     const again = await b.get(signal);
     assert.notEqual(again?.raw, seen?.raw);
     assert.equal(again?.record.renewTime, t + 1);
@@ -300,8 +300,8 @@ describe('leader election on a real kube-apiserver', { skip }, () => {
       identity: 'x',
       requestTimeoutMs: 1_000,
     });
-    await assert.rejects(lock.get(AbortSignal.abort()), (err: Error & { status?: number }) => {
-      assert.equal(err.status, undefined);
+    await assert.rejects(lock.get(AbortSignal.abort()), (err: Error & { apiStatus?: number }) => {
+      assert.equal(err.apiStatus, undefined);
       return true;
     });
     assert.equal(await lock.get(AbortSignal.timeout(5_000)), undefined);

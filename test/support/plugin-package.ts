@@ -44,9 +44,9 @@ export function packageIdentityTests(
     name: string;
     version: string;
     zenWatcher: Record<string, unknown>;
-    /** The plugin's default export and its PLUGIN_NAME / PLUGIN_VERSION exports. */
-    plugin: { name: string; version: string };
-    exported: { name: string; version: string };
+    /** The plugin's default export and its PLUGIN_NAME (and, until it drops it, PLUGIN_VERSION) exports. */
+    plugin: { name: string; version?: string | undefined };
+    exported: { name: string; version?: string };
     kit: () => TestPlugin;
   },
 ): void {
@@ -56,14 +56,18 @@ export function packageIdentityTests(
     assert.deepEqual(p.pkg.zenWatcher, want.zenWatcher);
   });
 
-  test('definePlugin name/version match package.json; the loader admits it', () => {
+  test('definePlugin name matches package.json, the version comes from package.json only; the loader admits it', () => {
     assert.equal(want.plugin.name, want.exported.name);
     assert.equal(want.plugin.name, want.name);
-    assert.equal(want.plugin.version, want.exported.version);
-    assert.equal(want.plugin.version, p.pkg.version);
+    // The version is kept in package.json alone (api.version); a plugin not yet migrated keeps them equal.
+    if (want.plugin.version !== undefined || want.exported.version !== undefined) {
+      assert.equal(want.plugin.version, want.exported.version);
+      assert.equal(want.plugin.version, p.pkg.version);
+    }
     const { record } = want.kit();
     assert.equal(record.status, 'loaded', record.reason);
     assert.equal(record.name, want.name);
+    assert.equal(record.version, p.pkg.version);
   });
 
   test('CHANGELOG has the current version', () => {

@@ -14,7 +14,7 @@ import {
   readmeConfigTableTest,
   readPluginPackage,
 } from '../../../test/support/plugin-package.ts';
-import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
+import plugin, { PLUGIN_NAME } from '../index.ts';
 import { DEFAULT_CONFIG } from '../map.ts';
 import { load, PLUGIN_DIR } from './helpers.ts';
 
@@ -42,7 +42,7 @@ describe('package', () => {
       ingesterTypes: ['webhook'],
     },
     plugin,
-    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    exported: { name: PLUGIN_NAME },
     kit: () => kit,
   });
 

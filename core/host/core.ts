@@ -1,0 +1,274 @@
+/**
+ * The host core: the one composition root (DESIGN §2). Guarded hooks, the pipeline, the resolver, the plugins with
+ * their API objects, the handler table, the Ingester validator and the running Ingester set are built here and
+ * nowhere else. The host (host.ts), the test kit (core/testkit) and `zen-watcher plugins list` (core/cli) all call
+ * createHostCore, so a plugin's tests pass exactly when the real host would accept it: same guards and deadlines,
+ * same refusals (emit/reconcile for an Ingester the plugin does not serve, reconcile for a webhook Ingester),
+ * same onWebhook contract.
+ *
+ * What differs per caller is passed in: the sink, the Kubernetes facade, the Observation index of the resolver
+ * (none in standalone mode), who may act as leader, and the webhook route builder (HTTP host only).
+ */
+
+import type { Ajv } from 'ajv';
+import type { EmitResult, HookName, IngesterView, ObservationDraft, WebhookRequest } from '../api/index.ts';
+import { HOST_API_VERSION, type PluginKube, ZwError, zwError } from '../api/index.ts';
+import type { HostEnv } from '../config/env.ts';
+import { createAjv, IngesterValidator } from '../config/validate.ts';
+import type { TapFailure } from '../hooks/guard.ts';
+import { guardHostHooks } from '../hooks/host-guards.ts';
+import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
+import type { WebhookRoute } from '../http/server.ts';
+import {
+  discoverPlugins,
+  handlerTable,
+  importAndRegister,
+  type PluginRecord,
+  registerPluginApiSpecifier,
+} from '../loader/index.ts';
+import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import type { ObservationSink } from '../sinks/types.ts';
+import { createDropLogger, type Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { IngesterRuntime } from './ingesters.ts';
+import type { LeaderWorkTiming } from './leader-work.ts';
+import { createPluginContext } from './plugin-facade.ts';
+import { PluginFaults, type PluginFaultsOptions } from './plugin-faults.ts';
+import { type ObservationIndex, Resolver } from './resolver.ts';
+
+export interface HostCoreOptions {
+  /** Deadlines, pipeline limits and the resolution grace period (readEnv; the test kit passes readEnv({})). */
+  env: Readonly<HostEnv>;
+  log: Logger;
+  metrics: Metrics;
+  sink: ObservationSink;
+  /** Read-only Kubernetes access for plugins; undefined in standalone mode. */
+  kube: PluginKube | undefined;
+  /** Where the resolver reads and marks Observations; undefined = no resolution (standalone mode). */
+  index: ObservationIndex | undefined;
+  /** May this replica do leader-only work now (resolution)? */
+  canActAsLeader: () => boolean;
+  now?: () => number;
+  /** Overrides env.resolveAfterMs (the test kit resolves at once by default). */
+  resolveGraceMs?: number;
+  /** Given the core, builds the HTTP route of a webhook Ingester; without it no routes are served (test kit, CLI). */
+  routes?: (core: HostCore) => (ci: CompiledIngester) => WebhookRoute;
+  /** Called for every failed tap, after it was counted and logged. */
+  onTapFailure?: (failure: TapFailure) => void;
+  /** Fault containment of plugin code (ADR 0015): escaped errors attributed to plugins, disable at a limit. */
+  faults?: Omit<PluginFaultsOptions, 'log' | 'metrics'>;
+  /** Retry and CRD re-check timing of `api.leaderWork` runs (the test kit shortens them). */
+  leaderWorkTiming?: LeaderWorkTiming;
+}
+
+export interface HostCore {
+  readonly hooks: HostHooks;
+  readonly pipeline: Pipeline;
+  readonly resolver: Resolver | undefined;
+  readonly ingesters: IngesterRuntime;
+  /** Every plugin found so far, loaded or not. */
+  readonly plugins: readonly PluginRecord[];
+  readonly ajv: Ajv;
+  /** Validates Ingesters against the handlers of the plugins loaded so far. */
+  readonly validator: IngesterValidator;
+  /** Discovers, admits, imports and registers the plugins in these directories (in order), logging each. */
+  loadPlugins(dirs: readonly string[]): Promise<PluginRecord[]>;
+  /** Runs the onWebhook tap of the Ingester's handler: its drafts, or a ZwError as the HTTP layer answers it. */
+  webhookDrafts(
+    ci: CompiledIngester,
+    request: Omit<WebhookRequest, 'ingester' | 'signal'>,
+    clientSignal?: AbortSignal,
+  ): Promise<ObservationDraft[]>;
+}
+
+/** Deadline of one tap call per hook: leadership loss must end within the renew deadline (DESIGN §7). */
+export function hookDeadlineMs(env: Readonly<HostEnv>, hook: HookName): number {
+  switch (hook) {
+    case 'onLoseLeadership':
+      return env.renewDeadlineMs;
+    case 'onStop':
+      return env.shutdownTimeoutMs;
+    case 'onObservation':
+      return Math.min(2000, env.hookTimeoutMs);
+    case 'onDeliver':
+      return 3_600_000; // bounded per Destination by its delivery.timeout (core/destinations/lane.ts)
+    default:
+      return env.hookTimeoutMs;
+  }
+}
+
+export function createHostCore(o: HostCoreOptions): HostCore {
+  const { env, log, metrics } = o;
+  registerPluginApiSpecifier();
+
+  // Hooks, guarded: timing, deadlines and isolation for every tap; each kind of failure logged once.
+  const hooks = createHostHooks();
+  const seen = new Set<string>();
+  let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0015)
+  guardHostHooks(hooks, {
+    around: (plugin, call) => (faults ? faults.run(plugin, call) : call()),
+    disabled: (plugin) => faults?.disabled(plugin),
+    deadlineMs: (h) => hookDeadlineMs(env, h),
+    observe: (plugin, hook, s) => metrics.pluginHookDuration.observe({ plugin, hook }, s),
+    onFailure: (f) => {
+      metrics.pluginHookErrors.inc({ plugin: f.plugin, hook: f.hook, kind: f.kind });
+      const key = `${f.plugin}/${f.hook}/${f.kind}`;
+      const err = f.error instanceof Error ? f.error.message : String(f.error);
+      if (!seen.has(key)) {
+        seen.add(key);
+        log.error(
+          { plugin: f.plugin, hook: f.hook, kind: f.kind, err },
+          `plugin '${f.plugin}' failed in ${f.hook} (${f.kind}); only its own work is affected. Later failures of this kind are logged at debug and counted in zen_watcher_plugin_hook_errors_total`,
+        );
+      } else log.debug({ plugin: f.plugin, hook: f.hook, kind: f.kind, err }, 'plugin tap failed');
+      o.onTapFailure?.(f);
+    },
+  });
+
+  const pipeline = new Pipeline({
+    sink: o.sink,
+    metrics,
+    dropLog: createDropLogger(log),
+    refuseLog: createDropLogger(log, 'warn'),
+    maxDetailsBytes: env.maxDetailsBytes,
+    defaultTtlSeconds: env.defaultTtlSeconds,
+    dedupMaxEntries: env.dedupMaxEntries,
+    maxQueue: env.maxQueue,
+    maxQueuePerSource: env.maxQueuePerSource,
+    webhookWindowMs: env.dedupWindowSeconds * 1000,
+    occurrenceIntervalMs: env.occurrenceFlushMs,
+    ownNamespaces: env.watchNamespaces,
+    ...(o.now ? { now: o.now } : {}),
+    enrich: async (draft, ing) =>
+      hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
+  });
+
+  const resolver = o.index
+    ? new Resolver({
+        pipeline,
+        index: o.index,
+        graceMs: o.resolveGraceMs ?? env.resolveAfterMs,
+        canAct: o.canActAsLeader,
+        onPhase: (transition, n) => metrics.resolved.inc({ transition }, n),
+        onUpdated: (source, n) => metrics.updated.inc({ source }, n),
+        ...(o.now ? { now: o.now } : {}),
+      })
+    : undefined;
+
+  const plugins: PluginRecord[] = [];
+  let handlers = handlerTable(plugins);
+  const ajv = createAjv();
+  const validator = new IngesterValidator({
+    ajv,
+    handlers: (h) => handlers.get(h),
+    knownHandlers: () => [...handlers.keys()],
+  });
+
+  // The route builder needs the core; it is made once the core object exists (routes are built on replace()).
+  let makeRoute: ((ci: CompiledIngester) => WebhookRoute) | undefined;
+  const ingesters = new IngesterRuntime({
+    pipeline,
+    hooks,
+    log,
+    metrics,
+    ...(o.routes ? { makeRoute: (ci: CompiledIngester) => makeRoute!(ci) } : {}),
+  });
+
+  const active = (view: IngesterView): CompiledIngester => {
+    const ci = ingesters.get(`${view.namespace}/${view.name}`);
+    if (!ci) throw zwError('ZW_ERR_INGESTER_INACTIVE', { ingester: `${view.namespace}/${view.name}` });
+    return ci;
+  };
+  // Resolution is defined for informer Ingesters only: a webhook source reports events, not a current state.
+  const reconcilable = (view: IngesterView) => {
+    const ci = active(view);
+    if (ci.config.spec.ingester !== 'informer')
+      throw zwError('ZW_ERR_RECONCILE_WEBHOOK', {
+        ingester: `${view.namespace}/${view.name}`,
+        type: ci.config.spec.ingester,
+      });
+    if (!resolver)
+      throw zwError('ZW_ERR_NEEDS_KUBERNETES', { what: 'reconcile (informer sources do not run standalone)' });
+    return { ci, resolver };
+  };
+  const contextDeps = {
+    hooks,
+    log,
+    metrics,
+    kube: o.kube,
+    ingesters: (h: readonly string[]) => ingesters.views(h),
+    emit: async (view: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal): Promise<EmitResult> => {
+      const r = await pipeline.process(active(view), drafts, 'informer', signal);
+      return { created: r.created, duplicates: r.duplicates, filtered: r.filtered, dropped: r.dropped };
+    },
+    reconcile: async (view: IngesterView, scope: string, drafts: ObservationDraft[], signal?: AbortSignal) => {
+      const r = reconcilable(view);
+      return r.resolver.reconcile(r.ci, scope, drafts, signal);
+    },
+    reconcileScopes: async (view: IngesterView, live: readonly string[], signal?: AbortSignal) => {
+      const r = reconcilable(view);
+      return r.resolver.reconcileScopes(r.ci, live, signal);
+    },
+    ...(o.leaderWorkTiming ? { leaderWorkTiming: o.leaderWorkTiming } : {}),
+  };
+
+  const core: HostCore = {
+    hooks,
+    pipeline,
+    resolver,
+    ingesters,
+    plugins,
+    ajv,
+    validator,
+    async loadPlugins(dirs) {
+      const found = discoverPlugins(dirs, { ajv, hostApiVersion: HOST_API_VERSION });
+      if (o.faults) faults = new PluginFaults(found, { log, metrics, ...o.faults });
+      for (const record of found) {
+        await importAndRegister(record, (r) => createPluginContext(r, contextDeps), env.hookTimeoutMs, faults);
+        metrics.plugins.set({ plugin: record.name, version: record.version, status: record.status }, 1);
+        if (record.status === 'loaded')
+          log.info({ plugin: record.name, version: record.version, dir: record.dir }, 'plugin loaded');
+        else
+          log.warn(
+            {
+              plugin: record.name,
+              version: record.version,
+              dir: record.dir,
+              status: record.status,
+              reason: record.reason,
+            },
+            `plugin ${record.status}; skipped, the others keep running`,
+          );
+        plugins.push(record);
+      }
+      handlers = handlerTable(plugins);
+      return found;
+    },
+    async webhookDrafts(ci, request, clientSignal) {
+      const handler = ci.config.handler;
+      const hook = hooks.onWebhook.get(handler.handler);
+      if (!hook?.taps.length) {
+        throw new ZwError(
+          'ZW_ERR_PLUGIN_FAILED',
+          `plugin '${handler.plugin}' registered no webhook handler for '${handler.handler}'`,
+        );
+      }
+      const timeout = AbortSignal.timeout(env.hookTimeoutMs);
+      const drafts =
+        (await hook.promise({
+          ...request,
+          ingester: ci.config.view,
+          signal: clientSignal ? AbortSignal.any([clientSignal, timeout]) : timeout,
+        })) ?? [];
+      if (!Array.isArray(drafts)) {
+        throw new ZwError(
+          'ZW_ERR_PLUGIN_FAILED',
+          `plugin '${handler.plugin}' returned ${typeof drafts} instead of an array of drafts`,
+        );
+      }
+      return drafts;
+    },
+  };
+  makeRoute = o.routes?.(core);
+  return core;
+}

@@ -1,0 +1,98 @@
+/**
+ * The Kubernetes facade plugins get (`api.kube`, kubernetes mode): informers scoped to WATCH_NAMESPACE — one watch
+ * per watched namespace, or one cluster-wide — with `zen_watcher_informer_synced`/`_last_sync` per resource.
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { InformerEvents, InformerOptions, PluginKube } from '../api/index.ts';
+import { zwError } from '../api/index.ts';
+import { hasResource, resourceScope } from '../kube/client.ts';
+import { createInformer } from '../kube/informer.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
+
+export interface InformerMetrics {
+  restarts(gvr: string, reason?: string): void;
+  relistDiff(gvr: string, n: number): void;
+  transformError(gvr: string): void;
+}
+
+export function informerMetrics(metrics: Metrics): InformerMetrics {
+  return {
+    restarts: (gvr, reason) => metrics.informerRestarts.inc({ gvr, reason: reason ?? 'error' }),
+    relistDiff: (gvr, n) => metrics.informerRelistDiff.inc({ gvr }, n),
+    transformError: (gvr) => metrics.informerTransformErrors.inc({ gvr }),
+  };
+}
+
+export function createPluginKube(deps: {
+  kc: KubeConfig;
+  log: Logger;
+  metrics: Metrics;
+  /** WATCH_NAMESPACE; empty = every namespace. */
+  watched: readonly string[];
+}): PluginKube {
+  const { kc, log, metrics, watched } = deps;
+  const counters = informerMetrics(metrics);
+  return Object.freeze({
+    informer: async <T>(options: InformerOptions, plugin: InformerEvents<T>) => {
+      // zen_watcher_informer_synced: 0 from the start until the plugin handled the first complete list, 0 once stopped.
+      const gvr = `${options.group || 'core'}/${options.version}/${options.resource}`;
+      metrics.informerSynced.set({ gvr }, 0);
+      options.signal.addEventListener('abort', () => metrics.informerSynced.set({ gvr }, 0), { once: true });
+      const events: InformerEvents<T> = {
+        ...plugin,
+        synced: async (objects: T[]) => {
+          try {
+            await plugin.synced?.(objects);
+          } finally {
+            // After the plugin handled the complete list: "caught up", not only "listed".
+            metrics.informerSynced.set({ gvr }, 1);
+            metrics.informerLastSync.set({ gvr }, Date.now() / 1000);
+          }
+        },
+      };
+      // The plugin's transform (plugin API 1.2.0) keeps only what it reconciles; lists come in pages sized by bytes.
+      const transform = pluginTransform(options);
+      const informerDeps = {
+        log: log.child({ informer: `${options.group}/${options.version}/${options.resource}` }),
+        metrics: counters,
+        timing: pluginInformerTiming,
+        ...(transform ? { transform } : {}),
+      };
+      if (options.namespace !== undefined && options.namespace !== '') {
+        if (watched.length && !watched.includes(options.namespace)) {
+          throw zwError('ZW_ERR_NAMESPACE_NOT_WATCHED', {
+            namespace: options.namespace,
+            watched: watched.join(','),
+          });
+        }
+        return createInformer<T>(kc, options, events, informerDeps);
+      }
+      if (watched.length === 0) return createInformer<T>(kc, options, events, informerDeps);
+      // Cluster-scoped resources have no namespaces to split by: one cluster-wide watch (RBAC permitting).
+      const scope = await resourceScope(kc, options.group, options.version, options.resource).catch(
+        () => 'namespaced' as const,
+      );
+      if (scope === 'cluster') return createInformer<T>(kc, options, events, informerDeps);
+      // One watch per watched namespace, but `synced` keeps its meaning — every object in scope — so a plugin that
+      // reconciles on it never resolves another namespace's findings: it fires with the union once all have listed.
+      const latest = new Map<string, T[]>();
+      const perNamespace = (ns: string): InformerEvents<T> =>
+        events.synced
+          ? {
+              ...events,
+              synced: async (objects: T[]) => {
+                latest.set(ns, objects);
+                if (latest.size === watched.length) await events.synced!([...latest.values()].flat());
+              },
+            }
+          : events;
+      await Promise.all(
+        watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), informerDeps)),
+      );
+    },
+    hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
+    watchNamespaces: Object.freeze([...watched]),
+  });
+}

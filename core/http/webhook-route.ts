@@ -1,0 +1,108 @@
+/**
+ * The HTTP route of one webhook Ingester: credentials → authenticator, admission, the plugin's onWebhook tap (via
+ * the host core), the pipeline, and the answer — 200 with the outcome when the write finished within `ackWaitMs`,
+ * else 202 (the work still finishes: admitted events are written even if the client leaves).
+ *
+ * The "unauthenticated" warning is logged once per Ingester per route factory (one factory per host), not on every
+ * rebuild of the route table.
+ */
+import type { ObservationDraft, WebhookRequest } from '../api/index.ts';
+import type { CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { type CredentialSource, createAuthenticator } from './auth.ts';
+import type { ReplayGuard } from './replay.ts';
+import type { WebhookCall, WebhookRoute } from './server.ts';
+import { answerWebhook } from './webhook-answer.ts';
+
+export interface WebhookRouteDeps {
+  /** Default body limit when neither the Ingester nor the plugin manifest sets one. */
+  maxBodyBytes: number;
+  /** How long the answer waits for the write before it says 202 queued. */
+  ackWaitMs: number;
+  /** Log (truncated) payloads at debug. */
+  logPayloads: boolean;
+  log: Logger;
+  metrics: Metrics;
+  pipeline: Pipeline;
+  /** Where the secret of `spec.webhook.auth` comes from (file or Secret); undefined = no auth configured. */
+  credentials: (ci: CompiledIngester) => CredentialSource | undefined;
+  /** HMAC replay protection (ADR 0012): signatures already used are refused. */
+  replay: ReplayGuard;
+  /** The host core's onWebhook runner. */
+  drafts: (
+    ci: CompiledIngester,
+    request: Omit<WebhookRequest, 'ingester' | 'signal'>,
+    clientSignal: AbortSignal,
+  ) => Promise<ObservationDraft[]>;
+}
+
+export function webhookRouteFactory(deps: WebhookRouteDeps): (ci: CompiledIngester) => WebhookRoute {
+  const warnedUnauthenticated = new Set<string>();
+  return (ci) => {
+    const spec = ci.config.spec;
+    const webhook = spec.webhook!;
+    const authenticator = createAuthenticator(webhook.auth, deps.credentials(ci), {
+      replay: deps.replay,
+      scope: ci.config.key,
+    });
+    if (!authenticator && !warnedUnauthenticated.has(ci.config.key)) {
+      warnedUnauthenticated.add(ci.config.key);
+      deps.log.warn(
+        { ingester: ci.config.key, path: webhook.path },
+        `webhook ${webhook.path} is unauthenticated: anyone who can reach the port can post; set spec.webhook.auth (docs/SECURITY.md)`,
+      );
+    }
+    return {
+      authenticator,
+      path: webhook.path,
+      methods: webhook.methods ?? ['POST'],
+      maxBodyBytes: webhook.maxBodyBytes ?? ci.config.handler.maxBodyBytes ?? deps.maxBodyBytes,
+      endpoint: spec.source,
+      admit: () => deps.pipeline.admit(ci),
+      async handle(call: WebhookCall) {
+        if (deps.logPayloads) {
+          // Off by default; truncated when on, and never with headers (they may carry credentials).
+          deps.log.debug(
+            {
+              ingester: ci.config.key,
+              bytes: call.rawBody.length,
+              payload: call.rawBody.subarray(0, 512).toString('utf8'),
+            },
+            'webhook payload',
+          );
+        }
+        let drafts = await deps.drafts(
+          ci,
+          {
+            body: call.body,
+            rawBody: call.rawBody,
+            headers: call.headers,
+            contentType: call.contentType,
+            jsonLines: call.jsonLines,
+          },
+          call.signal,
+        );
+        // A signed request's events without their own time take the signed one: a replay of it then derives the
+        // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
+        if (call.signedAt !== undefined) drafts = datedDrafts(drafts, call.signedAt);
+        // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
+        // 200 when stored, 503 + Retry-After when the sink refused any write, 202 after ackWaitMs (ADR 0014).
+        return answerWebhook(deps.pipeline.process(ci, drafts, 'webhook'), drafts.length, deps.ackWaitMs, (r) =>
+          deps.metrics.dropped.inc({ source: spec.source, reason: r.refusal?.reason ?? 'write_failed' }, r.refused),
+        );
+      },
+    };
+  };
+}
+
+function datedDrafts(drafts: ObservationDraft[], signedAt: number): ObservationDraft[] {
+  const at = new Date(signedAt).toISOString();
+  return drafts.map((d) =>
+    d &&
+    typeof d === 'object' &&
+    (d.detectedAt === undefined || (d.detectedAt as unknown) === null || d.detectedAt === '')
+      ? { ...d, detectedAt: at }
+      : d,
+  );
+}
