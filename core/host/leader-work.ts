@@ -14,6 +14,7 @@
  * Counted: `zen_watcher_leader_work_runs` (running), `zen_watcher_leader_work_retries_total` (by reason),
  * `zen_watcher_leader_work_errors_total` (a start that threw).
  */
+import { ZwError, zwError } from '../api/errors.ts';
 import type {
   IngesterChange,
   IngesterRun,
@@ -53,12 +54,13 @@ export function registerLeaderWork(
   timing: LeaderWorkTiming = {},
 ): void {
   if (!work || typeof work.start !== 'function') {
-    throw new TypeError(`plugin '${plugin}': leaderWork needs { start(ingester, run) }`);
+    throw zwError('ZW_ERR_PLUGIN_API', { plugin, detail: 'leaderWork needs { start(ingester, run) }' });
   }
   if (work.handler !== undefined && !handlers.includes(work.handler)) {
-    throw new Error(
-      `plugin '${plugin}': leaderWork handler '${work.handler}' is not in its manifest's sources [${handlers.join(', ')}]`,
-    );
+    throw zwError('ZW_ERR_PLUGIN_API', {
+      plugin,
+      detail: `leaderWork handler '${work.handler}' is not in its manifest's sources [${handlers.join(', ')}]`,
+    });
   }
   const type = work.ingester ?? 'informer';
   const matches = (i: IngesterView) =>
@@ -178,7 +180,7 @@ class Run implements IngesterRun {
 
   stop(why: string): void {
     if (this.#ctl.signal.aborted) return;
-    this.#ctl.abort(new Error(why));
+    this.#ctl.abort(new ZwError('ZW_ERR_ABORTED', why));
   }
 
   reconcile(scope: string, drafts: ObservationDraft[]): Promise<boolean> {

@@ -8,6 +8,7 @@
  *   until its items have been transformed. 500 reports of 100 KB would be 50 MB of text and some 300 MB parsed;
  *   pages of about 2 MB keep that to one small page at a time (the informer adapts the limit after each page).
  */
+import { zwError } from '../api/errors.ts';
 import type { InformerOptions } from '../api/plugin.ts';
 import type { InformerTiming } from '../kube/informer.ts';
 import { metaOf } from '../kube/store.ts';
@@ -26,13 +27,14 @@ export const pluginInformerTiming: InformerTiming = Object.freeze({
 export function pluginTransform(options: InformerOptions): ((obj: unknown) => unknown) | undefined {
   const transform = options.transform;
   if (transform === undefined) return undefined;
-  if (typeof transform !== 'function') throw new TypeError('informer: options.transform must be a function');
+  if (typeof transform !== 'function')
+    throw zwError('ZW_ERR_INVALID_ARGUMENT', { detail: 'informer: options.transform must be a function' });
   return (obj: unknown) => {
     const out = transform(obj);
     if (out === null || typeof out !== 'object' || Array.isArray(out)) {
-      throw new TypeError(
-        `transform returned ${out === null ? 'null' : Array.isArray(out) ? 'an array' : typeof out}, not an object`,
-      );
+      throw zwError('ZW_ERR_INVALID_ARGUMENT', {
+        detail: `transform returned ${out === null ? 'null' : Array.isArray(out) ? 'an array' : typeof out}, not an object`,
+      });
     }
     const m = metaOf(obj);
     const kept = metaOf(out);
