@@ -138,11 +138,16 @@ describe('UI in headless Chromium', { skip }, () => {
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate('document.activeElement?.textContent'), 'Findings');
     await page.keyboard.press('Enter');
-    await page.waitForURL(/#\/findings/);
+    await page.waitForFunction("location.hash.startsWith('#/findings')");
+    // The UI moves focus to the new content after a navigation (an effect after render): wait for that move, so
+    // the focus below is not taken back by it, and the keystrokes land in the search field.
+    await page.waitForFunction("document.activeElement?.tagName === 'MAIN'");
+    await page.locator('[data-testid="total"]').waitFor();
     await page.locator('input[name="q"]').focus();
     await page.keyboard.type('checkout');
+    assert.equal(await page.locator('input[name="q"]').inputValue(), 'checkout');
     await page.keyboard.press('Enter');
-    await page.waitForURL(/q=checkout/);
+    await page.waitForFunction('/q=checkout/.test(location.hash)');
   });
 
   test('live stream: a finding posted to the webhook appears in the open list without a reload', async () => {
