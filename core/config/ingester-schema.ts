@@ -9,7 +9,7 @@
  * x-kubernetes-validations rules in the CRD (scripts/gen-crds.ts).
  */
 
-const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+export const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 export const DURATION_PATTERN = '^[0-9]+(ms|s|m|h|d)$';
 const duration = (description: string) => ({ type: 'string', pattern: DURATION_PATTERN, description }) as const;
 const stringList = (description: string) =>
@@ -269,24 +269,36 @@ export const ingesterSpecSchema = {
   },
 } as const;
 
-export const ingesterDocumentSchema = {
-  $id: 'https://zen.kube-zen.io/schemas/ingester.json',
-  type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  properties: {
-    apiVersion: { type: 'string', const: 'zen.kube-zen.io/v1alpha1' },
-    kind: { type: 'string', const: 'Ingester' },
-    metadata: {
-      type: 'object',
-      required: ['name'],
-      properties: {
-        name: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
-        namespace: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
-        generation: { type: 'integer' },
-        uid: { type: 'string' },
+/**
+ * The JSON Schema of a whole zen.kube-zen.io/v1alpha1 document (as in a file of ZEN_CONFIG_DIR or `validate`):
+ * apiVersion, kind, the metadata we read, and the resource's spec. Shared by Ingester and Destination.
+ */
+export function kubeDocumentSchema<Spec>(kind: string, id: string, spec: Spec) {
+  return {
+    $id: id,
+    type: 'object',
+    required: ['apiVersion', 'kind', 'metadata', 'spec'],
+    properties: {
+      apiVersion: { type: 'string', const: 'zen.kube-zen.io/v1alpha1' },
+      kind: { type: 'string', const: kind },
+      metadata: {
+        type: 'object',
+        required: ['name'],
+        properties: {
+          name: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
+          namespace: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
+          generation: { type: 'integer' },
+          uid: { type: 'string' },
+        },
       },
+      spec,
+      status: { type: 'object' },
     },
-    spec: ingesterSpecSchema,
-    status: { type: 'object' },
-  },
-} as const;
+  } as const;
+}
+
+export const ingesterDocumentSchema = kubeDocumentSchema(
+  'Ingester',
+  'https://zen.kube-zen.io/schemas/ingester.json',
+  ingesterSpecSchema,
+);

@@ -4,9 +4,8 @@
  * and config/crd/bases/zen.kube-zen.io_destinations.yaml is generated from it (scripts/gen-crds.ts).
  * Structural-schema rules apply, as for the Ingester schema.
  */
-import { DURATION_PATTERN } from '../config/ingester-schema.ts';
+import { DNS_LABEL, DURATION_PATTERN, kubeDocumentSchema } from '../config/ingester-schema.ts';
 
-const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const duration = (description: string, dflt: string) =>
   ({ type: 'string', pattern: DURATION_PATTERN, default: dflt, description }) as const;
 
@@ -113,24 +112,8 @@ export const destinationStatusSchema = {
   },
 } as const;
 
-export const destinationDocumentSchema = {
-  $id: 'https://zen.kube-zen.io/schemas/destination.json',
-  type: 'object',
-  required: ['apiVersion', 'kind', 'metadata', 'spec'],
-  properties: {
-    apiVersion: { type: 'string', const: 'zen.kube-zen.io/v1alpha1' },
-    kind: { type: 'string', const: 'Destination' },
-    metadata: {
-      type: 'object',
-      required: ['name'],
-      properties: {
-        name: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
-        namespace: { type: 'string', pattern: DNS_LABEL, maxLength: 63 },
-        generation: { type: 'integer' },
-        uid: { type: 'string' },
-      },
-    },
-    spec: destinationSpecSchema,
-    status: { type: 'object' },
-  },
-} as const;
+export const destinationDocumentSchema = kubeDocumentSchema(
+  'Destination',
+  'https://zen.kube-zen.io/schemas/destination.json',
+  destinationSpecSchema,
+);
