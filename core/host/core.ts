@@ -11,13 +11,12 @@
  */
 
 import type { Ajv } from 'ajv';
-import type { EmitResult, HookName, IngesterView, ObservationDraft, WebhookRequest } from '../api/index.ts';
-import { HOST_API_VERSION, type PluginKube, ZwError, zwError } from '../api/index.ts';
+import type { ObservationDraft, WebhookRequest } from '../api/index.ts';
+import { HOST_API_VERSION, type PluginKube, ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv, IngesterValidator } from '../config/validate.ts';
 import type { TapFailure } from '../hooks/guard.ts';
-import { guardHostHooks } from '../hooks/host-guards.ts';
-import { createHostHooks, type HostHooks } from '../hooks/host-hooks.ts';
+import type { HostHooks } from '../hooks/host-hooks.ts';
 import type { WebhookRoute } from '../http/server.ts';
 import {
   discoverPlugins,
@@ -30,6 +29,8 @@ import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { createDropLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { createGuardedHooks } from './guarded-hooks.ts';
+import { ingesterCalls } from './ingester-calls.ts';
 import { IngesterRuntime } from './ingesters.ts';
 import type { LeaderWorkTiming } from './leader-work.ts';
 import { createPluginContext } from './plugin-facade.ts';
@@ -81,49 +82,13 @@ export interface HostCore {
   ): Promise<ObservationDraft[]>;
 }
 
-/** Deadline of one tap call per hook: leadership loss must end within the renew deadline (DESIGN §7). */
-export function hookDeadlineMs(env: Readonly<HostEnv>, hook: HookName): number {
-  switch (hook) {
-    case 'onLoseLeadership':
-      return env.renewDeadlineMs;
-    case 'onStop':
-      return env.shutdownTimeoutMs;
-    case 'onObservation':
-      return Math.min(2000, env.hookTimeoutMs);
-    case 'onDeliver':
-      return 3_600_000; // bounded per Destination by its delivery.timeout (core/destinations/lane.ts)
-    default:
-      return env.hookTimeoutMs;
-  }
-}
-
 export function createHostCore(o: HostCoreOptions): HostCore {
   const { env, log, metrics } = o;
   registerPluginApiSpecifier();
 
   // Hooks, guarded: timing, deadlines and isolation for every tap; each kind of failure logged once.
-  const hooks = createHostHooks();
-  const seen = new Set<string>();
   let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0015)
-  guardHostHooks(hooks, {
-    around: (plugin, call) => (faults ? faults.run(plugin, call) : call()),
-    disabled: (plugin) => faults?.disabled(plugin),
-    deadlineMs: (h) => hookDeadlineMs(env, h),
-    observe: (plugin, hook, s) => metrics.pluginHookDuration.observe({ plugin, hook }, s),
-    onFailure: (f) => {
-      metrics.pluginHookErrors.inc({ plugin: f.plugin, hook: f.hook, kind: f.kind });
-      const key = `${f.plugin}/${f.hook}/${f.kind}`;
-      const err = f.error instanceof Error ? f.error.message : String(f.error);
-      if (!seen.has(key)) {
-        seen.add(key);
-        log.error(
-          { plugin: f.plugin, hook: f.hook, kind: f.kind, err },
-          `plugin '${f.plugin}' failed in ${f.hook} (${f.kind}); only its own work is affected. Later failures of this kind are logged at debug and counted in zen_watcher_plugin_hook_errors_total`,
-        );
-      } else log.debug({ plugin: f.plugin, hook: f.hook, kind: f.kind, err }, 'plugin tap failed');
-      o.onTapFailure?.(f);
-    },
-  });
+  const hooks = createGuardedHooks({ env, log, metrics, faults: () => faults, onTapFailure: o.onTapFailure });
 
   const pipeline = new Pipeline({
     sink: o.sink,
@@ -174,41 +139,13 @@ export function createHostCore(o: HostCoreOptions): HostCore {
     ...(o.routes ? { makeRoute: (ci: CompiledIngester) => makeRoute!(ci) } : {}),
   });
 
-  const active = (view: IngesterView): CompiledIngester => {
-    const ci = ingesters.get(`${view.namespace}/${view.name}`);
-    if (!ci) throw zwError('ZW_ERR_INGESTER_INACTIVE', { ingester: `${view.namespace}/${view.name}` });
-    return ci;
-  };
-  // Resolution is defined for informer Ingesters only: a webhook source reports events, not a current state.
-  const reconcilable = (view: IngesterView) => {
-    const ci = active(view);
-    if (ci.config.spec.ingester !== 'informer')
-      throw zwError('ZW_ERR_RECONCILE_WEBHOOK', {
-        ingester: `${view.namespace}/${view.name}`,
-        type: ci.config.spec.ingester,
-      });
-    if (!resolver)
-      throw zwError('ZW_ERR_NEEDS_KUBERNETES', { what: 'reconcile (informer sources do not run standalone)' });
-    return { ci, resolver };
-  };
   const contextDeps = {
     hooks,
     log,
     metrics,
     kube: o.kube,
     ingesters: (h: readonly string[]) => ingesters.views(h),
-    emit: async (view: IngesterView, drafts: ObservationDraft[], signal?: AbortSignal): Promise<EmitResult> => {
-      const r = await pipeline.process(active(view), drafts, 'informer', signal);
-      return { created: r.created, duplicates: r.duplicates, filtered: r.filtered, dropped: r.dropped };
-    },
-    reconcile: async (view: IngesterView, scope: string, drafts: ObservationDraft[], signal?: AbortSignal) => {
-      const r = reconcilable(view);
-      return r.resolver.reconcile(r.ci, scope, drafts, signal);
-    },
-    reconcileScopes: async (view: IngesterView, live: readonly string[], signal?: AbortSignal) => {
-      const r = reconcilable(view);
-      return r.resolver.reconcileScopes(r.ci, live, signal);
-    },
+    ...ingesterCalls(pipeline, ingesters, resolver),
     ...(o.leaderWorkTiming ? { leaderWorkTiming: o.leaderWorkTiming } : {}),
   };
 

@@ -8,35 +8,30 @@
  *           drain accepted webhook work → onStop → close
  */
 import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { RunMode } from '../api/index.ts';
-import { HOST_API_VERSION, ZwError } from '../api/index.ts';
+import { HOST_API_VERSION, type RunMode } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createDestinations } from '../destinations/index.ts';
-import type { CredentialSource } from '../http/auth.ts';
-import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
-import { describeAddress, listen } from '../http/listen.ts';
 import { lazyUsedSignatures, MemoryUsedSignatures, ReplayGuard } from '../http/replay.ts';
-import { createHttpApp } from '../http/server.ts';
 import { webhookRouteFactory } from '../http/webhook-route.ts';
 import type { PluginRecord } from '../loader/index.ts';
-import type { CompiledIngester } from '../pipeline/pipeline.ts';
 import { startReadSide } from '../readapi/serve.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { SqliteUsedSignatures } from '../sinks/used-signatures.ts';
 import { createLogger, type Logger } from '../telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { createHostCore } from './core.ts';
-import { fileCredentials } from './credentials.ts';
+import { credentialsOf } from './credentials.ts';
+import { listenHttp } from './http-listener.ts';
 import type { IngesterRuntime } from './ingesters.ts';
-import type { SecretCredentials } from './kube-credentials.ts';
+import { resolveMode } from './mode.ts';
 import { publishPluginStatus } from './plugin-status-file.ts';
-import type { Resolver } from './resolver.ts';
+import { resolveLoop } from './resolve-loop.ts';
 import type { ModeRuntime } from './runtime.ts';
 import { createStandaloneRuntime } from './standalone.ts';
 import { HOST_VERSION } from './version.ts';
 
 export { handlerTable } from '../loader/index.ts';
+export { resolveMode } from './mode.ts';
 
 export interface HostOptions {
   env: Readonly<HostEnv>;
@@ -55,18 +50,6 @@ export interface Host {
   /** The read API's own port (kubernetes mode); standalone serves it on `port`. */
   readonly readPort: number | undefined;
   stop(reason?: string): Promise<void>;
-}
-
-/** Chooses the run mode and says why; kubernetes mode is never silently replaced by standalone. */
-export function resolveMode(env: Readonly<HostEnv>): { mode: RunMode; why: string } {
-  if (env.mode === 'standalone') return { mode: 'standalone', why: 'ZEN_MODE=standalone' };
-  if (env.mode === 'kubernetes') return { mode: 'kubernetes', why: 'ZEN_MODE=kubernetes' };
-  if (env.inCluster)
-    return { mode: 'kubernetes', why: 'running in a pod (KUBERNETES_SERVICE_HOST is set) and ZEN_MODE is unset' };
-  return {
-    mode: 'standalone',
-    why: 'no in-cluster credentials and ZEN_MODE is unset (set ZEN_MODE=kubernetes to use a kubeconfig)',
-  };
 }
 
 export async function startHost(options: HostOptions): Promise<Host> {
@@ -141,13 +124,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
   let stopping = false;
   // Ready only after every plugin's onStart ran (its contract: before the replica reports ready).
   let started = false;
-  const app = createHttpApp({
+  const { server, port } = await listenHttp({
+    env,
+    log,
+    metrics,
     routes: () => ingesters.routes,
-    clientLimiter:
-      env.clientRateLimitRps > 0 ? new ClientLimiter(env.clientRateLimitRps, env.clientRateLimitBurst) : undefined,
-    trustedProxies: env.trustedProxyCidrs.length ? parseCidrs(env.trustedProxyCidrs) : undefined,
-    requireClientCert: env.tlsClientCaFile !== undefined,
-    maxUrlLength: env.maxUrlBytes,
     live: () => runtime.live(),
     ready: () =>
       stopping
@@ -157,29 +138,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
           : sink.ready()
             ? { ok: true }
             : { ok: false, reason: sink.notReadyReason?.() ?? 'sink not usable' },
-    metrics,
-    log,
     extra: readSide.middleware,
   });
-  const { server, address } = await listen(
-    {
-      port: env.port,
-      host: env.host,
-      maxHeaderBytes: env.maxHeaderBytes,
-      requestTimeoutMs: env.requestTimeoutMs,
-      headersTimeoutMs: env.headersTimeoutMs,
-      idleTimeoutMs: env.idleTimeoutMs,
-      tlsCertFile: env.tlsCertFile,
-      tlsKeyFile: env.tlsKeyFile,
-      tlsClientCaFile: env.tlsClientCaFile,
-    },
-    app.callback(),
-  );
-  const port = address.port;
-  log.info(
-    { address: address.address, port, routes: [...ingesters.routes.keys()] },
-    `listening on ${describeAddress(address)}`,
-  );
 
   await core.hooks.onStart.promise({ mode, replicaId });
   started = true;
@@ -223,42 +183,4 @@ export async function startHost(options: HostOptions): Promise<Host> {
     })());
 
   return { mode, port, plugins: core.plugins, ingesters, metrics, sink: runtime.sink, readPort: readSide.port, stop };
-}
-
-/** Where a webhook Ingester's secret comes from: a file, or (kubernetes mode) a watched Secret. */
-function credentialsOf(ci: CompiledIngester, secrets: SecretCredentials | undefined): CredentialSource | undefined {
-  const auth = ci.config.spec.webhook?.auth;
-  if (auth?.secretFile) return fileCredentials(auth.secretFile);
-  if (!auth?.secretRef) return undefined;
-  const key = auth.secretRef.key ?? (auth.type === 'hmac' ? 'secret' : 'token');
-  const ref = auth.secretRef;
-  return secrets
-    ? secrets(ci.config.namespace, ref.name, key)
-    : () => {
-        throw new ZwError(
-          'ZW_ERR_NEEDS_KUBERNETES',
-          'secretRef needs kubernetes mode; use secretFile in standalone mode',
-        );
-      };
-}
-
-/** On the leader: resolve findings whose grace period has passed, until the term ends. */
-async function resolveLoop(
-  resolver: Resolver,
-  signal: AbortSignal,
-  log: Logger,
-  tickMs: number,
-  pending: (n: number) => void,
-): Promise<void> {
-  while (!signal.aborted) {
-    try {
-      const n = await resolver.tick(signal);
-      if (n > 0) log.info({ resolved: n }, 'resolved findings no longer reported');
-    } catch (err) {
-      if (!signal.aborted) log.warn({ err: (err as Error).message }, 'resolving findings failed; retrying');
-    }
-    pending(resolver.pending);
-    await sleep(tickMs, undefined, { signal }).catch(() => {});
-  }
-  pending(0); // the missing-since clocks live in the term: a follower holds none
 }

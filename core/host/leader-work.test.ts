@@ -1,3 +1,4 @@
+// Over 250 lines on purpose: one test per contract bullet of leader-work.ts (start, update, removal, term end, retry, whenServed).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { waitFor } from '../../test/support/wait.ts';

@@ -13,6 +13,10 @@
  *
  * Counted: `zen_watcher_leader_work_runs` (running), `zen_watcher_leader_work_retries_total` (by reason),
  * `zen_watcher_leader_work_errors_total` (a start that threw).
+ *
+ * Over 250 lines on purpose: the registration and its private `Run` (the per-Ingester state machine: start, retry
+ * queue, backoff, stop) are one unit whose only export is registerLeaderWork; it is being reworked for sharding
+ * (#13), and `Run` can move to its own module once that settles.
  */
 import { ZwError, zwError } from '../api/errors.ts';
 import type {
