@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostEnv } from '../config/env.ts';
-import { resolveMode } from '../host/host.ts';
+import { resolveMode } from '../host/mode.ts';
 import { SqliteStore, type StoredObservation, sqliteReason } from '../sinks/sqlite-store.ts';
 import { listKubeObservations } from './observations-kube.ts';
 import { printableJson } from './printable.ts';
