@@ -146,7 +146,9 @@ async function main(argv: string[]): Promise<number> {
         if (p === 'profile') await profilePart(ctx, join(tmpdir(), `zw-bench-profiles-${Date.now()}`), getKube);
         else await PARTS[p]!(ctx, getKube);
       } catch (err) {
-        report.skip({ section: 0, name: p, reason: `failed: ${(err as Error).stack ?? err}` });
+        // The whole stack goes to stderr; the table keeps one line, so a failure does not swamp the report.
+        process.stderr.write(`  FAILED ${p}: ${(err as Error).stack ?? err}\n`);
+        report.skip({ section: 0, name: p, reason: `failed: ${String((err as Error).message ?? err).split('\n')[0]}` });
       }
       process.stderr.write(`== ${p} took ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
     }

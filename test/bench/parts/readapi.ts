@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * 9. The read API (core/readapi): list and summary latency over HTTP with 100,000 Observations in the read index,
  * and the index's heap per Observation; next to the API server's own LIST of Observations (what a UI reading the
@@ -47,7 +48,8 @@ function doc(i: number, now: number) {
     resource,
     detectedAt: new Date(now - (i % (7 * 24 * 60)) * 60_000),
     details: { id: `CVE-2024-${i}`, score: 7.5, image: 'registry.example.com/team/app:1.2.3' },
-    fingerprint: `bench-${i}`,
+    // The CRD wants a sha256 hex fingerprint (what the pipeline stores); any distinct one will do here.
+    fingerprint: createHash('sha256').update(`bench-${i}`).digest('hex'),
   });
 }
 
