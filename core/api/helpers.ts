@@ -23,3 +23,10 @@ export function errorText(err: unknown): string {
 export function ingesterKey(ingester: Pick<IngesterView, 'namespace' | 'name'>): string {
   return `${ingester.namespace}/${ingester.name}`;
 }
+
+/** What a value is, for an error message about input: `null`, `an array`, `an object`, `a string`, `a number`, ... */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}

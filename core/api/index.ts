@@ -23,7 +23,7 @@ export {
   ZwError,
   zwError,
 } from './errors.ts';
-export { canonicalJson, errorText, ingesterKey } from './helpers.ts';
+export { canonicalJson, describeValue, errorText, ingesterKey } from './helpers.ts';
 export type {
   DraftContext,
   HookName,
@@ -36,6 +36,7 @@ export type {
   WebhookResult,
 } from './hooks.ts';
 export { HOOK_NAMES } from './hooks.ts';
+export { builtinKind, builtinResource } from './kinds.ts';
 export type { PluginManifest } from './manifest.ts';
 export { pluginManifestSchema } from './manifest.ts';
 export type {

@@ -9,6 +9,7 @@
  *   pages of about 2 MB keep that to one small page at a time (the informer adapts the limit after each page).
  */
 import { zwError } from '../api/errors.ts';
+import { describeValue } from '../api/helpers.ts';
 import type { InformerOptions } from '../api/plugin.ts';
 import type { InformerTiming } from '../kube/informer.ts';
 import { metaOf } from '../kube/store.ts';
@@ -33,7 +34,7 @@ export function pluginTransform(options: InformerOptions): ((obj: unknown) => un
     const out = transform(obj);
     if (out === null || typeof out !== 'object' || Array.isArray(out)) {
       throw zwError('ZW_ERR_INVALID_ARGUMENT', {
-        detail: `transform returned ${out === null ? 'null' : Array.isArray(out) ? 'an array' : typeof out}, not an object`,
+        detail: `transform returned ${describeValue(out)}, not an object`,
       });
     }
     const m = metaOf(obj);

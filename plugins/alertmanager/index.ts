@@ -16,7 +16,6 @@ import {
 } from 'zen-watcher/plugin-api';
 
 export const PLUGIN_NAME = 'alertmanager';
-export const PLUGIN_VERSION = '1.0.0';
 
 export interface AlertmanagerConfig {
   alertname: string;
@@ -82,7 +81,6 @@ export function toAlert(item: DeliveryItem, config: AlertmanagerConfig, now: () 
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     api.hooks.onDeliver.for('alertmanager').tapPromise(async ({ destination, items, signal }) => {
       if (!destination.url)

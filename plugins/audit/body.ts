@@ -6,6 +6,7 @@
  * which the host has already parsed into an array — what the log backend writes). Anything else is refused whole
  * (BodyError → HTTP 422 naming the field); bad items inside an accepted container are the caller's to count.
  */
+import { describeValue } from 'zen-watcher/plugin-api';
 import { isObject } from './event.ts';
 
 export class BodyError extends Error {
@@ -29,12 +30,6 @@ export interface BodyItems {
   single: boolean;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
 function checkApiVersion(o: Record<string, unknown>, at: string): void {
   const v = o.apiVersion;
   if (v !== undefined && (typeof v !== 'string' || !v.startsWith('audit.k8s.io/'))) {
@@ -55,7 +50,8 @@ function listItems(o: Record<string, unknown>, at: string, out: BodyItem[]): voi
   const items = o.items;
   const field = at ? `${at}.items` : 'items';
   if (items === null || items === undefined) return; // Go encodes an empty slice as null
-  if (!Array.isArray(items)) throw new BodyError(`EventList items must be an array, got ${describe(items)}`, field);
+  if (!Array.isArray(items))
+    throw new BodyError(`EventList items must be an array, got ${describeValue(items)}`, field);
   items.forEach((value, i) => {
     out.push({ value, at: `${field}[${i}]` });
   });
@@ -83,7 +79,7 @@ export function bodyItems(body: unknown, maxEvents: number): BodyItems {
     }
   } else {
     throw new BodyError(
-      `expected an audit.k8s.io EventList, an Event, or an array / JSON Lines of Events; got ${describe(body)}`,
+      `expected an audit.k8s.io EventList, an Event, or an array / JSON Lines of Events; got ${describeValue(body)}`,
       '(body)',
     );
   }

@@ -6,7 +6,7 @@
  * Answering fast matters: the API server retries every non-2xx (and every timeout) up to 5 times, so a bad item is
  * counted and skipped rather than failing its whole batch, and retried batches dedupe by fingerprint.
  */
-import { definePlugin } from 'zen-watcher/plugin-api';
+import { definePlugin, ingesterKey } from 'zen-watcher/plugin-api';
 import { mapBody } from './map.ts';
 
 export const PLUGIN_NAME = 'audit';
@@ -42,7 +42,7 @@ export default definePlugin({
     };
 
     api.hooks.onWebhook.for(PLUGIN_NAME).tapPromise(async (req) => {
-      const ingester = `${req.ingester.namespace}/${req.ingester.name}`;
+      const ingester = ingesterKey(req.ingester);
       const source = req.ingester.source;
       const r = mapBody(req.body, req.ingester.config, { jsonLines: req.jsonLines });
       const s = r.stats;

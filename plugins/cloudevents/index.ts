@@ -16,7 +16,6 @@ import {
 } from 'zen-watcher/plugin-api';
 
 export const PLUGIN_NAME = 'cloudevents';
-export const PLUGIN_VERSION = '1.0.0';
 
 export interface CloudEventsConfig {
   source: string;
@@ -85,7 +84,6 @@ async function headersFor(dest: DestinationView, config: CloudEventsConfig, body
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     api.hooks.onDeliver.for('cloudevents').tapPromise(async ({ destination, items, signal }) => {
       const url = destination.url;

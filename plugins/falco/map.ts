@@ -12,7 +12,14 @@
  *   (minus the derived `evt.time*`/`evt.rawtime*`/`evt.datetime*` fields). Falcosidekick's `uuid` is NOT part of it.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson, type ObservationDraft, payloadError, type ResourceRef } from 'zen-watcher/plugin-api';
+import {
+  builtinResource,
+  canonicalJson,
+  describeValue,
+  type ObservationDraft,
+  payloadError,
+  type ResourceRef,
+} from 'zen-watcher/plugin-api';
 
 export interface FalcoConfig {
   /** Least severe Falco priority kept (case-insensitive Falco name). */
@@ -83,7 +90,7 @@ export function mapBody(body: unknown, config: FalcoConfig, opts: { jsonLines?: 
     batch = false;
   } else {
     throw payloadError(
-      `expected a Falco alert (a JSON object with rule, priority, time, output_fields), a JSON array of alerts or JSON Lines; got ${kindOf(body)}`,
+      `expected a Falco alert (a JSON object with rule, priority, time, output_fields), a JSON array of alerts or JSON Lines; got ${describeValue(body)}`,
       '(body)',
     );
   }
@@ -131,7 +138,7 @@ export function parseAlert(item: unknown, at: string, jsonLine?: number): FalcoA
   const f = (name: string) => (at ? `${at}.${name}` : name);
   const where = jsonLine !== undefined ? ` (JSON Lines document ${jsonLine})` : '';
   if (!isObject(item)) {
-    throw payloadError(`each alert must be a JSON object, got ${kindOf(item)}${where}`, at || '(body)');
+    throw payloadError(`each alert must be a JSON object, got ${describeValue(item)}${where}`, at || '(body)');
   }
   const rule = item.rule;
   if (typeof rule !== 'string' || rule.trim() === '') {
@@ -318,41 +325,6 @@ function str(fields: Record<string, unknown>, key: string): string | undefined {
   return t === '' || t === '<NA>' ? undefined : t;
 }
 
-/** Plural resource → [apiVersion, kind] for the resources Falco's k8s_audit rules talk about. */
-const KINDS: Record<string, readonly [string, string]> = {
-  pods: ['v1', 'Pod'],
-  services: ['v1', 'Service'],
-  configmaps: ['v1', 'ConfigMap'],
-  secrets: ['v1', 'Secret'],
-  serviceaccounts: ['v1', 'ServiceAccount'],
-  namespaces: ['v1', 'Namespace'],
-  nodes: ['v1', 'Node'],
-  endpoints: ['v1', 'Endpoints'],
-  events: ['v1', 'Event'],
-  persistentvolumes: ['v1', 'PersistentVolume'],
-  persistentvolumeclaims: ['v1', 'PersistentVolumeClaim'],
-  replicationcontrollers: ['v1', 'ReplicationController'],
-  deployments: ['apps/v1', 'Deployment'],
-  daemonsets: ['apps/v1', 'DaemonSet'],
-  statefulsets: ['apps/v1', 'StatefulSet'],
-  replicasets: ['apps/v1', 'ReplicaSet'],
-  jobs: ['batch/v1', 'Job'],
-  cronjobs: ['batch/v1', 'CronJob'],
-  roles: ['rbac.authorization.k8s.io/v1', 'Role'],
-  rolebindings: ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
-  clusterroles: ['rbac.authorization.k8s.io/v1', 'ClusterRole'],
-  clusterrolebindings: ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
-  ingresses: ['networking.k8s.io/v1', 'Ingress'],
-  networkpolicies: ['networking.k8s.io/v1', 'NetworkPolicy'],
-  volumeattachments: ['storage.k8s.io/v1', 'VolumeAttachment'],
-  storageclasses: ['storage.k8s.io/v1', 'StorageClass'],
-  poddisruptionbudgets: ['policy/v1', 'PodDisruptionBudget'],
-  certificatesigningrequests: ['certificates.k8s.io/v1', 'CertificateSigningRequest'],
-  customresourcedefinitions: ['apiextensions.k8s.io/v1', 'CustomResourceDefinition'],
-  mutatingwebhookconfigurations: ['admissionregistration.k8s.io/v1', 'MutatingWebhookConfiguration'],
-  validatingwebhookconfigurations: ['admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration'],
-};
-
 export interface ParsedUri {
   apiVersion: string;
   namespace?: string;
@@ -394,13 +366,13 @@ export function resourceOf(alert: FalcoAlert): ResourceRef | undefined {
     const resource = str(fields, 'ka.target.resource') ?? uri?.resource;
     const sameTarget = uri !== undefined && (uri.resource === undefined || uri.resource === resource);
     const kindKey = resource?.toLowerCase();
-    const known = kindKey !== undefined && Object.hasOwn(KINDS, kindKey) ? KINDS[kindKey] : undefined;
-    const apiVersion = (sameTarget ? uri?.apiVersion : undefined) ?? known?.[0];
+    const known = kindKey !== undefined ? builtinResource(kindKey) : undefined;
+    const apiVersion = (sameTarget ? uri?.apiVersion : undefined) ?? known?.apiVersion;
     const name = str(fields, 'ka.target.name') ?? (sameTarget ? uri?.name : undefined);
     const namespace = str(fields, 'ka.target.namespace') ?? (sameTarget ? uri?.namespace : undefined);
     if (name || namespace) {
       if (apiVersion && (known || name)) ref.apiVersion = apiVersion;
-      if (known) ref.kind = known[1];
+      if (known) ref.kind = known.kind;
       if (name) ref.name = name;
       if (namespace) ref.namespace = namespace;
     }
@@ -492,10 +464,4 @@ function boundedValue(v: unknown, max: number): unknown {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function kindOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }

@@ -11,11 +11,9 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { createWatchMetrics, IngesterWatch, type WatchMetrics } from './watch.ts';
 
 export const PLUGIN_NAME = 'informer';
-export const PLUGIN_VERSION = '1.1.0';
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     let metrics: WatchMetrics | undefined;
     // Plugin API 1.2.0: the host starts a watch per informer Ingester on the leader, restarts it when the Ingester

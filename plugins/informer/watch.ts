@@ -9,7 +9,7 @@
  * Handlers never throw: mapping problems are counted and logged (the first of each kind at warn, later ones at
  * debug), host errors are logged. Work is serialized in arrival order.
  */
-import type { IngesterRun, IngesterView, PluginApi } from 'zen-watcher/plugin-api';
+import { errorText, type IngesterRun, type IngesterView, ingesterKey, type PluginApi } from 'zen-watcher/plugin-api';
 import { type CompiledConfig, ConfigError, compileConfig, watchTarget } from './config.ts';
 import { mapObject, ObjectSkip, scopeOf } from './map.ts';
 
@@ -69,7 +69,7 @@ export class IngesterWatch {
     this.#metrics = metrics;
     this.#run = run;
     this.#signal = run.signal;
-    this.#log = api.log.child({ ingester: `${view.namespace}/${view.name}`, source: view.source });
+    this.#log = api.log.child({ ingester: ingesterKey(view), source: view.source });
   }
 
   get signal(): AbortSignal {
@@ -117,7 +117,7 @@ export class IngesterWatch {
         },
       )
       .catch((err: unknown) => {
-        if (!this.#signal.aborted) this.#log.error('informer stopped', { gvr, err: errText(err) });
+        if (!this.#signal.aborted) this.#log.error('informer stopped', { gvr, err: errorText(err) });
       });
     void kube
       .hasResource(where.group, where.version, where.resource)
@@ -152,7 +152,7 @@ export class IngesterWatch {
       mapped = mapObject(obj, cfg, this.#api.severityOf, { apiVersion: this.#apiVersion });
     } catch (err) {
       if (!(err instanceof ObjectSkip)) {
-        this.#log.error('mapping failed', { object: scope, err: errText(err) });
+        this.#log.error('mapping failed', { object: scope, err: errorText(err) });
         return;
       }
       this.#metrics.objectsSkipped.inc({ source, reason: err.reason });
@@ -181,7 +181,8 @@ export class IngesterWatch {
         await this.#api.emit(this.#view, mapped.drafts, { signal: this.#signal });
       }
     } catch (err) {
-      if (!this.#signal.aborted) this.#log.warn('writing findings failed', { object: mapped.scope, err: errText(err) });
+      if (!this.#signal.aborted)
+        this.#log.warn('writing findings failed', { object: mapped.scope, err: errorText(err) });
     }
   }
 
@@ -212,8 +213,4 @@ export class IngesterWatch {
       this.#log.warn(`${msg} (later ones of this kind are logged at debug)`, meta);
     }
   }
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

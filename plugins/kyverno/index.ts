@@ -4,16 +4,14 @@
  * Observations. Informer source, leader only: the host runs one IngesterRunner per Ingester (api.leaderWork).
  * Mapping (map.ts) and the per-Ingester watch and resolution (watch.ts) are documented in README.md.
  */
-import { definePlugin } from 'zen-watcher/plugin-api';
+import { definePlugin, ingesterKey } from 'zen-watcher/plugin-api';
 import { createMetrics, IngesterRunner } from './watch.ts';
 
 export const PLUGIN_NAME = 'kyverno';
-export const PLUGIN_VERSION = '1.2.0';
 export const HANDLER = 'kyverno';
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     const metrics = createMetrics(api);
     // The host's namespace restriction (plugin API 1.1.0): it scopes every plugin informer to these namespaces, so
@@ -25,7 +23,7 @@ export default definePlugin({
     api.leaderWork({
       handler: HANDLER,
       start(view, run) {
-        log.info('watching policy reports', { ingester: `${view.namespace}/${view.name}` });
+        log.info('watching policy reports', { ingester: ingesterKey(view) });
         new IngesterRunner(view, api, metrics, run, { watchNamespaces }).start();
       },
     });

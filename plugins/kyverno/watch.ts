@@ -7,13 +7,14 @@
  * keeps going. All work of one Ingester runs in one queue, so the findings of a scope are never reconciled by two
  * events at once and `reconcileScopes` never races a reconcile.
  */
-import type {
-  IngesterRun,
-  IngesterView,
-  ObservationDraft,
-  PluginApi,
-  PluginLogger,
-  Severity,
+import {
+  type IngesterRun,
+  type IngesterView,
+  ingesterKey,
+  type ObservationDraft,
+  type PluginApi,
+  type PluginLogger,
+  type Severity,
 } from 'zen-watcher/plugin-api';
 import { crdName, REPORT_KINDS, type ReportKind } from './kinds.ts';
 import { type KyvernoConfig, type MappedReport, mapReport, reportKey, resolveConfig, severityRank } from './map.ts';
@@ -108,7 +109,7 @@ export class IngesterRunner {
     this.#api = api;
     this.#metrics = metrics;
     this.#config = resolveConfig(view.config);
-    this.#log = api.log.child({ ingester: `${view.namespace}/${view.name}` });
+    this.#log = api.log.child({ ingester: ingesterKey(view) });
     this.#run = run;
     this.#signal = run.signal;
     const wanted = wantedKinds(view, this.#config);

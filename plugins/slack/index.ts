@@ -11,12 +11,12 @@ import {
   type DeliveryItem,
   definePlugin,
   deliveryError,
+  ingesterKey,
   networkError,
   SEVERITIES,
 } from 'zen-watcher/plugin-api';
 
 export const PLUGIN_NAME = 'slack';
-export const PLUGIN_VERSION = '1.0.0';
 
 export interface SlackConfig {
   urlKey: string;
@@ -89,7 +89,6 @@ export function waitMs(last: number | undefined, now: number, minIntervalMs: num
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     /** When the last message went to each webhook (per Destination). */
     const lastSent = new Map<string, number>();
@@ -100,7 +99,7 @@ export default definePlugin({
         throw deliveryError(`slack Destination needs spec.url or the credentials key '${config.urlKey}'`, {
           status: 503,
         });
-      const key = `${destination.namespace}/${destination.name}`;
+      const key = ingesterKey(destination);
       const wait = waitMs(lastSent.get(key), Date.now(), config.minIntervalMs);
       if (wait > 0) {
         await new Promise<void>((resolve, reject) => {

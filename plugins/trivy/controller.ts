@@ -25,7 +25,15 @@
  * each with its own state (a partition), and treats each `synced` as complete for its partition only.
  */
 import { createHash } from 'node:crypto';
-import type { IngesterRun, IngesterView, ObservationDraft, PluginApi, PluginLogger } from 'zen-watcher/plugin-api';
+import {
+  errorText,
+  type IngesterRun,
+  type IngesterView,
+  ingesterKey,
+  type ObservationDraft,
+  type PluginApi,
+  type PluginLogger,
+} from 'zen-watcher/plugin-api';
 import { resolveConfig, type TrivyConfig } from './config.ts';
 import { GROUP, type ReportKind, reportKind, VERSION } from './kinds.ts';
 import { type MapOutcome, mapReport, text } from './map.ts';
@@ -57,8 +65,6 @@ interface Partition {
 
 type KindState = 'pending' | 'watching' | 'absent' | 'unknown' | 'skipped';
 
-const keyOf = (i: Pick<IngesterView, 'namespace' | 'name'>) => `${i.namespace}/${i.name}`;
-
 /**
  * Order-independent signature of a set of drafts: their identities (fingerprints) and what they say (severity,
  * title, message, details, ...), so a re-scored CVE is reconciled again and the host updates it in place.
@@ -78,10 +84,6 @@ function signature(drafts: readonly ObservationDraft[]): string {
   );
   for (const item of items.sort()) h.update(item).update('\n');
   return h.digest('hex');
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class TrivyController {
@@ -137,12 +139,12 @@ export class TrivyController {
           this.#log.warn('no Kubernetes API (standalone mode): Trivy reports are not watched');
           return;
         }
-        const key = keyOf(ingester);
+        const key = ingesterKey(ingester);
         const r = new TrivyRun(ingester, run, this.#api, this.#log, this.#metrics, this.#opts);
         this.#runs.set(key, r);
         run.signal.addEventListener('abort', () => {
           if (this.#runs.get(key) === r) this.#runs.delete(key);
-          this.#log.info('stopped watching Trivy reports', { ingester: key, why: errText(run.signal.reason) });
+          this.#log.info('stopped watching Trivy reports', { ingester: key, why: errorText(run.signal.reason) });
         });
         r.start();
       },
@@ -182,7 +184,7 @@ class TrivyRun {
     this.#ingester = ingester;
     this.#config = resolveConfig(ingester.config);
     this.#api = api;
-    this.#log = log.child({ ingester: keyOf(ingester) });
+    this.#log = log.child({ ingester: ingesterKey(ingester) });
     this.#metrics = metrics;
     this.#opts = opts;
     this.#run = run;
@@ -236,7 +238,9 @@ class TrivyRun {
         this.#kinds.set(kind.kind, state);
         if (state === 'unknown') {
           this.#metrics.kindsSkipped.inc({ source: this.#source, kind: kind.kind, reason: 'discovery_failed' });
-          this.#log.warn(`discovery of ${kind.resource}.${GROUP} failed; checking again later`, { err: errText(err) });
+          this.#log.warn(`discovery of ${kind.resource}.${GROUP} failed; checking again later`, {
+            err: errorText(err),
+          });
           return;
         }
         this.#metrics.kindsSkipped.inc({ source: this.#source, kind: kind.kind, reason: 'crd_not_served' });
@@ -282,7 +286,7 @@ class TrivyRun {
             if (this.#signal.aborted) return;
             this.#metrics.handlerErrors.inc({ source: this.#source, kind: kind.kind, event });
             this.#log.error(`unexpected error handling ${kind.kind} ${event}; the watch goes on`, {
-              err: errText(err),
+              err: errorText(err),
             });
           }
         };
@@ -308,7 +312,7 @@ class TrivyRun {
         )
         .catch((err: unknown) => {
           if (this.#signal.aborted) return;
-          this.#log.error(`the ${kind.kind} informer stopped`, { err: errText(err), namespace: namespace ?? 'all' });
+          this.#log.error(`the ${kind.kind} informer stopped`, { err: errorText(err), namespace: namespace ?? 'all' });
         });
     }
   }

@@ -10,11 +10,9 @@ import { definePlugin } from 'zen-watcher/plugin-api';
 import { TrivyController } from './controller.ts';
 
 export const PLUGIN_NAME = 'trivy';
-export const PLUGIN_VERSION = '1.2.0';
 
 export default definePlugin({
   name: PLUGIN_NAME,
-  version: PLUGIN_VERSION,
   register(api) {
     // The host's namespace restriction (see controller.ts, "Informer partitions"); plugin API 1.1.0.
     const watchNamespaces = api.kube?.watchNamespaces ?? [];

@@ -11,9 +11,8 @@
  * and the host checks again every minute until the run ends.
  */
 import type { IngesterRun, IngesterView, PluginApi } from 'zen-watcher/plugin-api';
-import { definePlugin } from 'zen-watcher/plugin-api';
+import { definePlugin, errorText, ingesterKey } from 'zen-watcher/plugin-api';
 import { type CertExpiryConfig, type Certificate, DEFAULT_CONFIG, evaluate, scopeOf } from './certificate.ts';
-import pkg from './package.json' with { type: 'json' };
 
 export const NAME = 'cert-expiry';
 export const CERTIFICATES = Object.freeze({ group: 'cert-manager.io', version: 'v1', resource: 'certificates' });
@@ -28,7 +27,7 @@ const configOf = (ing: IngesterView): CertExpiryConfig => ({
 /** One Ingester's watch for one run: the Certificates it knows, reconciled on events and on a timer. */
 async function watchIngester(api: PluginApi, ing: IngesterView, run: IngesterRun): Promise<void> {
   const { signal } = run;
-  const log = api.log.child({ ingester: `${ing.namespace}/${ing.name}` });
+  const log = api.log.child({ ingester: ingesterKey(ing) });
   const config = configOf(ing);
   const gvr = ing.informer?.gvr ?? CERTIFICATES;
   // The host checks again every DISCOVERY_RETRY_MS until cert-manager is installed, or the run ends.
@@ -87,7 +86,6 @@ async function watchIngester(api: PluginApi, ing: IngesterView, run: IngesterRun
 
 export default definePlugin({
   name: NAME,
-  version: pkg.version,
   register(api) {
     // Plugin API 1.2.0: the host starts a run per cert-expiry Ingester on the leader, restarts it when the Ingester
     // changes, stops it when the Ingester goes or the term ends, and retries scopes whose writes were dropped.
@@ -99,7 +97,7 @@ export default definePlugin({
         }
         // Runs until the run's signal aborts; never awaited inside a hook (hooks have deadlines).
         void watchIngester(api, ing, run).catch((err: unknown) =>
-          api.log.error('Certificate watch stopped', { ingester: `${ing.namespace}/${ing.name}`, err: String(err) }),
+          api.log.error('Certificate watch stopped', { ingester: ingesterKey(ing), err: errorText(err) }),
         );
       },
     });

@@ -5,14 +5,13 @@
  * map.ts; a malformed report is refused whole with 422 naming the field.
  */
 import { definePlugin } from 'zen-watcher/plugin-api';
-import { DEFAULT_CONFIG, type KubeBenchConfig, MappingError, mapReport, nodeOf, STATUSES } from './map.ts';
-import pkg from './package.json' with { type: 'json' };
+import { type KubeBenchConfig, mapReport, nodeOf, STATUSES } from './map.ts';
 
 export const NAME = 'kube-bench';
 
-export default definePlugin({
+// The host validates spec.config against schema.json and applies its defaults before the tap sees it.
+export default definePlugin<KubeBenchConfig>({
   name: NAME,
-  version: pkg.version,
   register(api) {
     const checks = api.metrics.counter(
       'kube_bench_checks_total',
@@ -20,21 +19,17 @@ export default definePlugin({
       ['source', 'status', 'result'],
     );
     api.hooks.onWebhook.for(NAME).tapPromise(async (req) => {
-      const config: KubeBenchConfig = { ...DEFAULT_CONFIG, ...(req.ingester.config as Partial<KubeBenchConfig>) };
-      try {
-        const node = nodeOf(req.headers, config.nodeHeader);
-        const { drafts, checks: counts, reported } = mapReport(req.body, config, node);
-        const source = req.ingester.source;
-        for (const status of STATUSES) {
-          if (reported[status] > 0) checks.inc({ source, status, result: 'reported' }, reported[status]);
-          const skipped = counts[status] - reported[status];
-          if (skipped > 0) checks.inc({ source, status, result: 'skipped' }, skipped);
-        }
-        return drafts;
-      } catch (err) {
-        if (err instanceof MappingError) throw api.payloadError(err.message, err.field);
-        throw err;
+      const config = req.ingester.config;
+      // A malformed report throws payloadError (HTTP 422 naming the field) from mapReport or nodeOf.
+      const node = nodeOf(req.headers, config.nodeHeader);
+      const { drafts, checks: counts, reported } = mapReport(req.body, config, node);
+      const source = req.ingester.source;
+      for (const status of STATUSES) {
+        if (reported[status] > 0) checks.inc({ source, status, result: 'reported' }, reported[status]);
+        const skipped = counts[status] - reported[status];
+        if (skipped > 0) checks.inc({ source, status, result: 'skipped' }, skipped);
       }
+      return drafts;
     });
   },
 });

@@ -8,10 +8,10 @@
  * each result (one CIS check) has `test_number`, `test_desc`, `status` (PASS, FAIL, WARN, INFO), `scored`,
  * `remediation`, `actual_value`, `expected_result`.
  *
- * The whole request is refused (a MappingError naming the field, HTTP 422) when any part is malformed: a report is
+ * The whole request is refused (`payloadError` naming the field: HTTP 422) when any part is malformed: a report is
  * one unit, and half of it would look like fixed checks.
  */
-import type { ObservationDraft } from 'zen-watcher/plugin-api';
+import { type ObservationDraft, payloadError } from 'zen-watcher/plugin-api';
 
 export const STATUSES = ['FAIL', 'WARN', 'INFO', 'PASS'] as const;
 export type CheckStatus = (typeof STATUSES)[number];
@@ -33,15 +33,6 @@ export const DEFAULT_CONFIG: Readonly<KubeBenchConfig> = Object.freeze({
   maxResults: 5000,
 });
 
-export class MappingError extends Error {
-  readonly field: string;
-  constructor(message: string, field: string) {
-    super(message);
-    this.name = 'MappingError';
-    this.field = field;
-  }
-}
-
 export interface MapResult {
   drafts: ObservationDraft[];
   /** Every check of the report, by status. */
@@ -61,7 +52,7 @@ const text = (v: unknown, max = 256): string | undefined => {
 /** The controls of a body, each with the field path it came from. */
 function controlsOf(body: unknown): { control: unknown; at: string }[] {
   const fromReport = (report: Obj, at: string) => {
-    if (!Array.isArray(report.Controls)) throw new MappingError('Controls must be an array', `${at}Controls`);
+    if (!Array.isArray(report.Controls)) throw payloadError('Controls must be an array', `${at}Controls`);
     return report.Controls.map((control, i) => ({ control, at: `${at}Controls[${i}]` }));
   };
   if (isObject(body)) {
@@ -73,13 +64,13 @@ function controlsOf(body: unknown): { control: unknown; at: string }[] {
       isObject(item) && 'Controls' in item ? fromReport(item, `[${i}].`) : [{ control: item, at: `[${i}]` }],
     );
   }
-  throw new MappingError(
+  throw payloadError(
     'expected a kube-bench --json report ({"Controls": [...]}), an array of controls, or one control',
     '(body)',
   );
 }
 
-/** Every check of one request, or the first MappingError. `node` is who the report is about, when known. */
+/** Every check of one request, or the first payload error. `node` is who the report is about, when known. */
 export function mapReport(body: unknown, config: KubeBenchConfig, node?: string): MapResult {
   const result: MapResult = {
     drafts: [],
@@ -90,28 +81,28 @@ export function mapReport(body: unknown, config: KubeBenchConfig, node?: string)
   let seen = 0;
   for (const { control, at } of controlsOf(body)) {
     const p = (f: string) => (at ? `${at}.${f}` : f);
-    if (!isObject(control)) throw new MappingError('a control must be a JSON object', at || '(body)');
-    if (!Array.isArray(control.tests)) throw new MappingError('tests must be an array', p('tests'));
+    if (!isObject(control)) throw payloadError('a control must be a JSON object', at || '(body)');
+    if (!Array.isArray(control.tests)) throw payloadError('tests must be an array', p('tests'));
     const benchmark = text(control.version, 63) ?? 'unknown';
     control.tests.forEach((group, g) => {
       const gp = (f: string) => p(`tests[${g}].${f}`);
       if (!isObject(group) || !Array.isArray(group.results)) {
-        throw new MappingError('each test group must have a results array', gp('results'));
+        throw payloadError('each test group must have a results array', gp('results'));
       }
       group.results.forEach((check, r) => {
         const cp = (f: string) => gp(`results[${r}].${f}`);
         if (++seen > config.maxResults) {
-          throw new MappingError(
+          throw payloadError(
             `more than ${config.maxResults} check results in one request (spec.config.maxResults)`,
             '(body)',
           );
         }
-        if (!isObject(check)) throw new MappingError('a check result must be a JSON object', gp(`results[${r}]`));
+        if (!isObject(check)) throw payloadError('a check result must be a JSON object', gp(`results[${r}]`));
         const testNumber = text(check.test_number, 32);
-        if (!testNumber) throw new MappingError('test_number must be a non-empty string', cp('test_number'));
+        if (!testNumber) throw payloadError('test_number must be a non-empty string', cp('test_number'));
         const status = typeof check.status === 'string' ? check.status.trim().toUpperCase() : '';
         if (!(STATUSES as readonly string[]).includes(status)) {
-          throw new MappingError('status must be PASS, FAIL, WARN or INFO', cp('status'));
+          throw payloadError('status must be PASS, FAIL, WARN or INFO', cp('status'));
         }
         const st = status as CheckStatus;
         result.checks[st]++;
@@ -155,7 +146,7 @@ export function nodeOf(headers: Readonly<Record<string, string | string[] | unde
   const value = (Array.isArray(v) ? v[0] : v)?.trim();
   if (value === undefined || value === '') return undefined;
   if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(value)) {
-    throw new MappingError(`header ${header} must be a Kubernetes node name`, `(header ${header})`);
+    throw payloadError(`header ${header} must be a Kubernetes node name`, `(header ${header})`);
   }
   return value;
 }

@@ -16,7 +16,7 @@ import {
   readPluginPackage,
 } from '../../../test/support/plugin-package.ts';
 import { Receiver } from '../../../test/support/receiver.ts';
-import plugin, { type AlertmanagerConfig, PLUGIN_NAME, PLUGIN_VERSION, toAlert } from '../index.ts';
+import plugin, { type AlertmanagerConfig, PLUGIN_NAME, toAlert } from '../index.ts';
 
 const DIR = join(import.meta.dirname, '..');
 let kit: TestPlugin;
@@ -182,7 +182,7 @@ describe('package', () => {
     version: '1.0.0',
     zenWatcher: { hostApi: '^1.2.0', entry: 'index.ts', destinations: ['alertmanager'], configSchema: 'schema.json' },
     plugin,
-    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    exported: { name: PLUGIN_NAME },
     kit: () => kit,
   });
 

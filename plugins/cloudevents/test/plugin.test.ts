@@ -15,7 +15,7 @@ import {
   readPluginPackage,
 } from '../../../test/support/plugin-package.ts';
 import { Receiver } from '../../../test/support/receiver.ts';
-import plugin, { PLUGIN_NAME, PLUGIN_VERSION, sign } from '../index.ts';
+import plugin, { PLUGIN_NAME, sign } from '../index.ts';
 
 const DIR = join(import.meta.dirname, '..');
 let kit: TestPlugin;
@@ -136,7 +136,7 @@ describe('package', () => {
     version: '1.0.0',
     zenWatcher: { hostApi: '^1.2.0', entry: 'index.ts', destinations: ['cloudevents'], configSchema: 'schema.json' },
     plugin,
-    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    exported: { name: PLUGIN_NAME },
     kit: () => kit,
   });
 

@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import { packageIdentityTests, readPluginPackage } from '../../../test/support/plugin-package.ts';
 import { DEFAULT_CONFIG } from '../config.ts';
-import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
+import plugin, { PLUGIN_NAME } from '../index.ts';
 import { FIELD_PATH_PATTERN, ITEMS_PATH_PATTERN } from '../path.ts';
 import { load, PLUGIN_DIR, REPO } from './helpers.ts';
 
@@ -40,7 +40,7 @@ describe('package', () => {
       ingesterTypes: ['informer'],
     },
     plugin,
-    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    exported: { name: PLUGIN_NAME },
     kit: () => kit,
   });
 

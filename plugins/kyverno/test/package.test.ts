@@ -15,7 +15,7 @@ import {
   readmeConfigTableTest,
   readPluginPackage,
 } from '../../../test/support/plugin-package.ts';
-import plugin, { PLUGIN_NAME, PLUGIN_VERSION } from '../index.ts';
+import plugin, { PLUGIN_NAME } from '../index.ts';
 import { REPORT_KIND_NAMES } from '../kinds.ts';
 import { DEFAULT_CONFIG, resolveConfig } from '../map.ts';
 import { load, PLUGIN_DIR } from './helpers.ts';
@@ -45,7 +45,7 @@ describe('package', () => {
       ingesterTypes: ['informer'],
     },
     plugin,
-    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    exported: { name: PLUGIN_NAME },
     kit: () => kit,
   });
 

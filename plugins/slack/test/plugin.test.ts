@@ -14,7 +14,7 @@ import {
   readPluginPackage,
 } from '../../../test/support/plugin-package.ts';
 import { Receiver } from '../../../test/support/receiver.ts';
-import plugin, { escapeMrkdwn, PLUGIN_NAME, PLUGIN_VERSION, waitMs } from '../index.ts';
+import plugin, { escapeMrkdwn, PLUGIN_NAME, waitMs } from '../index.ts';
 
 const DIR = join(import.meta.dirname, '..');
 let kit: TestPlugin;
@@ -128,7 +128,7 @@ describe('package', () => {
     version: '1.0.0',
     zenWatcher: { hostApi: '^1.2.0', entry: 'index.ts', destinations: ['slack'], configSchema: 'schema.json' },
     plugin,
-    exported: { name: PLUGIN_NAME, version: PLUGIN_VERSION },
+    exported: { name: PLUGIN_NAME },
     kit: () => kit,
   });
 

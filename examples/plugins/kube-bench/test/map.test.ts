@@ -1,7 +1,8 @@
 /** map.ts on its own, with reports written for this package in kube-bench's --json format (test/fixtures/). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_CONFIG, type KubeBenchConfig, MappingError, mapReport, nodeOf } from '../map.ts';
+import { ZwError } from 'zen-watcher/plugin-api';
+import { DEFAULT_CONFIG, type KubeBenchConfig, mapReport, nodeOf } from '../map.ts';
 import { fixture } from './helpers.ts';
 
 const config = (over: Partial<KubeBenchConfig> = {}): KubeBenchConfig => ({ ...DEFAULT_CONFIG, ...over });
@@ -9,7 +10,7 @@ const config = (over: Partial<KubeBenchConfig> = {}): KubeBenchConfig => ({ ...D
 function refused(body: unknown, field: string, cfg = config()) {
   assert.throws(
     () => mapReport(body, cfg),
-    (err: unknown) => err instanceof MappingError && err.field === field,
+    (err: unknown) => err instanceof ZwError && err.field === field,
   );
 }
 
@@ -86,6 +87,6 @@ describe('kube-bench reports', () => {
   test('the node header', () => {
     assert.equal(nodeOf({ 'x-node-name': 'worker-1' }, 'x-node-name'), 'worker-1');
     assert.equal(nodeOf({}, 'x-node-name'), undefined);
-    assert.throws(() => nodeOf({ 'x-node-name': 'Not A Node' }, 'x-node-name'), MappingError);
+    assert.throws(() => nodeOf({ 'x-node-name': 'Not A Node' }, 'x-node-name'), ZwError);
   });
 });
