@@ -26,7 +26,7 @@ export function ingesterKey(ingester: Pick<IngesterView, 'namespace' | 'name'>):
 
 /** What a value is, for an error message about input: `null`, `an array`, `an object`, `a string`, `a number`, ... */
 export function describeValue(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
