@@ -3,6 +3,14 @@
  * external plugins import it as `zen-watcher/plugin-api` (the loader maps that specifier to this file).
  */
 
+export {
+  inNamespaces,
+  namespacesInScope,
+  PLUGIN_CONFIG_SCHEMA_ID,
+  pluginConfigSchema,
+  severityAtLeast,
+  severityRank,
+} from './config.ts';
 export type {
   DeliveredObservation,
   DeliveryEvent,

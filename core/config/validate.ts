@@ -4,6 +4,7 @@
  * `zen-watcher validate`. Every error names a field path (`spec.filters.minSeverity`).
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { pluginConfigSchema } from '../api/config.ts';
 import type { IngesterView } from '../api/index.ts';
 import { parseDurationMs } from './duration.ts';
 import { ingesterDocumentSchema } from './ingester-schema.ts';
@@ -88,6 +89,8 @@ export function createAjv(): Ajv {
   });
   ajv.addKeyword({ keyword: 'x-kubernetes-preserve-unknown-fields', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-kubernetes-int-or-string', schemaType: 'boolean' });
+  // The fragments plugin config schemas share by $ref: one meaning of config.namespaces and minSeverity.
+  ajv.addSchema(pluginConfigSchema);
   return ajv;
 }
 

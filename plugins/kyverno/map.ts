@@ -3,7 +3,14 @@
  * severity, category, title) are documented in README.md; FORMATS.md §2 describes the input.
  */
 import { createHash } from 'node:crypto';
-import type { Category, ObservationDraft, ResourceRef, Severity } from 'zen-watcher/plugin-api';
+import {
+  type Category,
+  type ObservationDraft,
+  type ResourceRef,
+  type Severity,
+  severityAtLeast,
+  severityRank,
+} from 'zen-watcher/plugin-api';
 import { REPORT_KIND_NAMES, type ReportKind, type ReportKindName } from './kinds.ts';
 
 export const RESULTS = ['pass', 'fail', 'warn', 'error', 'skip'] as const;
@@ -24,7 +31,8 @@ export interface KyvernoConfig {
   severityByResult: Record<Result, Severity>;
   namespaces: string[];
   reportKinds: ReportKindName[];
-  minSeverity: Severity;
+  /** The shared minSeverity (plugin API): a severity name, any case. */
+  minSeverity: string;
   discoveryIntervalSeconds: number;
 }
 
@@ -74,16 +82,12 @@ export function resolveConfig(raw: unknown): KyvernoConfig {
       (x): x is ReportKindName => (REPORT_KIND_NAMES as readonly unknown[]).includes(x),
       DEFAULT_CONFIG.reportKinds,
     ),
-    minSeverity: isSeverity(c.minSeverity) ? c.minSeverity : DEFAULT_CONFIG.minSeverity,
+    minSeverity: isSeverity(str(c.minSeverity)?.toLowerCase()) ? (c.minSeverity as string) : DEFAULT_CONFIG.minSeverity,
     discoveryIntervalSeconds:
       typeof interval === 'number' && Number.isInteger(interval) && interval >= 1 && interval <= 3600
         ? interval
         : DEFAULT_CONFIG.discoveryIntervalSeconds,
   };
-}
-
-export function severityRank(s: Severity): number {
-  return SEVERITY_ORDER.indexOf(s);
 }
 
 /** A policy category (`policies.kyverno.io/category`, copied to `results[].category`) → Observation category. */
@@ -230,7 +234,7 @@ export function mapReport(obj: unknown, kind: ReportKind, config: KyvernoConfig)
     const fromResult = severityValue(r.severity);
     const fromProperties = severityValue(properties.severity);
     const severity = fromResult ?? fromProperties ?? config.severityByResult[result];
-    if (severityRank(severity) < severityRank(config.minSeverity)) {
+    if (!severityAtLeast(severity, config.minSeverity)) {
       skipped.belowMinSeverity++;
       continue;
     }

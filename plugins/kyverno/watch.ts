@@ -11,13 +11,15 @@ import {
   type IngesterRun,
   type IngesterView,
   ingesterKey,
+  namespacesInScope,
   type ObservationDraft,
   type PluginApi,
   type PluginLogger,
   type Severity,
+  severityRank,
 } from 'zen-watcher/plugin-api';
 import { crdName, REPORT_KINDS, type ReportKind } from './kinds.ts';
-import { type KyvernoConfig, type MappedReport, mapReport, reportKey, resolveConfig, severityRank } from './map.ts';
+import { type KyvernoConfig, type MappedReport, mapReport, reportKey, resolveConfig } from './map.ts';
 
 export interface KyvernoMetrics {
   crdAvailable: { set(value: number, labels?: Record<string, string>): void };
@@ -73,10 +75,7 @@ export function wantedKinds(view: IngesterView, config: KyvernoConfig): ReportKi
 
 /** Namespaces for the namespaced kinds: config.namespaces, narrowed by informer.namespace; [] = all. */
 export function watchedNamespaces(view: IngesterView, config: KyvernoConfig): string[] | 'none' {
-  const only = view.informer?.namespace;
-  if (!only) return config.namespaces;
-  if (config.namespaces.length === 0) return [only];
-  return config.namespaces.includes(only) ? [only] : 'none';
+  return namespacesInScope(config.namespaces, view.informer?.namespace);
 }
 
 export class IngesterRunner {

@@ -38,14 +38,6 @@ const TRIVY_SEVERITY: Readonly<Record<string, Severity>> = Object.freeze({
   none: 'info',
 });
 
-export const SEVERITY_RANK: Readonly<Record<Severity, number>> = Object.freeze({
-  critical: 5,
-  high: 4,
-  medium: 3,
-  low: 2,
-  info: 1,
-});
-
 /** Trivy severity → Observation severity; anything missing or unknown is `info` (lenient: old/foreign reports). */
 export function severityOf(value: unknown): { severity: Severity; known: boolean } {
   if (typeof value !== 'string') return { severity: 'info', known: false };

@@ -13,8 +13,14 @@
  * - Lenient: old reports lack fields today's CRD requires (os, publishedDate, updateTimestamp, title, score, …).
  *   A finding without its own ID is skipped (counted); everything else missing is simply left out.
  */
-import type { ObservationDraft, ResourceRef } from 'zen-watcher/plugin-api';
-import { SEVERITY_RANK, type Severity, severityOf, type TrivyConfig } from './config.ts';
+import {
+  inNamespaces,
+  type ObservationDraft,
+  type ResourceRef,
+  severityAtLeast,
+  severityRank,
+} from 'zen-watcher/plugin-api';
+import { type Severity, severityOf, type TrivyConfig } from './config.ts';
 import { identityOf, type ReportIdentity } from './identity.ts';
 import type { ReportKind } from './kinds.ts';
 
@@ -121,7 +127,8 @@ interface Finding {
 type FindingResult = Finding | SkipReason;
 
 function keepSeverity(ctx: Ctx, severity: Severity): boolean {
-  return SEVERITY_RANK[severity] >= SEVERITY_RANK[severityOf(ctx.config.minSeverity).severity];
+  // Trivy's UNKNOWN is info; otherwise the shared meaning of minSeverity (plugin API).
+  return severityAtLeast(severity, severityOf(ctx.config.minSeverity).severity);
 }
 
 function draft(ctx: Ctx, f: Omit<ObservationDraft, 'category' | 'eventType' | 'resource'>): ObservationDraft {
@@ -269,7 +276,7 @@ export function mapReport(obj: unknown, kind: ReportKind, config: TrivyConfig): 
   const namespace = kind.namespaced ? (text(meta.namespace, 63) ?? '') : '';
   const key = name ? `${namespace}/${name}` : undefined;
   if (!key) return { kind: 'unusable', key, reason: 'no_identity' };
-  if (kind.namespaced && config.namespaces.length > 0 && !config.namespaces.includes(namespace)) {
+  if (kind.namespaced && !inNamespaces(config.namespaces, namespace)) {
     return { kind: 'ignored', key, reason: 'namespace_not_allowed' };
   }
   const id = identityOf(meta, kind);
@@ -335,7 +342,7 @@ export function mapReport(obj: unknown, kind: ReportKind, config: TrivyConfig): 
   if (kept.length > config.maxFindingsPerReport) {
     // Most severe first; the sort is stable, so report order decides within a severity.
     drafts = [...kept]
-      .sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity])
+      .sort((a, b) => severityRank(b.severity) - severityRank(a.severity))
       .slice(0, config.maxFindingsPerReport);
     skip('over_limit', kept.length - drafts.length);
   }

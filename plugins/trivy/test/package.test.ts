@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
+import { pluginConfigSchema } from 'zen-watcher/plugin-api';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import {
   packageIdentityTests,
@@ -49,6 +50,7 @@ describe('package', () => {
 
   test('schema.json compiles under ajv strict mode; its defaults are the code defaults', () => {
     const ajv = new Ajv({ strict: true, useDefaults: true, allErrors: true });
+    ajv.addSchema(pluginConfigSchema); // the shared fragments schema.json refers to
     const validate = ajv.compile(schema);
     const config: Record<string, unknown> = {};
     assert.ok(validate(config), JSON.stringify(validate.errors));
