@@ -4,7 +4,6 @@
  * them (nothing of the request is acknowledged; the sender retries and what was stored becomes a duplicate), and
  * 202 when the writes are still going after the ack wait.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ZwError } from '../api/index.ts';
 import type { ProcessResult } from '../pipeline/pipeline.ts';
 
@@ -15,7 +14,15 @@ export async function answerWebhook(
   /** A write refused after the 202 was sent: the event was acknowledged and is lost (count it as dropped). */
   onLateRefusal: (r: ProcessResult) => void,
 ): Promise<{ status: number; body: unknown }> {
-  const waited = await Promise.race([processing, sleep(ackWaitMs, 'timeout' as const)]);
+  // One timer per request, cleared as soon as the write is done (an uncleared sleep kept a timer and a promise
+  // alive for the whole ack wait of every request: tens of thousands at a few thousand requests/s).
+  let timer: NodeJS.Timeout | undefined;
+  const waited = await Promise.race([
+    processing,
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, ackWaitMs, 'timeout');
+    }),
+  ]).finally(() => clearTimeout(timer));
   if (waited === 'timeout') {
     processing.then(
       (r) => r.refused > 0 && onLateRefusal(r),

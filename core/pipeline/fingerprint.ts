@@ -3,12 +3,12 @@
  * `<source>-<first 16 hex of sha256(fingerprint [+ window bucket])>` — so every replica and every restart derives
  * the same name for the same finding, and a create that finds the name taken is a duplicate.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export { canonicalJson } from '../api/helpers.ts';
 
 export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 export function observationName(source: string, fingerprint: string, bucket?: number): string {

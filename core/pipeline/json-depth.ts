@@ -18,6 +18,9 @@ const MAX_SEGMENT_CHARS = 40;
  */
 export function tooDeepPath(value: unknown, maxDepth = MAX_JSON_DEPTH, prefix = ''): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
+  // Hot path (every body and every draft's details): a bounded recursion (at most maxDepth frames, 100 by default)
+  // that allocates nothing; the path is only worked out for a value that is too deep.
+  if (maxDepth <= 1000 && withinDepth(value, maxDepth)) return undefined;
   // Explicit stack of [value, depth, path segments]: no recursion, so depth itself cannot overflow us.
   const stack: [object, number, string[]][] = [[value, 1, prefix ? [prefix] : []]];
   while (stack.length > 0) {
@@ -33,6 +36,24 @@ export function tooDeepPath(value: unknown, maxDepth = MAX_JSON_DEPTH, prefix = 
     }
   }
   return undefined;
+}
+
+/** True when `v` (an object or array, at depth 1) nests at most `left` levels. Never recurses deeper than that. */
+function withinDepth(v: object, left: number): boolean {
+  if (left < 1) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const c: unknown = v[i];
+      if (c !== null && typeof c === 'object' && !withinDepth(c, left - 1)) return false;
+    }
+    return true;
+  }
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    const c = (v as Record<string, unknown>)[k];
+    if (c !== null && typeof c === 'object' && !withinDepth(c, left - 1)) return false;
+  }
+  return true;
 }
 
 function formatPath(path: string[]): string {

@@ -25,27 +25,44 @@ export interface Feed {
   /** The sink the pipeline writes through (standalone: it tells the index what was created). */
   wrap(sink: ObservationSink): ObservationSink;
   close(): void;
+  /** Standalone with a lazy index: load it now (the read API calls this before answering). */
+  activate?(): void;
 }
 
 /** Standalone: the store's rows, then what this process writes. */
-export function storeFeed(index: ReadIndex, store: ObservationSink, opts: { expiryIntervalMs: number }): Feed {
+export function storeFeed(
+  index: ReadIndex,
+  store: ObservationSink,
+  opts: { expiryIntervalMs: number /** Build the index at the first read (activate()), not now. */; lazy?: boolean },
+): Feed {
   const sqlite = store instanceof SqliteStore ? store : undefined;
   // A second, read-only connection for the detail view (WAL: readers never block the writer).
   const reader = sqlite && sqlite.path !== ':memory:' ? new DatabaseSync(sqlite.path, { readOnly: true }) : undefined;
   const getRow = reader?.prepare('SELECT doc, created_at FROM observations WHERE namespace = ? AND name = ?');
   const memoryDocs = new Map<string, Observation>(); // only without a file-backed store (tests with another sink)
-  if (sqlite) {
-    const rows = sqlite.list({ limit: Number.MAX_SAFE_INTEGER });
-    for (const r of rows) {
-      const e = toEntry(r as ObservationDoc, Date.parse(r.createdAt));
-      if (e) index.upsert(e);
+  // Built on first use (the first read API request), not at start: until someone reads, ingest pays nothing for
+  // the index and the process holds none of it (issue #18: the index update was a few % of every alert's CPU, and
+  // a large store's index tens of MB of idle RSS). Loading is synchronous (one SELECT), so no write can fall
+  // between the load and the first upsert; a write committed just before is upserted twice (idempotent).
+  let active = false;
+  const activate = () => {
+    if (active) return;
+    active = true;
+    if (sqlite) {
+      const rows = sqlite.list({ limit: Number.MAX_SAFE_INTEGER });
+      for (const r of rows) {
+        const e = toEntry(r as ObservationDoc, Date.parse(r.createdAt));
+        if (e) index.upsert(e);
+      }
     }
-  }
-  index.expire();
-  index.markSynced();
-  const timer = setInterval(() => index.expire(), opts.expiryIntervalMs);
+    index.expire();
+    index.markSynced();
+  };
+  if (!opts.lazy) activate();
+  const timer = setInterval(() => active && index.expire(), opts.expiryIntervalMs);
   timer.unref();
   return {
+    activate,
     async getDoc(namespace, name) {
       if (getRow) {
         const row = getRow.get(namespace, name) as { doc: string; created_at: number } | undefined;
@@ -63,7 +80,7 @@ export function storeFeed(index: ReadIndex, store: ObservationSink, opts: { expi
       // watched, to add what was created to the index.
       const write: ObservationSink['write'] = async (obs, previous, options) => {
         const outcome = await sink.write(obs, previous, options);
-        if (outcome === 'created') {
+        if (outcome === 'created' && (active || !sqlite)) {
           const e = toEntry(obs as ObservationDoc, Date.now());
           if (e) {
             if (!sqlite) memoryDocs.set(e.key, obs);

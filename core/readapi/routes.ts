@@ -35,6 +35,8 @@ export interface ReadApiOptions {
   heartbeatMs?: number;
   onRequest?: (route: string, status: number, seconds: number) => void;
   onStreams?: (n: number) => void;
+  /** Called before each read API request is answered (standalone: builds the index on first use). */
+  prepare?: () => void;
 }
 
 const MAX_LIMIT = 500;
@@ -351,6 +353,7 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
         await serveUi(ctx, opts.ui);
         return;
       }
+      opts.prepare?.();
       for (const r of routes) {
         const m = r.re.exec(path);
         if (!m) continue;

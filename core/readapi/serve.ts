@@ -45,7 +45,7 @@ export async function startReadSide(o: {
   let feed: Feed;
   let access: Access;
   if (o.mode === 'standalone') {
-    feed = storeFeed(index, o.sink, { expiryIntervalMs: Math.min(60_000, env.gcIntervalSeconds * 1000) });
+    feed = storeFeed(index, o.sink, { expiryIntervalMs: Math.min(60_000, env.gcIntervalSeconds * 1000), lazy: true });
     access = loopbackAccess(env.readTokenFile);
   } else {
     const { loadKubeConfig } = await import('../kube/client.ts');
@@ -83,6 +83,7 @@ export async function startReadSide(o: {
     access,
     mode: o.mode,
     getDoc: (ns, name) => feed.getDoc(ns, name),
+    prepare: () => feed.activate?.(),
     ui: await loadUiAssets(log),
     log,
     onRequest: (route, status, s) => {

@@ -11,7 +11,7 @@
  * - Fingerprint: the alert's identity — source, hostname, rule, time (to the nanosecond) and output_fields
  *   (minus the derived `evt.time*`/`evt.rawtime*`/`evt.datetime*` fields). Falcosidekick's `uuid` is NOT part of it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   builtinResource,
   canonicalJson,
@@ -250,7 +250,7 @@ export function fingerprintOf(alert: FalcoAlert): string {
     time: alert.instant,
     fields,
   });
-  return `falco:${createHash('sha256').update(basis).digest('hex')}`;
+  return `falco:${hash('sha256', basis, 'hex')}`;
 }
 
 /** Output fields that are the same in every stage of one audited request (the rest, e.g. the response, may differ). */
@@ -279,7 +279,7 @@ export function fingerprintOfAuditRequest(alert: FalcoAlert): string | undefined
     if (v !== undefined) request[k] = v;
   }
   const basis = canonicalJson({ v: 2, source: 'k8s_audit', rule: alert.rule, request });
-  return `falco:${createHash('sha256').update(basis).digest('hex')}`;
+  return `falco:${hash('sha256', basis, 'hex')}`;
 }
 
 /** Event-time fields derived from `time` (and imprecise after JSON.parse): left out of the fingerprint. */
