@@ -1,5 +1,5 @@
 /**
- * The host's HTTP listener: the Koa app (health, metrics, webhook routes, the read side's middleware) with the
+ * The host's HTTP listener: webhooks on node:http directly, the Koa app (health, metrics, webhook routes, the read side's middleware) with the
  * env's client limits, bound with its timeouts and TLS. Every replica serves webhooks; readiness never depends on
  * leadership (the caller's `ready`).
  */
@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { HostEnv } from '../config/env.ts';
 import { ClientLimiter, parseCidrs } from '../http/client-limit.ts';
 import { describeAddress, listen } from '../http/listen.ts';
-import { createHttpApp, type HttpOptions } from '../http/server.ts';
+import { createHttpHandler, type HttpOptions } from '../http/server.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 
@@ -19,7 +19,7 @@ export interface HttpListenerOptions extends Pick<HttpOptions, 'routes' | 'live'
 
 export async function listenHttp(o: HttpListenerOptions): Promise<{ server: Server; port: number }> {
   const { env, log } = o;
-  const app = createHttpApp({
+  const handler = createHttpHandler({
     routes: o.routes,
     clientLimiter:
       env.clientRateLimitRps > 0 ? new ClientLimiter(env.clientRateLimitRps, env.clientRateLimitBurst) : undefined,
@@ -44,7 +44,7 @@ export async function listenHttp(o: HttpListenerOptions): Promise<{ server: Serv
       tlsKeyFile: env.tlsKeyFile,
       tlsClientCaFile: env.tlsClientCaFile,
     },
-    app.callback(),
+    handler,
   );
   const port = address.port;
   log.info(

@@ -4,6 +4,7 @@
  * `{error, reason, field?}` with a specific status; a 2xx is only sent once the route's handler says the events
  * are safe. This module knows nothing about plugins or the pipeline: routes come from the host.
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Router from '@koa/router';
@@ -72,6 +73,36 @@ export function errorBody(err: ZwError) {
   };
 }
 
+/** Paths koa must see even if an Ingester claims them: the fixed routes, the read API and the UI. */
+function koaOnly(path: string): boolean {
+  return (
+    path === '/' ||
+    path === '/healthz' ||
+    path === '/readyz' ||
+    path === '/metrics' ||
+    path === '/ui' ||
+    path.startsWith('/ui/') ||
+    path.startsWith('/api/')
+  );
+}
+
+/**
+ * The listener: requests to a current Ingester's webhook path are served directly on node:http (no koa context,
+ * router or middleware chain per alert: issue #18); everything else (health, metrics, read API, UI, 404s) goes
+ * through the koa app. Both answer webhooks with the same function, so the answers are the same.
+ */
+export function createHttpHandler(opts: HttpOptions): RequestListener {
+  const koa = createHttpApp(opts).callback();
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const route = koaOnly(path) ? undefined : opts.routes().get(path);
+    if (route) void serveWebhook(req, res, path, route, opts);
+    else void koa(req, res);
+  };
+}
+
 export function createHttpApp(opts: HttpOptions): Koa {
   const app = new Koa();
   app.proxy = false;
@@ -126,82 +157,125 @@ export function createHttpApp(opts: HttpOptions): Koa {
   });
   app.use(router.allowedMethods({ throw: false }));
 
-  // Webhook paths of the current Ingesters.
+  // Webhook paths of the current Ingesters (and the 404/405 of paths nobody serves). Answered by serveWebhook on the
+  // raw request, as createHttpHandler's fast path does: koa does not touch the response.
   app.use(async (ctx, next) => {
     if (ctx.matched && ctx.matched.length > 0) return next();
-    const route = opts.routes().get(ctx.path);
-    const started = performance.now();
-    const endpoint = route?.endpoint ?? 'unknown';
-    let authed: AuthOutcome | undefined;
-    try {
-      if (ctx.url.length > (opts.maxUrlLength ?? 2048)) {
-        throw new ZwError('ZW_ERR_URI_TOO_LONG', `request target longer than ${opts.maxUrlLength ?? 2048} bytes`);
-      }
-      if (!route) throw new ZwError('ZW_ERR_NOT_FOUND', `no Ingester serves ${ctx.path}`);
-      if (!route.methods.includes(ctx.method)) {
-        ctx.set('Allow', route.methods.join(', '));
-        throw new ZwError(
-          'ZW_ERR_METHOD_NOT_ALLOWED',
-          `${ctx.method} is not allowed on ${ctx.path}; use ${route.methods.join(' or ')}`,
-        );
-      }
-      if (opts.requireClientCert && !(ctx.req.socket as TLSSocket).authorized) {
-        throw new ZwError('ZW_ERR_UNAUTHORIZED', 'a client certificate signed by the configured CA is required');
-      }
-      const client = clientAddress(
-        ctx.req.socket.remoteAddress ?? '',
-        ctx.get('x-forwarded-for') || undefined,
-        opts.trustedProxies,
+    ctx.respond = false;
+    await serveWebhook(ctx.req, ctx.res, ctx.path, opts.routes().get(ctx.path), opts);
+  });
+  return app;
+}
+
+/** Sends a JSON answer the way koa would (status, JSON content type, length; no body for HEAD). */
+function sendJson(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers?: Record<string, string>,
+): void {
+  if (res.writableEnded || res.destroyed || res.headersSent) return;
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  if (headers) for (const k in headers) res.setHeader(k, headers[k]!);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  if (req.method === 'HEAD') res.end();
+  else res.end(json);
+}
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  const s = Array.isArray(v) ? v.join(', ') : v;
+  return s || undefined;
+};
+
+/** One webhook request, start to answer; never throws (every failure is a JSON error answer). */
+async function serveWebhook(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  route: WebhookRoute | undefined,
+  opts: HttpOptions,
+): Promise<void> {
+  const started = performance.now();
+  const endpoint = route?.endpoint ?? 'unknown';
+  let authed: AuthOutcome | undefined;
+  let status = 500;
+  const extra: Record<string, string> = {};
+  try {
+    const url = req.url ?? '/';
+    const method = req.method ?? 'GET';
+    if (url.length > (opts.maxUrlLength ?? 2048)) {
+      throw new ZwError('ZW_ERR_URI_TOO_LONG', `request target longer than ${opts.maxUrlLength ?? 2048} bytes`);
+    }
+    if (!route) throw new ZwError('ZW_ERR_NOT_FOUND', `no Ingester serves ${path}`);
+    if (!route.methods.includes(method)) {
+      extra.Allow = route.methods.join(', ');
+      throw new ZwError(
+        'ZW_ERR_METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${path}; use ${route.methods.join(' or ')}`,
       );
-      const limited = opts.clientLimiter?.take(client, Date.now());
-      if (limited) throw limited;
-      checkContentType(ctx.get('content-type') || undefined);
-      const encoding = checkContentEncoding(ctx.get('content-encoding') || undefined);
-      const auth = route.authenticator;
-      if (auth && !auth.needsBody) auth.check(ctx.headers, undefined, Date.now());
-      const refused = route.admit();
-      if (refused) throw refused;
-      // Decoded (Content-Encoding) within the same limit; HMAC signatures cover the decoded body.
-      const raw = await readBody(ctx.req, route.maxBodyBytes, encoding);
-      if (auth?.needsBody) authed = auth.check(ctx.headers, raw, Date.now());
-      const contentType = mediaType(ctx.get('content-type') || undefined);
-      const parsed = parseJsonBody(raw, contentType);
-      const abort = new AbortController();
-      ctx.req.once('close', () => {
-        if (!ctx.res.writableEnded) abort.abort(new ZwError('ZW_ERR_ABORTED', 'client went away'));
-      });
-      const res = await route.handle({
+    }
+    if (opts.requireClientCert && !(req.socket as TLSSocket).authorized) {
+      throw new ZwError('ZW_ERR_UNAUTHORIZED', 'a client certificate signed by the configured CA is required');
+    }
+    const client = clientAddress(req.socket.remoteAddress ?? '', header(req, 'x-forwarded-for'), opts.trustedProxies);
+    const limited = opts.clientLimiter?.take(client, Date.now());
+    if (limited) throw limited;
+    const rawType = header(req, 'content-type');
+    checkContentType(rawType);
+    const encoding = checkContentEncoding(header(req, 'content-encoding'));
+    const auth = route.authenticator;
+    if (auth && !auth.needsBody) auth.check(req.headers, undefined, Date.now());
+    const refused = route.admit();
+    if (refused) throw refused;
+    // Decoded (Content-Encoding) within the same limit; HMAC signatures cover the decoded body.
+    const raw = await readBody(req, route.maxBodyBytes, encoding);
+    if (auth?.needsBody) authed = auth.check(req.headers, raw, Date.now());
+    const contentType = mediaType(rawType);
+    const parsed = parseJsonBody(raw, contentType);
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableEnded) abort.abort(new ZwError('ZW_ERR_ABORTED', 'client went away'));
+    };
+    req.once('close', onClose);
+    let answer: { status: number; body: unknown };
+    try {
+      answer = await route.handle({
         body: parsed.value,
         jsonLines: parsed.jsonLines,
         rawBody: raw,
-        headers: ctx.headers,
+        headers: req.headers,
         contentType,
         signal: abort.signal,
         remoteAddress: client,
         ...(authed?.signedAt !== undefined ? { signedAt: authed.signedAt } : {}),
       });
-      ctx.status = res.status;
-      ctx.body = res.body;
-      // Only an answered success uses the signature up; any failure leaves it for the sender's retry.
-      if (res.status >= 200 && res.status < 300) authed?.claim?.accept();
-    } catch (err) {
-      const forClient = err instanceof ZwError && CLIENT_ERROR_CODES.has(err.code);
-      const zw = forClient ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
-      if (!forClient) opts.log.error({ err, path: ctx.path }, 'unhandled error in webhook');
-      else if (zw.status >= 500)
-        opts.log.warn(
-          { path: ctx.path, code: zw.code, reason: zw.message, cause: (zw.cause as Error | undefined)?.message },
-          'webhook failed',
-        );
-      ctx.status = zw.status;
-      if (zw.retryAfterSeconds !== undefined) ctx.set('Retry-After', String(zw.retryAfterSeconds));
-      if (zw.status === 413) ctx.set('Connection', 'close');
-      ctx.body = errorBody(zw);
     } finally {
-      authed?.claim?.release(); // no-op after accept()
-      opts.metrics.webhookRequests.inc({ endpoint, status: String(ctx.status) });
-      opts.metrics.webhookDuration.observe({ endpoint }, (performance.now() - started) / 1000);
+      req.off('close', onClose);
     }
-  });
-  return app;
+    status = answer.status;
+    sendJson(req, res, status, answer.body);
+    // Only an answered success uses the signature up; any failure leaves it for the sender's retry.
+    if (status >= 200 && status < 300) authed?.claim?.accept();
+  } catch (err) {
+    const forClient = err instanceof ZwError && CLIENT_ERROR_CODES.has(err.code);
+    const zw = forClient ? err : new ZwError('ZW_ERR_PLUGIN_FAILED', 'internal error', { cause: err });
+    if (!forClient) opts.log.error({ err, path }, 'unhandled error in webhook');
+    else if (zw.status >= 500)
+      opts.log.warn(
+        { path, code: zw.code, reason: zw.message, cause: (zw.cause as Error | undefined)?.message },
+        'webhook failed',
+      );
+    status = zw.status;
+    if (zw.retryAfterSeconds !== undefined) extra['Retry-After'] = String(zw.retryAfterSeconds);
+    if (zw.status === 413) extra.Connection = 'close';
+    sendJson(req, res, status, errorBody(zw), extra);
+  } finally {
+    authed?.claim?.release(); // no-op after accept()
+    opts.metrics.webhookRequests.inc({ endpoint, status: String(status) });
+    opts.metrics.webhookDuration.observe({ endpoint }, (performance.now() - started) / 1000);
+  }
 }
