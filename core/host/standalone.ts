@@ -68,6 +68,11 @@ export function openStore(dir: string, log: Logger, metrics?: Metrics, probeInte
   let logged = false;
   const store = new SqliteStore(dir, {
     ...(probeIntervalMs !== undefined ? { probeIntervalMs } : {}),
+    onCheckpointFallback: (reason) =>
+      log.warn(
+        { store: store.path, reason },
+        'WAL checkpoints run in the store commits again (the checkpoint worker cannot run): ingest may stall on disk syncs',
+      ),
     onWriteFailure: (reason, probe) => metrics?.storeWriteFailures.inc({ reason, probe: String(probe) }),
     onUnwritable: (f) => {
       metrics?.storeWritable.set(0);

@@ -18,6 +18,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ZwError } from '../api/errors.ts';
 import type { Observation } from '../api/index.ts';
 import { mergeOccurrences, type OccurrenceDelta } from '../pipeline/occurrences.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
@@ -91,6 +92,8 @@ function sqliteMessage(err: unknown): string {
 const RETRY_AFTER_SECONDS = 5;
 /** Rows per transaction at most (a burst is split so one commit does not hold the event loop for long). */
 const MAX_BATCH = 512;
+/** Rows written between two WAL checkpoints on the checkpoint worker (about 2 MB of WAL for Falco-sized rows). */
+const CHECKPOINT_EVERY_ROWS = 1000;
 
 interface Row {
   outcome: 'created' | 'duplicate';
@@ -120,6 +123,8 @@ export class SqliteStore implements ObservationSink {
   readonly #hasDetectedAt: boolean;
   #failure: StoreFailure | undefined;
   #open = true;
+  /** WAL checkpoints off the event loop (ADR 0021); undefined for `:memory:` and read-only stores. */
+  readonly #checkpointer: Checkpointer | undefined;
 
   /**
    * `dir` is created if missing; `:memory:` keeps everything in memory (tests, benchmarks). Throws StoreOpenError
@@ -127,7 +132,15 @@ export class SqliteStore implements ObservationSink {
    */
   constructor(
     dir: string,
-    opts: { readOnly?: boolean; probeIntervalMs?: number; integrityCheck?: boolean } & StoreEvents = {},
+    opts: {
+      readOnly?: boolean;
+      probeIntervalMs?: number;
+      integrityCheck?: boolean;
+      /** WAL checkpoints on a worker thread (default true); false = SQLite's automatic ones, in the commits. */
+      checkpointWorker?: boolean;
+      /** The checkpoint worker could not run: automatic checkpoints are back on (logged by the host). */
+      onCheckpointFallback?: (reason: string) => void;
+    } & StoreEvents = {},
   ) {
     if (dir === ':memory:') this.path = ':memory:';
     else {
@@ -165,6 +178,14 @@ export class SqliteStore implements ObservationSink {
         `);
       }
       this.#db = db;
+      if (!opts.readOnly && this.path !== ':memory:' && opts.checkpointWorker !== false) {
+        const conn = db;
+        conn.exec('PRAGMA wal_autocheckpoint = 0');
+        this.#checkpointer = new Checkpointer(this.path, CHECKPOINT_EVERY_ROWS, (reason) => {
+          if (this.#open) conn.exec('PRAGMA wal_autocheckpoint = 1000');
+          opts.onCheckpointFallback?.(reason);
+        });
+      }
       this.#hasDetectedAt = (db.prepare('PRAGMA table_info(observations)').all() as { name: string }[]).some(
         (c) => c.name === 'detected_at',
       );
@@ -225,6 +246,7 @@ export class SqliteStore implements ObservationSink {
         for (const w of batch) w.reject(failure);
         continue;
       }
+      this.#checkpointer?.written(batch.length);
       if (this.#failure) this.#recovered();
       // Committed: only now is each row reported stored (onStored) and its write settled.
       for (let i = 0; i < batch.length; i++) {
@@ -263,6 +285,7 @@ export class SqliteStore implements ObservationSink {
     } catch (err) {
       throw this.#failed(err, false);
     }
+    this.#checkpointer?.written(1);
     if (this.#failure) this.#recovered();
     opts?.onStored?.({ namespace: obs.namespace, name: r.storedName });
     return r.outcome;
@@ -380,6 +403,7 @@ export class SqliteStore implements ObservationSink {
     this.#db
       .prepare('UPDATE observations SET doc = ? WHERE namespace = ? AND name = ?')
       .run(JSON.stringify(doc), d.namespace, d.name);
+    this.#checkpointer?.written(1);
     return 'applied';
   }
 
@@ -441,6 +465,7 @@ export class SqliteStore implements ObservationSink {
     this.#flush(); // writes already queued are committed (or fail) before the file closes
     this.#open = false;
     clearTimeout(this.#probeTimer);
+    await this.#checkpointer?.close();
     this.#db.close();
   }
 }
