@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { HostEnv } from '../config/env.ts';
 import { resolveMode } from '../host/mode.ts';
 import { SqliteStore, type StoredObservation, sqliteReason } from '../sinks/sqlite-store.ts';
-import { listKubeObservations } from './observations-kube.ts';
 import { printableJson } from './printable.ts';
 import { table } from './table.ts';
 
@@ -29,6 +28,8 @@ export async function observationsList(
   if (resolveMode(env).mode === 'kubernetes') {
     let list: StoredObservation[];
     try {
+      // Loaded only here: client-node is hundreds of modules that standalone never needs (issue #18, idle RSS).
+      const { listKubeObservations } = await import('./observations-kube.ts');
       list = await listKubeObservations(env, {
         ...(opts.source ? { source: opts.source } : {}),
         ...(opts.severity ? { severity: opts.severity } : {}),

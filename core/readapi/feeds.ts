@@ -11,14 +11,10 @@
  * generalized to all Observations and all replicas). The detail view GETs the one object.
  */
 import { DatabaseSync } from 'node:sqlite';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Observation } from '../api/index.ts';
-import type { KubeApi } from '../kube/api.ts';
-import { createInformer, type InformerMetrics, type KubeLog } from '../kube/informer.ts';
-import { OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
 import type { ObservationSink } from '../sinks/types.ts';
-import { type Entry, type ObservationDoc, type ReadIndex, toEntry } from './index.ts';
+import { type ObservationDoc, type ReadIndex, toEntry } from './index.ts';
 
 export interface Feed {
   getDoc(namespace: string, name: string): Promise<unknown | undefined>;
@@ -101,91 +97,5 @@ export function storeFeed(
       clearInterval(timer);
       reader?.close();
     },
-  };
-}
-
-interface Slim {
-  metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string };
-  entry: Entry | undefined;
-}
-
-/** Kubernetes: one informer per watched namespace (or one cluster-wide) over all Observations. */
-export function kubeFeed(
-  index: ReadIndex,
-  deps: {
-    kubeConfig: KubeConfig;
-    api: KubeApi;
-    namespaces: readonly string[];
-    log: KubeLog;
-    metrics?: InformerMetrics;
-    onSynced?: () => void;
-  },
-): Feed {
-  const stop = new AbortController();
-  const scopes = deps.namespaces.length ? deps.namespaces : [undefined];
-  const listed = new Set<string>();
-  const transform = (obj: unknown): Slim => {
-    const o = obj as ObservationDoc & {
-      metadata: { uid?: string; resourceVersion?: string; creationTimestamp?: string };
-    };
-    const created = Date.parse(o.metadata?.creationTimestamp ?? '');
-    return {
-      metadata: {
-        name: o.metadata?.name as string,
-        namespace: o.metadata?.namespace as string,
-        ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}),
-        ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
-      },
-      // expiresAt only in standalone: the GC deletes here, and the watch reports it.
-      entry: toEntry(o, Number.isNaN(created) ? undefined : created),
-    };
-  };
-  const put = (o: Slim) => {
-    if (o.entry) index.upsert(o.entry.expiresAt === undefined ? o.entry : { ...o.entry, expiresAt: undefined });
-  };
-  for (const ns of scopes) {
-    void createInformer<Slim>(
-      deps.kubeConfig,
-      {
-        group: OBSERVATION_GVR.group,
-        version: OBSERVATION_GVR.version,
-        resource: OBSERVATION_GVR.plural,
-        ...(ns ? { namespace: ns } : {}),
-        signal: stop.signal,
-      },
-      {
-        add: put,
-        update: put,
-        delete: (o) => index.delete(`${o.metadata.namespace}/${o.metadata.name}`),
-        synced: () => {
-          listed.add(ns ?? '');
-          if (listed.size === scopes.length && !index.synced) {
-            index.markSynced();
-            deps.onSynced?.();
-          }
-        },
-      },
-      { log: deps.log, transform, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
-    ).catch((err) => deps.log.error({ err: (err as Error).message }, 'read index informer stopped'));
-  }
-  return {
-    async getDoc(namespace, name) {
-      try {
-        const o = await deps.api.get<{ metadata?: { managedFields?: unknown } }>({
-          group: OBSERVATION_GVR.group,
-          version: OBSERVATION_GVR.version,
-          plural: OBSERVATION_GVR.plural,
-          namespace,
-          name,
-        });
-        if (o.metadata) delete o.metadata.managedFields;
-        return o;
-      } catch (err) {
-        if ((err as { code?: number }).code === 404) return undefined;
-        throw err;
-      }
-    },
-    wrap: (sink) => sink,
-    close: () => stop.abort(),
   };
 }

@@ -17,7 +17,7 @@ import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { type Access, kubeAccess, loopbackAccess } from './access.ts';
-import { type Feed, kubeFeed, storeFeed } from './feeds.ts';
+import { type Feed, storeFeed } from './feeds.ts';
 import { ReadIndex } from './index.ts';
 import { createReadApi } from './routes.ts';
 import { loadUiAssets } from './ui-assets.ts';
@@ -50,6 +50,7 @@ export async function startReadSide(o: {
   } else {
     const { loadKubeConfig } = await import('../kube/client.ts');
     const { createKubeApi } = await import('../kube/api.ts');
+    const { kubeFeed } = await import('./feeds-kube.ts');
     const kubeConfig = loadKubeConfig({
       ...(env.kubeconfig ? { kubeconfigPath: env.kubeconfig } : {}),
       inCluster: env.inCluster && !env.kubeconfig,
