@@ -50,5 +50,7 @@ RUN mkdir -p /plugins /data && chown 65532:65532 /plugins /data
 WORKDIR /app
 USER 65532:65532
 EXPOSE 8080
-ENTRYPOINT ["node", "core/cli/main.ts"]
+# bin/zen-watcher.js turns Node's compile cache on before any TypeScript loads (a warm start strips no types);
+# a 2 MB young-generation semi-space keeps idle and burst RSS down at no measured throughput cost (ADR 0021).
+ENTRYPOINT ["node", "--max-semi-space-size=2", "bin/zen-watcher.js"]
 CMD ["run"]

@@ -95,7 +95,7 @@ function copySources(inst: Instruction): { sources: string[]; dest: string } {
 }
 
 describe('Dockerfile', () => {
-  test('Node 24 base, production env, non-root 65532, port 8080, /plugins, `node core/cli/main.ts run`', () => {
+  test('Node 24 base, production env, non-root 65532, port 8080, /plugins, `node bin/zen-watcher.js run`', () => {
     const arg = dockerfile.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
     assert.match(arg?.args ?? '', /^NODE_IMAGE=node:24(-slim)?$/);
     const froms = dockerfile.filter((i) => i.op === 'FROM');
@@ -106,7 +106,7 @@ describe('Dockerfile', () => {
     const op = (name: string) => final.filter((i) => i.op === name).map((i) => i.args);
     assert.deepEqual(op('USER'), ['65532:65532']);
     assert.deepEqual(op('EXPOSE'), ['8080']);
-    assert.deepEqual(op('ENTRYPOINT'), ['["node", "core/cli/main.ts"]']);
+    assert.deepEqual(op('ENTRYPOINT'), ['["node", "--max-semi-space-size=2", "bin/zen-watcher.js"]']);
     assert.deepEqual(op('CMD'), ['["run"]']);
     assert.match(op('ENV').join(' '), /ZEN_PLUGIN_DIRS=\/plugins/);
     assert.match(op('ENV').join(' '), /NODE_ENV=production/);
