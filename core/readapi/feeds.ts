@@ -10,7 +10,7 @@
  * neither the informer's store nor the index holds a full object (the same idea as ADR 0011's resolver cache,
  * generalized to all Observations and all replicas). The detail view GETs the one object.
  */
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Observation } from '../api/index.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
 import type { ObservationSink } from '../sinks/types.ts';
@@ -32,9 +32,16 @@ export function storeFeed(
   opts: { expiryIntervalMs: number /** Build the index at the first read (activate()), not now. */; lazy?: boolean },
 ): Feed {
   const sqlite = store instanceof SqliteStore ? store : undefined;
-  // A second, read-only connection for the detail view (WAL: readers never block the writer).
-  const reader = sqlite && sqlite.path !== ':memory:' ? new DatabaseSync(sqlite.path, { readOnly: true }) : undefined;
-  const getRow = reader?.prepare('SELECT doc, created_at FROM observations WHERE namespace = ? AND name = ?');
+  // A second, read-only connection for the detail view (WAL: readers never block the writer), opened at its first use.
+  const fileBacked = sqlite !== undefined && sqlite.path !== ':memory:';
+  let reader: DatabaseSync | undefined;
+  let getRowStmt: StatementSync | undefined;
+  const getRow = () => {
+    if (!fileBacked || !sqlite) return undefined;
+    reader ??= new DatabaseSync(sqlite.path, { readOnly: true });
+    getRowStmt ??= reader.prepare('SELECT doc, created_at FROM observations WHERE namespace = ? AND name = ?');
+    return getRowStmt;
+  };
   const memoryDocs = new Map<string, Observation>(); // only without a file-backed store (tests with another sink)
   // Built on first use (the first read API request), not at start: until someone reads, ingest pays nothing for
   // the index and the process holds none of it (issue #18: the index update was a few % of every alert's CPU, and
@@ -60,8 +67,9 @@ export function storeFeed(
   return {
     activate,
     async getDoc(namespace, name) {
-      if (getRow) {
-        const row = getRow.get(namespace, name) as { doc: string; created_at: number } | undefined;
+      const stmt = getRow();
+      if (stmt) {
+        const row = stmt.get(namespace, name) as { doc: string; created_at: number } | undefined;
         return row ? { ...JSON.parse(row.doc), createdAt: new Date(row.created_at).toISOString() } : undefined;
       }
       return (

@@ -114,6 +114,9 @@ export class SqliteStore implements ObservationSink {
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
   readonly #createdAt: StatementSync;
+  /** Occurrence counts: prepared at the first repeat (once). */
+  #getDoc: StatementSync | undefined;
+  #setDoc: StatementSync | undefined;
   readonly #events: StoreEvents;
   readonly #probeIntervalMs: number;
   #probeTimer: NodeJS.Timeout | undefined;
@@ -394,15 +397,13 @@ export class SqliteStore implements ObservationSink {
 
   /** Occurrence counts (status.count/firstSeen/lastSeen in the document); one process, so read-then-write is safe. */
   async addOccurrences(d: OccurrenceDelta): Promise<'applied' | 'gone'> {
-    const row = this.#db
-      .prepare('SELECT doc FROM observations WHERE namespace = ? AND name = ?')
-      .get(d.namespace, d.name) as { doc: string } | undefined;
+    this.#getDoc ??= this.#db.prepare('SELECT doc FROM observations WHERE namespace = ? AND name = ?');
+    this.#setDoc ??= this.#db.prepare('UPDATE observations SET doc = ? WHERE namespace = ? AND name = ?');
+    const row = this.#getDoc.get(d.namespace, d.name) as { doc: string } | undefined;
     if (!row) return 'gone';
     const doc = JSON.parse(row.doc) as Observation & { status?: Record<string, unknown> };
     doc.status = { ...doc.status, ...mergeOccurrences(doc, d) };
-    this.#db
-      .prepare('UPDATE observations SET doc = ? WHERE namespace = ? AND name = ?')
-      .run(JSON.stringify(doc), d.namespace, d.name);
+    this.#setDoc.run(JSON.stringify(doc), d.namespace, d.name);
     this.#checkpointer?.written(1);
     return 'applied';
   }
