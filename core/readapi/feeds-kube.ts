@@ -7,6 +7,7 @@ import { createInformer, type InformerMetrics, type KubeLog } from '../kube/info
 import { OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import type { Feed } from './feeds.ts';
 import { type Entry, type ObservationDoc, type ReadIndex, toEntry } from './index.ts';
+import { type PreviousBucketStats, withIndexedPreviousBucket } from './previous-bucket.ts';
 
 interface Slim {
   metadata: { name: string; namespace: string; uid?: string; resourceVersion?: string };
@@ -23,6 +24,7 @@ export function kubeFeed(
     log: KubeLog;
     metrics?: InformerMetrics;
     onSynced?: () => void;
+    previousBucket?: PreviousBucketStats;
   },
 ): Feed {
   const stop = new AbortController();
@@ -89,7 +91,7 @@ export function kubeFeed(
         throw err;
       }
     },
-    wrap: (sink) => sink,
+    wrap: (sink) => withIndexedPreviousBucket(sink, index, deps.namespaces, deps.previousBucket),
     close: () => stop.abort(),
   };
 }

@@ -66,6 +66,10 @@ export async function startReadSide(o: {
         relistDiff: (gvr, n) => metrics.informerRelistDiff.inc({ gvr }, n),
       },
       onSynced: () => log.info({ observations: index.size }, 'read index synced'),
+      previousBucket: {
+        fromIndex: (outcome) => metrics.previousBucketLookups.inc({ via: 'index', outcome }),
+        fromApi: () => metrics.previousBucketLookups.inc({ via: 'api', outcome: 'unknown' }),
+      },
     });
     access = kubeAccess({
       api,

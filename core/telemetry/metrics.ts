@@ -372,6 +372,12 @@ export function createMetrics(registry = new Registry()) {
       help: 'Observations in the read index of this replica.',
       registers: r,
     }),
+    previousBucketLookups: new Counter({
+      name: 'zen_watcher_previous_bucket_lookups_total',
+      help: 'Kubernetes mode: how the previous dedup bucket of a new webhook finding was checked (via: index = the read index, no API call; api = a GET by the sink).',
+      labelNames: ['via', 'outcome'] as const,
+      registers: r,
+    }),
     readIndexSynced: new Gauge({
       name: 'zen_watcher_read_index_synced',
       help: '1 once the read index has loaded every Observation (the read API answers 503 before).',
