@@ -63,6 +63,10 @@ export interface HostEnv {
   podName: string | undefined;
   podNamespace: string | undefined;
   watchNamespaces: string[];
+  /** Shard slots of informer work (ADR 0020); 1 = not sharded: informer work runs on the leader. */
+  shardSlots: number;
+  /** Append every shard slot acquire/release as a JSON line to this file (tests, debugging). */
+  shardTraceFile: string | undefined;
   inCluster: boolean;
   /** Read API and UI (docs/READ_API.md): own port in kubernetes mode, bearer tokens for non-loopback standalone. */
   readPort: number;
@@ -219,6 +223,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     podName: env.POD_NAME || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
     watchNamespaces: split(env.WATCH_NAMESPACE, ','),
+    shardSlots: int(env, ['ZEN_SHARD_SLOTS'], 16, 1, 256),
+    shardTraceFile: env.ZEN_SHARD_TRACE_FILE ? resolve(env.ZEN_SHARD_TRACE_FILE) : undefined,
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT),
     // With an ephemeral PORT (tests, several replicas on one machine) the read port is ephemeral too unless set.
     readPort: int(

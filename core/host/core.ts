@@ -27,6 +27,7 @@ import {
   registerPluginApiSpecifier,
 } from '../loader/index.ts';
 import { type CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
+import type { ShardHub } from '../shard/hub.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import { createDropLogger, type Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -61,6 +62,8 @@ export interface HostCoreOptions {
   faults?: Omit<PluginFaultsOptions, 'log' | 'metrics'>;
   /** Retry and CRD re-check timing of `api.leaderWork` runs (the test kit shortens them). */
   leaderWorkTiming?: LeaderWorkTiming;
+  /** Sharded informer work (kubernetes mode, ZEN_SHARD_SLOTS > 1; ADR 0020). */
+  shard?: ShardHub;
 }
 
 export interface HostCore {
@@ -148,6 +151,7 @@ export function createHostCore(o: HostCoreOptions): HostCore {
     ingesters: (h: readonly string[]) => ingesters.views(h),
     ...ingesterCalls(pipeline, ingesters, resolver),
     ...(o.leaderWorkTiming ? { leaderWorkTiming: o.leaderWorkTiming } : {}),
+    ...(o.shard ? { shard: o.shard } : {}),
   };
 
   const core: HostCore = {

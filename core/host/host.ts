@@ -88,6 +88,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     kube: runtime.kube,
     index: runtime.index,
     canActAsLeader: () => runtime.canActAsLeader(),
+    ...(runtime.shard ? { shard: runtime.shard } : {}),
     routes: (c) =>
       webhookRouteFactory({
         maxBodyBytes: env.maxBodyBytes,
@@ -149,7 +150,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
       log.info({ identity: term.identity }, 'leader term started: starting leader-only work');
       // Tick often enough that a short grace period is not dominated by the tick (5 s for the default 600 s).
       const tickMs = Math.min(5000, Math.max(1000, env.resolveAfterMs / 2));
-      if (resolver) void resolveLoop(resolver, term.signal, log, tickMs, (n) => metrics.resolvePending.set(n));
+      // Sharded, the resolve loop runs for the life of the process instead (below): every slot holder resolves.
+      if (resolver && !runtime.shard)
+        void resolveLoop(resolver, term.signal, log, tickMs, (n) => metrics.resolvePending.set(n));
       destinations.start(term.signal);
       await core.hooks.onBecomeLeader.promise(term);
     },
@@ -158,6 +161,12 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await core.hooks.onLoseLeadership.promise(term);
     },
   });
+
+  const lifetime = new AbortController();
+  if (resolver && runtime.shard) {
+    const tickMs = Math.min(5000, Math.max(1000, env.resolveAfterMs / 2));
+    void resolveLoop(resolver, lifetime.signal, log, tickMs, (n) => metrics.resolvePending.set(n));
+  }
 
   let stopped: Promise<void> | undefined;
   const stop = (reason = 'stop requested') =>
@@ -168,6 +177,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       server.closeIdleConnections();
       // 1. Leader work stops and the Lease is released first, so a follower takes over at once.
       await runtime.stopLeadership(reason);
+      lifetime.abort();
       await destinations.close();
       // 2. Admitted webhook events are written before the process goes.
       if (!(await pipeline.whenIdle(env.shutdownTimeoutMs)))

@@ -20,13 +20,26 @@ import type { IngesterConfig } from '../config/validate.ts';
 import type { KubeApi } from '../kube/api.ts';
 import { createInformer, type InformerMetrics, type KubeLog } from '../kube/informer.ts';
 import { CONTENT_HASH_ANNOTATION } from '../pipeline/pipeline.ts';
+import { shardWork } from '../shard/context.ts';
 import { OBSERVATION_GVR } from '../sinks/kube-sink.ts';
-import { hashOf, INGESTER_LABEL, INGESTER_NS_LABEL, type Obs, ObservationCache, slim } from './observation-cache.ts';
+import {
+  hashOf,
+  INGESTER_LABEL,
+  INGESTER_NS_LABEL,
+  type Obs,
+  ObservationCache,
+  resourceNsOf,
+  slim,
+} from './observation-cache.ts';
 import { type IndexedObservation, type ObservationIndex, SCOPE_LABEL } from './resolver.ts';
 
 export interface KubeObservationIndex extends ObservationIndex {
-  /** Serve list() from a watch-fed cache until `signal` aborts (pass the leader term's signal). */
-  cacheFor(signal: AbortSignal): void;
+  /**
+   * Serve list() from a watch-fed cache until `signal` aborts (pass the leader term's signal). Sharded (ADR 0020):
+   * `keep(ingester, resourceNamespace)` keeps only the owned units' Observations (memory follows the share), and
+   * such a cache answers only calls made inside sharded work; others LIST.
+   */
+  cacheFor(signal: AbortSignal, keep?: (ingester: string, resourceNamespace: string) => boolean): void;
   noteStored(ingester: IngesterConfig, scope: string, stored: readonly { namespace: string; name: string }[]): void;
   /** Objects in the cache, or undefined when there is none (for metrics and tests). */
   cached(): number | undefined;
@@ -75,6 +88,7 @@ export function kubeObservationIndex(
             namespace: o.metadata.namespace,
             phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
             scope: o.metadata.labels?.[SCOPE_LABEL] ?? '',
+            resourceNamespace: resourceNsOf(o),
             ...(hash ? { contentHash: hash } : {}),
           });
         }
@@ -95,9 +109,18 @@ export function kubeObservationIndex(
   }
 
   return {
-    cacheFor(signal: AbortSignal) {
+    cacheFor(signal: AbortSignal, keep?: (ingester: string, resourceNamespace: string) => boolean) {
       if (!deps || signal.aborted) return;
       const c = new ObservationCache();
+      c.partial = keep !== undefined;
+      const shape = keep
+        ? (obj: unknown) => {
+            const o = obj as Obs;
+            const labels = o.metadata?.labels ?? {};
+            const ingester = `${labels[INGESTER_NS_LABEL] ?? ''}/${labels[INGESTER_LABEL] ?? ''}`;
+            return keep(ingester, resourceNsOf(o)) ? slim(obj) : undefined;
+          }
+        : slim;
       cache = c;
       signal.addEventListener(
         'abort',
@@ -128,7 +151,7 @@ export function kubeObservationIndex(
               if (listed.size === scopes.length) c.markSynced();
             },
           },
-          { log: deps.log, transform: slim, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
+          { log: deps.log, transform: shape, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
         ).catch((err) => {
           if (cache === c) cache = undefined;
           deps.log.warn({ err: (err as Error).message }, 'Observation cache stopped; reads LIST again');
@@ -137,7 +160,8 @@ export function kubeObservationIndex(
     },
     cached: () => (cache?.synced ? cache.size : undefined),
     async list(ingester: IngesterConfig, scope?: string, signal?: AbortSignal): Promise<IndexedObservation[]> {
-      const c = await syncedCache(signal);
+      // A cache of the owned units only answers sharded work (whose reads are of owned units); others LIST.
+      const c = cache?.partial && !shardWork.getStore() ? undefined : await syncedCache(signal);
       if (c) return c.list(`${ingester.namespace}/${ingester.name}`, scope);
       return listDirect(ingester, scope, signal);
     },

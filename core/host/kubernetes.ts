@@ -27,6 +27,10 @@ import {
   leaseSpecToRecord,
   rawRecord,
 } from '../leader/index.ts';
+import { shardWork } from '../shard/context.ts';
+import { ShardCoordinator } from '../shard/coordinator.ts';
+import { ShardHub } from '../shard/hub.ts';
+import { slotOf } from '../shard/slots.ts';
 import { KubeObservationSink, OBSERVATION_GVR } from '../sinks/kube-sink.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -76,7 +80,26 @@ export async function createKubernetesRuntime(
   );
 
   let elector: LeaderElector | undefined;
-  const canActAsLeader = () => elector?.canActAsLeader() ?? false;
+  // Sharded informer work (ADR 0020): inside a leader-work run of a sharded replica the guard is the run's epoch
+  // (its slots held and fresh); everywhere else it is the leader's.
+  const canActAsLeader = () => {
+    const work = shardWork.getStore();
+    return work ? work.epoch.canAct() : (elector?.canActAsLeader() ?? false);
+  };
+  const shard =
+    env.shardSlots > 1
+      ? new ShardHub(env.shardSlots, {
+          onChange: (owned) => {
+            metrics.shardRebalances.inc();
+            log.info(
+              { owned, slots: env.shardSlots },
+              `informer work (re)starts on ${owned} of ${env.shardSlots} shard slots`,
+            );
+          },
+        })
+      : undefined;
+  let coordinator: ShardCoordinator | undefined;
+  metrics.shardSlots.set(env.shardSlots);
   const sink =
     sinkOverride ??
     new KubeObservationSink({
@@ -109,6 +132,7 @@ export async function createKubernetesRuntime(
     sink,
     kube,
     index,
+    ...(shard ? { shard } : {}),
     secretCredentials,
     destinations: createKubeDestinations({
       kc,
@@ -122,6 +146,26 @@ export async function createKubernetesRuntime(
     }),
     startIngesters: (feed) => ingesterWatch.start(feed),
     startLeadership(callbacks: LeadershipCallbacks) {
+      if (shard) {
+        // Every replica holding a slot keeps the resolver's Observation cache for its epoch (ADR 0011, 0020).
+        shard.onEpoch((e) => index.cacheFor(e.signal, (ingester, ns) => e.owned.has(slotOf(ingester, ns, e.slots))));
+        coordinator = new ShardCoordinator({
+          kubeConfig: kc,
+          namespace: leaseNamespace,
+          electionId: env.leaderElectionId,
+          identity,
+          slots: env.shardSlots,
+          leaseDurationMs: env.leaseDurationMs,
+          renewDeadlineMs: env.renewDeadlineMs,
+          retryPeriodMs: env.retryPeriodMs,
+          log,
+          metrics,
+          traceFile: env.shardTraceFile,
+          listener: shard,
+        });
+        shard.attach(coordinator);
+        coordinator.start();
+      }
       const lock = new LeaseLock({
         kubeConfig: kc,
         namespace: leaseNamespace,
@@ -147,7 +191,8 @@ export async function createKubernetesRuntime(
         callbacks: {
           onStartedLeading: async (info) => {
             term = { info, callbacks };
-            index.cacheFor(info.signal);
+            // Sharded, the cache follows the shard epochs instead (above).
+            if (!shard) index.cacheFor(info.signal);
             void startGcLoop({
               api,
               namespaces: watched.length ? watched : 'all',
@@ -215,8 +260,11 @@ export async function createKubernetesRuntime(
     live: () => elector?.healthy(env.renewDeadlineMs) ?? { ok: true },
     async stopLeadership(reason: string) {
       log.info({ reason }, 'stopping leader election (releasing the Lease if held)');
+      // The shard slots and the leader Lease are handed over in parallel, each after its work stopped.
+      const slots = coordinator?.stop();
       stop.abort(new ZwError('ZW_ERR_ABORTED', reason));
-      await run;
+      await Promise.all([run, slots]);
+      shard?.close();
     },
     async close() {
       stop.abort(new ZwError('ZW_ERR_ABORTED', 'closing'));

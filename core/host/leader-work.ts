@@ -14,6 +14,12 @@
  * Counted: `zen_watcher_leader_work_runs` (running), `zen_watcher_leader_work_retries_total` (by reason),
  * `zen_watcher_leader_work_errors_total` (a start that threw).
  *
+ * Sharded (ADR 0020, `ZEN_SHARD_SLOTS` > 1, kubernetes mode): the "term" is an epoch of the shard hub — a stretch of
+ * time with a fixed set of owned slots — instead of the leader term, on every replica that holds a slot. The run
+ * starts and all its calls run inside `shardWork` (core/shard/context.ts), so its plugin informers keep only the
+ * units the epoch owns, its writes are guarded by the epoch's slots, and its `reconcileScopes` looks only at
+ * Observations of owned units. The plugin sees the same API either way.
+ *
  * Over 250 lines on purpose: the registration and its private `Run` (the per-Ingester state machine: start, retry
  * queue, backoff, stop) are one unit whose only export is registerLeaderWork; it is being reworked for sharding
  * (#13), and `Run` can move to its own module once that settles.
@@ -29,11 +35,15 @@ import type {
   PluginApi,
   PluginLogger,
 } from '../api/index.ts';
+import { type ShardEpoch, type ShardWork, shardWork, workFor } from '../shard/context.ts';
+import type { ShardHub } from '../shard/hub.ts';
 
 export interface LeaderWorkMetrics {
   runs(plugin: string, delta: number): void;
   retry(plugin: string, reason: 'dropped' | 'failed'): void;
   startError(plugin: string): void;
+  /** Sharded: units (namespaces, or the cluster unit) whose objects the run of `ingester` keeps. */
+  units?(ingester: string, n: number): void;
 }
 
 export interface LeaderWorkTiming {
@@ -56,6 +66,7 @@ export function registerLeaderWork(
   metrics: LeaderWorkMetrics,
   work: IngesterWork,
   timing: LeaderWorkTiming = {},
+  shard?: ShardHub,
 ): void {
   if (!work || typeof work.start !== 'function') {
     throw zwError('ZW_ERR_PLUGIN_API', { plugin, detail: 'leaderWork needs { start(ingester, run) }' });
@@ -71,6 +82,8 @@ export function registerLeaderWork(
     (work.handler === undefined ? handlers.includes(i.handler) : i.handler === work.handler) &&
     (type === 'any' || i.ingester === type);
   let term: LeaderTerm | undefined;
+  /** Sharded: the epoch `term` stands for. */
+  let epoch: ShardEpoch | undefined;
   const runs = new Map<string, Run>();
 
   const stop = (key: string, why: string) => {
@@ -81,12 +94,14 @@ export function registerLeaderWork(
   };
   const start = (ingester: IngesterView, t: LeaderTerm) => {
     if (!matches(ingester) || t.signal.aborted) return;
-    const run = new Run(plugin, ingester, t, api, log.child({ ingester: keyOf(ingester) }), metrics, timing);
-    runs.set(keyOf(ingester), run);
+    const key = keyOf(ingester);
+    const ctx = epoch && epoch.signal === t.signal ? workFor(epoch, key, (n) => metrics.units?.(key, n)) : undefined;
+    const run = new Run(plugin, ingester, t, api, log.child({ ingester: key }), metrics, timing, ctx);
+    runs.set(key, run);
     run.start(work);
   };
 
-  api.hooks.onBecomeLeader.tapPromise(async (t) => {
+  const begin = (t: LeaderTerm) => {
     for (const key of [...runs.keys()]) stop(key, 'new leader term');
     term = t;
     t.signal.addEventListener(
@@ -99,7 +114,14 @@ export function registerLeaderWork(
       { once: true },
     );
     for (const ingester of api.ingesters()) start(ingester, t);
-  });
+  };
+  if (shard?.enabled) {
+    // Sharded: every replica holding a slot runs the work for the units it owns, one epoch at a time.
+    shard.onEpoch((e) => {
+      epoch = e;
+      begin({ signal: e.signal, identity: e.identity, startedAt: e.startedAt });
+    });
+  } else api.hooks.onBecomeLeader.tapPromise(async (t) => begin(t));
   // The host stops: every run ends (the term's signal usually aborts too; this does not wait for it).
   api.hooks.onStop.tapPromise(async () => {
     term = undefined;
@@ -126,6 +148,8 @@ class Run implements IngesterRun {
   readonly #initialMs: number;
   readonly #maxMs: number;
   readonly #recheckMs: number;
+  /** Sharded: what every call of this run runs under (core/shard/context.ts). */
+  readonly #ctx: ShardWork | undefined;
   #chain: Promise<unknown> = Promise.resolve();
   /** Scopes left to the retry, with the drafts last passed for them. */
   readonly #pending = new Map<string, ObservationDraft[]>();
@@ -141,7 +165,9 @@ class Run implements IngesterRun {
     log: PluginLogger,
     metrics: LeaderWorkMetrics,
     timing: LeaderWorkTiming,
+    ctx?: ShardWork,
   ) {
+    this.#ctx = ctx;
     this.#plugin = plugin;
     this.#ingester = ingester;
     this.term = term;
@@ -164,6 +190,7 @@ class Run implements IngesterRun {
         this.#pending.clear();
         this.#pendingLive = undefined;
         this.#metrics.runs(this.#plugin, -1);
+        if (this.#ctx) this.#metrics.units?.(this.#ctx.ingester, 0);
       },
       { once: true },
     );
@@ -175,7 +202,7 @@ class Run implements IngesterRun {
       });
     };
     try {
-      const r = work.start(this.#ingester, this);
+      const r = this.#within(() => work.start(this.#ingester, this));
       if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch(failed);
     } catch (err) {
       failed(err);
@@ -195,7 +222,7 @@ class Run implements IngesterRun {
     if (this.signal.aborted) return false;
     this.#pending.delete(scope); // what the plugin passes now supersedes what a retry would send
     try {
-      const r = await this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.signal });
+      const r = await this.#within(() => this.#api.reconcile(this.#ingester, scope, drafts, { signal: this.signal }));
       if (this.signal.aborted) return false;
       if (r.dropped > 0) return this.#retryLater(scope, drafts, 'dropped', `${r.dropped} finding(s) not written`);
       this.#succeeded();
@@ -215,7 +242,7 @@ class Run implements IngesterRun {
     if (this.signal.aborted) return false;
     this.#pendingLive = undefined;
     try {
-      await this.#api.reconcileScopes(this.#ingester, live, { signal: this.signal });
+      await this.#within(() => this.#api.reconcileScopes(this.#ingester, live, { signal: this.signal }));
       if (this.signal.aborted) return false;
       this.#succeeded();
       return true;
@@ -278,6 +305,11 @@ class Run implements IngesterRun {
       const live = this.#pendingLive;
       return live === undefined ? true : this.#reconcileScopesNow(live);
     });
+  }
+
+  /** Runs `fn` in this run's shard context (sharded), or as is. */
+  #within<T>(fn: () => T): T {
+    return this.#ctx ? shardWork.run(this.#ctx, fn) : fn();
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -22,12 +22,19 @@ export interface Obs {
 }
 
 export const hashOf = (o: Obs) => o.metadata.annotations?.[CONTENT_HASH_ANNOTATION];
+/** The namespace of the resource the finding is about ('' when cluster-scoped): its shard unit (ADR 0020). */
+export const resourceNsOf = (o: Obs): string => {
+  const ns = (o.spec?.resource as { namespace?: unknown } | undefined)?.namespace;
+  return typeof ns === 'string' ? ns : '';
+};
 
 /** Ingester key → scope label → `namespace/name` → Observation. */
 type Entries = Map<string, Map<string, Map<string, IndexedObservation>>>;
 
 export class ObservationCache {
   readonly entries: Entries = new Map();
+  /** Holds only the owned units' Observations (sharded, ADR 0020). */
+  partial = false;
   /** `namespace/name` → where it is filed, to move or drop it on update/delete. */
   readonly #where = new Map<string, { ingester: string; scope: string }>();
   readonly ready: Promise<void>;
@@ -58,6 +65,7 @@ export class ObservationCache {
       namespace: o.metadata.namespace,
       phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
       scope,
+      resourceNamespace: resourceNsOf(o),
     };
     const hash = hashOf(o);
     if (hash) entry.contentHash = hash;
@@ -129,6 +137,7 @@ export function slim(obj: unknown): Obs {
       labels: kept,
       ...(hashOf(o) ? { annotations: { [CONTENT_HASH_ANNOTATION]: hashOf(o) } } : {}),
     },
+    ...(resourceNsOf(o) ? { spec: { resource: { namespace: resourceNsOf(o) } } } : {}),
     ...(o.status?.phase ? { status: { phase: o.status.phase } } : {}),
   } as Obs;
 }

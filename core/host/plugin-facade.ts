@@ -19,6 +19,7 @@ import { createPluginHooks, type PluginHooksHandle } from '../hooks/facade.ts';
 import type { HostHooks } from '../hooks/host-hooks.ts';
 import type { PluginRecord } from '../loader/index.ts';
 import { normalizeSeverity } from '../pipeline/normalize.ts';
+import type { ShardHub } from '../shard/hub.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { type LeaderWorkMetrics, type LeaderWorkTiming, registerLeaderWork } from './leader-work.ts';
@@ -40,6 +41,8 @@ export interface FacadeDeps {
   reconcileScopes: (ingester: IngesterView, liveScopes: readonly string[], signal?: AbortSignal) => Promise<void>;
   /** Retry and discovery timing of `api.leaderWork` runs (tests shorten them). */
   leaderWorkTiming?: LeaderWorkTiming;
+  /** Sharded informer work (ADR 0020): leader-work runs follow its epochs instead of the leader term. */
+  shard?: ShardHub;
 }
 
 export function pluginLogger(log: Logger): PluginLogger {
@@ -119,6 +122,7 @@ export function createPluginContext(
     runs: (plugin, delta) => m.leaderWorkRuns.inc({ plugin }, delta),
     retry: (plugin, reason) => m.leaderWorkRetries.inc({ plugin, reason }),
     startError: (plugin) => m.leaderWorkErrors.inc({ plugin }),
+    units: (ingester, n) => m.shardUnitsOwned.set({ ingester }, n),
   };
   const api: PluginApi = Object.freeze({
     name: record.name,
@@ -143,7 +147,7 @@ export function createPluginContext(
       own(ingester, 'reconcile') ??
       hostWork('reconcile', () => deps.reconcileScopes(ingester, liveScopes, options?.signal)),
     leaderWork: (work: IngesterWork) =>
-      registerLeaderWork(record.name, handlers, api, log, workMetrics, work, deps.leaderWorkTiming),
+      registerLeaderWork(record.name, handlers, api, log, workMetrics, work, deps.leaderWorkTiming, deps.shard),
     payloadError,
     severityOf: normalizeSeverity,
   });

@@ -1,12 +1,19 @@
 /**
  * The Kubernetes facade plugins get (`api.kube`, kubernetes mode): informers scoped to WATCH_NAMESPACE — one watch
  * per watched namespace, or one cluster-wide — with `zen_watcher_informer_synced`/`_last_sync` per resource.
+ *
+ * Sharded (ADR 0020): an informer opened inside a leader-work run of a sharded replica (core/shard/context.ts) keeps
+ * only objects of units the run owns — dropped before the plugin's transform and the store, so they cost no memory
+ * — and is not opened at all where it could only see units of others (a namespace it does not own, a cluster-scoped
+ * resource without the cluster unit): it then reports an empty complete list and waits for the run to end.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { InformerEvents, InformerOptions, PluginKube } from '../api/index.ts';
 import { zwError } from '../api/index.ts';
 import { hasResource, resourceScope } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
+import { metaOf } from '../kube/store.ts';
+import { type ShardWork, shardWork } from '../shard/context.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
@@ -53,7 +60,13 @@ export function createPluginKube(deps: {
         },
       };
       // The plugin's transform (plugin API 1.2.0) keeps only what it reconciles; lists come in pages sized by bytes.
-      const transform = pluginTransform(options);
+      const work = shardWork.getStore();
+      const transform = work ? ownedOnly(work, pluginTransform(options)) : pluginTransform(options);
+      // Sharded: nothing to watch where only other replicas' units are.
+      const nothing = async (): Promise<void> => {
+        await events.synced?.([]);
+        await untilAborted(options.signal);
+      };
       const informerDeps = {
         log: log.child({ informer: `${options.group}/${options.version}/${options.resource}` }),
         metrics: counters,
@@ -67,14 +80,21 @@ export function createPluginKube(deps: {
             watched: watched.join(','),
           });
         }
+        if (work && !work.owns(options.namespace)) return nothing();
         return createInformer<T>(kc, options, events, informerDeps);
       }
-      if (watched.length === 0) return createInformer<T>(kc, options, events, informerDeps);
+      if (watched.length === 0 && !work) return createInformer<T>(kc, options, events, informerDeps);
       // Cluster-scoped resources have no namespaces to split by: one cluster-wide watch (RBAC permitting).
       const scope = await resourceScope(kc, options.group, options.version, options.resource).catch(
         () => 'namespaced' as const,
       );
-      if (scope === 'cluster') return createInformer<T>(kc, options, events, informerDeps);
+      if (scope === 'cluster') {
+        if (work && !work.owns('')) return nothing();
+        return createInformer<T>(kc, options, events, informerDeps);
+      }
+      if (watched.length === 0) return createInformer<T>(kc, options, events, informerDeps);
+      const mine = work ? watched.filter((ns) => work.owns(ns)) : watched;
+      if (mine.length === 0) return nothing();
       // One watch per watched namespace, but `synced` keeps its meaning — every object in scope — so a plugin that
       // reconciles on it never resolves another namespace's findings: it fires with the union once all have listed.
       const latest = new Map<string, T[]>();
@@ -84,15 +104,32 @@ export function createPluginKube(deps: {
               ...events,
               synced: async (objects: T[]) => {
                 latest.set(ns, objects);
-                if (latest.size === watched.length) await events.synced!([...latest.values()].flat());
+                if (latest.size === mine.length) await events.synced!([...latest.values()].flat());
               },
             }
           : events;
       await Promise.all(
-        watched.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), informerDeps)),
+        mine.map((ns) => createInformer<T>(kc, { ...options, namespace: ns }, perNamespace(ns), informerDeps)),
       );
     },
     hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
     watchNamespaces: Object.freeze([...watched]),
+  });
+}
+
+/** Sharded: objects of units the run does not own are dropped (undefined) before the plugin's transform. */
+function ownedOnly(work: ShardWork, transform: ((obj: unknown) => unknown) | undefined): (obj: unknown) => unknown {
+  return (obj: unknown) => {
+    const ns = metaOf(obj).namespace;
+    if (!work.owns(ns)) return undefined;
+    work.kept(ns);
+    return transform ? transform(obj) : obj;
+  };
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
   });
 }

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Observation, ObservationDraft, ReconcileResult } from '../api/index.ts';
 import type { IngesterConfig } from '../config/validate.ts';
 import { CONTENT_HASH_ANNOTATION, type CompiledIngester, type Pipeline } from '../pipeline/pipeline.ts';
+import { type ShardWork, shardWork } from '../shard/context.ts';
 
 export const SCOPE_LABEL = 'zen.kube-zen.io/scope';
 
@@ -24,6 +25,11 @@ export interface IndexedObservation {
   scope: string;
   /** The `zen.kube-zen.io/content-hash` annotation: what the source reported (mutable fields), hashed. */
   contentHash?: string;
+  /**
+   * `spec.resource.namespace`, '' when the finding is about a cluster-scoped resource; undefined when not known
+   * (an entry from our own write not yet seen by the watch). Sharded, it names the finding's unit (ADR 0020).
+   */
+  resourceNamespace?: string;
 }
 
 /** Where the resolver reads and marks Observations (Kubernetes in production, memory in the test kit). */
@@ -58,8 +64,11 @@ export class Resolver {
   readonly #graceMs: number;
   readonly #now: () => number;
   readonly #canAct: () => boolean;
-  /** `namespace/name` → when we first saw it missing, and what to resolve. */
-  readonly #missing = new Map<string, { since: number; obs: IndexedObservation }>();
+  /**
+   * `namespace/name` → when we first saw it missing, and what to resolve; sharded, the run's work context it was
+   * found missing in (its guard; dropped once that epoch ended: the unit's next owner finds it missing again).
+   */
+  readonly #missing = new Map<string, { since: number; obs: IndexedObservation; work?: ShardWork }>();
   readonly #onPhase: (transition: 'resolved' | 'reactivated', n: number) => void;
   readonly #onUpdated: (source: string, n: number) => void;
 
@@ -91,7 +100,7 @@ export class Resolver {
   ): Promise<ReconcileResult> {
     const label = scopeLabel(scope);
     const labeled = drafts.map((d) => ({ ...d, labels: { ...d.labels, [SCOPE_LABEL]: label } }));
-    const existing = await this.#index.list(ci.config, label, signal);
+    const existing = mine(await this.#index.list(ci.config, label, signal));
     const byName = new Map(existing.map((e) => [`${e.namespace}/${e.name}`, e]));
     const wanted = new Set<string>();
     const changed: { e: IndexedObservation; obs: Observation }[] = [];
@@ -133,7 +142,7 @@ export class Resolver {
 
   async reconcileScopes(ci: CompiledIngester, liveScopes: readonly string[], signal?: AbortSignal): Promise<void> {
     const live = new Set(liveScopes.map(scopeLabel));
-    const all = await this.#index.list(ci.config, undefined, signal);
+    const all = mine(await this.#index.list(ci.config, undefined, signal));
     const orphans = all.filter((o) => !live.has(o.scope));
     await this.#settle(
       orphans,
@@ -147,9 +156,17 @@ export class Resolver {
   async tick(signal?: AbortSignal): Promise<number> {
     let resolved = 0;
     for (const [key, m] of this.#missing) {
-      if (signal?.aborted || !this.#canAct()) break;
+      if (signal?.aborted) break;
+      const work = m.work;
+      if (work?.epoch.signal.aborted) {
+        this.#missing.delete(key);
+        continue;
+      }
       if (this.#now() - m.since < this.#graceMs) continue;
-      await this.#index.setPhase(m.obs, 'Resolved', 'the source no longer reports this finding', signal);
+      // The guard (and the index's own check before the write) is the run's when it was found missing in one.
+      const within = <T>(fn: () => T): T => (work ? shardWork.run(work, fn) : fn());
+      if (!within(() => this.#canAct())) continue;
+      await within(() => this.#index.setPhase(m.obs, 'Resolved', 'the source no longer reports this finding', signal));
       this.#missing.delete(key);
       resolved++;
     }
@@ -174,7 +191,8 @@ export class Resolver {
         continue;
       }
       if (e.phase === 'Resolved') continue;
-      const m = this.#missing.get(key) ?? { since: now, obs: e };
+      const work = shardWork.getStore();
+      const m = this.#missing.get(key) ?? { since: now, obs: e, ...(work ? { work } : {}) };
       this.#missing.set(key, m);
       if (now - m.since >= this.#graceMs && this.#canAct()) {
         await this.#index.setPhase(e, 'Resolved', 'the source no longer reports this finding', signal);
@@ -183,4 +201,15 @@ export class Resolver {
       } else result.missing++;
     }
   }
+}
+
+/**
+ * Sharded (ADR 0020): of the Observations listed, those of units the current run owns — a replica must never
+ * resolve another replica's findings because its own informers do not see their reports. Unsharded: all. An
+ * Observation of unknown unit is one this run just wrote itself (read-your-writes, kube-index.ts): kept.
+ */
+function mine(all: IndexedObservation[]): IndexedObservation[] {
+  const work = shardWork.getStore();
+  if (!work) return all;
+  return all.filter((o) => o.resourceNamespace === undefined || work.owns(o.resourceNamespace));
 }

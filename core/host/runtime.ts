@@ -6,6 +6,7 @@ import type { LeaderTerm, PluginKube } from '../api/index.ts';
 import type { Rejected } from '../config/ingester-set.ts';
 import type { IngesterConfig, IngesterValidator } from '../config/validate.ts';
 import type { KubeDestinations } from '../destinations/index.ts';
+import type { ShardHub } from '../shard/hub.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { SecretCredentials } from './kube-credentials.ts';
 import type { ObservationIndex } from './resolver.ts';
@@ -30,6 +31,8 @@ export interface ModeRuntime {
   readonly secretCredentials: SecretCredentials | undefined;
   /** Destinations from the cluster: resources, Secrets, delivery state (kubernetes mode only). */
   readonly destinations?: KubeDestinations;
+  /** Sharded informer work (kubernetes mode with ZEN_SHARD_SLOTS > 1, ADR 0020); absent = informer work on the leader. */
+  readonly shard?: ShardHub;
   /** For resolving informer findings (kubernetes mode only). */
   readonly index: ObservationIndex | undefined;
   /** Loads the Ingesters and keeps them current; resolves after the first complete set was applied. */

@@ -272,6 +272,51 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['plugin'],
       registers: r,
     }),
+    shardSlots: new Gauge({
+      name: 'zen_watcher_shard_slots',
+      help: 'Shard slots of informer work (ZEN_SHARD_SLOTS); 1 = not sharded (informer work on the leader).',
+      registers: r,
+    }),
+    shardSlotsOwned: new Gauge({
+      name: 'zen_watcher_shard_slots_owned',
+      help: 'Shard slots this replica holds now (its share of the informer work is about slots_owned / slots).',
+      registers: r,
+    }),
+    shardMembers: new Gauge({
+      name: 'zen_watcher_shard_members',
+      help: 'Live replicas (member Leases) as this replica sees them; each aims for slots / members slots.',
+      registers: r,
+    }),
+    shardUnitsOwned: new Gauge({
+      name: 'zen_watcher_shard_units_owned',
+      help: 'Units of informer work (Ingester x namespace, or a cluster-scoped unit) whose objects this replica holds, by Ingester.',
+      labelNames: ['ingester'],
+      registers: r,
+    }),
+    shardAcquisitions: new Counter({
+      name: 'zen_watcher_shard_slot_acquisitions_total',
+      help: 'Shard slots this replica took, by previous holder state (new: none or ourselves, released: handed over, expired: taken over from a holder that stopped renewing).',
+      labelNames: ['previous'],
+      registers: r,
+    }),
+    shardReleases: new Counter({
+      name: 'zen_watcher_shard_slot_releases_total',
+      help: 'Shard slots this replica gave up, by reason (rebalance: another replica joined, shutdown: graceful stop, lost: renewal failed past the renew deadline).',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    shardTakeover: new Histogram({
+      name: 'zen_watcher_shard_takeover_seconds',
+      help: "On the replica that took a shard slot: seconds from the previous holder's last renewal or release (as seen here) to the start of this replica's hold.",
+      labelNames: ['previous'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60],
+      registers: r,
+    }),
+    shardRebalances: new Counter({
+      name: 'zen_watcher_shard_rebalances_total',
+      help: "Times this replica's owned slot set changed and its informer work restarted on the new set.",
+      registers: r,
+    }),
     informerTransformErrors: new Counter({
       name: 'zen_watcher_informer_transform_errors_total',
       help: "Objects a plugin informer's transform threw on; each was dropped (neither stored nor delivered).",

@@ -287,6 +287,32 @@ describe('deployment manifests', { skip: toolSkip }, () => {
     );
   });
 
+  test('sharding and the optional HPA: ZEN_SHARD_SLOTS from sharding.slots; no HPA by default; with one, no fixed replicas', async () => {
+    const defaults = renders.get('helm defaults')!;
+    assert.equal(envOf(podSpec(one(defaults, 'Deployment')).containers[0]!).get('ZEN_SHARD_SLOTS')?.value, '16');
+    assert.equal(byKind(defaults, 'HorizontalPodAutoscaler').length, 0);
+    const objs = await helmTemplate(tools!.helm, {
+      set: ['autoscaling.enabled=true', 'autoscaling.maxReplicas=5', 'sharding.slots=32'],
+    });
+    const d = one(objs, 'Deployment');
+    assert.equal((d.spec as { replicas?: number }).replicas, undefined, 'the HPA owns the replica count');
+    assert.equal(envOf(podSpec(d).containers[0]!).get('ZEN_SHARD_SLOTS')?.value, '32');
+    const hpa = one(objs, 'HorizontalPodAutoscaler').spec as {
+      scaleTargetRef: { kind: string; name: string };
+      minReplicas: number;
+      maxReplicas: number;
+      metrics: { resource: { name: string } }[];
+    };
+    assert.deepEqual(hpa.scaleTargetRef.kind, 'Deployment');
+    assert.equal(hpa.scaleTargetRef.name, d.metadata.name);
+    assert.equal(hpa.minReplicas, 2);
+    assert.equal(hpa.maxReplicas, 5);
+    assert.deepEqual(hpa.metrics.map((m) => m.resource.name).sort(), ['cpu', 'memory']);
+    const bad = await helmTemplateError(tools!.helm, ['autoscaling.enabled=true', 'autoscaling.minReplicas=7']);
+    assert.match(bad, /minReplicas must not exceed autoscaling.maxReplicas/);
+    assert.match(await helmTemplateError(tools!.helm, ['sharding.slots=0']), /slots/);
+  });
+
   test('helm lint --strict passes with the defaults and both values files', async () => {
     for (const values of [[], ['--values', VALUES('production')], ['--values', VALUES('sharded')]]) {
       const { stdout } = await run(tools!.helm, ['lint', CHART, '--strict', '--kube-version', KUBE_VERSION, ...values]);

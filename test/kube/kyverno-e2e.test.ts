@@ -182,6 +182,9 @@ describe('kyverno plugin on a real control plane, two replicas', { skip }, () =>
           POD_NAMESPACE: NS,
           POD_NAME: name,
           ZEN_LEADER_ELECTION_ID: 'kyverno-e2e',
+          // The leader alone runs the plugin here, so "written by the leader only" is checkable; the same plugin
+          // sharded across replicas: test/ha/autoshard.test.ts (trivy), test/kube/trivy-e2e.test.ts (default slots).
+          ZEN_SHARD_SLOTS: '1',
           ZEN_LEASE_DURATION_SECONDS: '4',
           ZEN_RENEW_DEADLINE_SECONDS: '3',
           ZEN_RETRY_PERIOD_SECONDS: '1',

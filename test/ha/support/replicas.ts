@@ -77,6 +77,9 @@ export class ReplicaSet {
         KUBECONFIG: p.kubeconfig,
         POD_NAME: identity,
         ZEN_PLUGIN_DIRS: HA_PLUGIN_DIR,
+        // The suites written for one leader check that it alone wrote every informer Observation: unsharded unless
+        // a suite sets ZEN_SHARD_SLOTS itself (autoshard.test.ts; ADR 0020).
+        ZEN_SHARD_SLOTS: '1',
         ...this.#env,
         ...extraEnv,
       },

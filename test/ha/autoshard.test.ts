@@ -1,0 +1,297 @@
+/**
+ * Automatic sharding of informer work across the replicas of one Deployment (issue #13 item 2, ADR 0020), on a real
+ * kube-apiserver with real zen-watcher processes and the real Trivy plugin: one replica alone holds every slot;
+ * a second and a third replica get a fair share without configuration; every Observation of every report is written
+ * once, by a replica that held the report's slot at the time; a graceful stop hands its slots over (times printed);
+ * and no slot was ever held by two replicas at once (from the shard trace file, ZEN_SHARD_TRACE_FILE).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import { slotOf } from '../../core/shard/slots.ts';
+import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { realFixturesDir } from '../support/fixtures.ts';
+import { cleanup, tempDir } from '../support/host.ts';
+import {
+  applyCrds,
+  InformerOracle,
+  type InformerSource,
+  type IngesterDef,
+  informerSources,
+  ingesterObject,
+  key,
+  type ReportHistory,
+} from './support/load.ts';
+import { counter, type Replica, ReplicaSet, scrape } from './support/replicas.ts';
+import { summary, waitFor } from './support/stats.ts';
+
+const { cp, skip: noControlPlane } = await controlPlaneOrSkip();
+after(async () => cp?.stop());
+const fixtures = realFixturesDir();
+const skip = noControlPlane || (fixtures ? false : 'needs ZEN_REAL_FIXTURES (the Trivy CRD)');
+
+const NS = 'zen-system';
+const SLOTS = 12;
+const T = { lease: 4, renew: 3, retry: 1 };
+const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
+const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
+const NAMESPACES = Array.from({ length: 12 }, (_, i) => `as-${i}`);
+const INGESTER = { name: 'trivy', namespace: NS };
+const INGESTER_KEY = `${INGESTER.namespace}/${INGESTER.name}`;
+
+interface Trace {
+  event: 'acquire' | 'release';
+  slot: number;
+  identity: string;
+  t: number;
+  reason?: string;
+}
+
+interface ObsItem {
+  metadata: { name: string; namespace: string; annotations?: Record<string, string> };
+  spec: { source: string; fingerprint: string; resource?: { namespace?: string } };
+}
+
+const owned = async (r: Replica) => {
+  const text = await scrape(r);
+  return text === undefined ? undefined : counter(text, 'zen_watcher_shard_slots_owned');
+};
+
+/** Per slot, the hold intervals [from, to) of each identity (open ones end at `now`). */
+function holds(trace: Trace[], now: number): Map<number, { identity: string; from: number; to: number }[]> {
+  const out = new Map<number, { identity: string; from: number; to: number }[]>();
+  const open = new Map<string, number>();
+  for (const e of [...trace].sort((a, b) => a.t - b.t)) {
+    const k = `${e.slot}|${e.identity}`;
+    if (e.event === 'acquire') open.set(k, e.t);
+    else if (open.has(k)) {
+      const list = out.get(e.slot) ?? [];
+      list.push({ identity: e.identity, from: open.get(k)!, to: e.t });
+      out.set(e.slot, list);
+      open.delete(k);
+    }
+  }
+  for (const [k, from] of open) {
+    const [slot, identity] = k.split('|') as [string, string];
+    const list = out.get(Number(slot)) ?? [];
+    list.push({ identity, from, to: now });
+    out.set(Number(slot), list);
+  }
+  return out;
+}
+
+describe('automatic sharding: one Deployment, replicas split the informer work', { skip }, () => {
+  let api: KubeApi;
+  let work: string;
+  let traceFile: string;
+  let set: ReplicaSet;
+  let source: InformerSource;
+  let oracle: InformerOracle;
+  let failed = false;
+  const replicas: Replica[] = [];
+  let nextId = 1;
+  /** Observation names written while r0 was alone. */
+  const first = new Set<string>();
+
+  const guard = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      failed = true;
+      throw err;
+    }
+  };
+  const readTrace = (): Trace[] =>
+    readFileSync(traceFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Trace);
+
+  /** Creates one report per namespace and feeds the oracle; returns the keys that must exist. */
+  const reports = async (findings: number[]) => {
+    for (const ns of NAMESPACES) {
+      const id = nextId++;
+      const obj = source.make(id, ns, findings);
+      const t0 = Date.now();
+      await api.create({ ...source.gvr, namespace: ns, body: obj });
+      const h: ReportHistory = {
+        id,
+        source,
+        namespace: ns,
+        name: String((obj.metadata as { name: string }).name),
+        steps: [],
+      };
+      const step = { op: 'create' as const, t0, t1: Date.now(), findings, obj };
+      h.steps.push(step);
+      await oracle.apply(h, step);
+    }
+  };
+  const observations = async () =>
+    (await api.list<ObsItem>({ ...OBS, labelSelector: 'source=trivy' })).items.filter((o) => o.spec.source === 'trivy');
+  const expectAll = async (what: string) => {
+    const want = (await oracle.final()).final;
+    await waitFor(
+      what,
+      async () => {
+        const have = new Set((await observations()).map((o) => key(o.spec.source, o.spec.fingerprint)));
+        return [...want.keys()].every((k) => have.has(k));
+      },
+      120_000,
+    );
+    const items = await observations();
+    const keys = items.map((o) => key(o.spec.source, o.spec.fingerprint));
+    assert.equal(new Set(keys).size, keys.length, 'no fingerprint twice');
+    assert.deepEqual(new Set(keys), new Set(want.keys()), 'exactly the expected Observations');
+    return items;
+  };
+
+  before(async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp!.kubeconfigPath);
+    api = createKubeApi(kc);
+    work = tempDir('zw-autoshard-');
+    traceFile = join(work, 'shard-trace.jsonl');
+    writeFileSync(traceFile, '');
+    for (const name of [NS, ...NAMESPACES]) {
+      await api
+        .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
+        .catch(() => {});
+    }
+    source = informerSources(fixtures!, ['trivy'])[0]!;
+    await applyCrds(api, source.crds);
+    const def: IngesterDef = {
+      ...INGESTER,
+      spec: { source: 'trivy', plugin: 'trivy', ingester: 'informer', ...source.spec },
+    };
+    await api.create({ ...ING, namespace: NS, body: ingesterObject(def) });
+    oracle = await InformerOracle.create(source, def);
+    set = new ReplicaSet(cp!, work, {
+      POD_NAMESPACE: NS,
+      ZEN_SHARD_SLOTS: String(SLOTS),
+      ZEN_SHARD_TRACE_FILE: traceFile,
+      ZEN_LEASE_DURATION_SECONDS: String(T.lease),
+      ZEN_RENEW_DEADLINE_SECONDS: String(T.renew),
+      ZEN_RETRY_PERIOD_SECONDS: String(T.retry),
+      ZEN_RESOLVE_AFTER_SECONDS: '2',
+      ZEN_DATA_DIR: join(work, 'data'),
+    });
+  });
+
+  after(async () => {
+    await set?.close();
+    await oracle?.close();
+    await api?.close();
+    if (!failed) cleanup(work);
+    else console.log(`autoshard logs kept in ${work}`);
+  });
+
+  test('one replica alone holds every slot and writes every report’s Observations', () =>
+    guard(async () => {
+      replicas.push(await set.start('r0'));
+      await waitFor('r0 holds every slot', async () => (await owned(replicas[0]!)) === SLOTS, 60_000);
+      await reports([1, 2, 3]);
+      const items = await expectAll('the Observations of 12 reports with one replica');
+      for (const o of items) {
+        assert.equal(o.metadata.annotations?.['ha.zen-test/writer'], 'r0-g0');
+        first.add(o.metadata.name);
+      }
+    }));
+
+  test('a second and a third replica get a fair share, without configuration', () =>
+    guard(async () => {
+      const t0 = Date.now();
+      replicas.push(await set.start('r1'));
+      await waitFor(
+        'r0 and r1 hold 6 slots each',
+        async () => (await owned(replicas[0]!)) === SLOTS / 2 && (await owned(replicas[1]!)) === SLOTS / 2,
+        60_000,
+      );
+      const two = Date.now() - t0;
+      const t1 = Date.now();
+      replicas.push(await set.start('r2'));
+      await waitFor(
+        'r0, r1 and r2 hold 4 slots each',
+        async () => {
+          const n = await Promise.all(replicas.map(owned));
+          return n.every((x) => x === SLOTS / 3);
+        },
+        60_000,
+      );
+      console.log(
+        `  shares: 2 replicas split ${SLOTS} slots 6/6 ${two} ms after the second started; 3 replicas 4/4/4 after ${Date.now() - t1} ms`,
+      );
+      for (const r of replicas) assert.equal(counter(await scrape(r), 'zen_watcher_shard_members'), 3);
+    }));
+
+  test('with three replicas, every Observation is written once, by the holder of its unit’s slot', () =>
+    guard(async () => {
+      await reports([4, 5, 6, 7]);
+      const items = await expectAll('the Observations of 24 reports with three replicas');
+      const writers = new Set<string>();
+      const trace = readTrace();
+      const h = holds(trace, Date.now());
+      for (const o of items) {
+        const writer = o.metadata.annotations?.['ha.zen-test/writer'] ?? '';
+        const at = Number(o.metadata.annotations?.['ha.zen-test/at']);
+        const slot = slotOf(INGESTER_KEY, o.spec.resource?.namespace ?? '', SLOTS);
+        const held = (h.get(slot) ?? []).some((x) => x.identity === writer && x.from <= at && at <= x.to);
+        assert.ok(held, `${o.metadata.name} (slot ${slot}) written by ${writer} at ${at}, which did not hold it`);
+        if (!first.has(o.metadata.name)) writers.add(writer);
+      }
+      assert.ok(writers.size >= 2, `the new reports were written by ${[...writers]} only`);
+      // Each created exactly once: the replicas' create counters add up to the Observations.
+      let created = 0;
+      for (const r of replicas)
+        created += counter(await scrape(r), 'zen_watcher_observations_created_total', /source="trivy"/);
+      assert.equal(created, items.length, 'creates across replicas = Observations (nothing written twice)');
+    }));
+
+  test('a graceful stop hands the stopping replica’s slots to the others at once', () =>
+    guard(async () => {
+      const leaving = replicas[2]!;
+      const t0 = Date.now();
+      const code = await set.signal(leaving, 'SIGTERM');
+      assert.equal(code, 0);
+      const stopMs = Date.now() - t0;
+      await waitFor(
+        'r0 and r1 hold 6 slots each again',
+        async () => (await owned(replicas[0]!)) === SLOTS / 2 && (await owned(replicas[1]!)) === SLOTS / 2,
+        30_000,
+      );
+      const trace = readTrace();
+      const released = trace.filter((e) => e.identity === leaving.identity && e.event === 'release' && e.t >= t0);
+      assert.equal(released.length, SLOTS / 3, 'every slot of the stopping replica was released');
+      const gaps: number[] = [];
+      for (const r of released) {
+        const next = trace.find((e) => e.event === 'acquire' && e.slot === r.slot && e.t >= r.t);
+        assert.ok(next, `slot ${r.slot} taken over`);
+        gaps.push(next.t - r.t);
+      }
+      console.log(
+        `  graceful handover per slot (work stopped → next holder's term): ${summary(gaps)}; SIGTERM to exit ${stopMs} ms`,
+      );
+      await reports([8]);
+      await expectAll('the Observations after the handover');
+    }));
+
+  test('no slot was held by two replicas at once', () =>
+    guard(async () => {
+      const h = holds(readTrace(), Date.now());
+      assert.ok(h.size === SLOTS, `every slot was held at some point (${h.size})`);
+      for (const [slot, list] of h) {
+        const sorted = [...list].sort((a, b) => a.from - b.from);
+        for (let i = 1; i < sorted.length; i++) {
+          const a = sorted[i - 1]!;
+          const b = sorted[i]!;
+          if (a.identity === b.identity) continue;
+          assert.ok(
+            b.from >= a.to,
+            `slot ${slot}: ${a.identity} [${a.from}, ${a.to}) overlaps ${b.identity} from ${b.from}`,
+          );
+        }
+      }
+    }));
+});
