@@ -5,10 +5,10 @@
  * with backoff, the bounded backlog, metrics and status. A tap only has to send one batch and say how it went.
  */
 import { ZwError } from './errors.ts';
-import type { Observation } from './types.ts';
+import type { AnyConfig, Observation } from './types.ts';
 
-/** The read-only view of one Destination resource that its plugin sees. */
-export interface DestinationView {
+/** The read-only view of one Destination resource that its plugin sees (`Config`: from `definePlugin<Config>`). */
+export interface DestinationView<Config = AnyConfig> {
   readonly namespace: string;
   readonly name: string;
   /** The destination type (the manifest's `destinations` entry), e.g. `cloudevents`. */
@@ -18,7 +18,7 @@ export interface DestinationView {
   /** `spec.headers`: extra HTTP headers to send (no secrets here: those come from `secret()`). */
   readonly headers: Readonly<Record<string, string>>;
   /** `spec.config`, validated against the plugin's configSchema (defaults applied). */
-  readonly config: Readonly<Record<string, unknown>>;
+  readonly config: Readonly<Config>;
   readonly generation: number;
   /**
    * The current value of one key of the destination's credentials (`spec.secretRef` in Kubernetes, `spec.secretFile`
@@ -54,8 +54,8 @@ export interface DeliveryItem {
 }
 
 /** onDeliver: one batch for one destination. */
-export interface DeliveryRequest {
-  readonly destination: DestinationView;
+export interface DeliveryRequest<Config = AnyConfig> {
+  readonly destination: DestinationView<Config>;
   /** In the order the Observations were written; at most the destination's `delivery.batchSize`. */
   readonly items: readonly DeliveryItem[];
   /** 1 for the first try of this batch, then 2, 3, ... */

@@ -39,7 +39,7 @@ export interface PluginHooks<Config = AnyConfig> {
    * Keyed by destination type; a plugin may tap only the types its manifest lists in `destinations`. Runs where
    * delivery runs (the leader). Since plugin API 1.2.0.
    */
-  onDeliver: { for(type: string): Tappable<[DeliveryRequest], DeliveryResult> };
+  onDeliver: { for(type: string): Tappable<[DeliveryRequest<Config>], DeliveryResult> };
 }
 
 export interface PluginLogger {
@@ -161,7 +161,7 @@ export interface IngesterRun {
 }
 
 /** Per-Ingester leader work (plugin API 1.2.0): what `PluginApi.leaderWork` takes. */
-export interface IngesterWork {
+export interface IngesterWork<Config = AnyConfig> {
   /** Only Ingesters of this source handler (one of the manifest's `sources`). Default: every handler of the plugin. */
   handler?: string;
   /** Only Ingesters of this type. Default `informer`. */
@@ -172,7 +172,7 @@ export interface IngesterWork {
    * throw or rejection is logged and counted (`zen_watcher_leader_work_errors_total`); that run stays stopped
    * until the Ingester changes or the next term.
    */
-  start(ingester: IngesterView, run: IngesterRun): void | Promise<void>;
+  start(ingester: IngesterView<Config>, run: IngesterRun): void | Promise<void>;
 }
 
 export interface PluginApi<Config = AnyConfig> {
@@ -227,7 +227,7 @@ export interface PluginApi<Config = AnyConfig> {
    * and retries scopes whose writes were dropped (`IngesterRun`). Replaces hand-written bookkeeping on
    * `onBecomeLeader` / `onIngesterChanged`. Absent on hosts older than 1.2.0: declare `"hostApi": "^1.2.0"`.
    */
-  leaderWork(work: IngesterWork): void;
+  leaderWork(work: IngesterWork<Config>): void;
   /** Build the typed error for a payload this source cannot use (HTTP 422, or 400). */
   payloadError(message: string, field?: string, status?: 400 | 422): ZwError;
   /** The host's severity normalization (aliases such as CRITICAL, warning, error); undefined if unknown. */

@@ -6,6 +6,8 @@
  *     and read the Observations with their phase (Active/Resolved);
  * with no cluster and no HTTP server. Observations live in memory; resolution uses a grace period of 0 unless set.
  */
+
+import type { ValidateFunction } from 'ajv';
 import type {
   DeliveredObservation,
   DeliveryEvent,
@@ -22,7 +24,7 @@ import type {
 } from '../api/index.ts';
 import { ZwError, zwError } from '../api/index.ts';
 import { readEnv, testkitLogLevel } from '../config/env.ts';
-import type { IngesterConfig, ValidationResult } from '../config/validate.ts';
+import { ajvErrorsToFieldErrors, createAjv, type IngesterConfig, type ValidationResult } from '../config/validate.ts';
 import { idempotencyKey } from '../destinations/state.ts';
 import { type DestinationValidation, DestinationValidator, destinationTypeTable } from '../destinations/validate.ts';
 import type { TapFailure } from '../hooks/guard.ts';
@@ -477,6 +479,30 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
 }
 
 export type { TapFailure };
+
+const compiledSchemas = new WeakMap<object, ValidateFunction>();
+
+/**
+ * `spec.config` as the host would hand it to the plugin: `config` validated against `schema` (your schema.json)
+ * by the host's own ajv (same options, the shared fragments registered) with the schema's defaults applied. For
+ * tests of pure mapping code, which then need no defaults of their own. Throws ZwError `ZW_ERR_INGESTER_INVALID`
+ * naming the field when the host would reject it.
+ */
+export function configFromSchema<Config = Readonly<Record<string, unknown>>>(
+  schema: object,
+  config: unknown = {},
+): Config {
+  let validate = compiledSchemas.get(schema);
+  if (!validate) compiledSchemas.set(schema, (validate = createAjv().compile(schema)));
+  const copy = structuredClone(config ?? {});
+  if (!validate(copy)) {
+    const detail = ajvErrorsToFieldErrors(validate.errors, 'spec.config')
+      .map((e) => `${e.path}: ${e.message}`)
+      .join('; ');
+    throw zwError('ZW_ERR_INGESTER_INVALID', { detail });
+  }
+  return copy as Config;
+}
 export { ZwError };
 
 /**

@@ -7,6 +7,7 @@
  * routing, grouping, inhibition and silences work on them. Re-sending the same alert is harmless: Alertmanager
  * merges alerts with the same label set.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import {
   checkDeliveryResponse,
   type DeliveryItem,
@@ -14,16 +15,12 @@ import {
   deliveryError,
   networkError,
 } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
 export const PLUGIN_NAME = 'alertmanager';
 
-export interface AlertmanagerConfig {
-  alertname: string;
-  labels: Record<string, string>;
-  generatorURL: string;
-  bearerTokenKey: string;
-  basicAuth: boolean;
-}
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type AlertmanagerConfig = FromSchema<typeof configSchema>;
 
 export interface PostableAlert {
   labels: Record<string, string>;
@@ -79,13 +76,13 @@ export function toAlert(item: DeliveryItem, config: AlertmanagerConfig, now: () 
   return alert;
 }
 
-export default definePlugin({
+export default definePlugin<AlertmanagerConfig>({
   name: PLUGIN_NAME,
   register(api) {
     api.hooks.onDeliver.for('alertmanager').tapPromise(async ({ destination, items, signal }) => {
       if (!destination.url)
         throw deliveryError('alertmanager Destination needs spec.url', { retryable: false, status: 400 });
-      const config = destination.config as unknown as AlertmanagerConfig;
+      const config = destination.config; // validated against schema.json, defaults applied
       const url = `${destination.url.replace(/\/+$/, '')}/api/v2/alerts`;
       const headers: Record<string, string> = { ...destination.headers, 'content-type': 'application/json' };
       if (config.bearerTokenKey) {

@@ -5,7 +5,9 @@
  * Optional HMAC-SHA256 signature over `<unix seconds>.<body>` and a bearer token, both from the Destination's
  * credentials, read on every send (rotation without restart); `spec.headers` are added to every request.
  */
+
 import { createHmac } from 'node:crypto';
+import type { FromSchema } from 'json-schema-to-ts';
 import {
   checkDeliveryResponse,
   type DeliveryItem,
@@ -14,15 +16,12 @@ import {
   deliveryError,
   networkError,
 } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
 export const PLUGIN_NAME = 'cloudevents';
 
-export interface CloudEventsConfig {
-  source: string;
-  typePrefix: string;
-  signature: { secretKey: string; header: string; timestampHeader: string; required: boolean };
-  bearerTokenKey: string;
-}
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type CloudEventsConfig = FromSchema<typeof configSchema>;
 
 /** The structured-mode event for one delivery item (CloudEvents 1.0 JSON format). */
 export function toCloudEvent(item: DeliveryItem, config: CloudEventsConfig): Record<string, unknown> {
@@ -82,13 +81,13 @@ async function headersFor(dest: DestinationView, config: CloudEventsConfig, body
   return headers;
 }
 
-export default definePlugin({
+export default definePlugin<CloudEventsConfig>({
   name: PLUGIN_NAME,
   register(api) {
     api.hooks.onDeliver.for('cloudevents').tapPromise(async ({ destination, items, signal }) => {
       const url = destination.url;
       if (!url) throw deliveryError('cloudevents Destination needs spec.url', { retryable: false, status: 400 });
-      const config = destination.config as unknown as CloudEventsConfig;
+      const config = destination.config; // validated against schema.json, defaults applied
       let accepted = 0;
       const rejected: { key: string; reason: string }[] = [];
       for (const item of items) {

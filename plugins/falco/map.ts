@@ -12,6 +12,7 @@
  *   (minus the derived `evt.time*`/`evt.rawtime*`/`evt.datetime*` fields). Falcosidekick's `uuid` is NOT part of it.
  */
 import { hash } from 'node:crypto';
+import type { FromSchema } from 'json-schema-to-ts';
 import {
   builtinResource,
   canonicalJson,
@@ -20,19 +21,10 @@ import {
   payloadError,
   type ResourceRef,
 } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
-export interface FalcoConfig {
-  /** Least severe Falco priority kept (case-insensitive Falco name). */
-  minPriority: string;
-  /** Drop Falco's own alerts (`source: internal`, e.g. metrics snapshots). */
-  dropInternal: boolean;
-  /** Most output_fields copied into details.outputFields. */
-  maxOutputFields: number;
-  /** Longest string value (output field, tag) copied into details, in characters. */
-  maxValueLength: number;
-  /** Most alerts accepted in one request (JSON array / JSON Lines). */
-  maxAlerts: number;
-}
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type FalcoConfig = FromSchema<typeof configSchema>;
 
 export const DEFAULT_CONFIG: Readonly<FalcoConfig> = Object.freeze({
   minPriority: 'debug',

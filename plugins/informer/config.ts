@@ -3,66 +3,15 @@
  * checks the schema cannot express: paths are parsed, regular expressions compiled, and `spec.informer.gvr` is
  * required. compileConfig turns a config into the form map.ts uses, or throws ConfigError naming the field.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import type { IngesterView, Severity } from 'zen-watcher/plugin-api';
 import { type ParsedPath, PathError, parsePath } from './path.ts';
+import type { configSchema } from './schema.gen.ts';
 
-export type DefaultField =
-  | 'severity'
-  | 'title'
-  | 'message'
-  | 'category'
-  | 'eventType'
-  | 'resourceApiVersion'
-  | 'resourceKind'
-  | 'resourceName'
-  | 'resourceNamespace';
-
-export interface MatchRule {
-  path: string;
-  values?: string[];
-  pattern?: string;
-}
-
-export interface InformerConfig {
-  jsonDocument?: { key: string };
-  itemsField?: string;
-  match: MatchRule[];
-  fields: {
-    severity: string;
-    title: string;
-    message: string;
-    category: string;
-    eventType: string;
-    detectedAt: string;
-    fingerprint?: string | string[];
-    resource?: string;
-    resourceApiVersion?: string;
-    resourceKind?: string;
-    resourceName?: string;
-    resourceNamespace?: string;
-    details?: string | Record<string, string>;
-  };
-  severityMap?: Record<string, Severity>;
-  defaults: Partial<Record<DefaultField, string>>;
-  maxItems: number;
-  resolve: boolean;
-}
-
-/** The schema's defaults (package test: identical to schema.json). */
-export const DEFAULT_CONFIG = Object.freeze({
-  match: [] as MatchRule[],
-  fields: Object.freeze({
-    severity: 'severity',
-    title: 'title',
-    message: 'message',
-    category: 'category',
-    eventType: 'eventType',
-    detectedAt: 'timestamp',
-  }),
-  defaults: Object.freeze({}),
-  maxItems: 1000,
-  resolve: true,
-});
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type InformerConfig = FromSchema<typeof configSchema>;
+export type MatchRule = InformerConfig['match'][number];
+export type DefaultField = keyof InformerConfig['defaults'];
 
 export class ConfigError extends Error {
   /** Dot path from the Ingester root, e.g. `spec.config.match[0].pattern`. */
@@ -113,22 +62,9 @@ const RESOURCE_FIELDS = ['resourceApiVersion', 'resourceKind', 'resourceName', '
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** Schema defaults applied in code, for configs that did not come through the host's validation (tests). */
-export function withDefaults(config: Readonly<Record<string, unknown>>): InformerConfig {
-  const c = config as Partial<InformerConfig>;
-  return {
-    ...c,
-    match: c.match ?? [],
-    fields: { ...DEFAULT_CONFIG.fields, ...(isObject(c.fields) ? c.fields : {}) },
-    defaults: isObject(c.defaults) ? c.defaults : {},
-    maxItems: c.maxItems ?? DEFAULT_CONFIG.maxItems,
-    resolve: c.resolve ?? DEFAULT_CONFIG.resolve,
-  } as InformerConfig;
-}
-
 /** Parse and check a config (already schema-valid in the host); throws ConfigError with the field path. */
-export function compileConfig(config: Readonly<Record<string, unknown>>): CompiledConfig {
-  const c = withDefaults(config);
+export function compileConfig(config: Readonly<InformerConfig>): CompiledConfig {
+  const c = config;
   const at = (p: string) => `spec.config.${p}`;
   const path = (text: unknown, field: string, wildcards = false): ParsedPath => {
     if (typeof text !== 'string') throw new ConfigError(at(field), 'must be a path string');

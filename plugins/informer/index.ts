@@ -8,11 +8,13 @@
  * and its writes live in watch.ts.
  */
 import { definePlugin } from 'zen-watcher/plugin-api';
+import type { InformerConfig } from './config.ts';
 import { createWatchMetrics, IngesterWatch, type WatchMetrics } from './watch.ts';
 
 export const PLUGIN_NAME = 'informer';
 
-export default definePlugin({
+// The host validates spec.config against schema.json and applies its defaults: InformerConfig is derived from it.
+export default definePlugin<InformerConfig>({
   name: PLUGIN_NAME,
   register(api) {
     let metrics: WatchMetrics | undefined;

@@ -10,7 +10,7 @@
  * debug), host errors are logged. Work is serialized in arrival order.
  */
 import { errorText, type IngesterRun, type IngesterView, ingesterKey, type PluginApi } from 'zen-watcher/plugin-api';
-import { type CompiledConfig, ConfigError, compileConfig, watchTarget } from './config.ts';
+import { type CompiledConfig, ConfigError, compileConfig, type InformerConfig, watchTarget } from './config.ts';
 import { mapObject, ObjectSkip, scopeOf } from './map.ts';
 
 type Obj = Record<string, unknown>;
@@ -22,7 +22,7 @@ export interface WatchMetrics {
   ingesterErrors: { inc(labels?: Record<string, string>, n?: number): void };
 }
 
-export function createWatchMetrics(api: PluginApi): WatchMetrics {
+export function createWatchMetrics(api: PluginApi<InformerConfig>): WatchMetrics {
   return {
     objects: api.metrics.counter(
       'informer_objects_total',
@@ -48,12 +48,12 @@ export function createWatchMetrics(api: PluginApi): WatchMetrics {
 }
 
 export class IngesterWatch {
-  readonly #api: PluginApi;
-  readonly #view: IngesterView;
+  readonly #api: PluginApi<InformerConfig>;
+  readonly #view: IngesterView<InformerConfig>;
   readonly #metrics: WatchMetrics;
   readonly #run: IngesterRun;
   readonly #signal: AbortSignal;
-  readonly #log: PluginApi['log'];
+  readonly #log: PluginApi<InformerConfig>['log'];
   #cfg!: CompiledConfig;
   #apiVersion = '';
   /** Scopes present in the watch (resolve on): what reconcileScopes keeps. */
@@ -63,7 +63,12 @@ export class IngesterWatch {
   readonly #warned = new Set<string>();
   #chain: Promise<void> = Promise.resolve();
 
-  constructor(api: PluginApi, view: IngesterView, run: IngesterRun, metrics: WatchMetrics) {
+  constructor(
+    api: PluginApi<InformerConfig>,
+    view: IngesterView<InformerConfig>,
+    run: IngesterRun,
+    metrics: WatchMetrics,
+  ) {
     this.#api = api;
     this.#view = view;
     this.#metrics = metrics;

@@ -5,12 +5,14 @@
  * Mapping (map.ts) and the per-Ingester watch and resolution (watch.ts) are documented in README.md.
  */
 import { definePlugin, ingesterKey } from 'zen-watcher/plugin-api';
+import type { KyvernoConfig } from './map.ts';
 import { createMetrics, IngesterRunner } from './watch.ts';
 
 export const PLUGIN_NAME = 'kyverno';
 export const HANDLER = 'kyverno';
 
-export default definePlugin({
+// The host validates spec.config against schema.json and applies its defaults: KyvernoConfig is derived from it.
+export default definePlugin<KyvernoConfig>({
   name: PLUGIN_NAME,
   register(api) {
     const metrics = createMetrics(api);

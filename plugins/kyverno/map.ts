@@ -2,7 +2,10 @@
  * Policy report → Observation drafts: pure functions, no host needed. The choices (targets, identity, scope,
  * severity, category, title) are documented in README.md; FORMATS.md §2 describes the input.
  */
+
 import { createHash } from 'node:crypto';
+import type { FromSchema } from 'json-schema-to-ts';
+import type { pluginConfigSchema } from 'zen-watcher/plugin-api';
 import {
   type Category,
   type ObservationDraft,
@@ -11,7 +14,8 @@ import {
   severityAtLeast,
   severityRank,
 } from 'zen-watcher/plugin-api';
-import { REPORT_KIND_NAMES, type ReportKind, type ReportKindName } from './kinds.ts';
+import type { ReportKind } from './kinds.ts';
+import type { configSchema } from './schema.gen.ts';
 
 export const RESULTS = ['pass', 'fail', 'warn', 'error', 'skip'] as const;
 export type Result = (typeof RESULTS)[number];
@@ -26,32 +30,8 @@ export const MAX_TITLE = 200;
 export const MAX_PROPERTIES = 32;
 export const MAX_VALUE_LENGTH = 256;
 
-export interface KyvernoConfig {
-  results: Result[];
-  severityByResult: Record<Result, Severity>;
-  namespaces: string[];
-  reportKinds: ReportKindName[];
-  /** The shared minSeverity (plugin API): a severity name, any case. */
-  minSeverity: string;
-  discoveryIntervalSeconds: number;
-}
-
-export const DEFAULT_SEVERITY_BY_RESULT: Readonly<Record<Result, Severity>> = Object.freeze({
-  fail: 'high',
-  warn: 'medium',
-  error: 'medium',
-  pass: 'info',
-  skip: 'info',
-});
-
-export const DEFAULT_CONFIG: Readonly<KyvernoConfig> = Object.freeze<KyvernoConfig>({
-  results: ['fail', 'warn', 'error'],
-  severityByResult: { ...DEFAULT_SEVERITY_BY_RESULT },
-  namespaces: [],
-  reportKinds: [...REPORT_KIND_NAMES],
-  minSeverity: 'info',
-  discoveryIntervalSeconds: 30,
-});
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type KyvernoConfig = FromSchema<typeof configSchema, { references: [typeof pluginConfigSchema] }>;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -59,36 +39,6 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 const isSeverity = (v: unknown): v is Severity => (SEVERITY_ORDER as readonly unknown[]).includes(v);
 const isResult = (v: unknown): v is Result => (RESULTS as readonly unknown[]).includes(v);
-
-/**
- * The Ingester's `spec.config` with defaults. The host has already validated it against schema.json (and applied
- * the defaults); this is the belt to that: anything unusable falls back to the default.
- */
-export function resolveConfig(raw: unknown): KyvernoConfig {
-  const c = isObj(raw) ? raw : {};
-  const list = <T>(v: unknown, ok: (x: unknown) => x is T, fallback: readonly T[]): T[] =>
-    Array.isArray(v) && v.every(ok) ? [...new Set(v)] : [...fallback];
-  const sev = isObj(c.severityByResult) ? c.severityByResult : {};
-  const severityByResult = Object.fromEntries(
-    RESULTS.map((r) => [r, isSeverity(sev[r]) ? sev[r] : DEFAULT_SEVERITY_BY_RESULT[r]]),
-  ) as Record<Result, Severity>;
-  const interval = c.discoveryIntervalSeconds;
-  return {
-    results: list(c.results, isResult, DEFAULT_CONFIG.results),
-    severityByResult,
-    namespaces: list(c.namespaces, (x): x is string => typeof x === 'string' && x !== '', []),
-    reportKinds: list(
-      c.reportKinds,
-      (x): x is ReportKindName => (REPORT_KIND_NAMES as readonly unknown[]).includes(x),
-      DEFAULT_CONFIG.reportKinds,
-    ),
-    minSeverity: isSeverity(str(c.minSeverity)?.toLowerCase()) ? (c.minSeverity as string) : DEFAULT_CONFIG.minSeverity,
-    discoveryIntervalSeconds:
-      typeof interval === 'number' && Number.isInteger(interval) && interval >= 1 && interval <= 3600
-        ? interval
-        : DEFAULT_CONFIG.discoveryIntervalSeconds,
-  };
-}
 
 /** A policy category (`policies.kyverno.io/category`, copied to `results[].category`) → Observation category. */
 const CATEGORY_RULES: readonly (readonly [RegExp, Category])[] = [

@@ -19,7 +19,7 @@ import {
   severityRank,
 } from 'zen-watcher/plugin-api';
 import { crdName, REPORT_KINDS, type ReportKind } from './kinds.ts';
-import { type KyvernoConfig, type MappedReport, mapReport, reportKey, resolveConfig } from './map.ts';
+import { type KyvernoConfig, type MappedReport, mapReport, reportKey } from './map.ts';
 
 export interface KyvernoMetrics {
   crdAvailable: { set(value: number, labels?: Record<string, string>): void };
@@ -27,7 +27,7 @@ export interface KyvernoMetrics {
   errors: { inc(labels?: Record<string, string>, n?: number): void };
 }
 
-export function createMetrics(api: PluginApi): KyvernoMetrics {
+export function createMetrics(api: PluginApi<KyvernoConfig>): KyvernoMetrics {
   return {
     crdAvailable: api.metrics.gauge(
       'kyverno_crd_available',
@@ -64,7 +64,7 @@ interface Known {
 }
 
 /** Watches: which report kinds this Ingester wants (config.reportKinds, narrowed by informer.gvr if set). */
-export function wantedKinds(view: IngesterView, config: KyvernoConfig): ReportKind[] {
+export function wantedKinds(view: IngesterView<KyvernoConfig>, config: KyvernoConfig): ReportKind[] {
   const gvr = view.informer?.gvr;
   return REPORT_KINDS.filter(
     (k) =>
@@ -74,13 +74,13 @@ export function wantedKinds(view: IngesterView, config: KyvernoConfig): ReportKi
 }
 
 /** Namespaces for the namespaced kinds: config.namespaces, narrowed by informer.namespace; [] = all. */
-export function watchedNamespaces(view: IngesterView, config: KyvernoConfig): string[] | 'none' {
+export function watchedNamespaces(view: IngesterView<KyvernoConfig>, config: KyvernoConfig): string[] | 'none' {
   return namespacesInScope(config.namespaces, view.informer?.namespace);
 }
 
 export class IngesterRunner {
-  readonly view: IngesterView;
-  readonly #api: PluginApi;
+  readonly view: IngesterView<KyvernoConfig>;
+  readonly #api: PluginApi<KyvernoConfig>;
   readonly #log: PluginLogger;
   readonly #metrics: KyvernoMetrics;
   readonly #config: KyvernoConfig;
@@ -98,8 +98,8 @@ export class IngesterRunner {
   #scopesReconciled = false;
 
   constructor(
-    view: IngesterView,
-    api: PluginApi,
+    view: IngesterView<KyvernoConfig>,
+    api: PluginApi<KyvernoConfig>,
     metrics: KyvernoMetrics,
     run: IngesterRun,
     opts: { watchNamespaces?: readonly string[] } = {},
@@ -107,7 +107,7 @@ export class IngesterRunner {
     this.view = view;
     this.#api = api;
     this.#metrics = metrics;
-    this.#config = resolveConfig(view.config);
+    this.#config = view.config;
     this.#log = api.log.child({ ingester: ingesterKey(view) });
     this.#run = run;
     this.#signal = run.signal;

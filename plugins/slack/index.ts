@@ -6,6 +6,7 @@
  * and a 429 is retried after its Retry-After by the host. The webhook URL is a secret: `spec.url`, or the
  * credentials key `url`.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import {
   checkDeliveryResponse,
   type DeliveryItem,
@@ -15,15 +16,12 @@ import {
   networkError,
   SEVERITIES,
 } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
 export const PLUGIN_NAME = 'slack';
 
-export interface SlackConfig {
-  urlKey: string;
-  maxItems: number;
-  minIntervalMs: number;
-  title: string;
-}
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type SlackConfig = FromSchema<typeof configSchema>;
 
 const EMOJI: Record<string, string> = {
   critical: ':red_circle:',
@@ -87,13 +85,13 @@ export function waitMs(last: number | undefined, now: number, minIntervalMs: num
   return last === undefined ? 0 : Math.max(0, last + minIntervalMs - now);
 }
 
-export default definePlugin({
+export default definePlugin<SlackConfig>({
   name: PLUGIN_NAME,
   register(api) {
     /** When the last message went to each webhook (per Destination). */
     const lastSent = new Map<string, number>();
     api.hooks.onDeliver.for('slack').tapPromise(async ({ destination, items, signal }) => {
-      const config = destination.config as unknown as SlackConfig;
+      const config = destination.config; // validated against schema.json, defaults applied
       const url = destination.url ?? (await destination.secret(config.urlKey))?.trim();
       if (!url)
         throw deliveryError(`slack Destination needs spec.url or the credentials key '${config.urlKey}'`, {

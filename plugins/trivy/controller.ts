@@ -34,7 +34,7 @@ import {
   type PluginApi,
   type PluginLogger,
 } from 'zen-watcher/plugin-api';
-import { resolveConfig, type TrivyConfig } from './config.ts';
+import type { TrivyConfig } from './config.ts';
 import { GROUP, type ReportKind, reportKind, VERSION } from './kinds.ts';
 import { type MapOutcome, mapReport, text } from './map.ts';
 
@@ -87,13 +87,13 @@ function signature(drafts: readonly ObservationDraft[]): string {
 }
 
 export class TrivyController {
-  readonly #api: PluginApi;
+  readonly #api: PluginApi<TrivyConfig>;
   readonly #log: PluginLogger;
   readonly #opts: Required<ControllerOptions>;
   readonly #metrics: Metrics;
   readonly #runs = new Map<string, TrivyRun>();
 
-  constructor(api: PluginApi, opts: ControllerOptions = {}) {
+  constructor(api: PluginApi<TrivyConfig>, opts: ControllerOptions = {}) {
     this.#api = api;
     this.#log = api.log.child({ handler: 'trivy' });
     this.#opts = {
@@ -153,9 +153,9 @@ export class TrivyController {
 }
 
 class TrivyRun {
-  readonly #ingester: IngesterView;
+  readonly #ingester: IngesterView<TrivyConfig>;
   readonly #config: TrivyConfig;
-  readonly #api: PluginApi;
+  readonly #api: PluginApi<TrivyConfig>;
   readonly #log: PluginLogger;
   readonly #metrics: Metrics;
   readonly #opts: Required<ControllerOptions>;
@@ -174,15 +174,15 @@ class TrivyRun {
   readonly #warnedOverLimit = new Set<string>();
 
   constructor(
-    ingester: IngesterView,
+    ingester: IngesterView<TrivyConfig>,
     run: IngesterRun,
-    api: PluginApi,
+    api: PluginApi<TrivyConfig>,
     log: PluginLogger,
     metrics: Metrics,
     opts: Required<ControllerOptions>,
   ) {
     this.#ingester = ingester;
-    this.#config = resolveConfig(ingester.config);
+    this.#config = ingester.config;
     this.#api = api;
     this.#log = log.child({ ingester: ingesterKey(ingester) });
     this.#metrics = metrics;

@@ -7,11 +7,13 @@
  * mapping. Decisions are documented in README.md.
  */
 import { definePlugin } from 'zen-watcher/plugin-api';
+import type { TrivyConfig } from './config.ts';
 import { TrivyController } from './controller.ts';
 
 export const PLUGIN_NAME = 'trivy';
 
-export default definePlugin({
+// The host validates spec.config against schema.json and applies its defaults: TrivyConfig is derived from it.
+export default definePlugin<TrivyConfig>({
   name: PLUGIN_NAME,
   register(api) {
     // The host's namespace restriction (see controller.ts, "Informer partitions"); plugin API 1.1.0.

@@ -2,41 +2,12 @@
  * Pure mapping from a posted JSON event to an ObservationDraft, driven by the Ingester's spec.config. Kept apart
  * from index.ts so tests (and the test kit) can call it with no host.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { type ObservationDraft, payloadError, type Severity } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
-export interface WebhookConfig {
-  itemsField?: string;
-  fields: {
-    severity: string;
-    title: string;
-    message: string;
-    category: string;
-    eventType: string;
-    fingerprint?: string;
-    detectedAt: string;
-    resourceApiVersion?: string;
-    resourceKind?: string;
-    resourceName?: string;
-    resourceNamespace?: string;
-    details?: string;
-  };
-  severityMap?: Record<string, Severity>;
-  defaults: Partial<
-    Record<
-      | 'severity'
-      | 'title'
-      | 'message'
-      | 'category'
-      | 'eventType'
-      | 'resourceApiVersion'
-      | 'resourceKind'
-      | 'resourceName'
-      | 'resourceNamespace',
-      string
-    >
-  >;
-  maxItems: number;
-}
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type WebhookConfig = FromSchema<typeof configSchema>;
 
 /** `a.b[2].c` → value, or undefined when any step is missing. */
 export function readPath(obj: unknown, path: string): unknown {

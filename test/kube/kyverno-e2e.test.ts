@@ -20,8 +20,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { REPORT_KINDS, type ReportKind } from '../../plugins/kyverno/kinds.ts';
-import { mapReport, resolveConfig } from '../../plugins/kyverno/map.ts';
-import { reportsIn } from '../../plugins/kyverno/test/helpers.ts';
+import { mapReport } from '../../plugins/kyverno/map.ts';
+import { configOf, reportsIn } from '../../plugins/kyverno/test/helpers.ts';
 import type { ControlPlane } from '../controlplane/harness.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
@@ -131,7 +131,7 @@ async function createReports(reports: { kind: ReportKind; body: Doc }[]): Promis
 const sorted = (r: object | undefined) => JSON.stringify(Object.fromEntries(Object.entries(r ?? {}).sort()));
 /** What the Observations must be: `policy|result|resource|severity|title`, from the plugin's mapping. */
 function expected(reports: { kind: ReportKind; body: Doc }[]): string[] {
-  const cfg = resolveConfig({});
+  const cfg = configOf();
   return reports
     .flatMap(({ kind, body }) => mapReport(body, kind, cfg)?.drafts ?? [])
     .map((d) => [d.details?.policy, d.details?.result, sorted(d.resource), d.severity, d.title].join('|'))

@@ -8,26 +8,14 @@
  *   finding that moves into a more severe band replaces the less severe one.
  * - not ready: the `Ready` condition is `False` (issuance or renewal failing). `Unknown` is "in progress": no finding.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import type { ObservationDraft } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
 export const DAY_MS = 86_400_000;
 
-/** spec.config after the host applied schema.json. */
-export interface CertExpiryConfig {
-  warnDays: number;
-  urgentDays: number;
-  notReady: boolean;
-  notReadySeverity: string;
-  recheckMinutes: number;
-}
-
-export const DEFAULT_CONFIG: Readonly<CertExpiryConfig> = Object.freeze({
-  warnDays: 30,
-  urgentDays: 7,
-  notReady: true,
-  notReadySeverity: 'high',
-  recheckMinutes: 60,
-});
+/** spec.config as the host hands it over: validated against schema.json, its defaults applied. */
+export type CertExpiryConfig = FromSchema<typeof configSchema>;
 
 interface Condition {
   type?: string;

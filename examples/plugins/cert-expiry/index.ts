@@ -12,23 +12,22 @@
  */
 import type { IngesterRun, IngesterView, PluginApi } from 'zen-watcher/plugin-api';
 import { definePlugin, errorText, ingesterKey } from 'zen-watcher/plugin-api';
-import { type CertExpiryConfig, type Certificate, DEFAULT_CONFIG, evaluate, scopeOf } from './certificate.ts';
+import { type CertExpiryConfig, type Certificate, evaluate, scopeOf } from './certificate.ts';
 
 export const NAME = 'cert-expiry';
 export const CERTIFICATES = Object.freeze({ group: 'cert-manager.io', version: 'v1', resource: 'certificates' });
 /** How often a term re-checks whether the Certificate API is served. */
 export const DISCOVERY_RETRY_MS = 60_000;
 
-const configOf = (ing: IngesterView): CertExpiryConfig => ({
-  ...DEFAULT_CONFIG,
-  ...(ing.config as Partial<CertExpiryConfig>),
-});
-
 /** One Ingester's watch for one run: the Certificates it knows, reconciled on events and on a timer. */
-async function watchIngester(api: PluginApi, ing: IngesterView, run: IngesterRun): Promise<void> {
+async function watchIngester(
+  api: PluginApi<CertExpiryConfig>,
+  ing: IngesterView<CertExpiryConfig>,
+  run: IngesterRun,
+): Promise<void> {
   const { signal } = run;
   const log = api.log.child({ ingester: ingesterKey(ing) });
-  const config = configOf(ing);
+  const config = ing.config; // validated, schema defaults applied by the host
   const gvr = ing.informer?.gvr ?? CERTIFICATES;
   // The host checks again every DISCOVERY_RETRY_MS until cert-manager is installed, or the run ends.
   const served = await run.whenServed(gvr.group, gvr.version, gvr.resource, {
@@ -84,7 +83,7 @@ async function watchIngester(api: PluginApi, ing: IngesterView, run: IngesterRun
   );
 }
 
-export default definePlugin({
+export default definePlugin<CertExpiryConfig>({
   name: NAME,
   register(api) {
     // Plugin API 1.2.0: the host starts a run per cert-expiry Ingester on the leader, restarts it when the Ingester

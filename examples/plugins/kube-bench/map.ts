@@ -11,27 +11,15 @@
  * The whole request is refused (`payloadError` naming the field: HTTP 422) when any part is malformed: a report is
  * one unit, and half of it would look like fixed checks.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { type ObservationDraft, payloadError } from 'zen-watcher/plugin-api';
+import type { configSchema } from './schema.gen.ts';
 
 export const STATUSES = ['FAIL', 'WARN', 'INFO', 'PASS'] as const;
 export type CheckStatus = (typeof STATUSES)[number];
 
-/** spec.config after the host applied schema.json. */
-export interface KubeBenchConfig {
-  statuses: CheckStatus[];
-  severities: Record<CheckStatus, string>;
-  scoredOnly: boolean;
-  nodeHeader: string;
-  maxResults: number;
-}
-
-export const DEFAULT_CONFIG: Readonly<KubeBenchConfig> = Object.freeze({
-  statuses: ['FAIL', 'WARN'] as CheckStatus[],
-  severities: { FAIL: 'high', WARN: 'medium', INFO: 'info', PASS: 'info' },
-  scoredOnly: false,
-  nodeHeader: 'x-node-name',
-  maxResults: 5000,
-});
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type KubeBenchConfig = FromSchema<typeof configSchema>;
 
 export interface MapResult {
   drafts: ObservationDraft[];

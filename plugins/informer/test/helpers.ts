@@ -17,11 +17,23 @@ import type {
   Severity,
 } from 'zen-watcher/plugin-api';
 import { payloadError } from 'zen-watcher/plugin-api';
-import { fakeLeaderWork, type KitObservation, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import {
+  configFromSchema,
+  fakeLeaderWork,
+  type KitObservation,
+  loadTestPlugin,
+  type TestPlugin,
+} from 'zen-watcher/testkit';
+import type { InformerConfig } from '../config.ts';
+import schema from '../schema.json' with { type: 'json' };
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPO = join(PLUGIN_DIR, '..', '..');
 export const FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
+
+/** spec.config as the host hands it over (schema.json validated, defaults applied); throws where the host refuses. */
+export const configOf = (config: Record<string, unknown> = {}): InformerConfig =>
+  configFromSchema<InformerConfig>(schema, config);
 
 export function load(opts: { resolveGraceMs?: number } = {}): Promise<TestPlugin> {
   return loadTestPlugin(PLUGIN_DIR, opts);
@@ -125,14 +137,14 @@ export function view(o: {
   config?: Record<string, unknown>;
   informer?: IngesterView['informer'];
   generation?: number;
-}): IngesterView {
+}): IngesterView<InformerConfig> {
   return {
     namespace: o.namespace ?? 'zen-system',
     name: o.name ?? 'test',
     source: o.source ?? 'test',
     handler: 'informer',
     ingester: 'informer',
-    config: o.config ?? {},
+    config: configOf(o.config), // as the host hands it over: validated, defaults applied
     ...(o.informer ? { informer: o.informer } : {}),
     generation: o.generation ?? 1,
   };

@@ -4,11 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, compileConfig, watchTarget } from '../config.ts';
+import { ConfigError, compileConfig, type InformerConfig, watchTarget } from '../config.ts';
 import { mapObject, ObjectSkip, scopeOf } from '../map.ts';
-import { CONFIGMAPS, configMap, fixture, severityOf, view } from './helpers.ts';
+import { CONFIGMAPS, configMap, configOf, fixture, severityOf, view } from './helpers.ts';
 
-const map = (obj: unknown, config: Record<string, unknown>) => mapObject(obj, compileConfig(config), severityOf);
+const map = (obj: unknown, config: Record<string, unknown>) =>
+  mapObject(obj, compileConfig(configOf(config)), severityOf);
 
 const pod = {
   apiVersion: 'v1',
@@ -87,7 +88,7 @@ describe('object mode: one Observation per object', () => {
   test('apiVersion comes from the watched GVR when the object lacks it', () => {
     const r = mapObject(
       { kind: 'Thing', metadata: { name: 'x' } },
-      compileConfig({ defaults: { severity: 'low' } }),
+      compileConfig(configOf({ defaults: { severity: 'low' } })),
       severityOf,
       {
         apiVersion: 'example.com/v1',
@@ -389,9 +390,15 @@ describe('JSON documents in ConfigMaps', () => {
 });
 
 describe('config errors name the field', () => {
+  // compileConfig's own checks, behind the schema's: the values go in unvalidated, over the schema's defaults.
+  const unchecked = (config: Record<string, unknown>): InformerConfig => {
+    const d = configOf();
+    const fields = { ...d.fields, ...(config.fields as object | undefined) };
+    return { ...d, ...config, fields } as InformerConfig;
+  };
   const fails = (config: Record<string, unknown>, field: string, why: RegExp) =>
     assert.throws(
-      () => compileConfig(config),
+      () => compileConfig(unchecked(config)),
       (e: unknown) => e instanceof ConfigError && e.field === field && why.test(e.message),
       `${field}`,
     );

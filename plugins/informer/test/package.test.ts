@@ -10,10 +10,9 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import { packageIdentityTests, readPluginPackage } from '../../../test/support/plugin-package.ts';
-import { DEFAULT_CONFIG } from '../config.ts';
 import plugin, { PLUGIN_NAME } from '../index.ts';
 import { FIELD_PATH_PATTERN, ITEMS_PATH_PATTERN } from '../path.ts';
-import { load, PLUGIN_DIR, REPO } from './helpers.ts';
+import { configOf, load, PLUGIN_DIR, REPO } from './helpers.ts';
 
 const p = readPluginPackage(PLUGIN_DIR);
 const { schemaText } = p;
@@ -55,7 +54,7 @@ describe('package', () => {
     const validate = ajv.compile(schema);
     const config: Record<string, unknown> = {};
     assert.ok(validate(config), JSON.stringify(validate.errors));
-    assert.deepEqual(config, JSON.parse(JSON.stringify(DEFAULT_CONFIG)));
+    assert.deepEqual(config, configOf());
   });
 
   test('the schema checks paths with exactly the parser’s patterns', () => {

@@ -10,7 +10,7 @@ import type { ObservationDraft } from 'zen-watcher/plugin-api';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import { compileConfig } from '../config.ts';
 import { mapObject, ObjectSkip } from '../map.ts';
-import { load, sampleSpec, severityOf } from './helpers.ts';
+import { configOf, load, sampleSpec, severityOf } from './helpers.ts';
 
 const CONFIGS: Record<string, Record<string, unknown>> = {
   defaults: {},
@@ -131,7 +131,7 @@ function assertValidDraft(d: ObservationDraft) {
 
 describe('mapping never throws except ObjectSkip, and its drafts are valid', () => {
   for (const [label, config] of Object.entries(CONFIGS)) {
-    const cfg = compileConfig(config);
+    const cfg = compileConfig(configOf(config));
     test(label, () => {
       fc.assert(
         fc.property(anyValue, (obj) => {

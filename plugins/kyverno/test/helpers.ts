@@ -3,8 +3,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import { configFromSchema, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
 import { REPORT_KINDS } from '../kinds.ts';
+import type { KyvernoConfig } from '../map.ts';
+import schema from '../schema.json' with { type: 'json' };
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
@@ -12,6 +14,10 @@ export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
 export const INGESTER_NS = 'zen-system';
 
 export type Doc = Record<string, unknown>;
+
+/** spec.config as the host hands it over (schema.json validated, defaults applied); throws where the host refuses. */
+export const configOf = (config: Record<string, unknown> = {}): KyvernoConfig =>
+  configFromSchema<KyvernoConfig>(schema, config);
 
 export function load(opts: { resolveGraceMs?: number; now?: () => number } = {}): Promise<TestPlugin> {
   return loadTestPlugin(PLUGIN_DIR, opts);

@@ -17,6 +17,7 @@ import type {
 } from 'zen-watcher/plugin-api';
 import { fakeLeaderWork } from 'zen-watcher/testkit';
 import plugin from '../index.ts';
+import { configOf } from './helpers.ts';
 
 interface Line {
   level: string;
@@ -122,7 +123,7 @@ const view = (config: Record<string, unknown> = {}, name = 'kyverno'): IngesterV
   source: 'kyverno',
   handler: 'kyverno',
   ingester: 'informer',
-  config: { discoveryIntervalSeconds: 1, ...config },
+  config: configOf({ discoveryIntervalSeconds: 1, ...config }), // as the host hands it over
   generation: 1,
 });
 

@@ -12,8 +12,8 @@ import { CATEGORIES, SEVERITIES } from 'zen-watcher/plugin-api';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import { realFixturesDir } from '../../../test/support/fixtures.ts';
 import { REPORT_KINDS } from '../kinds.ts';
-import { DEFAULT_CONFIG, MAX_TITLE, mapReport, RESULTS, resolveConfig } from '../map.ts';
-import { clone, type Doc, INGESTER_NS, leading, OWN_FIXTURES, reportsIn } from './helpers.ts';
+import { type KyvernoConfig, MAX_TITLE, mapReport, RESULTS } from '../map.ts';
+import { clone, configOf, type Doc, INGESTER_NS, leading, OWN_FIXTURES, reportsIn } from './helpers.ts';
 
 let kit: TestPlugin;
 before(async () => {
@@ -145,7 +145,7 @@ const config = fc.record(
   { requiredKeys: [] },
 );
 
-function checkDrafts(obj: unknown, cfg: ReturnType<typeof resolveConfig>) {
+function checkDrafts(obj: unknown, cfg: KyvernoConfig) {
   for (const kind of REPORT_KINDS) {
     const m = mapReport(obj, kind, cfg);
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
@@ -173,14 +173,14 @@ function checkDrafts(obj: unknown, cfg: ReturnType<typeof resolveConfig>) {
 describe('property: mapping', () => {
   test('random values and random reports: mapReport never throws; drafts are well-formed', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), report), config, (obj, c) => checkDrafts(obj, resolveConfig(c))),
+      fc.property(fc.oneof(fc.anything(), report), config, (obj, c) => checkDrafts(obj, configOf(c))),
       { numRuns: RUNS * 4 },
     );
   });
 
   test('mutated fixture reports: mapReport never throws; drafts are well-formed', () => {
     fc.assert(
-      fc.property(mutated(bases()), (obj) => checkDrafts(obj, resolveConfig({}))),
+      fc.property(mutated(bases()), (obj) => checkDrafts(obj, configOf())),
       { numRuns: RUNS * 4 },
     );
   });
@@ -188,7 +188,7 @@ describe('property: mapping', () => {
   test('the pipeline accepts every draft (nothing dropped as invalid)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(report, mutated(bases())), async (obj) => {
-        const drafts = REPORT_KINDS.flatMap((k) => mapReport(obj, k, resolveConfig({}))?.drafts ?? []);
+        const drafts = REPORT_KINDS.flatMap((k) => mapReport(obj, k, configOf())?.drafts ?? []);
         if (drafts.length === 0) return;
         const { result } = await kit.process(drafts, { name: 'property', namespace: INGESTER_NS });
         assert.equal(result.dropped, 0, JSON.stringify(result));
@@ -212,13 +212,13 @@ describe('property: mapping', () => {
           r.scope.uid = a;
           for (const x of r.results) Object.assign(x, { timestamp: { seconds: s, nanos: 0 }, message: msg });
           const fp = (d: unknown) =>
-            mapReport(d, REPORT_KINDS[0]!, DEFAULT_CONFIG)!
+            mapReport(d, REPORT_KINDS[0]!, configOf())!
               .drafts.map((x) => x.fingerprint)
               .sort();
           assert.deepEqual(fp(r), fp(base));
           assert.equal(
-            mapReport(r, REPORT_KINDS[0]!, DEFAULT_CONFIG)!.scope,
-            mapReport(base, REPORT_KINDS[0]!, DEFAULT_CONFIG)!.scope,
+            mapReport(r, REPORT_KINDS[0]!, configOf())!.scope,
+            mapReport(base, REPORT_KINDS[0]!, configOf())!.scope,
           );
         },
       ),

@@ -9,7 +9,8 @@ import type {
   PluginApi,
 } from 'zen-watcher/plugin-api';
 import { fakeLeaderWork } from 'zen-watcher/testkit';
-import { clone, ownOne } from './helpers.ts';
+import type { TrivyConfig } from '../config.ts';
+import { clone, configOf, ownOne } from './helpers.ts';
 
 export interface Informer {
   options: InformerOptions;
@@ -20,11 +21,11 @@ export type Call =
   | { type: 'scopes'; ingester: string; live: string[] };
 
 export interface Fake {
-  api: PluginApi;
+  api: PluginApi<TrivyConfig>;
   informers: Informer[];
   open: (resource?: string) => Informer[];
   calls: Call[];
-  views: IngesterView[];
+  views: IngesterView<TrivyConfig>[];
   served: Set<string>;
   discoveryFails: { n: number };
   reconcileFails: { n: number };
@@ -37,7 +38,7 @@ export interface Fake {
 export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs?: number } = {}): Fake {
   const informers: Informer[] = [];
   const calls: Call[] = [];
-  const views: IngesterView[] = [];
+  const views: IngesterView<TrivyConfig>[] = [];
   const served = new Set(['vulnerabilityreports', 'configauditreports', 'exposedsecretreports']);
   const discoveryFails = { n: 0 };
   const reconcileFails = { n: 0 };
@@ -55,7 +56,7 @@ export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs
   const zero = { created: 0, duplicates: 0, filtered: 0, dropped: 0, missing: 0, resolved: 0, reactivated: 0 };
   const api = {
     // Plugin API 1.2.0: the host's own per-Ingester runner, on this fake's hooks.
-    leaderWork: (work: Parameters<PluginApi['leaderWork']>[0]) =>
+    leaderWork: (work: Parameters<PluginApi<TrivyConfig>['leaderWork']>[0]) =>
       fakeLeaderWork(api, {
         retryInitialMs: opts.retryInitialMs ?? 1000,
         ...(opts.retryMaxMs !== undefined ? { retryMaxMs: opts.retryMaxMs } : {}),
@@ -126,7 +127,7 @@ export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs
     },
     payloadError: () => new Error('unused'),
     severityOf: () => undefined,
-  } as unknown as PluginApi;
+  } as unknown as PluginApi<TrivyConfig>;
   const open = (resource?: string) =>
     informers.filter((i) => !i.options.signal.aborted && (resource === undefined || i.options.resource === resource));
   return {
@@ -147,15 +148,15 @@ export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs
 export function view(
   name: string,
   config: Record<string, unknown> = {},
-  extra: Partial<IngesterView> = {},
-): IngesterView {
+  extra: Partial<IngesterView<TrivyConfig>> = {},
+): IngesterView<TrivyConfig> {
   return {
     namespace: 'zen-system',
     name,
     source: 'trivy',
     handler: 'trivy',
     ingester: 'informer',
-    config,
+    config: configOf(config), // as the host hands it over: validated, defaults applied
     generation: 1,
     ...extra,
   };

@@ -5,13 +5,19 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import type { ObservationDraft } from 'zen-watcher/plugin-api';
-import { type KitObservation, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import { configFromSchema, type KitObservation, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import type { TrivyConfig } from '../config.ts';
+import schema from '../schema.json' with { type: 'json' };
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
 /** A fixed start time; tests move `clock.t` to pass the resolve grace period. */
 export const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 export const INGESTER_NS = 'zen-system';
+
+/** spec.config as the host hands it over (schema.json validated, defaults applied); throws where the host refuses. */
+export const configOf = (config: Record<string, unknown> = {}): TrivyConfig =>
+  configFromSchema<TrivyConfig>(schema, config);
 
 export type Report = Record<string, unknown> & {
   kind?: string;

@@ -1,17 +1,17 @@
 /** The pure mapping (map.ts, identity.ts, config.ts) on the plugin's own fixtures and hand-made edge cases. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_CONFIG, resolveConfig, severityOf } from '../config.ts';
+import { severityOf } from '../config.ts';
 import { identityOf } from '../identity.ts';
 import { reportKind } from '../kinds.ts';
 import { imageOf, type MapOutcome, mapReport } from '../map.ts';
-import { clone, own, ownOne, type Report, vulnFingerprint } from './helpers.ts';
+import { clone, configOf, own, ownOne, type Report, vulnFingerprint } from './helpers.ts';
 
 const VULN = reportKind('VulnerabilityReport')!;
 const CVR = reportKind('ClusterVulnerabilityReport')!;
 const CAR = reportKind('ConfigAuditReport')!;
 const CCAR = reportKind('ClusterConfigAuditReport')!;
-const cfg = (c: Record<string, unknown> = {}) => resolveConfig(c);
+const cfg = configOf;
 
 function mapped(out: MapOutcome) {
   assert.equal(out.kind, 'mapped', JSON.stringify(out));
@@ -41,26 +41,26 @@ describe('severity', () => {
 });
 
 describe('config', () => {
-  test('defaults, and lenient resolution of bad values', () => {
-    assert.deepEqual(resolveConfig(undefined), { ...DEFAULT_CONFIG });
-    assert.deepEqual(
-      resolveConfig({
-        reportKinds: ['Nope', 'ConfigAuditReport', 'ConfigAuditReport', 3],
-        minSeverity: 'HIGH',
-        ignoreUnfixed: 'yes',
-        namespaces: ['a', '', 'a', 1],
-        maxFindingsPerReport: 0,
-      }),
-      {
-        reportKinds: ['ConfigAuditReport'],
-        minSeverity: 'high',
-        ignoreUnfixed: false,
-        namespaces: ['a'],
-        maxFindingsPerReport: 1000,
-      },
-    );
-    assert.equal(resolveConfig({ minSeverity: 'UNKNOWN' }).minSeverity, 'info');
-    assert.deepEqual(resolveConfig({ reportKinds: [] }).reportKinds, ['VulnerabilityReport']);
+  test("the schema's defaults, as the host applies them; what the host refuses never reaches the plugin", () => {
+    assert.deepEqual(configOf(), {
+      reportKinds: ['VulnerabilityReport'],
+      minSeverity: 'info',
+      ignoreUnfixed: false,
+      namespaces: [],
+      maxFindingsPerReport: 1000,
+    });
+    for (const bad of [
+      { reportKinds: ['Nope'] },
+      { reportKinds: [] },
+      { minSeverity: 'SEVERE' },
+      { ignoreUnfixed: 'yes' },
+      { namespaces: ['a', ''] },
+      { maxFindingsPerReport: 0 },
+    ])
+      assert.throws(() => configOf(bad), /spec\.config/, JSON.stringify(bad));
+    // Trivy's UNKNOWN and any case are accepted: the shared minSeverity plus Trivy's name for info.
+    assert.equal(severityOf(configOf({ minSeverity: 'UNKNOWN' }).minSeverity).severity, 'info');
+    assert.equal(severityOf(configOf({ minSeverity: 'HIGH' }).minSeverity).severity, 'high');
   });
 });
 

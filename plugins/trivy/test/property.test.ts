@@ -8,12 +8,11 @@ import { basename } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { listFiles, realFixturesDir } from '../../../test/support/fixtures.ts';
-import { resolveConfig } from '../config.ts';
 import { TrivyController } from '../controller.ts';
 import { REPORT_KINDS, reportKind } from '../kinds.ts';
 import { mapReport } from '../map.ts';
 import { fake, settle, term, view } from './fake-api.ts';
-import { ALL_KINDS, clone, INGESTER_NS, type Kit, load, own, type Report, readReports } from './helpers.ts';
+import { ALL_KINDS, clone, configOf, INGESTER_NS, type Kit, load, own, type Report, readReports } from './helpers.ts';
 
 const SEVERITIES = new Set(['critical', 'high', 'medium', 'low', 'info']);
 
@@ -111,7 +110,7 @@ describe('property: mapReport', () => {
   test('never throws on arbitrary values; results are well-formed', () => {
     fc.assert(
       fc.property(fc.anything({ maxDepth: 4 }), kindArb, config, (obj, kind, c) => {
-        const out = mapReport(obj, kind, resolveConfig(c));
+        const out = mapReport(obj, kind, configOf(c));
         assert.ok(['mapped', 'ignored', 'unusable'].includes(out.kind));
       }),
       { numRuns: 500 },
@@ -123,7 +122,7 @@ describe('property: mapReport', () => {
       fc.asyncProperty(seedArb, fc.array(mutation, { maxLength: 6 }), config, async (seed, muts, c) => {
         const obj = mutate(seed, muts);
         const kind = reportKind(String(seed.kind)) ?? REPORT_KINDS[0]!;
-        const out = mapReport(obj, kind, resolveConfig(c));
+        const out = mapReport(obj, kind, configOf(c));
         if (out.kind !== 'mapped') return;
         const fps = out.drafts.map((d) => d.fingerprint);
         assert.equal(new Set(fps).size, fps.length, 'unique fingerprints within a report');
@@ -133,7 +132,7 @@ describe('property: mapReport', () => {
           assert.ok(d.title.trim().length > 0);
           assert.ok(typeof d.fingerprint === 'string' && d.fingerprint.length > 0);
         }
-        assert.ok(out.drafts.length <= resolveConfig(c).maxFindingsPerReport);
+        assert.ok(out.drafts.length <= configOf(c).maxFindingsPerReport);
         const { result } = await k.kit.process(out.drafts, { namespace: INGESTER_NS, name: 'property' });
         assert.equal(result.dropped, 0, 'no draft refused by the pipeline');
       }),

@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { listFiles, requireRealFixtures } from '../../../test/support/fixtures.ts';
-import { DEFAULT_CONFIG, resolveConfig } from '../config.ts';
 import { reportKind } from '../kinds.ts';
 import { mapReport } from '../map.ts';
 import {
   ALL_KINDS,
   active,
   byName,
+  configOf,
   expectedName,
   INGESTER_NS,
   load,
@@ -109,7 +109,7 @@ test('real Trivy fixtures: mapping details (lenient parsing, bounded details)', 
   const dir = requireRealFixtures(t, 'trivy');
   if (!dir) return;
   const one = (file: string) => readReports(join(dir, file))[0]!;
-  const cfg = resolveConfig({ reportKinds: ALL_KINDS });
+  const cfg = configOf({ reportKinds: ALL_KINDS });
 
   await t.test('nginx docs: fixedVersion "" and title "" are findings; image and score in details', () => {
     const out = mapReport(
@@ -206,7 +206,7 @@ test('real Trivy fixtures: the default config watches VulnerabilityReports only'
       kit.informers().map((i) => i.options.resource),
       ['vulnerabilityreports'],
     );
-    assert.deepEqual(DEFAULT_CONFIG.reportKinds, ['VulnerabilityReport']);
+    assert.deepEqual(configOf().reportKinds, ['VulnerabilityReport']);
     let expected = 0;
     for (const file of reportFiles(dir)) {
       for (const r of readReports(file)) {
@@ -232,7 +232,7 @@ test('real Trivy fixtures: minSeverity, ignoreUnfixed and namespaces', async (t)
   const count = (config: Record<string, unknown>, pick: (r: Report) => boolean = () => true) =>
     all
       .filter(pick)
-      .map((r) => mapReport(r, reportKind(r.kind!)!, resolveConfig({ reportKinds: ALL_KINDS, ...config })))
+      .map((r) => mapReport(r, reportKind(r.kind!)!, configOf({ reportKinds: ALL_KINDS, ...config })))
       .reduce((n, o) => n + (o.kind === 'mapped' ? o.drafts.length : 0), 0);
   const coredns27 = (r: Report) => vulnerabilities(r).length === 27;
 
@@ -256,7 +256,7 @@ test('real Trivy fixtures: minSeverity, ignoreUnfixed and namespaces', async (t)
   await t.test('ignoreUnfixed: only the nginx libwebp6 finding has no fixedVersion', () => {
     assert.equal(count({ ignoreUnfixed: true }), 75);
     const nginx = all.find((r) => r.metadata?.name === 'replicaset-nginx-6d4cf56db6-nginx')!;
-    const out = mapReport(nginx, reportKind('VulnerabilityReport')!, resolveConfig({ ignoreUnfixed: true }));
+    const out = mapReport(nginx, reportKind('VulnerabilityReport')!, configOf({ ignoreUnfixed: true }));
     assert.equal(out.kind, 'mapped');
     if (out.kind !== 'mapped') return;
     assert.deepEqual(
@@ -271,7 +271,7 @@ test('real Trivy fixtures: minSeverity, ignoreUnfixed and namespaces', async (t)
     assert.equal(count({ namespaces: ['default'] }), 2 + 13 + 2 + 2 + 14 + 15);
     assert.equal(count({ namespaces: ['nowhere'] }), 15);
     const nginx = all.find((r) => r.metadata?.name === 'replicaset-nginx-6d4cf56db6-nginx')!;
-    assert.deepEqual(mapReport(nginx, reportKind('VulnerabilityReport')!, resolveConfig({ namespaces: ['x'] })), {
+    assert.deepEqual(mapReport(nginx, reportKind('VulnerabilityReport')!, configOf({ namespaces: ['x'] })), {
       kind: 'ignored',
       key: 'default/replicaset-nginx-6d4cf56db6-nginx',
       reason: 'namespace_not_allowed',

@@ -1,7 +1,12 @@
 /** certificate.ts on its own: expiry bands and their boundaries, Ready=False, stable fingerprints. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { bandOf, type Certificate, DAY_MS, DEFAULT_CONFIG, evaluate, scopeOf } from '../certificate.ts';
+import { configFromSchema } from 'zen-watcher/testkit';
+import { bandOf, type CertExpiryConfig, type Certificate, DAY_MS, evaluate, scopeOf } from '../certificate.ts';
+import schema from '../schema.json' with { type: 'json' };
+
+/** spec.config as the host hands it over: validated against schema.json, defaults applied. */
+const DEFAULT_CONFIG = configFromSchema<CertExpiryConfig>(schema);
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const at = (days: number) => new Date(NOW + days * DAY_MS).toISOString();

@@ -2,10 +2,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ZwError } from 'zen-watcher/plugin-api';
-import { DEFAULT_CONFIG, type KubeBenchConfig, mapReport, nodeOf } from '../map.ts';
+import { configFromSchema } from 'zen-watcher/testkit';
+import { type KubeBenchConfig, mapReport, nodeOf } from '../map.ts';
+import schema from '../schema.json' with { type: 'json' };
 import { fixture } from './helpers.ts';
 
-const config = (over: Partial<KubeBenchConfig> = {}): KubeBenchConfig => ({ ...DEFAULT_CONFIG, ...over });
+/** spec.config as the host hands it over: validated against schema.json, defaults applied. */
+const config = (over: Partial<KubeBenchConfig> = {}): KubeBenchConfig =>
+  configFromSchema<KubeBenchConfig>(schema, over);
 
 function refused(body: unknown, field: string, cfg = config()) {
   assert.throws(
@@ -69,7 +73,7 @@ describe('kube-bench reports', () => {
     assert.equal(mapReport(body, config({ scoredOnly: true })).drafts.length, 2, 'the manual WARN is left out');
     const all = mapReport(body, config({ statuses: ['FAIL', 'WARN', 'INFO', 'PASS'] }));
     assert.equal(all.drafts.length, 5);
-    const critical = mapReport(body, config({ severities: { ...DEFAULT_CONFIG.severities, FAIL: 'critical' } }));
+    const critical = mapReport(body, config({ severities: { ...config().severities, FAIL: 'critical' } }));
     assert.equal(critical.drafts[0]?.severity, 'critical');
   });
 
