@@ -26,14 +26,6 @@ import type { configSchema } from './schema.gen.ts';
 /** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
 export type FalcoConfig = FromSchema<typeof configSchema>;
 
-export const DEFAULT_CONFIG: Readonly<FalcoConfig> = Object.freeze({
-  minPriority: 'debug',
-  dropInternal: true,
-  maxOutputFields: 32,
-  maxValueLength: 256,
-  maxAlerts: 1000,
-});
-
 /** Falco priorities, most to least severe (falco_common.cpp priority_names), with the Observation severity. */
 export const PRIORITIES = [
   ['emergency', 'critical'],

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Observation } from 'zen-watcher/plugin-api';
-import { loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import { configFromSchema, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import type { FalcoConfig } from '../map.ts';
+import schema from '../schema.json' with { type: 'json' };
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
@@ -11,6 +13,11 @@ export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
 export const NOW = Date.parse('2025-06-01T12:00:00.000Z');
 /** The namespace of the test Ingester (Observations without a resource namespace land here). */
 export const INGESTER_NS = 'zen-system';
+
+/** spec.config as the host hands it over (schema.json validated, defaults applied); throws where the host refuses. */
+export const configOf = (config: Record<string, unknown> = {}): FalcoConfig =>
+  configFromSchema<FalcoConfig>(schema, config);
+export const DEFAULT_CONFIG = configOf();
 
 export function load(): Promise<TestPlugin> {
   return loadTestPlugin(PLUGIN_DIR, { now: () => NOW });

@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import { isZwError, type ObservationDraft, type ZwError } from 'zen-watcher/plugin-api';
 import type { TestPlugin } from 'zen-watcher/testkit';
 import {
-  DEFAULT_CONFIG,
   eventTypeOf,
   fingerprintOf,
   fingerprintOfAuditRequest,
@@ -16,7 +15,7 @@ import {
   parseK8sUri,
   parseTime,
 } from '../map.ts';
-import { INGESTER_NS, inOrder, load, own } from './helpers.ts';
+import { DEFAULT_CONFIG, INGESTER_NS, inOrder, load, own } from './helpers.ts';
 
 let kit: TestPlugin;
 before(async () => {
