@@ -493,7 +493,10 @@ export function configFromSchema<Config = Readonly<Record<string, unknown>>>(
   config: unknown = {},
 ): Config {
   let validate = compiledSchemas.get(schema);
-  if (!validate) compiledSchemas.set(schema, (validate = createAjv().compile(schema)));
+  if (!validate) {
+    validate = createAjv().compile(schema);
+    compiledSchemas.set(schema, validate);
+  }
   const copy = structuredClone(config ?? {});
   if (!validate(copy)) {
     const detail = ajvErrorsToFieldErrors(validate.errors, 'spec.config')
