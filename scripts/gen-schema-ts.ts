@@ -2,7 +2,9 @@
  * Writes `schema.gen.ts` next to every plugin's `schema.json` (plugins/*, examples/plugins/*): the same schema as a
  * TypeScript literal (`as const`), so a plugin derives its `Config` type from it (json-schema-to-ts `FromSchema`)
  * and `definePlugin<Config>` cannot drift from what the host validates. schema.json stays the one source (the
- * loader reads it before any plugin code runs). `--check` (npm run lint) fails when a generated file is stale.
+ * loader reads it before any plugin code runs); the generated files are not committed (.gitignore): `npm ci`
+ * (prepare) and `npm run typecheck` write them, so types are always those of the current schema.json. They are
+ * type-only: `import type` is erased, nothing reads them at run time. `--check` exits 1 when one is stale.
  *
  *   node scripts/gen-schema-ts.ts [--check]
  */
@@ -24,6 +26,7 @@ export function schemaModule(schemaJson: string): string {
 
 let stale = 0;
 for (const parent of ['plugins', 'examples/plugins']) {
+  if (!existsSync(join(ROOT, parent))) continue;
   for (const name of readdirSync(join(ROOT, parent))) {
     const dir = join(ROOT, parent, name);
     const json = join(dir, 'schema.json');
