@@ -134,7 +134,7 @@ describe('a webhook plugin from the scaffold', () => {
       ['acme-findings-js: low From JS', 'acme-findings: critical Public bucket'],
     );
     assert.equal(titles.filter((t) => t.startsWith('kube-bench: high 4.')).length, 2);
-    assert.equal(byName.get('kube-bench')?.version, '1.0.0');
+    assert.equal(byName.get('kube-bench')?.version, '1.1.0');
     assert.equal(readJson<{ version: string }>(join(dir, 'package.json')).version, '0.1.0');
   });
 });
