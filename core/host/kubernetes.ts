@@ -5,11 +5,11 @@
  *
  * Leader work hangs off the term's AbortSignal: informers the plugins start in onBecomeLeader, the GC loop, and the
  * status writer all stop when it fires. Every leader-only write asks `canActAsLeader()` first (DESIGN §7).
+ * The election itself (Lease lock, elector, Lease watch) is in kube-election.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { V1LeaseSpec } from '@kubernetes/client-node';
 import type { LeaderTerm } from '../api/index.ts';
 import { ZwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
@@ -17,16 +17,7 @@ import { createKubeDestinations } from '../destinations/kube-feed.ts';
 import { startGcLoop } from '../gc/index.ts';
 import { createKubeApi, type KubeApi } from '../kube/api.ts';
 import { checkReachable, loadKubeConfig } from '../kube/client.ts';
-import { createInformer } from '../kube/informer.ts';
-import {
-  createLeaderElector,
-  type LeaderElector,
-  LeaderStopDeadlineError,
-  LeaseLock,
-  leaseRequestTimeoutMs,
-  leaseSpecToRecord,
-  rawRecord,
-} from '../leader/index.ts';
+import type { LeaderElector } from '../leader/index.ts';
 import { shardWork } from '../shard/context.ts';
 import { ShardCoordinator } from '../shard/coordinator.ts';
 import { ShardHub } from '../shard/hub.ts';
@@ -37,6 +28,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { createIngesterWatch, INGESTER_GVR } from './ingester-watch.ts';
 import { kubeSecretCredentials } from './kube-credentials.ts';
+import { startKubeElection } from './kube-election.ts';
 import { kubeObservationIndex } from './kube-index.ts';
 import { createPluginKube, informerMetrics } from './plugin-kube.ts';
 import type { LeadershipCallbacks, ModeRuntime } from './runtime.ts';
@@ -166,95 +158,43 @@ export async function createKubernetesRuntime(
         shard.attach(coordinator);
         coordinator.start();
       }
-      const lock = new LeaseLock({
-        kubeConfig: kc,
-        namespace: leaseNamespace,
-        name: env.leaderElectionId,
-        identity,
-        requestTimeoutMs: leaseRequestTimeoutMs(env.renewDeadlineMs),
-      });
-      const lease = lock.describe();
-      elector = createLeaderElector({
-        lock,
-        leaseDurationMs: env.leaseDurationMs,
-        renewDeadlineMs: env.renewDeadlineMs,
-        retryPeriodMs: env.retryPeriodMs,
-        log,
-        metrics: {
-          leaderOn: () => metrics.leader.set({ lease }, 1),
-          leaderOff: () => metrics.leader.set({ lease }, 0),
-          transition: () => metrics.leaderTransitions.inc({ lease }),
-          renewLatency: (_l, s) => metrics.leaderRenewDuration.observe({ lease }, s),
-          slowPath: () => metrics.leaderSlowPath.inc({ lease }),
-          failover: (_l, seconds, previous) => metrics.leaderFailover.observe({ lease, previous }, seconds),
-        },
-        callbacks: {
-          onStartedLeading: async (info) => {
-            term = { info, callbacks };
-            // Sharded, the cache follows the shard epochs instead (above).
-            if (!shard) index.cacheFor(info.signal);
-            void startGcLoop({
-              api,
-              namespaces: watched.length ? watched : 'all',
-              defaultTtlSeconds: env.defaultTtlSeconds,
-              intervalMs: env.gcIntervalSeconds * 1000,
-              canAct: canActAsLeader,
-              signal: info.signal,
-              log: log.child({ component: 'gc' }),
-              metrics: {
-                run: (r, seconds) => {
-                  metrics.gcRuns.inc({ stopped: r.stopped });
-                  metrics.gcDuration.observe(seconds);
-                  metrics.gcDeleted.inc({ reason: 'ttl' }, r.deleted);
-                },
-              },
-            });
-            ingesterWatch.syncStatus();
-            await callbacks.started(info);
-          },
-          onStoppedLeading: async () => {
-            const t = term;
-            term = undefined;
-            if (t) await t.callbacks.stopped(t.info);
-          },
-          onNewLeader: (holder) => {
-            metrics.leaderInfo.reset();
-            metrics.leaderInfo.set({ lease, holder }, 1);
-            log.info({ leader: holder, lease }, `leader is now ${holder}`);
-          },
-        },
-      });
-      metrics.leader.set({ lease }, 0);
-      // Followers watch the Lease and hand every record they see to the elector: a release (graceful shutdown) is
-      // taken at once, and a crashed leader's lease is timed from its last renewal as seen here, with the next
-      // attempt scheduled at its expiry — instead of after client-go's jittered polling (ADR 0010).
-      const observeLease = (l: { spec?: V1LeaseSpec }): void => {
-        const spec = l.spec ?? {};
-        elector?.observe(leaseSpecToRecord(spec), rawRecord(spec));
-      };
-      void createInformer<{ spec?: V1LeaseSpec }>(
+      ({ elector, run } = startKubeElection({
         kc,
-        {
-          group: 'coordination.k8s.io',
-          version: 'v1',
-          resource: 'leases',
-          namespace: leaseNamespace,
-          fieldSelector: `metadata.name=${env.leaderElectionId}`,
-          signal: stop.signal,
+        env,
+        log,
+        metrics,
+        leaseNamespace,
+        identity,
+        signal: stop.signal,
+        onStartedLeading: async (info) => {
+          term = { info, callbacks };
+          // Sharded, the cache follows the shard epochs instead (above).
+          if (!shard) index.cacheFor(info.signal);
+          void startGcLoop({
+            api,
+            namespaces: watched.length ? watched : 'all',
+            defaultTtlSeconds: env.defaultTtlSeconds,
+            intervalMs: env.gcIntervalSeconds * 1000,
+            canAct: canActAsLeader,
+            signal: info.signal,
+            log: log.child({ component: 'gc' }),
+            metrics: {
+              run: (r, seconds) => {
+                metrics.gcRuns.inc({ stopped: r.stopped });
+                metrics.gcDuration.observe(seconds);
+                metrics.gcDeleted.inc({ reason: 'ttl' }, r.deleted);
+              },
+            },
+          });
+          ingesterWatch.syncStatus();
+          await callbacks.started(info);
         },
-        { add: observeLease, update: observeLease },
-        { log: log.child({ component: 'lease-watch' }) },
-      ).catch((err) =>
-        log.warn({ err: (err as Error).message }, 'Lease watch stopped; handover falls back to the retry period'),
-      );
-      run = elector.run(stop.signal).catch((err: Error) => {
-        if (err instanceof LeaderStopDeadlineError) {
-          // A tap did not stop leader work in time: only exiting guarantees no leader-only write (no fencing).
-          log.fatal({ err: err.message }, 'leader work did not stop within the renew deadline; exiting');
-          process.exit(1);
-        }
-        log.error({ err: err.message }, 'leader election stopped');
-      });
+        onStoppedLeading: async () => {
+          const t = term;
+          term = undefined;
+          if (t) await t.callbacks.stopped(t.info);
+        },
+      }));
     },
     canActAsLeader,
     live: () => elector?.healthy(env.renewDeadlineMs) ?? { ok: true },
