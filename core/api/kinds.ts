@@ -120,9 +120,21 @@ export function builtinKind(group: string, resource: string): string | undefined
  * removed one (`deployments` → apps/v1, not extensions), the core group over events.k8s.io (`events` → v1 Event).
  */
 export function builtinResource(resource: string): { apiVersion: string; kind: string } | undefined {
+  const found = byResource().get(resource);
+  return found ? { ...found } : undefined;
+}
+
+let resources: Map<string, { apiVersion: string; kind: string }> | undefined;
+/** Plural → the first served group's apiVersion and kind, built once (it is looked up for every Falco alert). */
+function byResource(): Map<string, { apiVersion: string; kind: string }> {
+  if (resources) return resources;
+  resources = new Map();
   for (const [group, table] of Object.entries(BUILTIN_KINDS)) {
-    if (group === 'extensions' || !Object.hasOwn(table.kinds, resource)) continue;
-    return { apiVersion: group ? `${group}/${table.version}` : table.version, kind: table.kinds[resource]! };
+    if (group === 'extensions') continue;
+    for (const [resource, kind] of Object.entries(table.kinds)) {
+      if (!resources.has(resource))
+        resources.set(resource, { apiVersion: group ? `${group}/${table.version}` : table.version, kind });
+    }
   }
-  return undefined;
+  return resources;
 }

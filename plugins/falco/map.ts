@@ -411,7 +411,11 @@ export function detailsOf(alert: FalcoAlert, config: FalcoConfig): Record<string
   if (repo) container.image = truncate(tag ? `${repo}:${tag}` : repo, max);
   if (Object.keys(container).length > 0) details.container = container;
 
-  const keys = Object.keys(fields).sort((a, b) => groupOf(a) - groupOf(b) || (a < b ? -1 : a > b ? 1 : 0));
+  // Group of each key computed once, not in every comparison.
+  const keys = Object.keys(fields)
+    .map((k) => [groupOf(k), k] as const)
+    .sort(([ga, a], [gb, b]) => ga - gb || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, k]) => k);
   const kept: Record<string, unknown> = {};
   let count = 0;
   let omitted = 0;
