@@ -92,8 +92,24 @@ export function runCli(
   });
 }
 
-export async function startHostProcess(env: Record<string, string>, timeoutMs = 20_000): Promise<HostProcess> {
-  const child = spawn(process.execPath, [join(REPO, 'core/cli/main.ts'), 'run'], {
+/**
+ * The node arguments of `npm start` (package.json: `exec node <args> run`), with the script's path made absolute:
+ * what the benchmarks run, so their figures are those of `npm start`.
+ */
+export function npmStartArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const m = /^exec node (.+) run$/.exec(pkg.scripts.start);
+  if (!m) throw new Error(`package.json start script is not 'exec node … run': ${pkg.scripts.start}`);
+  return m[1]!.split(/\s+/).map((a) => (a.startsWith('-') ? a : join(REPO, a)));
+}
+
+export async function startHostProcess(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  opts: { asNpmStart?: boolean } = {},
+): Promise<HostProcess> {
+  const entry = opts.asNpmStart ? npmStartArgs() : [join(REPO, 'core/cli/main.ts')];
+  const child = spawn(process.execPath, [...entry, 'run'], {
     env: { ...process.env, ZEN_MODE: 'standalone', PORT: '0', ZEN_LISTEN_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

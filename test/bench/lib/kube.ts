@@ -129,6 +129,7 @@ export async function startReplica(k: KubeBench, o: ReplicaOptions): Promise<Zen
       ...o.env,
     },
     60_000,
+    { asNpmStart: true }, // bin/zen-watcher.js with the start script's V8 flags, as `npm start` and the image
   );
   return withCleanup(Object.assign(p, { dataDir }), dataDir);
 }

@@ -1,6 +1,7 @@
 /**
- * Processes the benchmarks run: zen-watcher as a real child process (test/support startHostProcess, exactly what
- * `npm start` runs), the bare node:http baseline, and helpers to read what they expose (/metrics, RSS, profiles).
+ * Processes the benchmarks run: zen-watcher as a real child process (test/support startHostProcess with the entry
+ * point and V8 flags of `npm start`, exactly what `npm start` runs), the bare node:http baseline, and helpers to
+ * read what they expose (/metrics, RSS, profiles).
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -87,6 +88,7 @@ export async function startZenStandalone(o: ZenOptions = {}): Promise<Zen> {
       ...o.env,
     },
     60_000,
+    { asNpmStart: true }, // bin/zen-watcher.js with the start script's V8 flags, as `npm start` and the image
   );
   await waitReady(p.url);
   return withCleanup(Object.assign(p, { dataDir }), dataDir, configDir);
