@@ -6,11 +6,12 @@ import type { IngesterView } from './types.ts';
 
 /** JSON with object keys sorted at every level (undefined members dropped), so equal content hashes equally. */
 export function canonicalJson(value: unknown): string {
-  // Hot path (every finding is hashed with it): no intermediate arrays of entries; the output is the same.
+  // Hot path (every finding is hashed with it, audit details are large): no intermediate arrays of entries,
+  // strings and numbers written without a recursive call, quoted keys reused. The output is the same, byte for byte.
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + member(value[i]);
     return `${out}]`;
   }
   const obj = value as Record<string, unknown>;
@@ -20,10 +21,26 @@ export function canonicalJson(value: unknown): string {
   for (const k of keys) {
     const v = obj[k];
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    out += `${first ? '' : ','}${quotedKey(k)}:${member(v)}`;
     first = false;
   }
   return `${out}}`;
+}
+
+function member(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v);
+}
+
+/** Object keys repeat across findings (field names): quote each once. Bounded: cleared past 4,096 keys. */
+const QUOTED = new Map<string, string>();
+function quotedKey(k: string): string {
+  let q = QUOTED.get(k);
+  if (q === undefined) {
+    if (QUOTED.size >= 4096) QUOTED.clear();
+    q = JSON.stringify(k);
+    if (k.length <= 64) QUOTED.set(k, q);
+  }
+  return q;
 }
 
 /** The message of anything thrown, for a log line: `err.message` for errors, `String(err)` otherwise. */
