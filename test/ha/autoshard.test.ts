@@ -53,6 +53,7 @@ interface Trace {
 interface ObsItem {
   metadata: { name: string; namespace: string; annotations?: Record<string, string> };
   spec: { source: string; fingerprint: string; resource?: { namespace?: string } };
+  status?: { phase?: string };
 }
 
 const owned = async (r: Replica) => {
@@ -110,7 +111,8 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Trace);
 
-  /** Creates one report per namespace and feeds the oracle; returns the keys that must exist. */
+  const made: ReportHistory[] = [];
+  /** Creates one report per namespace and feeds the oracle. */
   const reports = async (findings: number[]) => {
     for (const ns of NAMESPACES) {
       const id = nextId++;
@@ -127,6 +129,7 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
       const step = { op: 'create' as const, t0, t1: Date.now(), findings, obj };
       h.steps.push(step);
       await oracle.apply(h, step);
+      made.push(h);
     }
   };
   const observations = async () =>
@@ -145,7 +148,17 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
     const keys = items.map((o) => key(o.spec.source, o.spec.fingerprint));
     assert.equal(new Set(keys).size, keys.length, 'no fingerprint twice');
     assert.deepEqual(new Set(keys), new Set(want.keys()), 'exactly the expected Observations');
-    return items;
+    // Resolution is by each unit's owner only: a replica that saw another unit's findings as gone (its informers do
+    // not see those reports) would resolve them within the 2 s grace period plus a tick.
+    await waitFor(
+      'every Observation in its expected phase',
+      async () => {
+        const now = await observations();
+        return now.every((o) => (o.status?.phase ?? 'Active') === want.get(key(o.spec.source, o.spec.fingerprint)));
+      },
+      30_000,
+    );
+    return observations();
   };
 
   before(async () => {
@@ -247,6 +260,26 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
       for (const r of replicas)
         created += counter(await scrape(r), 'zen_watcher_observations_created_total', /source="trivy"/);
       assert.equal(created, items.length, 'creates across replicas = Observations (nothing written twice)');
+      // Each replica holds the objects of its units only: 12 namespaces with reports, split without overlap.
+      let units = 0;
+      for (const r of replicas) units += counter(await scrape(r), 'zen_watcher_shard_units_owned');
+      assert.equal(units, NAMESPACES.length, 'units held across replicas = namespaces with reports');
+    }));
+
+  test('findings stay Active past the grace period on every replica; a deleted report is resolved by its owner', () =>
+    guard(async () => {
+      // Past ZEN_RESOLVE_AFTER_SECONDS (2 s) and a resolve tick (1 s) on every replica.
+      await new Promise((r) => setTimeout(r, 4000));
+      const victim = made[made.length - 1]!;
+      const t0 = Date.now();
+      await api.delete({ ...source.gvr, namespace: victim.namespace, name: victim.name });
+      const step = { op: 'delete' as const, t0, t1: Date.now(), findings: [], obj: victim.steps[0]!.obj };
+      victim.steps.push(step);
+      await oracle.apply(victim, step);
+      const items = await expectAll('the deleted report’s findings Resolved, every other one Active');
+      const resolved = items.filter((o) => o.status?.phase === 'Resolved');
+      assert.ok(resolved.length > 0, 'the deleted report had findings');
+      assert.ok(resolved.every((o) => o.spec.resource?.namespace === victim.namespace));
     }));
 
   test('a graceful stop hands the stopping replica’s slots to the others at once', () =>
