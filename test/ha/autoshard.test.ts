@@ -61,8 +61,15 @@ const owned = async (r: Replica) => {
   return text === undefined ? undefined : counter(text, 'zen_watcher_shard_slots_owned');
 };
 
-/** Per slot, the hold intervals [from, to) of each identity (open ones end at `now`). */
-function holds(trace: Trace[], now: number): Map<number, { identity: string; from: number; to: number }[]> {
+/**
+ * Per slot, the hold intervals [from, to) of each identity. Open ones end when their process was killed (`killed`:
+ * identity → time of the kill; a killed process writes no release) or else at `now`.
+ */
+function holds(
+  trace: Trace[],
+  now: number,
+  killed: ReadonlyMap<string, number> = new Map(),
+): Map<number, { identity: string; from: number; to: number }[]> {
   const out = new Map<number, { identity: string; from: number; to: number }[]>();
   const open = new Map<string, number>();
   for (const e of [...trace].sort((a, b) => a.t - b.t)) {
@@ -78,7 +85,7 @@ function holds(trace: Trace[], now: number): Map<number, { identity: string; fro
   for (const [k, from] of open) {
     const [slot, identity] = k.split('|') as [string, string];
     const list = out.get(Number(slot)) ?? [];
-    list.push({ identity, from, to: now });
+    list.push({ identity, from, to: killed.get(identity) ?? now });
     out.set(Number(slot), list);
   }
   return out;
@@ -94,6 +101,8 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
   let failed = false;
   const replicas: Replica[] = [];
   let nextId = 1;
+  /** identity → when it was killed (SIGKILL): its holds end there. */
+  const killed = new Map<string, number>();
   /** Observation names written while r0 was alone. */
   const first = new Set<string>();
 
@@ -310,9 +319,42 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
       await expectAll('the Observations after the handover');
     }));
 
+  test('a crashed replica’s slots are taken over within lease + retry', () =>
+    guard(async () => {
+      replicas.push(await set.start('r3'));
+      await waitFor(
+        'r0, r1 and r3 hold 4 slots each',
+        async () => (await Promise.all([0, 1, 3].map((i) => owned(replicas[i]!)))).every((x) => x === SLOTS / 3),
+        60_000,
+      );
+      const victim = replicas[3]!;
+      const mine = new Set(
+        [...holds(readTrace(), Date.now())]
+          .filter(([, list]) => list.some((x) => x.identity === victim.identity && x.to >= Date.now() - 5))
+          .map(([slot]) => slot),
+      );
+      assert.equal(mine.size, SLOTS / 3);
+      const t0 = Date.now();
+      await set.signal(victim, 'SIGKILL');
+      killed.set(victim.identity, t0);
+      await waitFor(
+        'r0 and r1 hold 6 slots each after the crash',
+        async () => (await owned(replicas[0]!)) === SLOTS / 2 && (await owned(replicas[1]!)) === SLOTS / 2,
+        30_000,
+      );
+      const taken = readTrace().filter((e) => e.event === 'acquire' && mine.has(e.slot) && e.t >= t0);
+      const times = [...mine].map((slot) => Math.min(...taken.filter((e) => e.slot === slot).map((e) => e.t)) - t0);
+      console.log(
+        `  crash (kill -9) takeover per slot, from the kill: ${summary(times)} (lease ${T.lease} s + retry ${T.retry} s)`,
+      );
+      for (const ms of times) assert.ok(ms <= (T.lease + T.retry) * 1000 + 1000, `takeover ${ms} ms`);
+      await reports([9]);
+      await expectAll('the Observations after the crash');
+    }));
+
   test('no slot was held by two replicas at once', () =>
     guard(async () => {
-      const h = holds(readTrace(), Date.now());
+      const h = holds(readTrace(), Date.now(), killed);
       assert.ok(h.size === SLOTS, `every slot was held at some point (${h.size})`);
       for (const [slot, list] of h) {
         const sorted = [...list].sort((a, b) => a.from - b.from);
