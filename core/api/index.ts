@@ -49,6 +49,7 @@ export type { PluginManifest } from './manifest.ts';
 export { pluginManifestSchema } from './manifest.ts';
 export type {
   EmitResult,
+  GetOptions,
   InformerEvents,
   InformerOptions,
   IngesterRun,

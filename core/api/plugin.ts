@@ -113,10 +113,30 @@ export interface InformerOptions {
 }
 
 /** Read-only Kubernetes access for plugins. Absent (undefined) in standalone mode. */
+/** What `PluginKube.get` reads (plugin API 1.2.0). */
+export interface GetOptions {
+  /** API group; '' for the core group. */
+  group: string;
+  version: string;
+  /** Plural resource name. */
+  resource: string;
+  /** For a namespaced resource. */
+  namespace?: string;
+  name: string;
+  signal?: AbortSignal;
+}
+
 export interface PluginKube {
   informer<T = Record<string, unknown>>(options: InformerOptions, events: InformerEvents<T>): Promise<void>;
   /** Whether the API server serves this group/version/resource (discovery, re-checked on each call). */
   hasResource(group: string, version: string, resource: string): Promise<boolean>;
+  /**
+   * Reads one object (GET); undefined when it does not exist (404). Other failures reject. With `WATCH_NAMESPACE`
+   * set, a namespace outside it rejects (ZW_ERR_NAMESPACE_NOT_WATCHED). Meant for an informer whose `transform`
+   * keeps only what decides whether to reconcile (identity, a hash of the findings): the reconcile reads the whole
+   * object when it needs it, and lets it go afterwards. Since plugin API 1.2.0.
+   */
+  get(options: GetOptions): Promise<Record<string, unknown> | undefined>;
   /**
    * The namespaces this host is restricted to (`WATCH_NAMESPACE`); empty = every namespace. An informer without
    * `namespace` runs in each of these; a cluster-scoped resource can be watched cluster-wide only when RBAC allows,

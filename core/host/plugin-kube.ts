@@ -8,12 +8,13 @@
  * resource without the cluster unit): it then reports an empty complete list and waits for the run to end.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { InformerEvents, InformerOptions, PluginKube } from '../api/index.ts';
+import type { GetOptions, InformerEvents, InformerOptions, PluginKube } from '../api/index.ts';
 import { zwError } from '../api/index.ts';
 import { hasResource, resourceScope } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
 import { metaOf } from '../kube/store.ts';
 import { type ShardWork, shardWork } from '../shard/context.ts';
+import { KubeConnection, resourcePath, statusOf } from '../kube/request.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
@@ -41,6 +42,7 @@ export function createPluginKube(deps: {
 }): PluginKube {
   const { kc, log, metrics, watched } = deps;
   const counters = informerMetrics(metrics);
+  let conn: KubeConnection | undefined;
   return Object.freeze({
     informer: async <T>(options: InformerOptions, plugin: InformerEvents<T>) => {
       // zen_watcher_informer_synced: 0 from the start until the plugin handled the first complete list, 0 once stopped.
@@ -113,6 +115,24 @@ export function createPluginKube(deps: {
       );
     },
     hasResource: (group: string, version: string, resource: string) => hasResource(kc, group, version, resource),
+    get: async (options: GetOptions) => {
+      if (typeof options?.name !== 'string' || options.name === '')
+        throw zwError('ZW_ERR_INVALID_ARGUMENT', { detail: 'get: options.name is empty' });
+      if (options.namespace && watched.length && !watched.includes(options.namespace)) {
+        throw zwError('ZW_ERR_NAMESPACE_NOT_WATCHED', { namespace: options.namespace, watched: watched.join(',') });
+      }
+      // One kept-alive connection for every plugin read (created on first use).
+      conn ??= new KubeConnection(kc, { requestTimeoutMs: 30_000, userAgent: 'zen-watcher/plugin-get' });
+      try {
+        return await conn.json<Record<string, unknown>>({
+          path: resourcePath(options),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+    },
     watchNamespaces: Object.freeze([...watched]),
   });
 }

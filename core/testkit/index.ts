@@ -120,6 +120,8 @@ export interface TestPlugin {
   remove(resource: string, obj: Record<string, unknown>): Promise<void>;
   /** A complete (re)list, as the real informer delivers it: add new, update changed, delete vanished, then `synced`. */
   relist(resource: string, objects: Record<string, unknown>[]): Promise<void>;
+  /** How many objects the plugin read with `api.kube.get` so far (plugin API 1.2.0). */
+  gets(): number;
   /** Resources the fake API server serves (for api.kube.hasResource); all by default. */
   serve(resources: string[] | 'all'): void;
   /** Resolve findings whose grace period has passed (the leader's periodic tick). */
@@ -216,8 +218,14 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
       });
     },
     hasResource: async (_g, _v, resource) => served === 'all' || served.has(resource),
+    // The object as the test last delivered it (add, update, relist; gone after remove), like a GET would.
+    get: async ({ resource, namespace, name }) => {
+      gets++;
+      return known.get(resource)?.get(`${namespace ?? ''}/${name}`);
+    },
     watchNamespaces: Object.freeze([...(opts.watchNamespaces ?? [])]),
   };
+  let gets = 0;
 
   // The host's own core (core/host/core.ts): same guards, deadlines, refusals and pipeline as the real host.
   const core = createHostCore({
@@ -470,6 +478,7 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
     settle,
     failures: () => [...failures],
     metrics: () => metrics.registry.metrics(),
+    gets: () => gets,
     observations: all,
     close: async () => {
       leading?.controller.abort();

@@ -7,6 +7,7 @@
  * keeps going. All work of one Ingester runs in one queue, so the findings of a scope are never reconciled by two
  * events at once and `reconcileScopes` never races a reconcile.
  */
+import { createHash } from 'node:crypto';
 import {
   type IngesterRun,
   type IngesterView,
@@ -41,7 +42,7 @@ export function createMetrics(api: PluginApi<KyvernoConfig>): KyvernoMetrics {
     ),
     errors: api.metrics.counter(
       'kyverno_errors_total',
-      'Failures of the kyverno plugin, by reason (invalid_report, invalid_gvr, reconcile_failed, informer_failed, discovery_failed).',
+      'Failures of the kyverno plugin, by reason (invalid_report, invalid_gvr, reconcile_failed, informer_failed, discovery_failed, read_failed: reading a report again for its reconcile failed; retried).',
       ['source', 'reason'],
     ),
   };
@@ -57,11 +58,19 @@ interface Stream {
 
 interface Known {
   scope: string;
-  drafts: ObservationDraft[];
+  /** Signature of the report's drafts (see `signature`); the drafts themselves are not kept. */
+  sig: string;
   stream: string;
+  /** What to read (`api.kube.get`) when the drafts are needed again; no name: nothing to read. */
+  kind: ReportKind;
+  namespace: string | undefined;
+  name: string | undefined;
   /** resourceVersion (or content) last reconciled successfully; '' = reconcile again on the next event. */
   version: string;
 }
+
+/** Drafts held between an informer event and the reconcile that uses them, at most, per Ingester (see #stash). */
+export const DRAFT_BUDGET = 5_000;
 
 /** Watches: which report kinds this Ingester wants (config.reportKinds, narrowed by informer.gvr if set). */
 export function wantedKinds(view: IngesterView<KyvernoConfig>, config: KyvernoConfig): ReportKind[] {
@@ -96,13 +105,19 @@ export class IngesterRunner {
   readonly #scopes = new Map<string, Set<string>>();
   #queue: Promise<void> = Promise.resolve();
   #scopesReconciled = false;
+  /** Drafts the transform mapped and no reconcile used yet, by report key, within the budget. */
+  readonly #fresh = new Map<string, { sig: string; drafts: ObservationDraft[] }>();
+  #freshDrafts = 0;
+  readonly #draftBudget: number;
+  /** Scopes to reconcile again after a report could not be read, and their next delay. */
+  readonly #retry = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
 
   constructor(
     view: IngesterView<KyvernoConfig>,
     api: PluginApi<KyvernoConfig>,
     metrics: KyvernoMetrics,
     run: IngesterRun,
-    opts: { watchNamespaces?: readonly string[] } = {},
+    opts: { watchNamespaces?: readonly string[]; draftBudget?: number } = {},
   ) {
     this.view = view;
     this.#api = api;
@@ -111,6 +126,17 @@ export class IngesterRunner {
     this.#log = api.log.child({ ingester: ingesterKey(view) });
     this.#run = run;
     this.#signal = run.signal;
+    this.#draftBudget = opts.draftBudget ?? DRAFT_BUDGET;
+    this.#signal.addEventListener(
+      'abort',
+      () => {
+        for (const r of this.#retry.values()) clearTimeout(r.timer);
+        this.#retry.clear();
+        this.#fresh.clear();
+        this.#freshDrafts = 0;
+      },
+      { once: true },
+    );
     const wanted = wantedKinds(view, this.#config);
     // Cluster-scoped reports are in no namespace: a namespace-restricted watch (spec.informer.namespace, or the
     // host's WATCH_NAMESPACE, which scopes every plugin informer) cannot list them.
@@ -205,8 +231,9 @@ export class IngesterRunner {
               ...(informer?.labelSelector ? { labelSelector: informer.labelSelector } : {}),
               ...(informer?.fieldSelector ? { fieldSelector: informer.fieldSelector } : {}),
               signal: this.#signal,
-              // Plugin API 1.2.0: the informer keeps the mapped findings, never the whole report.
-              transform: (obj: unknown) => slimReport(obj, k, this.#config),
+              // Plugin API 1.2.0: the informer keeps the report's identity and a signature of its findings; the
+              // drafts wait in #fresh (bounded) or are read again when reconciled.
+              transform: (obj: unknown) => this.#shape(obj, k),
             },
             {
               add: (obj) => this.#enqueue(() => this.#upsert(stream, obj)),
@@ -239,8 +266,34 @@ export class IngesterRunner {
     return run;
   }
 
-  #map(stream: Stream, obj: unknown): MappedReport | undefined {
-    const mapped = mappedOf(obj, stream.kind, this.#config);
+  /** The transform: maps the report, keeps its drafts in #fresh while the budget allows, returns the slim form. */
+  #shape(obj: unknown, kind: ReportKind): SlimReport {
+    const slim = slimReport(obj, kind, this.#config);
+    const m = slim[MAPPED];
+    if (m?.drafts) this.#stash(m.key, m.sig, m.drafts);
+    if (m) delete m.drafts;
+    return slim;
+  }
+
+  #stash(key: string, sig: string, drafts: ObservationDraft[]): void {
+    this.#unstash(key);
+    if (this.#freshDrafts + drafts.length > this.#draftBudget) return;
+    this.#fresh.set(key, { sig, drafts });
+    this.#freshDrafts += drafts.length;
+  }
+
+  #unstash(key: string): { sig: string; drafts: ObservationDraft[] } | undefined {
+    const f = this.#fresh.get(key);
+    if (!f) return undefined;
+    this.#fresh.delete(key);
+    this.#freshDrafts -= f.drafts.length;
+    return f;
+  }
+
+  #map(stream: Stream, obj: unknown): SlimMapped | undefined {
+    const slim = obj as { [MAPPED]?: SlimMapped } | null;
+    const mapped =
+      slim && typeof slim === 'object' && MAPPED in slim ? slim[MAPPED] : this.#shape(obj, stream.kind)[MAPPED];
     const source = this.view.source;
     if (!mapped) {
       this.#metrics.errors.inc({ source, reason: 'invalid_report' });
@@ -261,10 +314,21 @@ export class IngesterRunner {
     const version = versionOf(obj);
     const key = keyOf(obj, stream.kind);
     const prev = key ? this.#reports.get(key) : undefined;
-    if (prev && prev.version !== '' && prev.version === version) return; // a relist of what we already hold
+    if (prev && prev.version !== '' && prev.version === version) {
+      if (key) this.#unstash(key);
+      return; // a relist of what we already hold
+    }
     const mapped = this.#map(stream, obj);
     if (!mapped) return;
-    const known: Known = { scope: mapped.scope, drafts: mapped.drafts, stream: stream.id, version: '' };
+    const known: Known = {
+      scope: mapped.scope,
+      sig: mapped.sig,
+      stream: stream.id,
+      kind: stream.kind,
+      namespace: mapped.namespace,
+      name: mapped.name,
+      version: '',
+    };
     this.#reports.set(mapped.key, known);
     this.#index(mapped.key, mapped.scope);
     if (prev && prev.scope !== mapped.scope) {
@@ -281,7 +345,9 @@ export class IngesterRunner {
       return;
     }
     const prev = this.#reports.get(key);
-    const scope = prev?.scope ?? mappedOf(obj, stream.kind, this.#config)?.scope;
+    this.#unstash(key);
+    const scope = prev?.scope ?? this.#map(stream, obj)?.scope;
+    this.#unstash(key);
     this.#reports.delete(key);
     if (scope === undefined) return;
     this.#unindex(key, scope);
@@ -335,11 +401,33 @@ export class IngesterRunner {
     if (keys?.size === 0) this.#scopes.delete(scope);
   }
 
-  /** The complete set of one scope: the union of the findings of every report about it (e.g. both API groups). */
+  /**
+   * The complete set of one scope: the union of the findings of every report about it (e.g. both API groups). The
+   * drafts are built for this call only: from #fresh when the transform kept them, else by reading the report.
+   */
   async #reconcile(scope: string): Promise<boolean> {
+    const retry = this.#retry.get(scope);
+    if (retry) {
+      clearTimeout(retry.timer);
+      this.#retry.delete(scope);
+    }
     const drafts = new Map<string, ObservationDraft>();
     for (const key of this.#scopes.get(scope) ?? []) {
-      for (const d of this.#reports.get(key)?.drafts ?? []) {
+      const known = this.#reports.get(key);
+      if (!known) continue;
+      const fresh = this.#unstash(key);
+      let own = fresh?.sig === known.sig ? fresh.drafts : undefined;
+      if (!own) {
+        const read = await this.#read(key, known);
+        if (this.#signal.aborted) return false;
+        if (read === 'failed') {
+          // Reconciling without this report's findings would resolve them: again a bit later instead.
+          this.#retryLater(scope, retry?.delayMs);
+          return false;
+        }
+        own = read;
+      }
+      for (const d of own) {
         const prev = drafts.get(d.fingerprint!);
         if (!prev || severityRank(d.severity as Severity) > severityRank(prev.severity as Severity))
           drafts.set(d.fingerprint!, d);
@@ -350,6 +438,46 @@ export class IngesterRunner {
     return this.#run.reconcile(scope, [...drafts.values()]);
   }
 
+  /** A report's drafts read again from the API server; gone (404): none. 'failed' is counted and logged. */
+  async #read(key: string, known: Known): Promise<ObservationDraft[] | 'failed'> {
+    if (!known.name) return 'failed';
+    const k = known.kind;
+    let obj: Record<string, unknown> | undefined;
+    try {
+      obj = await this.#api.kube!.get({
+        group: k.group,
+        version: k.version,
+        resource: k.resource,
+        ...(known.namespace ? { namespace: known.namespace } : {}),
+        name: known.name,
+        signal: this.#signal,
+      });
+    } catch (err) {
+      if (!this.#signal.aborted) this.#failed('read_failed', err, { report: key });
+      return 'failed';
+    }
+    if (obj === undefined) return [];
+    const mapped = mapReport(obj, k, this.#config);
+    if (mapped) return mapped.drafts;
+    this.#failed('read_failed', new Error('not a report object'), { report: key });
+    return 'failed';
+  }
+
+  #retryLater(scope: string, lastMs = 0): void {
+    if (this.#signal.aborted || this.#retry.has(scope)) return;
+    const delayMs = Math.min(60_000, lastMs ? lastMs * 2 : 1_000);
+    // The entry stays until the scope's next reconcile, which doubles the delay if it fails again.
+    const timer = setTimeout(
+      () =>
+        void this.#enqueue(async () => {
+          await this.#reconcile(scope);
+        }),
+      delayMs,
+    );
+    timer.unref?.();
+    this.#retry.set(scope, { timer, delayMs });
+  }
+
   #failed(reason: string, err: unknown, meta: object = {}): void {
     this.#metrics.errors.inc({ source: this.view.source, reason });
     this.#log.warn(`${reason.replace(/_/g, ' ')}: ${err instanceof Error ? err.message : String(err)}`, meta);
@@ -358,29 +486,60 @@ export class IngesterRunner {
 
 const MAPPED = Symbol('kyverno.mapped');
 
-/** What a report's informer keeps of it (the `transform`): its identity and its mapped results. */
-export function slimReport(
-  obj: unknown,
-  kind: ReportKind,
-  config: KyvernoConfig,
-): { metadata: Record<string, unknown>; [MAPPED]: MappedReport | undefined } {
+/** What the informer keeps of a mapped report: no drafts (after the runner took them), their signature instead. */
+export type SlimMapped = Omit<MappedReport, 'drafts'> & {
+  sig: string;
+  namespace: string | undefined;
+  name: string | undefined;
+  drafts?: ObservationDraft[];
+};
+
+type SlimReport = { metadata: Record<string, unknown>; [MAPPED]: SlimMapped | undefined };
+
+/** Order-independent signature of a report's drafts: their fingerprints and what they say. */
+export function signature(drafts: readonly ObservationDraft[]): string {
+  const h = createHash('sha256');
+  const items = drafts.map((d) =>
+    JSON.stringify([
+      d.fingerprint ?? '',
+      d.severity,
+      d.category ?? '',
+      d.eventType ?? '',
+      d.title,
+      d.message ?? '',
+      d.detectedAt ?? '',
+      d.resource ?? null,
+      d.details ?? null,
+    ]),
+  );
+  for (const item of items.sort()) h.update(item).update('\n');
+  return h.digest('base64');
+}
+
+/** What a report's informer keeps of it (the `transform`): its identity and the signature of its results. */
+export function slimReport(obj: unknown, kind: ReportKind, config: KyvernoConfig): SlimReport {
   const meta = (obj as { metadata?: Record<string, unknown> } | null)?.metadata;
   const metadata: Record<string, unknown> = {};
   if (meta && typeof meta === 'object') {
     for (const k of ['name', 'namespace', 'uid', 'resourceVersion'] as const) if (k in meta) metadata[k] = meta[k];
   }
-  return { metadata, [MAPPED]: mapReport(obj, kind, config) };
-}
-
-/** The mapped report: from the transform when the host applied it (API ≥ 1.2.0), else mapped here. */
-function mappedOf(obj: unknown, kind: ReportKind, config: KyvernoConfig): MappedReport | undefined {
-  const slim = obj as { [MAPPED]?: MappedReport } | null;
-  return slim && typeof slim === 'object' && MAPPED in slim ? slim[MAPPED] : mapReport(obj, kind, config);
+  const mapped = mapReport(obj, kind, config);
+  if (!mapped) return { metadata, [MAPPED]: undefined };
+  const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  return {
+    metadata,
+    [MAPPED]: {
+      ...mapped,
+      sig: signature(mapped.drafts),
+      namespace: kind.namespaced ? str(metadata.namespace) : undefined,
+      name: str(metadata.name),
+    },
+  };
 }
 
 /** The report's key; a transformed report keeps it in its mapping (a report without a name is keyed by its scope). */
 function keyOf(obj: unknown, kind: ReportKind): string | undefined {
-  const slim = obj as { [MAPPED]?: MappedReport } | null;
+  const slim = obj as { [MAPPED]?: SlimMapped } | null;
   if (slim && typeof slim === 'object' && MAPPED in slim) return slim[MAPPED]?.key;
   return reportKey(obj, kind);
 }
@@ -391,7 +550,7 @@ function versionOf(obj: unknown): string {
   if (typeof rv === 'string' && rv !== '') return `rv:${rv}`;
   try {
     // A transformed report's content is what the transform kept (the symbol-keyed mapping JSON would not show).
-    const slim = obj as { [MAPPED]?: MappedReport } | null;
+    const slim = obj as { [MAPPED]?: SlimMapped } | null;
     return `json:${JSON.stringify(slim && typeof slim === 'object' && MAPPED in slim ? [obj, slim[MAPPED]] : obj)}`;
   } catch {
     return '';

@@ -43,6 +43,12 @@ export interface ControllerOptions {
   watchNamespaces?: readonly string[];
   /** How often kinds whose CRD is not served (or discovery failed) are checked again. Default 60 000. */
   crdRecheckMs?: number;
+  /**
+   * Findings (drafts) held between an informer event and the reconcile that uses them, at most, per run. A report
+   * over this budget (typically during a list of thousands) keeps only its identity and signature and is read
+   * again (`api.kube.get`) when its scope is reconciled. Default 5 000.
+   */
+  draftBudget?: number;
 }
 
 type Counter = ReturnType<PluginApi['metrics']['counter']>;
@@ -52,6 +58,12 @@ interface Metrics {
   reportsSkipped: Counter;
   kindsSkipped: Counter;
   handlerErrors: Counter;
+}
+
+interface Member {
+  readonly p: Partition;
+  readonly key: string;
+  readonly sig: string;
 }
 
 interface Partition {
@@ -83,7 +95,7 @@ function signature(drafts: readonly ObservationDraft[]): string {
     ]),
   );
   for (const item of items.sort()) h.update(item).update('\n');
-  return h.digest('hex');
+  return h.digest('base64');
 }
 
 export class TrivyController {
@@ -99,6 +111,7 @@ export class TrivyController {
     this.#opts = {
       watchNamespaces: opts.watchNamespaces ?? [],
       crdRecheckMs: opts.crdRecheckMs ?? 60_000,
+      draftBudget: opts.draftBudget ?? 5_000,
     };
     const m = api.metrics;
     this.#metrics = {
@@ -119,7 +132,7 @@ export class TrivyController {
       ),
       handlerErrors: m.counter(
         'trivy_handler_errors_total',
-        'Unexpected errors in informer callbacks (caught; the informer goes on).',
+        'Unexpected errors in informer callbacks (caught; the informer goes on); event=get: reading a report again for its reconcile failed (the scope is reconciled again later).',
         ['source', 'kind', 'event'],
       ),
     };
@@ -165,8 +178,13 @@ class TrivyRun {
 
   readonly #kinds = new Map<string, KindState>();
   readonly #partitions: Partition[] = [];
-  /** scope → (partition id + report key) → that report's drafts. */
-  readonly #members = new Map<string, Map<string, ObservationDraft[]>>();
+  /** scope → (partition id + report key) → that report (its partition, key and findings signature; no drafts). */
+  readonly #members = new Map<string, Map<string, Member>>();
+  /** Drafts mapped by the transform and not reconciled yet, by member, within `draftBudget` (see `#stash`). */
+  readonly #fresh = new Map<string, { sig: string; drafts: ObservationDraft[] }>();
+  #freshDrafts = 0;
+  /** Scopes waiting to be reconciled again after a failed read of a report, and their next delay. */
+  readonly #retry = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
   /** scope → signature of the set last reconciled successfully. */
   readonly #done = new Map<string, string>();
   #chain: Promise<void> = Promise.resolve();
@@ -190,6 +208,16 @@ class TrivyRun {
     this.#run = run;
     this.#signal = run.signal;
     this.#source = ingester.source;
+    this.#signal.addEventListener(
+      'abort',
+      () => {
+        for (const r of this.#retry.values()) clearTimeout(r.timer);
+        this.#retry.clear();
+        this.#fresh.clear();
+        this.#freshDrafts = 0;
+      },
+      { once: true },
+    );
   }
 
   start(): void {
@@ -300,8 +328,9 @@ class TrivyRun {
             ...(inf?.labelSelector ? { labelSelector: inf.labelSelector } : {}),
             ...(inf?.fieldSelector ? { fieldSelector: inf.fieldSelector } : {}),
             signal: this.#signal,
-            // Plugin API 1.2.0: the informer keeps the mapped findings, never the report (often 100 KB each).
-            transform: (obj: unknown) => slimReport(obj, kind, this.#config),
+            // Plugin API 1.2.0: the informer keeps the report's identity and the signature of its findings, never
+            // the report (often 100 KB) nor its drafts; those wait in #fresh (bounded) or are read again.
+            transform: (obj: unknown) => this.#shape(p, obj),
           },
           {
             add: guard('add', (obj: unknown) => this.#upsert(p, obj)),
@@ -319,15 +348,46 @@ class TrivyRun {
 
   // ---- informer events ---------------------------------------------------------------------------------------
 
+  /** The transform: maps the report, keeps its drafts in #fresh while the budget allows, returns the slim form. */
+  #shape(p: Partition, obj: unknown): SlimReport {
+    const slim = slimReport(obj, p.kind, this.#config);
+    const out = slim[MAPPED];
+    if (out.kind === 'mapped') this.#stash(`${p.id}|${out.key}`, out.sig, out.drafts);
+    delete (out as Partial<Slim & { drafts: unknown }>).drafts;
+    return slim;
+  }
+
+  #stash(member: string, sig: string, drafts: ObservationDraft[] | undefined): void {
+    this.#unstash(member);
+    if (!drafts || this.#freshDrafts + drafts.length > this.#opts.draftBudget) return;
+    this.#fresh.set(member, { sig, drafts });
+    this.#freshDrafts += drafts.length;
+  }
+
+  #unstash(member: string): { sig: string; drafts: ObservationDraft[] } | undefined {
+    const f = this.#fresh.get(member);
+    if (!f) return undefined;
+    this.#fresh.delete(member);
+    this.#freshDrafts -= f.drafts.length;
+    return f;
+  }
+
+  /** The slim report, from the transform when the host applied it (API ≥ 1.2.0), else shaped here. */
+  #slimOf(p: Partition, obj: unknown): Slim {
+    const slim = obj as Partial<SlimReport> | null;
+    return slim && typeof slim === 'object' && MAPPED in slim ? slim[MAPPED]! : this.#shape(p, obj)[MAPPED];
+  }
+
   async #upsert(p: Partition, obj: unknown): Promise<void> {
     const touched = new Set<string>();
-    this.#apply(p, mappedOf(obj, p.kind, this.#config), touched);
+    this.#apply(p, this.#slimOf(p, obj), touched);
     await this.#flush(touched);
   }
 
   async #remove(p: Partition, obj: unknown): Promise<void> {
     const key = reportKeyOf(obj, p.kind);
     const prev = key === undefined ? undefined : p.reports.get(key);
+    if (key !== undefined) this.#unstash(`${p.id}|${key}`);
     if (key === undefined || !prev) return;
     p.reports.delete(key);
     this.#unindex(prev.scope, `${p.id}|${key}`);
@@ -338,7 +398,7 @@ class TrivyRun {
     const touched = new Set<string>();
     const seen = new Set<string>();
     for (const obj of Array.isArray(objects) ? objects : []) {
-      const out = mappedOf(obj, p.kind, this.#config);
+      const out = this.#slimOf(p, obj);
       if (out.key !== undefined) seen.add(out.key);
       this.#apply(p, out, touched);
     }
@@ -354,7 +414,7 @@ class TrivyRun {
   }
 
   /** Records one mapped report in the partition and the scope index; adds the scopes whose set may have changed. */
-  #apply(p: Partition, out: MapOutcome, touched: Set<string>): void {
+  #apply(p: Partition, out: Slim, touched: Set<string>): void {
     const kind = p.kind.kind;
     if (out.kind === 'unusable') {
       // Keep what we had for this report: findings are not resolved because of an object we cannot read.
@@ -373,10 +433,10 @@ class TrivyRun {
       }
       return;
     }
-    const sig = signature(out.drafts);
+    const sig = out.sig;
     if (prev && prev.scope === out.scope && prev.sig === sig) {
-      // The findings did not change. Hold the new (equal) drafts, so the informer's copy and ours are one.
-      this.#members.get(out.scope)?.set(member, out.drafts);
+      // The findings did not change: nothing to reconcile, and the drafts the transform mapped are not needed.
+      this.#unstash(member);
       return;
     }
     for (const [reason, n] of Object.entries(out.skipped)) {
@@ -399,7 +459,7 @@ class TrivyRun {
       m = new Map();
       this.#members.set(out.scope, m);
     }
-    m.set(member, out.drafts);
+    m.set(member, { p, key: out.key, sig });
     touched.add(out.scope);
   }
 
@@ -421,21 +481,89 @@ class TrivyRun {
     return this.#chain;
   }
 
+  /**
+   * Reconciles one scope if its findings changed since the last successful reconcile. The drafts are built here,
+   * for this call only: from #fresh when the transform kept them, else by reading the report again.
+   */
   async #reconcile(scope: string): Promise<void> {
     this.#queued.delete(scope);
     if (this.#signal.aborted) return;
+    const retry = this.#retry.get(scope);
+    if (retry) {
+      clearTimeout(retry.timer);
+      this.#retry.delete(scope);
+    }
     const members = this.#members.get(scope);
+    // The scope's signature from its members' (one member: its own), so an unchanged scope costs no read.
+    const sigs = [...(members?.values() ?? [])].map((m) => m.sig).sort();
+    const sig = sigs.length === 1 ? sigs[0]! : createHash('sha256').update(sigs.join('\n')).digest('base64');
+    if (this.#done.get(scope) === sig) return;
     const byFingerprint = new Map<string, ObservationDraft>();
-    for (const drafts of members?.values() ?? []) {
+    for (const [member, m] of members ?? []) {
+      let drafts: ObservationDraft[] | undefined;
+      const fresh = this.#unstash(member);
+      if (fresh?.sig === m.sig) drafts = fresh.drafts;
+      else {
+        const read = await this.#read(m);
+        if (this.#signal.aborted) return;
+        if (read === 'failed') {
+          // Reconciling without this report's findings would resolve them: try again later instead.
+          this.#done.delete(scope);
+          this.#retryLater(scope, retry?.delayMs);
+          return;
+        }
+        drafts = read;
+      }
       for (const d of drafts) if (!byFingerprint.has(d.fingerprint ?? '')) byFingerprint.set(d.fingerprint ?? '', d);
     }
-    const drafts = [...byFingerprint.values()];
-    const sig = signature(drafts);
-    if (this.#done.get(scope) === sig) return;
     // The host retries the scope if a write was dropped or the call failed (counted and logged there).
-    const written = await this.#run.reconcile(scope, drafts);
+    const written = await this.#run.reconcile(scope, [...byFingerprint.values()]);
     if (written && members) this.#done.set(scope, sig);
     else this.#done.delete(scope);
+  }
+
+  /**
+   * A report's drafts, read again from the API server (its informer keeps only a signature). Gone (404): none —
+   * its delete event follows. 'failed': the read failed or the report cannot be read now (counted, logged).
+   */
+  async #read(m: Member): Promise<ObservationDraft[] | 'failed'> {
+    const slash = m.key.indexOf('/');
+    const namespace = m.key.slice(0, slash);
+    const name = m.key.slice(slash + 1);
+    let obj: Record<string, unknown> | undefined;
+    try {
+      obj = await this.#api.kube!.get({
+        group: GROUP,
+        version: VERSION,
+        resource: m.p.kind.resource,
+        ...(namespace ? { namespace } : {}),
+        name,
+        signal: this.#signal,
+      });
+    } catch (err) {
+      if (this.#signal.aborted) return 'failed';
+      this.#metrics.handlerErrors.inc({ source: this.#source, kind: m.p.kind.kind, event: 'get' });
+      this.#log.warn(`reading ${m.p.kind.kind} ${m.key} failed; its scope is reconciled again later`, {
+        err: errText(err),
+      });
+      return 'failed';
+    }
+    if (obj === undefined) return [];
+    const out = mapReport(obj, m.p.kind, this.#config);
+    if (out.kind === 'mapped') return out.drafts;
+    if (out.kind === 'ignored') return [];
+    this.#metrics.handlerErrors.inc({ source: this.#source, kind: m.p.kind.kind, event: 'get' });
+    this.#log.warn(`${m.p.kind.kind} ${m.key} is unreadable now (${out.reason}); its scope is reconciled again later`);
+    return 'failed';
+  }
+
+  #retryLater(scope: string, lastMs = 0): void {
+    if (this.#signal.aborted || this.#retry.has(scope)) return;
+    const delayMs = Math.min(60_000, lastMs ? lastMs * 2 : 1_000);
+    // The entry stays until the scope's next reconcile, which doubles the delay if it fails again.
+    const timer = setTimeout(() => void this.#flush([scope]).catch(() => {}), delayMs);
+    timer.unref?.();
+    this.#retry.set(scope, { timer, delayMs });
   }
 
   /** After every partition of every watched kind has listed once: resolve scopes no report is in any more. */
@@ -451,27 +579,37 @@ class TrivyRun {
   }
 }
 
-/** What a report's informer keeps of it (the `transform`): its identity and its mapped findings. */
+/**
+ * What a report's informer keeps of it (the `transform`): its identity and the signature of its kept findings —
+ * under 1 KB for a 100 KB report. The drafts themselves are dropped by the run (see TrivyRun#shape).
+ */
+export type Slim =
+  | (Omit<Extract<MapOutcome, { kind: 'mapped' }>, 'drafts' | 'identity'> & {
+      /** Signature of the drafts (fingerprints and contents): what decides whether the scope is reconciled. */
+      sig: string;
+      /** The drafts, until the run took them (in a slim report, never). */
+      drafts?: ObservationDraft[];
+    })
+  | Exclude<MapOutcome, { kind: 'mapped' }>;
+
 interface SlimReport {
   metadata: Record<string, unknown>;
-  [MAPPED]: MapOutcome;
+  [MAPPED]: Slim;
 }
 
 const MAPPED = Symbol('trivy.mapped');
 
+/** Maps a report (the drafts are still in the result: the run stashes or drops them). */
 export function slimReport(obj: unknown, kind: ReportKind, config: TrivyConfig): SlimReport {
   const meta = (obj as { metadata?: Record<string, unknown> } | null)?.metadata;
   const metadata: Record<string, unknown> = {};
   if (meta && typeof meta === 'object') {
     for (const k of ['name', 'namespace', 'uid', 'resourceVersion'] as const) if (k in meta) metadata[k] = meta[k];
   }
-  return { metadata, [MAPPED]: mapReport(obj, kind, config) };
-}
-
-/** The mapped report: from the transform when the host applied it (API ≥ 1.2.0), else mapped here. */
-function mappedOf(obj: unknown, kind: ReportKind, config: TrivyConfig): MapOutcome {
-  const slim = obj as Partial<SlimReport> | null;
-  return slim && typeof slim === 'object' && MAPPED in slim ? slim[MAPPED]! : mapReport(obj, kind, config);
+  const out = mapReport(obj, kind, config);
+  if (out.kind !== 'mapped') return { metadata, [MAPPED]: out };
+  const { identity: _identity, ...rest } = out;
+  return { metadata, [MAPPED]: { ...rest, sig: signature(out.drafts) } };
 }
 
 /** `<namespace>/<name>` of a report object as mapReport computes it; undefined without a name. */

@@ -228,6 +228,7 @@ export function fakeApi(o: { ingesters?: IngesterView[]; kube?: boolean } = {}) 
               });
             },
             hasResource: async () => true,
+            get: async () => undefined,
             watchNamespaces: [],
           },
     ingesters: () => state.ingesters,

@@ -41,6 +41,8 @@ function fakeApi(opts: {
   const informers: { options: InformerOptions; events: InformerEvents<unknown> }[] = [];
   const reconciles: { scope: string; n: number }[] = [];
   const sweeps: string[][] = [];
+  const objects = new Map<string, Record<string, unknown>>();
+  const gets = { n: 0 };
   const logger = (base: object): PluginLogger => {
     const at =
       (level: string) =>
@@ -93,6 +95,10 @@ function fakeApi(opts: {
         if (opts.failDiscovery?.()) throw new Error('Discovery: connection refused');
         return opts.served.has(resource);
       },
+      get: async ({ resource, namespace, name }) => {
+        gets.n++;
+        return objects.get(`${resource}|${namespace ?? ''}/${name}`);
+      },
       watchNamespaces: opts.watchNamespaces ?? [],
     },
     ingesters: () => opts.ingesters,
@@ -114,7 +120,7 @@ function fakeApi(opts: {
   };
   const call = (hook: string, arg: unknown) => taps.get(hook)!(arg);
   const open = () => informers.filter((i) => !i.options.signal.aborted);
-  return { api, call, lines, gauges, counters, informers, open, reconciles, sweeps };
+  return { api, call, lines, gauges, counters, informers, open, reconciles, sweeps, objects, gets };
 }
 
 const view = (config: Record<string, unknown> = {}, name = 'kyverno'): IngesterView => ({
@@ -146,6 +152,34 @@ async function until(what: string, ok: () => boolean, ms = 4_000): Promise<void>
 }
 
 describe('lifecycle with a hand-made plugin API', () => {
+  test("the informer keeps no drafts: within the budget the transform's are used, over it the report is read again", async () => {
+    const f = fakeApi({ served: new Set(['policyreports']), ingesters: [view({ reportKinds: ['PolicyReport'] })] });
+    await plugin.register(f.api);
+    await f.call('onBecomeLeader', term());
+    await until('the watch', () => f.open().length === 1);
+    const [polr] = f.open();
+    const report = (name: string, fails: number) => ({
+      apiVersion: 'wgpolicyk8s.io/v1alpha2',
+      kind: 'PolicyReport',
+      metadata: { name, namespace: 'ns', resourceVersion: '1' },
+      scope: { apiVersion: 'v1', kind: 'Pod', name, namespace: 'ns' },
+      results: Array.from({ length: fails }, (_, i) => ({ policy: `p${i}`, rule: 'r', result: 'fail' })),
+    });
+    const small = polr!.options.transform!(report('small', 3)) as Record<string | symbol, unknown>;
+    const kept = Object.getOwnPropertySymbols(small).map((k) => small[k] as Record<string, unknown>);
+    assert.equal(kept[0]!.drafts, undefined, 'no drafts in what the informer stores');
+    await polr!.events.add!(small);
+    assert.deepEqual(f.reconciles.at(-1), { scope: 'target:["v1","Pod","ns","small"]', n: 3 });
+    assert.equal(f.gets.n, 0, 'the drafts the transform mapped were used');
+
+    // Over the budget of drafts waiting for their reconcile: only the signature is kept; the report is read again.
+    const big = report('big', 5_001);
+    f.objects.set('policyreports|ns/big', big);
+    await polr!.events.add!(polr!.options.transform!(big));
+    assert.equal(f.gets.n, 1);
+    assert.equal(f.reconciles.at(-1)!.n, 5_001);
+  });
+
   test('a missing CRD is logged once and reported as kyverno_crd_available 0; when it appears: 1, logged, watched', async () => {
     const served = new Set(['policyreports', 'clusterpolicyreports']);
     const f = fakeApi({ served, ingesters: [view()] });

@@ -156,6 +156,75 @@ describe('TrivyController', () => {
     t.end();
   });
 
+  test('the informer keeps no drafts; over the draft budget the reconcile reads the report again', async () => {
+    const f = fake();
+    f.views.push(view('w'));
+    const c = new TrivyController(f.api, { draftBudget: 0 });
+    const t = term();
+    c.register();
+    await f.taps.leader!(t.term);
+    await settle();
+    const [i] = f.open();
+    const r = report('r', 'n', ['CVE-1', 'CVE-2']);
+    const slim = i!.options.transform!(clone(r)) as Record<string | symbol, unknown>;
+    const kept = Object.getOwnPropertySymbols(slim).map((k) => slim[k] as Record<string, unknown>);
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]!.drafts, undefined, 'no drafts in what the informer stores');
+    assert.equal(typeof kept[0]!.sig, 'string');
+    assert.ok(JSON.stringify([slim, kept]).length < 1024, 'under 1 KB kept per report');
+
+    f.objects.set('vulnerabilityreports|n/r', r);
+    await i!.events.add!(slim);
+    await i!.events.synced!([slim]);
+    assert.equal(f.gets.n, 1, 'read once, for its reconcile');
+    assert.deepEqual(
+      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
+      [2, -1],
+    );
+    f.calls.length = 0;
+    await i!.events.synced!([i!.options.transform!(clone(r))]);
+    assert.equal(f.gets.n, 1, 'an unchanged relist reads nothing');
+    assert.deepEqual(
+      f.calls.filter((x) => x.type === 'reconcile'),
+      [],
+      'and reconciles nothing (reconcileScopes only, after every relist)',
+    );
+    f.calls.length = 0;
+
+    // A read that fails: the scope is not reconciled without the report's findings, but again a bit later.
+    const r2 = report('r', 'n', ['CVE-1', 'CVE-2', 'CVE-3']);
+    f.objects.set('vulnerabilityreports|n/r', r2);
+    f.getFails.n = 1;
+    await i!.events.update!(i!.options.transform!(clone(r2)), slim);
+    assert.deepEqual(f.calls, [], 'no reconcile with a report that could not be read');
+    for (let k = 0; k < 100 && f.calls.length === 0; k++) await sleep(50);
+    assert.equal(f.gets.n, 3, 'the failed read, then the retry');
+    assert.deepEqual(
+      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
+      [3],
+    );
+    t.end();
+  });
+
+  test('within the draft budget the drafts mapped by the transform are used, not read again', async () => {
+    const f = fake();
+    f.views.push(view('w'));
+    const c = new TrivyController(f.api);
+    const t = term();
+    c.register();
+    await f.taps.leader!(t.term);
+    await settle();
+    const [i] = f.open();
+    const r = report('r', 'n', ['CVE-1', 'CVE-2']);
+    await i!.events.add!(i!.options.transform!(clone(r)));
+    assert.equal(f.gets.n, 0);
+    assert.deepEqual(
+      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
+      [2],
+    );
+    t.end();
+  });
+
   for (const [what, fault] of [
     ['a failed reconcile is retried with backoff until it succeeds', 'reconcileFails'],
     ['a reconcile whose writes were dropped is not done: it is retried until nothing is dropped', 'reconcileDrops'],

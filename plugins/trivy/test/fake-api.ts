@@ -22,6 +22,12 @@ export type Call =
 
 export interface Fake {
   api: PluginApi<TrivyConfig>;
+  /** What `api.kube.get` returns, by `<resource>|<namespace>/<name>` (undefined: 404). */
+  objects: Map<string, unknown>;
+  /** Reads so far (`api.kube.get`). */
+  gets: { n: number };
+  /** The next reads that fail (503). */
+  getFails: { n: number };
   informers: Informer[];
   open: (resource?: string) => Informer[];
   calls: Call[];
@@ -37,6 +43,9 @@ export interface Fake {
 
 export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs?: number } = {}): Fake {
   const informers: Informer[] = [];
+  const objects = new Map<string, unknown>();
+  const gets = { n: 0 };
+  const getFails = { n: 0 };
   const calls: Call[] = [];
   const views: IngesterView<TrivyConfig>[] = [];
   const served = new Set(['vulnerabilityreports', 'configauditreports', 'exposedsecretreports']);
@@ -101,6 +110,15 @@ export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs
               }
               return served.has(resource);
             },
+            // The "API server" for reads of one report: what the test put in `objects` (key resource|ns/name).
+            get: async (o: { resource: string; namespace?: string; name: string }) => {
+              gets.n++;
+              if (getFails.n > 0) {
+                getFails.n--;
+                throw new Error('apiserver: 503');
+              }
+              return objects.get(`${o.resource}|${o.namespace ?? ''}/${o.name}`);
+            },
             watchNamespaces: [],
           },
     ingesters: () => views,
@@ -132,6 +150,9 @@ export function fake(opts: { kube?: boolean; retryInitialMs?: number; retryMaxMs
     informers.filter((i) => !i.options.signal.aborted && (resource === undefined || i.options.resource === resource));
   return {
     api,
+    objects,
+    gets,
+    getFails,
     informers,
     open,
     calls,
