@@ -49,6 +49,31 @@ export interface KubeConnectionOptions {
 }
 
 /**
+ * Requests this process sent to the API server, by verb (`GET`, `LIST`, `WATCH`, `POST`, `PUT`, `PATCH`,
+ * `DELETE`): every KubeConnection counts here, so a replica's whole API traffic is one figure
+ * (`zen_watcher_kube_requests_total`, read at scrape time). LIST: a GET with list parameters (`limit`, `continue`,
+ * a selector) or on a collection path.
+ */
+export const kubeRequestCounts = new Map<string, number>();
+
+function countRequest(req: KubeRequest): void {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const q = req.query ?? {};
+  let verb = method;
+  if (method === 'GET') {
+    if (q.watch !== undefined && q.watch !== false && q.watch !== 'false') verb = 'WATCH';
+    else if (
+      q.limit !== undefined ||
+      q.continue !== undefined ||
+      q.labelSelector !== undefined ||
+      q.fieldSelector !== undefined
+    )
+      verb = 'LIST';
+  }
+  kubeRequestCounts.set(verb, (kubeRequestCounts.get(verb) ?? 0) + 1);
+}
+
+/**
  * A connection (one undici dispatcher, kept alive and reused) to the current cluster of a KubeConfig. A request that
  * fails without an HTTP status drops the dispatcher, so the next one starts on a fresh connection.
  */
@@ -71,6 +96,7 @@ export class KubeConnection {
 
   /** Sends the request; resolves with the response whatever its status (the body is not read yet). */
   async send(req: KubeRequest): Promise<ResponseContext> {
+    countRequest(req);
     const url = new URL(this.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), (req.method ?? 'GET') as HttpMethod);

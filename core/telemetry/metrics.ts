@@ -4,6 +4,7 @@
  * Go original had a live metric, its name and labels are kept (UPSTREAM_FACTS §10).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { kubeRequestCounts } from '../kube/request.ts';
 
 export function createMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry, prefix: 'zen_watcher_' });
@@ -316,6 +317,16 @@ export function createMetrics(registry = new Registry()) {
       name: 'zen_watcher_shard_rebalances_total',
       help: "Times this replica's owned slot set changed and its informer work restarted on the new set.",
       registers: r,
+    }),
+    kubeRequests: new Counter({
+      name: 'zen_watcher_kube_requests_total',
+      help: 'Requests this process sent to the Kubernetes API server, by verb (GET, LIST, WATCH, POST, PUT, PATCH, DELETE).',
+      labelNames: ['verb'],
+      registers: r,
+      collect() {
+        this.reset();
+        for (const [verb, n] of kubeRequestCounts) this.inc({ verb }, n);
+      },
     }),
     informerTransformErrors: new Counter({
       name: 'zen_watcher_informer_transform_errors_total',

@@ -27,7 +27,7 @@ import { REPO } from '../../support/host.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { ING, type KubeBench, startReplica, VULN, waitFor, ZEN_NS } from '../lib/kube.ts';
 import { watchNoise } from '../lib/machine.ts';
-import { metricsText, metricValue, rssMb, type Zen } from '../lib/procs.ts';
+import { metricsText, metricValue, rssMb, settledRssMb, type Zen } from '../lib/procs.ts';
 import { fmt } from '../lib/report.ts';
 import { startPlain } from './informer.ts';
 import { FAST_QPS } from './writes.ts';
@@ -189,6 +189,61 @@ function requestDelta(a: Map<string, number>, b: Map<string, number>): { total: 
   return { total, text: parts.join(', ') };
 }
 
+/** A replica's own API requests by verb (`zen_watcher_kube_requests_total`). */
+function kubeRequests(text: string): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const m of text.matchAll(/^zen_watcher_kube_requests_total\{verb="([^"]+)"\} (\S+)$/gm)) {
+    by.set(m[1]!, Number(m[2]));
+  }
+  return by;
+}
+
+function requestDeltaFrom(a: Map<string, number>, b: Map<string, number>): { total: number; text: string } {
+  return requestDelta(a, b);
+}
+
+const OBS_GVR = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
+const INGESTER_LABEL = 'zen.kube-zen.io/ingester';
+
+/** Observations of these Ingesters (by their label) in these namespaces. */
+async function countObservations(k: KubeBench, namespaces: string[], ingesters: string[]): Promise<number> {
+  let n = 0;
+  for (const namespace of namespaces) {
+    let cont: string | undefined;
+    do {
+      const page = (await k.custom.api.listNamespacedCustomObject({
+        ...OBS_GVR,
+        namespace,
+        labelSelector: `${INGESTER_LABEL} in (${ingesters.join(',')})`,
+        limit: 5000,
+        ...(cont ? { _continue: cont } : {}),
+      })) as { items: unknown[]; metadata?: { _continue?: string; continue?: string } };
+      n += page.items.length;
+      cont = page.metadata?._continue || page.metadata?.continue || undefined;
+    } while (cont);
+  }
+  return n;
+}
+
+/** Deletes the Observations of these Ingesters and waits until they are gone (so the next run starts clean). */
+async function deleteObservations(k: KubeBench, namespaces: string[], ingesters: string[]): Promise<void> {
+  const t0 = performance.now();
+  for (const namespace of namespaces) {
+    await k.custom.api.deleteCollectionNamespacedCustomObject({
+      ...OBS_GVR,
+      namespace,
+      labelSelector: `${INGESTER_LABEL} in (${ingesters.join(',')})`,
+    });
+  }
+  await waitFor(
+    "the previous run's Observations to be deleted",
+    async () => (await countObservations(k, namespaces, ingesters)) === 0,
+    600_000,
+    2000,
+  );
+  process.stderr.write(`    deleted the previous run's Observations in ${fmt((performance.now() - t0) / 1000)} s\n`);
+}
+
 /** `heapLimitMb` of the Helm chart's values.yaml (undefined when unset or null). */
 function chartHeapLimitMb(): number | undefined {
   const values = parse(readFileSync(join(REPO, 'config/helm/zen-watcher/values.yaml'), 'utf8')) as {
@@ -207,7 +262,7 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   const { report } = ctx;
   const reports = Number(process.env.ZEN_BENCH_SCALE_REPORTS) || ctx.pick(2000, 300);
   const policyReports = Math.round(reports / 4);
-  const name = `1 replica becomes leader over ${fmt(reports)} VulnerabilityReports (~100 KB) + ${fmt(policyReports)} PolicyReports`;
+  const name = `replicas over ${fmt(reports)} VulnerabilityReports (~100 KB) + ${fmt(policyReports)} PolicyReports`;
   const k = await kube();
   if (typeof k === 'string') return report.skip({ section: 9, name, reason: k });
   if (k.trivyCrdProblem) return report.skip({ section: 9, name, reason: k.trivyCrdProblem });
@@ -230,47 +285,14 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   await createAll(k, POLR, () => (pi < policyReports ? policyReport(namespaces[pi % NAMESPACES]!, pi++) : undefined));
   process.stderr.write(`    created in ${fmt((performance.now() - t0) / 1000)} s\n`);
 
-  const ingesters = [
-    {
-      name: 'trivy-scale',
-      spec: {
-        source: 'trivy',
-        ingester: 'informer',
-        rateLimit: { enabled: false },
-        config: { reportKinds: ['VulnerabilityReport'], minSeverity: 'high' },
-      },
-    },
-    {
-      name: 'kyverno-scale',
-      spec: {
-        source: 'kyverno',
-        ingester: 'informer',
-        rateLimit: { enabled: false },
-        config: { reportKinds: ['PolicyReport'] },
-      },
-    },
-  ];
-  for (const i of ingesters) {
-    await k.custom.api
-      .createNamespacedCustomObject({
-        ...ING,
-        namespace: ZEN_NS,
-        body: {
-          apiVersion: 'zen.kube-zen.io/v1alpha1',
-          kind: 'Ingester',
-          metadata: { name: i.name, namespace: ZEN_NS },
-          spec: i.spec,
-        },
-      })
-      .catch((err: { code?: number }) => {
-        if (err.code !== 409) throw err;
-      });
-  }
-  const wantTrivy = reports * KEPT_PER_REPORT;
+  const minSeverity = process.env.ZEN_BENCH_SCALE_MIN_SEVERITY ?? 'high';
+  const keptPerReport = minSeverity === 'critical' ? 2 : KEPT_PER_REPORT;
+  const wantTrivy = reports * keptPerReport;
   const wantKyverno = policyReports * FAILS;
-
-  const before = await apiRequests(conn);
-  const z0 = performance.now();
+  const counts = (process.env.ZEN_BENCH_SCALE_REPLICAS ?? '1,3')
+    .split(',')
+    .map(Number)
+    .filter((x) => Number.isInteger(x) && x > 0);
   // As the Helm chart and config/manager run it: V8's old-space limit from the chart's heapLimitMb (unless
   // ZEN_BENCH_SCALE_HEAP=default, V8's own sizing for this machine's RAM).
   const heapMb = chartHeapLimitMb();
@@ -279,47 +301,8 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   const heapText = heapEnv.NODE_OPTIONS
     ? `NODE_OPTIONS=${heapEnv.NODE_OPTIONS} as the chart sets it`
     : "V8's default heap sizing";
-  const zen: Zen = await startReplica(k, {
-    name: 'scale-0',
-    electionId: `scale-${Date.now()}`,
-    env: { ...FAST_QPS, ...heapEnv },
-  });
-  let zenMs: number;
-  let zenPeak: number;
-  let zenReq: { total: number; text: string };
-  let heap: number;
-  try {
-    const created = async (source: string) =>
-      metricValue(await metricsText(zen.url), 'zen_watcher_observations_created_total', { source }) || 0;
-    if (process.env.ZEN_BENCH_SCALE_TRACE) {
-      const timer = setInterval(() => {
-        void metricsText(zen.url)
-          .then((t) => {
-            const mb = (n: string) => fmt(metricValue(t, n) / 1024 / 1024);
-            process.stderr.write(
-              `      t=${fmt((performance.now() - z0) / 1000)} s rss=${fmt(rssMb(zen.pid))} hwm=${fmt(peakRssMb(zen.pid))} heapUsed=${mb('zen_watcher_nodejs_heap_size_used_bytes')} heapTotal=${mb('zen_watcher_nodejs_heap_size_total_bytes')} external=${mb('zen_watcher_nodejs_external_memory_bytes')} created=${metricValue(t, 'zen_watcher_observations_created_total', { source: 'trivy' })}\n`,
-            );
-          })
-          .catch(() => {});
-      }, 1000);
-      zen.child.once('exit', () => clearInterval(timer));
-      setTimeout(() => clearInterval(timer), 600_000).unref();
-    }
-    await waitFor(
-      `${fmt(wantTrivy)} trivy and ${fmt(wantKyverno)} kyverno Observations`,
-      async () => (await created('trivy')) >= wantTrivy && (await created('kyverno')) >= wantKyverno,
-      1_800_000,
-      250,
-    );
-    zenMs = performance.now() - z0;
-    zenReq = requestDelta(before, await apiRequests(conn));
-    zenPeak = peakRssMb(zen.pid);
-    heap = metricValue(await metricsText(zen.url), 'zen_watcher_nodejs_heap_size_used_bytes') / 1024 / 1024;
-  } finally {
-    await zen.stop();
-  }
 
-  // Baseline: the plain client-node informer, caching every VulnerabilityReport (zen-watcher stopped).
+  // Baseline: the plain client-node informer, caching every VulnerabilityReport (before zen-watcher runs).
   const before2 = await apiRequests(conn);
   const p0 = performance.now();
   const plain = startPlain(k, []);
@@ -334,43 +317,143 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   } finally {
     await plain.stop();
   }
+  /** Informer memory of one replica at 1 replica (peak RSS − idle RSS), for the ratio at more replicas. */
+  let oneReplicaInformerMb: number | undefined;
+  let previous: string[] = [];
+  for (const n of counts) {
+    // Each run has its own Ingesters and sources (the previous run's Observations are deleted first).
+    if (previous.length) await deleteObservations(k, [...namespaces, ZEN_NS], previous);
+    const tag = `${n}r`;
+    const sources = { trivy: `trivy-scale-${tag}`, kyverno: `kyverno-scale-${tag}` };
+    previous = Object.values(sources);
+    const electionId = `scale-${tag}-${Date.now()}`;
+    const zens: Zen[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        zens.push(await startReplica(k, { name: `scale-${tag}-${i}`, electionId, env: { ...FAST_QPS, ...heapEnv } }));
+      }
+      await waitFor(
+        'a leader',
+        async () =>
+          (await Promise.all(zens.map((z) => metricsText(z.url)))).some((t) =>
+            /^zen_watcher_leader\{[^}]*\} 1$/m.test(t),
+          ),
+        60_000,
+        200,
+      );
+      // Idle: listening, elected, no Ingester yet.
+      const idle = await Promise.all(zens.map((z) => settledRssMb(z.pid, 2000)));
+      const req0 = await Promise.all(zens.map(async (z) => kubeRequests(await metricsText(z.url))));
+      const before = await apiRequests(conn);
+      for (const [handler, source] of Object.entries(sources)) {
+        const config =
+          handler === 'trivy'
+            ? { reportKinds: ['VulnerabilityReport'], minSeverity }
+            : { reportKinds: ['PolicyReport'] };
+        await k.custom.api.createNamespacedCustomObject({
+          ...ING,
+          namespace: ZEN_NS,
+          body: {
+            apiVersion: 'zen.kube-zen.io/v1alpha1',
+            kind: 'Ingester',
+            metadata: { name: source, namespace: ZEN_NS },
+            spec: { source, plugin: handler, ingester: 'informer', rateLimit: { enabled: false }, config },
+          },
+        });
+      }
+      const z0 = performance.now();
+      const created = async (z: Zen, source: string) =>
+        metricValue(await metricsText(z.url), 'zen_watcher_observations_created_total', { source }) || 0;
+      const total = async (source: string) =>
+        (await Promise.all(zens.map((z) => created(z, source)))).reduce((a, b) => a + b, 0);
+      if (process.env.ZEN_BENCH_SCALE_TRACE) {
+        const timer = setInterval(() => {
+          void Promise.all(zens.map((z) => metricsText(z.url).catch(() => '')))
+            .then((texts) => {
+              const mb = (t: string, name: string) => fmt(metricValue(t, name) / 1024 / 1024);
+              for (const [i, t] of texts.entries()) {
+                const z = zens[i]!;
+                process.stderr.write(
+                  `      ${tag}#${i} t=${fmt((performance.now() - z0) / 1000)} s rss=${fmt(rssMb(z.pid))} hwm=${fmt(peakRssMb(z.pid))} heapUsed=${mb(t, 'zen_watcher_nodejs_heap_size_used_bytes')} heapTotal=${mb(t, 'zen_watcher_nodejs_heap_size_total_bytes')} created=${metricValue(t, 'zen_watcher_observations_created_total', { source: sources.trivy })}\n`,
+                );
+              }
+            })
+            .catch(() => {});
+        }, 5000);
+        setTimeout(() => clearInterval(timer), 1_800_000).unref();
+        zens[0]!.child.once('exit', () => clearInterval(timer));
+      }
+      await waitFor(
+        `${fmt(wantTrivy)} trivy and ${fmt(wantKyverno)} kyverno Observations (${n} replicas)`,
+        async () => (await total(sources.trivy)) >= wantTrivy && (await total(sources.kyverno)) >= wantKyverno,
+        3_600_000,
+        500,
+      );
+      const zenMs = performance.now() - z0;
+      const apiAll = requestDelta(before, await apiRequests(conn));
+      const texts = await Promise.all(zens.map((z) => metricsText(z.url)));
+      const exist = await countObservations(k, [...namespaces, ZEN_NS], Object.values(sources));
+      const name = `${n} replica${n > 1 ? 's' : ''} over ${fmt(reports)} VulnerabilityReports (~100 KB) + ${fmt(policyReports)} PolicyReports`;
+      const rows = zens.map((z, i) => {
+        const peak = peakRssMb(z.pid);
+        const informer = peak - idle[i]!;
+        const req = requestDeltaFrom(req0[i]!, kubeRequests(texts[i]!));
+        const made = ['trivy', 'kyverno'].map(
+          (h) =>
+            metricValue(texts[i]!, 'zen_watcher_observations_created_total', { source: sources[h as 'trivy'] }) || 0,
+        );
+        return { peak, informer, req, made, leader: /^zen_watcher_leader\{[^}]*\} 1$/m.test(texts[i]!) };
+      });
+      if (n === 1) oneReplicaInformerMb = rows[0]!.informer;
+      for (const [i, r] of rows.entries()) {
+        const who = `${name}, replica ${i}${n > 1 ? (r.leader ? ' (leader)' : '') : ''}`;
+        const met = r.peak < 400;
+        report.add({
+          section: 9,
+          name: `${who}: peak RSS`,
+          unit: 'MB',
+          value: r.peak,
+          detail: `idle ${fmt(idle[i]!)} MB, so informer memory (peak − idle) ${fmt(r.informer)} MB${oneReplicaInformerMb && n > 1 ? ` = ${fmt((100 * r.informer) / oneReplicaInformerMb)} % of 1 replica's` : ''}; created ${fmt(r.made[0]!)} + ${fmt(r.made[1]!)} Observations; ${heapText}; trivy minSeverity ${minSeverity}`,
+          baseline: plainPeak,
+          baselineName: 'plain client-node informer caching the VulnerabilityReports',
+          target: { text: '< 400 MB', met, ...(met ? {} : { miss: `${fmt(r.peak - 400)} MB over` }) },
+          better: 'lower',
+        });
+        report.add({
+          section: 9,
+          name: `${who}: API requests it sent`,
+          unit: 'requests',
+          value: r.req.total,
+          detail: `${r.req.text} (zen_watcher_kube_requests_total)`,
+          baseline: plainReq.total,
+          baselineDetail: plainReq.text,
+          baselineName: 'plain client-node informer (lists and watches, no writes)',
+          better: 'lower',
+        });
+      }
+      const wantAll = wantTrivy + wantKyverno;
+      report.add({
+        section: 9,
+        name: `${name}: until all ${fmt(wantAll)} Observations exist`,
+        unit: 's',
+        value: zenMs / 1000,
+        detail: `${fmt((wantAll * 1000) / zenMs)} obs/s from the Ingesters' creation; ${fmt(exist)} Observations in the cluster (${exist === wantAll ? 'each exactly once' : `want ${fmt(wantAll)}`}); the API server served ${fmt(apiAll.total)} requests meanwhile (${apiAll.text})`,
+        baseline: plainMs / 1000,
+        baselineDetail: 'until its informer holds every VulnerabilityReport (it writes nothing)',
+        baselineName: 'plain client-node informer',
+        better: 'lower',
+      });
+    } finally {
+      await Promise.all(zens.map((z) => z.stop()));
+      for (const source of Object.values(sources)) {
+        await k.custom.api.deleteNamespacedCustomObject({ ...ING, namespace: ZEN_NS, name: source }).catch(() => {});
+      }
+    }
+  }
+
   await conn.close();
-  const met = zenPeak < 400;
-  report.add({
-    section: 9,
-    name: `${name}: peak RSS`,
-    unit: 'MB',
-    value: zenPeak,
-    detail: `${heapText}; V8 heap ${fmt(heap)} MB used at the end; trivy minSeverity high`,
-    baseline: plainPeak,
-    baselineName: 'plain client-node informer caching the VulnerabilityReports',
-    better: 'lower',
-    target: { text: '< 400 MB', met, ...(met ? {} : { miss: `${fmt(zenPeak - 400)} MB over` }) },
-  });
-  report.add({
-    section: 9,
-    name: `${name}: until all ${fmt(wantTrivy + wantKyverno)} Observations exist`,
-    unit: 's',
-    value: zenMs / 1000,
-    detail: `${fmt(((wantTrivy + wantKyverno) * 1000) / zenMs)} obs/s, including the start of the process`,
-    baseline: plainMs / 1000,
-    baselineDetail: 'until its informer holds every VulnerabilityReport (it writes nothing)',
-    baselineName: 'plain client-node informer',
-    better: 'lower',
-  });
-  report.add({
-    section: 9,
-    name: `${name}: API requests`,
-    unit: 'requests',
-    value: zenReq.total,
-    detail: zenReq.text,
-    baseline: plainReq.total,
-    baselineDetail: plainReq.text,
-    baselineName: 'plain client-node informer (no writes)',
-    better: 'lower',
-  });
-  const n = noise();
+  const noiseNow = noise();
   report.note(
-    `scale: reports of ${fmt(sample / 1024)} KB (${VULNS} vulnerabilities) and ${fmt(polSample / 1024)} KB (${RESULTS} results) in ${NAMESPACES} namespaces, created before the replica started; API requests from the control plane's apiserver_request_total (everything it served meanwhile, Lease renewals and Observation creates included); background CPU ${fmt(n.otherPct)} %, load ${fmt(n.load1)}`,
+    `scale: reports of ${fmt(sample / 1024)} KB (${VULNS} vulnerabilities) and ${fmt(polSample / 1024)} KB (${RESULTS} results) in ${NAMESPACES} namespaces, created before the replica started; API requests from the control plane's apiserver_request_total (everything it served meanwhile, Lease renewals and Observation creates included); background CPU ${fmt(noiseNow.otherPct)} %, load ${fmt(noiseNow.load1)}`,
   );
 }
