@@ -15,6 +15,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
 import type { InformerEvents, InformerOptions } from '../../core/api/plugin.ts';
 import { PLUGIN_INFORMER_PAGE_SIZE, pluginInformerTiming, pluginTransform } from '../../core/host/plugin-informer.ts';
+import { createPluginKube } from '../../core/host/plugin-kube.ts';
 import {
   checkReachable,
   createInformer,
@@ -29,6 +30,9 @@ import {
   resourcePath,
   watchOnce,
 } from '../../core/kube/index.ts';
+import { kubeRequestCounts } from '../../core/kube/request.ts';
+import { createLogger } from '../../core/telemetry/logger.ts';
+import { createMetrics } from '../../core/telemetry/metrics.ts';
 import type { ControlPlane } from '../controlplane/harness.ts';
 
 async function controlPlane(): Promise<{ cp?: ControlPlane; skip?: string }> {
@@ -408,6 +412,23 @@ describe('informer on a real kube-apiserver', { skip }, () => {
       assert.deepEqual(Object.keys(o), ['metadata'], 'no data, kind or apiVersion kept');
       assert.ok(o.metadata?.resourceVersion && o.metadata.uid, 'identity kept');
     }
+  });
+
+  test('plugin kube.get (API 1.2.0): the object, undefined on 404, outside WATCH_NAMESPACE refused; counted per verb', async () => {
+    const ns = await namespace();
+    await createCm(ns, 'one');
+    const deps = { kc: kubeConfig(), log: createLogger({ level: 'silent' }), metrics: createMetrics() };
+    const kube = createPluginKube({ ...deps, watched: [] });
+    const gets = kubeRequestCounts.get('GET') ?? 0;
+    const got = await kube.get({ ...CONFIGMAPS, namespace: ns, name: 'one' });
+    assert.equal((got?.metadata as { name?: string } | undefined)?.name, 'one');
+    assert.equal(await kube.get({ ...CONFIGMAPS, namespace: ns, name: 'nope' }), undefined, '404: undefined');
+    assert.ok((kubeRequestCounts.get('GET') ?? 0) >= gets + 2, 'both reads counted as GET');
+    const text = await deps.metrics.registry.metrics();
+    assert.match(text, /^zen_watcher_kube_requests_total\{verb="GET"\} \d+$/m);
+    const restricted = createPluginKube({ ...deps, watched: ['elsewhere'] });
+    await assert.rejects(restricted.get({ ...CONFIGMAPS, namespace: ns, name: 'one' }), /outside WATCH_NAMESPACE/);
+    await assert.rejects(kube.get({ ...CONFIGMAPS, namespace: ns, name: '' }), /name is empty/);
   });
 
   test('plugin transform (API 1.2.0): the host keeps identity, pages by bytes; a throwing transform drops the object', async () => {
