@@ -34,7 +34,7 @@ after(() => kit.close());
 describe('package', () => {
   packageIdentityTests(PLUGIN_DIR, p, {
     name: 'trivy',
-    version: '1.2.0',
+    version: '1.2.1',
     zenWatcher: {
       hostApi: '^1.2.0',
       entry: 'index.ts',
