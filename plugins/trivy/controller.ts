@@ -544,7 +544,7 @@ class TrivyRun {
       if (this.#signal.aborted) return 'failed';
       this.#metrics.handlerErrors.inc({ source: this.#source, kind: m.p.kind.kind, event: 'get' });
       this.#log.warn(`reading ${m.p.kind.kind} ${m.key} failed; its scope is reconciled again later`, {
-        err: errText(err),
+        err: errorText(err),
       });
       return 'failed';
     }
