@@ -12,9 +12,9 @@ import type { GetOptions, InformerEvents, InformerOptions, PluginKube } from '..
 import { zwError } from '../api/index.ts';
 import { hasResource, resourceScope } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
+import { KubeConnection, resourcePath, statusOf } from '../kube/request.ts';
 import { metaOf } from '../kube/store.ts';
 import { type ShardWork, shardWork } from '../shard/context.ts';
-import { KubeConnection, resourcePath, statusOf } from '../kube/request.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
