@@ -369,4 +369,72 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
         }
       }
     }));
+
+  test('WATCH_NAMESPACE composes: an instance shards its own namespaces across its own replicas', () =>
+    guard(async () => {
+      // The unrestricted instance goes (it would run the new Ingester too); an instance limited to 4 namespaces starts.
+      for (const r of replicas) await set.signal(r, 'SIGTERM');
+      const watched = NAMESPACES.slice(0, 4);
+      const before = new Map(
+        (await observations())
+          .filter((o) => watched.includes(o.spec.resource?.namespace ?? ''))
+          .map((o) => [o.spec.fingerprint, o.status?.phase ?? 'Active']),
+      );
+      assert.ok(before.size > 0);
+      const def: IngesterDef = {
+        name: 'trivy-w',
+        namespace: watched[0]!,
+        spec: { source: 'trivy-w', plugin: 'trivy', ingester: 'informer', ...source.spec },
+      };
+      await api.create({ ...ING, namespace: def.namespace, body: ingesterObject(def) });
+      const wset = new ReplicaSet(cp!, work, {
+        POD_NAMESPACE: NS,
+        WATCH_NAMESPACE: watched.join(','),
+        ZEN_SHARD_SLOTS: String(SLOTS),
+        ZEN_LEASE_DURATION_SECONDS: String(T.lease),
+        ZEN_RENEW_DEADLINE_SECONDS: String(T.renew),
+        ZEN_RETRY_PERIOD_SECONDS: String(T.retry),
+        ZEN_DATA_DIR: join(work, 'data-w'),
+      });
+      try {
+        const w = [await wset.start('w0'), await wset.start('w1')];
+        await waitFor(
+          'w0 and w1 hold 6 of their own slots each',
+          async () => (await owned(w[0]!)) === SLOTS / 2 && (await owned(w[1]!)) === SLOTS / 2,
+          60_000,
+        );
+        const mineW = async () =>
+          (await api.list<ObsItem>({ ...OBS, labelSelector: 'source=trivy-w' })).items.filter(
+            (o) => o.spec.source === 'trivy-w',
+          );
+        await waitFor(
+          'the watched namespaces’ findings, once each, for the restricted Ingester',
+          async () => (await mineW()).length >= before.size,
+          60_000,
+        );
+        const got = await mineW();
+        assert.deepEqual(new Set(got.map((o) => o.spec.fingerprint)), new Set(before.keys()));
+        assert.ok(
+          got.every((o) => watched.includes(o.metadata.namespace)),
+          'written inside WATCH_NAMESPACE only',
+        );
+        let created = 0;
+        for (const r of w)
+          created += counter(await scrape(r), 'zen_watcher_observations_created_total', /source="trivy-w"/);
+        assert.equal(created, got.length, 'each written once across the instance’s replicas');
+        const leases = await api.list<{ metadata: { name: string }; spec: { holderIdentity?: string } }>({
+          group: 'coordination.k8s.io',
+          version: 'v1',
+          plural: 'leases',
+          namespace: NS,
+        });
+        const own = leases.items.filter((l) =>
+          /^zen-watcher-leader-election-[0-9a-f]{10}-shard-\d+$/.test(l.metadata.name),
+        );
+        assert.equal(own.length, SLOTS, 'the instance’s slot Leases are its own (named from its namespace set)');
+        assert.ok(own.every((l) => ['w0-g0', 'w1-g0'].includes(l.spec.holderIdentity ?? '')));
+      } finally {
+        await wset.close();
+      }
+    }));
 });
