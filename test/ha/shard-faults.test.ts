@@ -197,6 +197,24 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
       });
       cleanups.push(() => reports.stop());
       reports.run(500);
+      /** Every report change so far has its Observations (as in failover.test.ts: the next fault waits for it). */
+      const caughtUp = (what: string) =>
+        waitFor(
+          `${what}: every report change so far has its Observations`,
+          async () => {
+            const want = [...oracles.values()].flatMap((o) =>
+              o.appeared.filter((a) => a.step.op !== 'delete').flatMap((a) => a.keys),
+            );
+            const have = new Set(
+              (await api.list<ObsItem>({ ...OBS, limit: 5000 })).items.map((o) =>
+                key(o.spec.source, o.spec.fingerprint),
+              ),
+            );
+            return want.every((k) => have.has(k));
+          },
+          120_000,
+          1000,
+        );
       await sleep(8_000);
 
       // 3. Scale up to five: rebalanced while the three keep working.
@@ -209,6 +227,9 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
         .flatMap((r) => handovers(trace(), r.identity, ['rebalance'], up));
       gracefulMs.push(...moved);
       m.scaleUpHandoverMs = summary(moved);
+      m.scaleupCaughtUpMs = -Date.now();
+      await caughtUp('scale-up');
+      m.scaleupCaughtUpMs += Date.now();
       await sleep(5_000);
 
       // 4. Scale down to two: three SIGTERMs at once (as kubectl scale does).
@@ -221,6 +242,9 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
       const handed = leaving.flatMap((r) => handovers(trace(), r.identity, ['shutdown'], down));
       gracefulMs.push(...handed);
       m.scaleDownHandoverMs = summary(handed);
+      m.scaledownCaughtUpMs = -Date.now();
+      await caughtUp('scale-down');
+      m.scaledownCaughtUpMs += Date.now();
       await sleep(5_000);
 
       // 5. Back to three, then kill -9 the biggest owner.
@@ -234,6 +258,9 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
       takeoverMs.push(...(await takenOver(victim, at, 'kill9')));
       await set.start(victim.slot);
       await fair(3);
+      m.kill9CaughtUpMs = -Date.now();
+      await caughtUp('kill9');
+      m.kill9CaughtUpMs += Date.now();
       await sleep(3_000);
 
       // 6. SIGSTOP an owner for lease + 2 s.
@@ -248,6 +275,9 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
       stop.resumedAt = Date.now();
       await set.signal(victim, 'SIGCONT');
       await fair(3);
+      m.sigstopCaughtUpMs = -Date.now();
+      await caughtUp('sigstop');
+      m.sigstopCaughtUpMs += Date.now();
       await sleep(3_000);
 
       // 7. Cut an owner's API connection until its slots are taken over (it must stop before they are).
@@ -261,6 +291,7 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
         (e) => e.identity === victim.identity && e.event === 'release' && e.reason === 'lost' && e.t >= at,
       ).length;
       await fair(3);
+      await caughtUp('cut');
       await sleep(3_000);
 
       // 8. Stop the load; compare with the oracles until settled.
