@@ -43,6 +43,18 @@ export interface ObservationDraft {
   annotations?: Record<string, string>;
   /** Overrides the Ingester's default TTL, still clamped to the Ingester's `ttl.min`/`ttl.max`. */
   ttlSeconds?: number;
+  /**
+   * Webhook sources (plugin API 1.2.0): the finding is over. Nothing new is written; the Observation this finding
+   * was written to before (same identity: `fingerprint`, or the Ingester's `deduplication.strategy: key`) gets
+   * `status.phase: Resolved`, on any replica, in both modes. A later report of the finding whose event time
+   * (`detectedAt`) is after `resolvedAt` re-opens that same Observation (`Active` again, counted as a repeat); a
+   * report at or before it (a late retry) does not. A draft with `resolved` needs a stable identity (an explicit
+   * `fingerprint` unless the Ingester deduplicates by `key`); without one, or when no Observation of the finding
+   * exists, it is dropped and counted (`invalid_draft`, `resolve_unmatched`).
+   */
+  resolved?: boolean;
+  /** With `resolved`: when the finding ended (RFC 3339 string or Date). Default: when the host received it. */
+  resolvedAt?: string | Date;
 }
 
 /** The normalized record written to a sink; `spec` matches the Observation CRD. */

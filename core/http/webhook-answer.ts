@@ -48,6 +48,7 @@ export async function answerWebhook(
       duplicates: r.duplicates,
       filtered: r.filtered,
       dropped: r.dropped,
+      resolved: r.resolved,
       names: r.names,
     },
   };

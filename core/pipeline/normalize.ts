@@ -73,6 +73,8 @@ export interface NormalizedDraft {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   ttlSeconds?: number;
+  /** The finding is over (plugin API 1.2.0): resolve its Observation at `resolvedAt` (ms, event time). */
+  resolvedAt?: number;
 }
 
 export type NormalizeResult = { ok: true; draft: NormalizedDraft } | { ok: false; reason: string; field: string };
@@ -110,6 +112,16 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
   if (d.ttlSeconds !== undefined && (!Number.isInteger(d.ttlSeconds) || d.ttlSeconds < 1)) {
     return { ok: false, reason: 'ttlSeconds must be a positive integer', field: 'ttlSeconds' };
   }
+  if (d.resolved !== undefined && typeof d.resolved !== 'boolean')
+    return { ok: false, reason: 'resolved must be a boolean', field: 'resolved' };
+  let resolvedAt: number | undefined;
+  if (d.resolved) {
+    const at = normalizeTime(d.resolvedAt, opts.now);
+    if (!at) return { ok: false, reason: 'resolvedAt must be an RFC 3339 time or a Date', field: 'resolvedAt' };
+    resolvedAt = Date.parse(at);
+  } else if (d.resolvedAt !== undefined) {
+    return { ok: false, reason: 'resolvedAt is only meaningful with resolved: true', field: 'resolvedAt' };
+  }
   const out: NormalizedDraft = {
     severity,
     category,
@@ -133,6 +145,7 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
   }
   if (d.fingerprint) out.fingerprint = d.fingerprint;
   if (d.ttlSeconds !== undefined) out.ttlSeconds = d.ttlSeconds;
+  if (resolvedAt !== undefined) out.resolvedAt = resolvedAt;
   return { ok: true, draft: out };
 }
 

@@ -14,14 +14,49 @@
  */
 import { ZwError } from '../api/index.ts';
 
+/** Where the event time of the content an Observation shows is kept (updates in place of webhook findings). */
+export const CONTENT_AT_ANNOTATION = 'zen.kube-zen.io/content-at';
+const CONTENT_HASH = 'zen.kube-zen.io/content-hash';
+/** status.reason when a webhook source said the finding is over, and when it reported it again. */
+export const REASON_SOURCE_RESOLVED = 'the source reported this finding resolved';
+export const REASON_SOURCE_REOPENED = 'the source reports this finding again';
+
+/** What a source reported about a finding (its mutable fields), with the report's event time. */
+export interface ReportedContent {
+  /** The content hash (`zen.kube-zen.io/content-hash`) of these fields. */
+  hash: string;
+  /** Event time (ms) of the report. */
+  at: number;
+  severity: string;
+  category: string;
+  eventType: string;
+  title: string;
+  message?: string;
+  details?: Record<string, unknown>;
+}
+
 export interface OccurrenceDelta {
   namespace: string;
   name: string;
-  /** Repeats seen by this replica since its last successful flush for this Observation. */
+  /** Repeats seen by this replica since its last successful flush for this Observation (0: none). */
   count: number;
   /** Earliest and latest event time (ms) among them. */
   firstSeen: number;
   lastSeen: number;
+  /**
+   * The latest content reported among them (by event time; the larger hash at the same time), when it may differ
+   * from the stored one: an update in place, applied only if newer than what the Observation shows.
+   */
+  content?: ReportedContent;
+  /** The source said the finding is over at this event time (ms): resolve, unless reported again after it. */
+  resolvedAt?: number;
+}
+
+/** The later of two reports of content: by event time, then by hash (so every replica picks the same one). */
+export function laterContent(a: ReportedContent | undefined, b: ReportedContent | undefined) {
+  if (!a) return b;
+  if (!b) return a;
+  return b.at > a.at || (b.at === a.at && b.hash > a.hash) ? b : a;
 }
 
 /** Applies a delta to the stored Observation: 'gone' when it no longer exists. Throws to retry on the next flush. */
@@ -65,8 +100,11 @@ export class OccurrenceCoalescer {
     this.#concurrency = o.concurrency ?? 4;
   }
 
-  /** One more sighting of the Observation `namespace/name` at event time `at` (ms). */
-  note(namespace: string, name: string, at: number): void {
+  /**
+   * One more sighting of the Observation `namespace/name` at event time `at` (ms), with what the source reported
+   * about it when that may have changed (webhook updates in place).
+   */
+  note(namespace: string, name: string, at: number, content?: ReportedContent): void {
     if (this.#closed) {
       this.#events.lost('shutdown', 1);
       return;
@@ -77,13 +115,15 @@ export class OccurrenceCoalescer {
       d.count++;
       if (at < d.firstSeen) d.firstSeen = at;
       if (at > d.lastSeen) d.lastSeen = at;
+      const c = laterContent(d.content, content);
+      if (c) d.content = c;
       return;
     }
     if (this.#pending.size >= this.#maxKeys) {
       this.#events.lost('overflow', 1);
       return;
     }
-    this.#pending.set(key, { namespace, name, count: 1, firstSeen: at, lastSeen: at });
+    this.#pending.set(key, { namespace, name, count: 1, firstSeen: at, lastSeen: at, ...(content ? { content } : {}) });
     this.#events.pending(this.#pending.size);
     this.#schedule();
   }
@@ -161,22 +201,85 @@ export class OccurrenceCoalescer {
       cur.count += d.count;
       cur.firstSeen = Math.min(cur.firstSeen, d.firstSeen);
       cur.lastSeen = Math.max(cur.lastSeen, d.lastSeen);
+      const c = laterContent(cur.content, d.content);
+      if (c) cur.content = c;
     }
   }
 }
 
-/** The status after adding a delta to what is stored (absent count = seen once, absent times = spec.detectedAt). */
-export function mergeOccurrences(
-  cur: { spec?: { detectedAt?: string }; status?: { count?: number; firstSeen?: string; lastSeen?: string } },
-  d: OccurrenceDelta,
-): { count: number; firstSeen: string; lastSeen: string } {
-  const count = (Number.isInteger(cur.status?.count) ? (cur.status?.count as number) : 1) + d.count;
+interface StoredState {
+  metadata?: { annotations?: Record<string, string> };
+  spec?: { detectedAt?: string };
+  status?: {
+    count?: number;
+    firstSeen?: string;
+    lastSeen?: string;
+    phase?: string;
+    resolvedAt?: string;
+    reason?: string;
+  };
+}
+
+export interface MergedStatus {
+  count: number;
+  firstSeen: string;
+  lastSeen: string;
+  /** Set only when the delta moves the phase (resolution by the source, or a report after it). */
+  phase?: 'Active' | 'Resolved';
+  /** null: remove (re-opened). */
+  resolvedAt?: string | null;
+  reason?: string;
+}
+
+/**
+ * The status after adding a delta to what is stored (absent count = seen once, absent times = spec.detectedAt).
+ * The phase is a function of event times only — Resolved when the latest resolution is at or after the latest
+ * sighting — so deltas applied in any order, by any replica, converge on the same phase (no flapping).
+ */
+export function mergeOccurrences(cur: StoredState, d: OccurrenceDelta): MergedStatus {
+  const stored = Number.isInteger(cur.status?.count) ? (cur.status?.count as number) : 1;
   const detected = Date.parse(cur.spec?.detectedAt ?? '');
   const first = Date.parse(cur.status?.firstSeen ?? '') || detected;
   const last = Date.parse(cur.status?.lastSeen ?? '') || detected;
-  return {
-    count,
-    firstSeen: new Date(Number.isFinite(first) ? Math.min(first, d.firstSeen) : d.firstSeen).toISOString(),
-    lastSeen: new Date(Number.isFinite(last) ? Math.max(last, d.lastSeen) : d.lastSeen).toISOString(),
+  const repeats = d.count > 0;
+  const firstSeen = repeats ? (Number.isFinite(first) ? Math.min(first, d.firstSeen) : d.firstSeen) : first;
+  const lastSeen = repeats ? (Number.isFinite(last) ? Math.max(last, d.lastSeen) : d.lastSeen) : last;
+  const iso = (t: number, fallback: number) => new Date(Number.isFinite(t) ? t : fallback).toISOString();
+  const out: MergedStatus = {
+    count: stored + d.count,
+    firstSeen: iso(firstSeen, d.firstSeen),
+    lastSeen: iso(lastSeen, d.lastSeen),
   };
+  const resolved = cur.status?.phase === 'Resolved';
+  const resolvedAt = resolved ? Date.parse(cur.status?.resolvedAt ?? '') : Number.NaN;
+  if (d.resolvedAt !== undefined) {
+    const end = Number.isFinite(resolvedAt) ? Math.max(resolvedAt, d.resolvedAt) : d.resolvedAt;
+    // Reported again after this end (a firing that overtook a late resolution): stays Active.
+    if (!Number.isFinite(lastSeen) || end >= lastSeen) {
+      out.phase = 'Resolved';
+      out.resolvedAt = new Date(end).toISOString();
+      out.reason = REASON_SOURCE_RESOLVED;
+    }
+  } else if (repeats && resolved && Number.isFinite(resolvedAt) && lastSeen > resolvedAt) {
+    out.phase = 'Active';
+    out.resolvedAt = null;
+    out.reason = REASON_SOURCE_REOPENED;
+  }
+  return out;
 }
+
+/**
+ * The content to write in place, or undefined: only when it differs from what the Observation shows and is a later
+ * report (event time, then hash) than the one it shows (`zen.kube-zen.io/content-at`, else spec.detectedAt).
+ */
+export function contentToApply(cur: StoredState, c: ReportedContent | undefined): ReportedContent | undefined {
+  if (!c) return undefined;
+  const hash = cur.metadata?.annotations?.[CONTENT_HASH];
+  if (hash === c.hash) return undefined;
+  const at = Date.parse(cur.metadata?.annotations?.[CONTENT_AT_ANNOTATION] ?? cur.spec?.detectedAt ?? '');
+  if (!Number.isFinite(at)) return c;
+  return c.at > at || (c.at === at && c.hash > (hash ?? '')) ? c : undefined;
+}
+
+/** The spec fields an update in place replaces (the rest of spec is identity or set once). */
+export const MUTABLE_SPEC_FIELDS = ['severity', 'category', 'eventType', 'title', 'message', 'details'] as const;

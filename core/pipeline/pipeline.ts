@@ -20,7 +20,7 @@ import { DedupCache } from './dedup.ts';
 import { compileFilter, type DraftFilter, type FilterSpec } from './filter.ts';
 import { canonicalJson, getPath, observationName, sha256Hex } from './fingerprint.ts';
 import { type NormalizedDraft, normalizeDraft } from './normalize.ts';
-import { OccurrenceCoalescer } from './occurrences.ts';
+import { OccurrenceCoalescer, type OccurrenceDelta, type ReportedContent } from './occurrences.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export const FIRST_SEEN_ANNOTATION = 'zen.kube-zen.io/first-seen';
@@ -86,6 +86,8 @@ export interface ProcessResult {
    */
   refused: number;
   refusal?: { reason: string; message: string; retryAfterSeconds: number };
+  /** Drafts with `resolved` (plugin API 1.2.0) whose Observation was found and resolved (or stays Active, reported later). */
+  resolved: number;
 }
 
 export class Pipeline {
@@ -258,6 +260,7 @@ export class Pipeline {
       names: [],
       stored: [],
       refused: 0,
+      resolved: 0,
     };
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
@@ -286,6 +289,24 @@ export class Pipeline {
       }
       const fp = this.#fingerprint(ci, norm.draft);
       const dedupKey = `${ci.config.namespace}/${source}/${fp}`;
+      if (norm.draft.resolvedAt !== undefined) {
+        const why =
+          mode !== 'webhook'
+            ? 'resolved drafts are for webhook sources (informer sources resolve through reconcile)'
+            : !ci.dedupEnabled
+              ? 'resolved needs deduplication (this Ingester disables it, so a finding has no one Observation)'
+              : norm.draft.fingerprint === undefined && ci.strategy !== 'key'
+                ? 'resolved needs a fingerprint (or deduplication.strategy: key) to find the Observation'
+                : undefined;
+        if (why) {
+          result.dropped++;
+          m.dropped.inc({ source, reason: 'invalid_draft' });
+          this.#o.dropLog(source, 'invalid_draft', { plugin: ci.config.handler.plugin, field: 'resolved', why });
+          continue;
+        }
+        writes.push(this.#resolve(ci, norm.draft, fp, dedupKey, now, result));
+        continue;
+      }
       if (ci.dedupEnabled && this.#dedup.seen(dedupKey, windowTime(norm.draft, now), ci.windowMs)) {
         // A resend while the first copy is still being written must not be acknowledged before that write is safe:
         // wait for it; if it failed for good, write this copy instead.
@@ -293,7 +314,12 @@ export class Pipeline {
         if (!pending || (await pending)) {
           result.duplicates++;
           m.deduped.inc({ source, layer: 'memory' });
-          if (mode === 'webhook') this.#repeat(this.#dedup.target(dedupKey), windowTime(norm.draft, now));
+          if (mode === 'webhook')
+            this.#repeat(
+              this.#dedup.target(dedupKey),
+              windowTime(norm.draft, now),
+              this.#reported(ci, norm.draft, now),
+            );
           continue;
         }
         this.#dedup.remember(dedupKey, windowTime(norm.draft, now));
@@ -307,7 +333,16 @@ export class Pipeline {
       }
       const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now);
       result.names.push(obs.name);
-      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer', windowTime(norm.draft, now));
+      const write = this.#write(
+        ci,
+        obs,
+        previous,
+        dedupKey,
+        result,
+        mode === 'informer',
+        windowTime(norm.draft, now),
+        () => this.#reported(ci, norm.draft, now),
+      );
       this.#pending.set(dedupKey, write);
       writes.push(write.finally(() => this.#pending.get(dedupKey) === write && this.#pending.delete(dedupKey)));
     }
@@ -356,6 +391,7 @@ export class Pipeline {
     result: ProcessResult,
     leaderOnly: boolean,
     at: number,
+    reported?: () => ReportedContent | undefined,
   ): Promise<boolean> {
     const source = obs.spec.source;
     const m = this.#o.metrics;
@@ -382,7 +418,7 @@ export class Pipeline {
         result.duplicates++;
         m.deduped.inc({ source, layer: 'store' });
         // A webhook finding that another replica (or this one, before a restart) already stored is a repeat.
-        if (!leaderOnly) this.#repeat(target, at);
+        if (!leaderOnly) this.#repeat(target, at, reported?.());
       }
       return true;
     } catch (err) {
@@ -417,8 +453,95 @@ export class Pipeline {
     }
   }
 
+  /**
+   * What a webhook source reported about a finding, for an update in place of its Observation; undefined when the
+   * content cannot differ for the same identity (the identity is the hash of that content).
+   */
+  #reported(ci: CompiledIngester, d: NormalizedDraft, now: number): ReportedContent | undefined {
+    if (d.fingerprint === undefined && ci.strategy === 'fingerprint') return undefined;
+    return {
+      hash: contentHash(d),
+      at: windowTime(d, now),
+      severity: d.severity,
+      category: d.category,
+      eventType: d.eventType,
+      title: d.title,
+      ...(d.message !== undefined ? { message: d.message } : {}),
+      ...(d.details ? { details: d.details } : {}),
+    };
+  }
+
+  /**
+   * A webhook source says a finding is over (plugin API 1.2.0): resolve the Observation the finding was written to
+   * (where this replica stored it, else its name for the event's window bucket, the previous bucket's, and the
+   * Ingester's namespace as the fallback the sink may have used). Written before the request is answered, so an
+   * acknowledged resolution is stored; a refused one is answered 503 like any refused write.
+   */
+  async #resolve(
+    ci: CompiledIngester,
+    d: NormalizedDraft,
+    fp: string,
+    dedupKey: string,
+    now: number,
+    result: ProcessResult,
+  ): Promise<void> {
+    const source = ci.config.spec.source;
+    const m = this.#o.metrics;
+    const sink = this.#o.sink;
+    const at = d.resolvedAt!;
+    const { obs, previous } = this.#toObservation(ci, d, fp, now);
+    const candidates = [
+      this.#dedup.target(dedupKey),
+      `${obs.namespace}/${obs.name}`,
+      previous ? `${obs.namespace}/${previous.name}` : undefined,
+      obs.namespace !== ci.config.namespace ? `${ci.config.namespace}/${obs.name}` : undefined,
+    ].filter((c, i, all): c is string => c !== undefined && all.indexOf(c) === i);
+    if (!sink.addOccurrences) {
+      result.dropped++;
+      m.dropped.inc({ source, reason: 'resolve_unsupported' });
+      this.#o.dropLog(source, 'resolve_unsupported', { sink: sink.kind });
+      return;
+    }
+    this.#inflight++;
+    try {
+      for (const target of candidates) {
+        const slash = target.indexOf('/');
+        const delta: OccurrenceDelta = {
+          namespace: target.slice(0, slash),
+          name: target.slice(slash + 1),
+          count: 0,
+          firstSeen: at,
+          lastSeen: at,
+          resolvedAt: at,
+        };
+        if ((await sink.addOccurrences(delta)) === 'applied') {
+          result.resolved++;
+          m.resolved.inc({ transition: 'source_resolved' });
+          return;
+        }
+      }
+      // Never written (filtered then, sent to another instance, or the firing was never received) or gone (TTL).
+      result.dropped++;
+      m.dropped.inc({ source, reason: 'resolve_unmatched' });
+      this.#o.dropLog(source, 'resolve_unmatched', { name: obs.name, namespace: obs.namespace });
+    } catch (err) {
+      const reason = err instanceof SinkWriteError ? err.reason : `http_${(err as { code?: number }).code ?? 'error'}`;
+      result.refused++;
+      result.refusal ??= {
+        reason,
+        message: (err as Error).message,
+        retryAfterSeconds: (err instanceof SinkWriteError ? err.retryAfterSeconds : undefined) ?? 5,
+      };
+      m.refused.inc({ source, reason });
+      (this.#o.refuseLog ?? this.#o.dropLog)(source, reason, { name: obs.name, error: (err as Error).message });
+    } finally {
+      this.#inflight--;
+      this.#maybeIdle();
+    }
+  }
+
   /** One more occurrence of a stored webhook finding (`namespace/name`), for its status.count. */
-  #repeat(target: string | undefined, at: number): void {
+  #repeat(target: string | undefined, at: number, content?: ReportedContent): void {
     if (!this.#occurrences) return;
     if (!target) {
       // Dedup knew the finding but not where it was stored (e.g. a sink that does not say): not countable.
@@ -427,7 +550,7 @@ export class Pipeline {
       return;
     }
     const slash = target.indexOf('/');
-    this.#occurrences.note(target.slice(0, slash), target.slice(slash + 1), at);
+    this.#occurrences.note(target.slice(0, slash), target.slice(slash + 1), at, content);
   }
 
   #fingerprint(ci: CompiledIngester, d: NormalizedDraft): string {

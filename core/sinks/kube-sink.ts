@@ -13,12 +13,20 @@ import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/cli
 import type { Observation } from '../api/index.ts';
 import { createKubeApi, type KubeApi } from '../kube/api.ts';
 import { pooledClient } from '../kube/connection.ts';
-import { mergeOccurrences, type OccurrenceDelta } from '../pipeline/occurrences.ts';
+import {
+  CONTENT_AT_ANNOTATION,
+  contentToApply,
+  MUTABLE_SPEC_FIELDS,
+  mergeOccurrences,
+  type OccurrenceDelta,
+  type ReportedContent,
+} from '../pipeline/occurrences.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 import { AdaptiveWritePacer } from './write-pacer.ts';
 
 export const OBSERVATION_GVR = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' });
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
+const CONTENT_HASH = 'zen.kube-zen.io/content-hash';
 /** 429 answers one write retries (each after its Retry-After) before it counts as lost; not counted as attempts. */
 const MAX_THROTTLED = 30;
 
@@ -148,44 +156,73 @@ export class KubeObservationSink implements ObservationSink {
   }
 
   /**
-   * Adds repeats to status.count/firstSeen/lastSeen: read the Observation, then a merge patch of its status carrying
-   * the resourceVersion read, which the API server refuses (409) if another replica wrote in between; then read
-   * again and retry. So concurrent replicas never lose each other's increments.
+   * Adds repeats to status.count/firstSeen/lastSeen, moves the phase when the source resolved the finding or
+   * reported it again after that, and updates what the source reports in place (webhook sources). Read the
+   * Observation, then write carrying the resourceVersion read, which the API server refuses (409) if another
+   * replica wrote in between; then read again and retry. So concurrent replicas never lose each other's increments,
+   * and the later report (by event time) wins whatever the order the replicas write in.
    */
   async addOccurrences(d: OccurrenceDelta, signal?: AbortSignal): Promise<'applied' | 'gone'> {
     for (let attempt = 1; ; attempt++) {
       if (!this.#open) throw new SinkWriteError('sink closed', { retryable: false, reason: 'shutdown' });
       let cur: StoredStatus;
-      let ticket = await this.pacer.acquire();
       try {
-        cur = await this.#api.get<StoredStatus>({ ...OBSERVATION_GVR, namespace: d.namespace, name: d.name, signal });
-        this.pacer.done(ticket, 'admitted');
+        cur = await this.#paced(() =>
+          this.#api.get<StoredStatus>({ ...OBSERVATION_GVR, namespace: d.namespace, name: d.name, signal }),
+        );
       } catch (err) {
-        const code = (err as { code?: number }).code;
-        this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
-        if (code === 404) return 'gone';
+        if ((err as { code?: number }).code === 404) return 'gone';
         throw err;
       }
-      ticket = await this.pacer.acquire();
       try {
-        await this.#api.patch({
-          ...OBSERVATION_GVR,
-          namespace: d.namespace,
-          name: d.name,
-          subresource: 'status',
-          type: 'merge',
-          body: { metadata: { resourceVersion: cur.metadata?.resourceVersion }, status: mergeOccurrences(cur, d) },
-          signal,
-        });
-        this.pacer.done(ticket, 'admitted');
+        const content = contentToApply(cur, d.content);
+        if (content) {
+          // The spec is written by PUT of the whole object (the status subresource ignores spec), conditional on
+          // the resourceVersion read; its answer carries the resourceVersion the status patch is conditional on.
+          cur = await this.#paced(() =>
+            this.#api.replace<StoredStatus>({
+              ...OBSERVATION_GVR,
+              namespace: d.namespace,
+              name: d.name,
+              body: withContent(cur, content),
+              signal,
+            }),
+          );
+        }
+        const status = mergeOccurrences(cur, d);
+        if (d.count === 0 && status.phase === undefined) return 'applied';
+        await this.#paced(() =>
+          this.#api.patch({
+            ...OBSERVATION_GVR,
+            namespace: d.namespace,
+            name: d.name,
+            subresource: 'status',
+            type: 'merge',
+            body: { metadata: { resourceVersion: cur.metadata?.resourceVersion }, status },
+            signal,
+          }),
+        );
         return 'applied';
       } catch (err) {
         const code = (err as { code?: number }).code;
-        this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
         if (code === 404) return 'gone';
         if (code !== 409 || attempt >= 20) throw err;
         this.#onConflict();
       }
+    }
+  }
+
+  /** One request through the pacer. */
+  async #paced<T>(send: () => Promise<T>): Promise<T> {
+    const ticket = await this.pacer.acquire();
+    try {
+      const r = await send();
+      this.pacer.done(ticket, 'admitted');
+      return r;
+    } catch (err) {
+      const code = (err as { code?: number }).code;
+      this.pacer.done(ticket, code === 429 ? 'throttled' : code === undefined ? 'failed' : 'admitted');
+      throw err;
     }
   }
 
@@ -248,9 +285,31 @@ function retryAfterSeconds(err: unknown): number | undefined {
 }
 
 interface StoredStatus {
-  metadata?: { resourceVersion?: string };
-  spec?: { detectedAt?: string };
-  status?: { count?: number; firstSeen?: string; lastSeen?: string };
+  metadata?: { resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { detectedAt?: string } & Record<string, unknown>;
+  status?: { count?: number; firstSeen?: string; lastSeen?: string; phase?: string; resolvedAt?: string };
+}
+
+/** The Observation with the reported content in place (spec fields, severity/category labels, content hash/time). */
+function withContent(cur: StoredStatus, c: ReportedContent): StoredStatus {
+  const spec: Record<string, unknown> = { ...cur.spec };
+  for (const k of MUTABLE_SPEC_FIELDS) {
+    if (c[k] === undefined) delete spec[k];
+    else spec[k] = c[k];
+  }
+  return {
+    ...cur,
+    metadata: {
+      ...cur.metadata,
+      labels: { ...cur.metadata?.labels, severity: c.severity, category: c.category },
+      annotations: {
+        ...cur.metadata?.annotations,
+        [CONTENT_HASH]: c.hash,
+        [CONTENT_AT_ANNOTATION]: new Date(c.at).toISOString(),
+      },
+    },
+    spec,
+  };
 }
 
 export function backoffMs(attempt: number, err: unknown): number {

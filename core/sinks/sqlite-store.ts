@@ -17,7 +17,13 @@ import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ZwError } from '../api/errors.ts';
 import type { Observation } from '../api/index.ts';
-import { mergeOccurrences, type OccurrenceDelta } from '../pipeline/occurrences.ts';
+import {
+  CONTENT_AT_ANNOTATION,
+  contentToApply,
+  MUTABLE_SPEC_FIELDS,
+  mergeOccurrences,
+  type OccurrenceDelta,
+} from '../pipeline/occurrences.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 
@@ -402,10 +408,46 @@ export class SqliteStore implements ObservationSink {
     const row = this.#getDoc.get(d.namespace, d.name) as { doc: string } | undefined;
     if (!row) return 'gone';
     const doc = JSON.parse(row.doc) as Observation & { status?: Record<string, unknown> };
-    doc.status = { ...doc.status, ...mergeOccurrences(doc, d) };
-    this.#setDoc.run(JSON.stringify(doc), d.namespace, d.name);
+    const content = contentToApply(doc, d.content);
+    if (content) {
+      // An update in place (webhook source): the later report's mutable fields, as in Kubernetes.
+      const spec = doc.spec as unknown as Record<string, unknown>;
+      for (const k of MUTABLE_SPEC_FIELDS) {
+        if (content[k] === undefined) delete spec[k];
+        else spec[k] = content[k];
+      }
+      doc.labels = { ...doc.labels, severity: content.severity, category: content.category };
+      doc.annotations = {
+        ...doc.annotations,
+        'zen.kube-zen.io/content-hash': content.hash,
+        [CONTENT_AT_ANNOTATION]: new Date(content.at).toISOString(),
+      };
+    }
+    const status: Record<string, unknown> = { ...doc.status, ...mergeOccurrences(doc, d) };
+    for (const [k, v] of Object.entries(status)) if (v === null) delete status[k];
+    doc.status = status;
+    if (content) {
+      this.#db
+        .prepare('UPDATE observations SET doc = ?, severity = ?, category = ? WHERE namespace = ? AND name = ?')
+        .run(JSON.stringify(doc), doc.spec.severity, doc.spec.category, d.namespace, d.name);
+    } else this.#setDoc.run(JSON.stringify(doc), d.namespace, d.name);
     this.#checkpointer?.written(1);
     return 'applied';
+  }
+
+  /** Merges `patch` into the document's status (null removes a field); false when there is no such Observation. */
+  patchStatus(namespace: string, name: string, patch: Record<string, unknown>): boolean {
+    this.#getDoc ??= this.#db.prepare('SELECT doc FROM observations WHERE namespace = ? AND name = ?');
+    this.#setDoc ??= this.#db.prepare('UPDATE observations SET doc = ? WHERE namespace = ? AND name = ?');
+    const row = this.#getDoc.get(namespace, name) as { doc: string } | undefined;
+    if (!row) return false;
+    const doc = JSON.parse(row.doc) as Observation & { status?: Record<string, unknown> };
+    const status: Record<string, unknown> = { ...doc.status, ...patch };
+    for (const [k, v] of Object.entries(status)) if (v === null) delete status[k];
+    doc.status = status;
+    this.#setDoc.run(JSON.stringify(doc), namespace, name);
+    this.#checkpointer?.written(1);
+    return true;
   }
 
   list(opts: ListOptions = {}): StoredObservation[] {

@@ -168,12 +168,12 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
   const failures: TapFailure[] = [];
   const metrics = createMetrics();
 
-  // In-memory Observation index with phases, for the real resolver.
-  const phases = new Map<string, 'Active' | 'Resolved'>();
+  // In-memory Observation index for the real resolver: the phase is the store's status.phase (the resolver's
+  // setPhase and a webhook source's resolution both write it there, as both write status.phase in Kubernetes).
   const all = (): KitObservation[] =>
     store
       .list({ limit: 1_000_000 })
-      .map(({ createdAt: _c, ...o }) => ({ ...o, phase: phases.get(`${o.namespace}/${o.name}`) ?? 'Active' }));
+      .map(({ createdAt: _c, ...o }) => ({ ...o, phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active' }));
   const index: ObservationIndex = {
     async list(ing, scope) {
       return all()
@@ -192,8 +192,12 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
           }),
         );
     },
-    async setPhase(o, phase) {
-      phases.set(`${o.namespace}/${o.name}`, phase);
+    async setPhase(o, phase, reason) {
+      store.patchStatus(o.namespace, o.name, {
+        phase,
+        reason,
+        resolvedAt: phase === 'Resolved' ? new Date(now()).toISOString() : null,
+      });
     },
   };
   let leading: { controller: AbortController; term: LeaderTerm } | undefined;
@@ -377,6 +381,8 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
 
   const settle = async () => {
     await changes;
+    // Repeats (occurrence counts, re-opened findings, updates in place) are written at the host's flush interval.
+    await pipeline.flushOccurrences();
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
   const live = (resource?: string) =>

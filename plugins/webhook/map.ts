@@ -116,6 +116,20 @@ export function mapEvent(
   const fingerprint = text(get(cfg.fields.fingerprint));
   if (fingerprint) draft.fingerprint = fingerprint;
   if (detectedAt) draft.detectedAt = detectedAt;
+  const r = cfg.resolution;
+  if (r) {
+    const state = text(get(r.field));
+    if (state !== undefined && r.values.some((v) => v.toLowerCase() === state.toLowerCase())) {
+      if (!fingerprint)
+        throw payloadError(
+          'a resolved event needs a fingerprint to find the Observation it ends (set config.fields.fingerprint)',
+          f(cfg.fields.fingerprint ?? 'fingerprint'),
+        );
+      draft.resolved = true;
+      const endedAt = get(r.resolvedAtField);
+      if (typeof endedAt === 'string' && !Number.isNaN(Date.parse(endedAt))) draft.resolvedAt = endedAt;
+    }
+  }
   return draft;
 }
 

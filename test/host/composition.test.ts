@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ZwError } from '../../core/api/index.ts';
+import { SqliteStore } from '../../core/sinks/sqlite-store.ts';
 import { loadTestPlugin } from '../../core/testkit/index.ts';
 import { cleanup, post, REPO, startTestHost, writeConfigDir } from '../support/host.ts';
 import { waitFor } from '../support/wait.ts';
@@ -73,4 +74,90 @@ spec: { source: misbehaves, plugin: misbehaves, ingester: webhook, webhook: { pa
   } finally {
     await kit.close();
   }
+});
+
+test('a webhook source resolving and re-opening a finding (plugin API 1.2.0): same answers from host and test kit', async () => {
+  const T0 = '2026-01-01T10:00:00.000Z';
+  const T1 = '2026-01-01T10:05:00.000Z';
+  const T2 = '2026-01-01T10:09:00.000Z';
+  const requests: unknown[] = [
+    { fire: 'fp-1', at: T0 }, // written, Active
+    { resolve: 'fp-1', at: T1 }, // the same Observation, Resolved at T1
+    { fire: 'fp-1', at: T0 }, // a late retry of the first firing: counted, stays Resolved
+    { resolve: true }, // no fingerprint: nothing to find it by (invalid_draft)
+    { resolve: 'fp-never-fired', at: T1 }, // no Observation (resolve_unmatched)
+    { fire: 'fp-1', at: T2 }, // reported again after the end: re-opened, the same Observation
+  ];
+  const summary = (r: { created?: number; duplicates?: number; dropped?: number; resolved?: number }) => [
+    r.created,
+    r.duplicates,
+    r.dropped,
+    r.resolved,
+  ];
+  const dropLines = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => /^zen_watcher_observations_dropped_total\{.*source="misbehaves"/.test(l))
+      .sort();
+  const state = (obs: { status?: Record<string, unknown>; spec: { fingerprint: string } }[]) =>
+    obs.map((o) => [o.status?.phase ?? 'Active', o.status?.count ?? 1, o.status?.resolvedAt, o.status?.lastSeen]);
+  const spec = `apiVersion: zen.kube-zen.io/v1alpha1
+kind: Ingester
+metadata: { name: misbehaves, namespace: default }
+spec:
+  source: misbehaves
+  plugin: misbehaves
+  ingester: webhook
+  webhook: { path: /ingest/misbehaves }
+  deduplication: { window: 0s }
+`;
+  // The real host (standalone, HTTP, its SQLite store).
+  const configDir = writeConfigDir({ 'misbehaves.yaml': spec });
+  const t = await startTestHost({ configDir, env: { ZEN_PLUGIN_DIRS: PLUGIN } });
+  const hostAnswers: unknown[] = [];
+  let hostDrops: string[];
+  let hostState: unknown[];
+  try {
+    for (const body of requests) {
+      const res = await post(`${t.url}/ingest/misbehaves`, JSON.stringify(body));
+      assert.equal(res.status, 200, res.text);
+      hostAnswers.push(summary(res.json as Record<string, number>));
+    }
+    hostDrops = dropLines(await (await fetch(`${t.url}/metrics`)).text());
+    await t.stop(); // flushes the pending repeats
+    const store = new SqliteStore(t.dataDir);
+    hostState = state(store.list());
+    store.close();
+  } finally {
+    await t.stop().catch(() => {});
+    cleanup(configDir, t.dataDir);
+  }
+
+  const kit = await loadTestPlugin(PLUGIN);
+  try {
+    const kitAnswers: unknown[] = [];
+    for (const body of requests) {
+      const { result } = await kit.webhook(body, { name: 'misbehaves', spec: { deduplication: { window: '0s' } } });
+      kitAnswers.push(summary(result));
+      await kit.settle();
+    }
+    assert.deepEqual(kitAnswers, hostAnswers);
+    assert.deepEqual(dropLines(await kit.metrics()), hostDrops);
+    assert.deepEqual(state(kit.observations()), hostState);
+  } finally {
+    await kit.close();
+  }
+  assert.deepEqual(hostAnswers, [
+    [1, 0, 0, 0],
+    [0, 0, 0, 1],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 1, 0],
+    [0, 1, 0, 0],
+  ]);
+  assert.deepEqual(hostDrops, [
+    'zen_watcher_observations_dropped_total{source="misbehaves",reason="invalid_draft"} 1',
+    'zen_watcher_observations_dropped_total{source="misbehaves",reason="resolve_unmatched"} 1',
+  ]);
+  assert.deepEqual(hostState, [['Active', 3, undefined, T2]]);
 });
