@@ -33,9 +33,9 @@ const refused = (field: string) => (err: unknown) => {
 describe('package', () => {
   packageIdentityTests(PLUGIN_DIR, p, {
     name: 'webhook',
-    version: '1.0.0',
+    version: '1.1.0',
     zenWatcher: {
-      hostApi: '^1.0.0',
+      hostApi: '^1.2.0',
       entry: 'index.ts',
       sources: ['webhook'],
       configSchema: 'schema.json',
@@ -54,9 +54,11 @@ describe('package', () => {
     }
   });
 
-  test("the README's Ingester is valid for this plugin", () => {
-    const res = kit.validateIngester(parseYaml(p.readmeBlock('ingester')));
-    assert.ok(res.ok, JSON.stringify(!res.ok && res.errors));
+  test("the README's Ingesters are valid for this plugin", () => {
+    for (const block of ['ingester', 'alertmanager']) {
+      const res = kit.validateIngester(parseYaml(p.readmeBlock(block)));
+      assert.ok(res.ok, `${block}: ${JSON.stringify(!res.ok && res.errors)}`);
+    }
   });
 });
 
@@ -136,5 +138,90 @@ describe('refusals name the field (HTTP 422), the whole request', () => {
     await assert.rejects(kit.webhookDrafts([1]), refused('[0]'));
     await assert.rejects(kit.webhookDrafts([{}, {}], { name: 'small', config: { maxItems: 1 } }), refused('(body)'));
     await assert.rejects(kit.webhookDrafts({ a: 1 }, { name: 'items', config: { itemsField: 'a' } }), refused('a'));
+  });
+});
+
+describe('resolution (1.1.0): Alertmanager-style status field', () => {
+  // Alertmanager's webhook body, as its notifier posts it (one group, alerts with status/startsAt/endsAt).
+  const config = {
+    itemsField: 'alerts',
+    fields: {
+      severity: 'labels.severity',
+      title: 'annotations.summary',
+      fingerprint: 'fingerprint',
+      detectedAt: 'startsAt',
+      details: 'labels',
+    },
+    resolution: { field: 'status', values: ['resolved'], resolvedAtField: 'endsAt' },
+  };
+  const spec = { deduplication: { window: '0s' } };
+  const alert = (status: string, startsAt: string, endsAt: string, severity = 'warning') => ({
+    receiver: 'zen',
+    status,
+    alerts: [
+      {
+        status,
+        labels: { alertname: 'KubePodCrashLooping', severity, namespace: 'shop', pod: 'web-1' },
+        annotations: { summary: 'Pod shop/web-1 is crash looping' },
+        startsAt,
+        endsAt,
+        fingerprint: 'a1b2c3d4e5f60718',
+      },
+    ],
+  });
+  const NEVER = '0001-01-01T00:00:00Z';
+
+  test('the resolved alert resolves its Observation; a later firing re-opens the same one', async () => {
+    const input = { name: 'am', config, spec };
+    const fired = await kit.webhook(alert('firing', '2025-06-01T11:00:00Z', NEVER), input);
+    assert.equal(fired.result.created, 1);
+    const [o] = kit.observations().filter((x) => x.labels['zen.kube-zen.io/ingester'] === 'am');
+    assert.equal(o?.phase, 'Active');
+
+    const [resolvedDraft] = await kit.webhookDrafts(
+      alert('resolved', '2025-06-01T11:00:00Z', '2025-06-01T11:20:00Z'),
+      input,
+    );
+    assert.equal(resolvedDraft?.resolved, true);
+    assert.equal(resolvedDraft?.resolvedAt, '2025-06-01T11:20:00Z');
+    const resolved = await kit.webhook(alert('resolved', '2025-06-01T11:00:00Z', '2025-06-01T11:20:00Z'), input);
+    assert.deepEqual([resolved.result.created, resolved.result.resolved], [0, 1], 'no second Observation');
+    let mine = kit.observations().filter((x) => x.labels['zen.kube-zen.io/ingester'] === 'am');
+    assert.deepEqual(
+      mine.map((x) => [x.name, x.phase, x.status?.resolvedAt]),
+      [[o!.name, 'Resolved', '2025-06-01T11:20:00.000Z']],
+    );
+
+    // Alertmanager fires again later (a new startsAt): the same Observation is Active again, counted.
+    await kit.webhook(alert('firing', '2025-06-01T12:00:00Z', NEVER), input);
+    await kit.settle();
+    mine = kit.observations().filter((x) => x.labels['zen.kube-zen.io/ingester'] === 'am');
+    assert.deepEqual(
+      mine.map((x) => [x.name, x.phase, x.status?.count, x.status?.resolvedAt]),
+      [[o!.name, 'Active', 2, undefined]],
+    );
+  });
+
+  test('a changed severity of the same alert updates the Observation in place', async () => {
+    const input = { name: 'am2', source: 'am2', config, spec };
+    await kit.webhook(alert('firing', '2025-06-01T11:00:00Z', NEVER), input);
+    await kit.webhook(alert('firing', '2025-06-01T11:00:05Z', NEVER, 'critical'), input);
+    await kit.webhook(alert('firing', '2025-06-01T11:00:01Z', NEVER, 'info'), input); // older: ignored
+    await kit.settle();
+    const mine = kit.observations().filter((x) => x.labels['zen.kube-zen.io/ingester'] === 'am2');
+    assert.deepEqual(
+      mine.map((x) => [x.spec.severity, x.labels.severity, x.status?.count]),
+      [['critical', 'critical', 3]],
+    );
+  });
+
+  test('a resolved event without a fingerprint is refused naming the field', async () => {
+    await assert.rejects(
+      kit.webhookDrafts(
+        { status: 'resolved', severity: 'high', title: 't' },
+        { name: 'nofp', config: { resolution: { field: 'status' } } },
+      ),
+      refused('fingerprint'),
+    );
   });
 });
