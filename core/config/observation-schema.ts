@@ -16,7 +16,8 @@ const resourceField = (description: string) => ({ type: 'string', maxLength: 253
 export const observationSpecSchema = {
   type: 'object',
   additionalProperties: false,
-  description: 'One finding from a security tool, normalized by zen-watcher.',
+  description:
+    'One finding from a security tool, normalized by zen-watcher. Identity (never changes): source and fingerprint (the name derives from them). Reported content (updated in place when the source reports the same finding differently): severity, category, eventType, title, message, details.',
   required: ['source', 'category', 'severity', 'eventType', 'title', 'fingerprint', 'detectedAt'],
   properties: {
     source: {
@@ -76,16 +77,28 @@ export const observationStatusSchema = {
   additionalProperties: false,
   default: {},
   description:
-    'State of the finding over its life (phase, occurrence counts); spec holds its identity and reported content.',
+    'State of the finding over its life (phase, resolution clock, occurrence counts); spec holds its identity and reported content.',
   properties: {
     phase: {
       type: 'string',
       enum: ['Active', 'Resolved'],
       default: 'Active',
-      description: 'Active: the source still reports the finding; Resolved: it no longer does.',
+      description:
+        'Active: the source still reports the finding; Resolved: it no longer does (informer sources: missing for the grace period) or said it is over (webhook sources).',
     },
-    resolvedAt: { type: 'string', format: 'date-time', description: 'When the finding was resolved (RFC 3339).' },
-    reason: { type: 'string', maxLength: 1024, description: 'Why it was resolved, e.g. ReportDeleted.' },
+    resolvedAt: {
+      type: 'string',
+      format: 'date-time',
+      description:
+        'When the finding was resolved (RFC 3339): the resolving write (informer sources), or the end the source reported (webhook sources). Removed when it is re-opened.',
+    },
+    reason: { type: 'string', maxLength: 1024, description: 'Why the phase last changed.' },
+    missingSince: {
+      type: 'string',
+      format: 'date-time',
+      description:
+        'Informer sources: since when the source no longer reports the finding; it is resolved at missingSince + ZEN_RESOLVE_AFTER_SECONDS by whichever replica leads then. Removed when the finding is reported again.',
+    },
     delivered: {
       type: 'object',
       maxProperties: 64,

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mergeOccurrences, OccurrenceCoalescer, type OccurrenceDelta } from './occurrences.ts';
+import {
+  contentToApply,
+  mergeOccurrences,
+  OccurrenceCoalescer,
+  type OccurrenceDelta,
+  type ReportedContent,
+} from './occurrences.ts';
 
 function coalescer(apply: (d: OccurrenceDelta) => Promise<'applied' | 'gone'>, maxKeys = 10) {
   const events: string[] = [];
@@ -115,4 +121,74 @@ test('mergeOccurrences: an absent count is one occurrence; absent times start at
     ),
     { count: 9, firstSeen: '2026-01-01T00:00:01.000Z', lastSeen: '2026-01-01T00:05:00.000Z' },
   );
+});
+
+/** Applies deltas in order to a stored state the way both sinks do (status merge; null removes). */
+function applyAll(deltas: OccurrenceDelta[]) {
+  let cur: { spec: { detectedAt: string }; status: Record<string, unknown> } = {
+    spec: { detectedAt: '2026-01-01T00:00:00.000Z' },
+    status: {},
+  };
+  for (const d of deltas) {
+    const status: Record<string, unknown> = { ...cur.status, ...mergeOccurrences(cur, d) };
+    for (const [k, v] of Object.entries(status)) if (v === null) delete status[k];
+    cur = { ...cur, status };
+  }
+  return cur.status;
+}
+
+test('phase from event times: resolved, late retry, re-opened; the same result in every order', () => {
+  const t = (m: number) => Date.parse('2026-01-01T00:00:00Z') + m * 60_000;
+  const repeat = (m: number): OccurrenceDelta => ({
+    namespace: 'n',
+    name: 'x',
+    count: 1,
+    firstSeen: t(m),
+    lastSeen: t(m),
+  });
+  const resolve = (m: number): OccurrenceDelta => ({ ...repeat(m), count: 0, resolvedAt: t(m) });
+  // Fired at 0, resolved at 10, a retry of the firing at 0 (late), fired again at 20.
+  assert.equal(applyAll([repeat(0), resolve(10)]).phase, 'Resolved');
+  assert.equal(applyAll([repeat(0), resolve(10), repeat(0)]).phase, 'Resolved', 'a late retry does not re-open');
+  const reopened = applyAll([repeat(0), resolve(10), repeat(20)]);
+  assert.deepEqual([reopened.phase, reopened.resolvedAt, reopened.count], ['Active', undefined, 3]);
+  // A resolution older than the latest sighting leaves it Active, in whichever order the two arrive.
+  const all = [repeat(5), resolve(10), repeat(20), repeat(3)];
+  const orders = [all, [...all].reverse(), [all[2]!, all[0]!, all[3]!, all[1]!], [all[1]!, all[3]!, all[0]!, all[2]!]];
+  const results = orders.map((o) => {
+    const s = applyAll(o);
+    return [s.phase ?? 'Active', s.count, s.lastSeen];
+  });
+  for (const r of results) assert.deepEqual(r, ['Active', 4, new Date(t(20)).toISOString()]);
+  // Resolution last by event time wins in every order.
+  const ended = [repeat(5), resolve(30), repeat(20)];
+  for (const o of [ended, [...ended].reverse(), [ended[1]!, ended[0]!, ended[2]!]])
+    assert.equal(applyAll(o).phase, 'Resolved');
+});
+
+test('contentToApply: a later report by event time, the larger hash at the same time, never the same hash', () => {
+  const c = (hash: string, at: string): ReportedContent => ({
+    hash,
+    at: Date.parse(at),
+    severity: 'high',
+    category: 'security',
+    eventType: 'e',
+    title: 't',
+  });
+  const stored = {
+    metadata: { annotations: { 'zen.kube-zen.io/content-hash': 'bbbb' } },
+    spec: { detectedAt: '2026-01-01T00:00:10.000Z' },
+  };
+  assert.equal(contentToApply(stored, c('bbbb', '2026-01-01T00:05:00Z')), undefined, 'same content');
+  assert.equal(contentToApply(stored, c('cccc', '2026-01-01T00:00:05Z')), undefined, 'older report');
+  assert.ok(contentToApply(stored, c('cccc', '2026-01-01T00:00:20Z')), 'newer report');
+  assert.ok(contentToApply(stored, c('cccc', '2026-01-01T00:00:10Z')), 'same time, larger hash');
+  assert.equal(contentToApply(stored, c('aaaa', '2026-01-01T00:00:10Z')), undefined, 'same time, smaller hash');
+  const written = {
+    metadata: {
+      annotations: { 'zen.kube-zen.io/content-hash': 'cccc', 'zen.kube-zen.io/content-at': '2026-01-01T00:01:00.000Z' },
+    },
+    spec: { detectedAt: '2026-01-01T00:00:10.000Z' },
+  };
+  assert.equal(contentToApply(written, c('dddd', '2026-01-01T00:00:30Z')), undefined, 'older than the content shown');
 });

@@ -213,7 +213,7 @@ describe('pipeline', () => {
     );
     assert.deepEqual(
       { ...r, names: r.names.length, stored: r.stored.length },
-      { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1, stored: 1, refused: 0 },
+      { created: 1, duplicates: 1, filtered: 1, dropped: 1, names: 1, stored: 1, refused: 0, resolved: 0 },
     );
     const [obs] = store.list();
     assert.equal(obs?.namespace, 'app', 'Observation lives in the resource namespace');

@@ -204,7 +204,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     resolved: new Counter({
       name: 'zen_watcher_observations_resolved_total',
-      help: 'Informer findings no longer reported: Observations set Resolved (after the grace period), and Resolved ones set Active again when the finding returned.',
+      help: 'Observations set Resolved (informer findings after the grace period; webhook findings the source resolved: source_resolved), and Resolved ones set Active again when the finding returned.',
       labelNames: ['transition'],
       registers: r,
     }),
