@@ -51,6 +51,16 @@ export interface IngesterInput {
 
 export interface KitObservation extends Observation {
   phase: 'Active' | 'Resolved';
+  /** The stored status, as in Kubernetes (plugin API 1.2.0): counts, resolution, re-opening. */
+  status?: {
+    phase?: string;
+    count?: number;
+    firstSeen?: string;
+    lastSeen?: string;
+    resolvedAt?: string;
+    reason?: string;
+    [k: string]: unknown;
+  };
 }
 
 /** One informer the plugin opened through api.kube.informer(). */
