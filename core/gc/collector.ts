@@ -1,7 +1,7 @@
 /**
  * Leader-only TTL garbage collection of Observations (DESIGN §7). An Observation expires when
  * `creationTimestamp + (spec.ttlSecondsAfterCreation ?? defaultTtlSeconds) < now`. Lists in pages and deletes
- * each expired one with a uid precondition, rate limited, checking `canAct()` immediately before every delete:
+ * each expired one with uid and resourceVersion preconditions (fencing, ADR 0022), rate limited, checking `canAct()` immediately before every delete:
  * the moment leadership is lost (or the signal aborts) no further delete is sent.
  */
 import { errorText, statusOf } from '../kube/index.ts';
@@ -10,7 +10,13 @@ import { RateLimiter } from './rate-limiter.ts';
 export const OBSERVATIONS = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' });
 
 export interface GcObject {
-  metadata?: { name?: string; namespace?: string; uid?: string; creationTimestamp?: string | Date };
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    creationTimestamp?: string | Date;
+  };
   spec?: { ttlSecondsAfterCreation?: unknown };
 }
 
@@ -31,7 +37,7 @@ export interface GcApi {
     plural: string;
     namespace?: string;
     name: string;
-    preconditions?: { uid?: string };
+    preconditions?: { uid?: string; resourceVersion?: string };
     signal?: AbortSignal;
   }): Promise<void>;
 }
@@ -79,8 +85,13 @@ export interface GcResult {
   deleted: number;
   /** Expired but already gone when we deleted (404). */
   alreadyGone: number;
-  /** Expired but not deleted: the name now belongs to a new object (uid precondition, 409), or no usable timestamp. */
+  /**
+   * Expired but not deleted: the Observation changed since it was listed, or the name now belongs to a new object
+   * (uid + resourceVersion preconditions, 409), or it has no usable timestamp.
+   */
   skipped: number;
+  /** Of the skipped: refused by a precondition (409). */
+  conflicts: number;
   /** Failed list or delete requests. */
   errors: number;
   stopped: GcStop;
@@ -103,14 +114,23 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
   const pageSize = o.pageSize ?? 500;
   const maxErrors = o.maxConsecutiveErrors ?? 10;
   const limiter = new RateLimiter(o.deleteQps ?? 20);
-  const r: GcResult = { scanned: 0, expired: 0, deleted: 0, alreadyGone: 0, skipped: 0, errors: 0, stopped: 'done' };
+  const r: GcResult = {
+    scanned: 0,
+    expired: 0,
+    deleted: 0,
+    alreadyGone: 0,
+    skipped: 0,
+    conflicts: 0,
+    errors: 0,
+    stopped: 'done',
+  };
   let consecutiveErrors = 0;
 
   /** Returns why to stop, or undefined to go on. */
   const collect = async (obj: GcObject): Promise<GcStop | undefined> => {
     r.scanned++;
     const at = expiresAt(obj, o.defaultTtlSeconds);
-    const { name, namespace, uid } = obj.metadata ?? {};
+    const { name, namespace, uid, resourceVersion } = obj.metadata ?? {};
     if (at === undefined || !name || !uid) {
       r.skipped++;
       o.log.debug({ name, namespace }, 'gc: Observation without name, uid or creationTimestamp; skipped');
@@ -127,7 +147,9 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
         ...OBSERVATIONS,
         ...(namespace ? { namespace } : {}),
         name,
-        preconditions: { uid },
+        // Fencing (ADR 0022): the delete lands only on the object exactly as listed in this run, i.e. read while
+        // this replica could act; anything written to it since (by a newer leader too) makes the API server refuse.
+        preconditions: { uid, ...(resourceVersion ? { resourceVersion } : {}) },
         signal: o.signal,
       });
       r.deleted++;
@@ -138,7 +160,11 @@ export async function runGc(o: GcOptions): Promise<GcResult> {
         r.alreadyGone++;
       } else if (status === 409) {
         r.skipped++;
-        o.log.info({ name, namespace, uid }, 'gc: the name now belongs to a newer Observation (uid changed); kept');
+        r.conflicts++;
+        o.log.info(
+          { name, namespace, uid, resourceVersion },
+          'gc: the Observation changed since it was listed, or its name belongs to a newer one; kept (the next run decides again)',
+        );
       } else {
         if (o.signal.aborted) return 'aborted';
         r.errors++;

@@ -22,10 +22,12 @@ import { createInformer, type InformerMetrics, type KubeLog } from '../kube/info
 import { CONTENT_HASH_ANNOTATION } from '../pipeline/pipeline.ts';
 import { shardWork } from '../shard/context.ts';
 import { OBSERVATION_GVR } from '../sinks/kube-sink.ts';
+import { decisions, type FencedWrite, fencedStatusPatch, type StatusDecision } from './fenced-status.ts';
 import {
   hashOf,
   INGESTER_LABEL,
   INGESTER_NS_LABEL,
+  indexed,
   type Obs,
   ObservationCache,
   resourceNsOf,
@@ -51,6 +53,8 @@ export interface KubeIndexDeps {
   metrics?: InformerMetrics;
   /** How long list() waits for a new cache's first list before it falls back to a direct LIST. Default 30 000. */
   syncWaitMs?: number;
+  /** A status write refused by its resourceVersion precondition (fencing), for a metric. */
+  onPreconditionFailed?: () => void;
 }
 
 export function kubeObservationIndex(
@@ -81,21 +85,38 @@ export function kubeObservationIndex(
           ...(cont ? { continue: cont } : {}),
           ...(signal ? { signal } : {}),
         });
-        for (const o of page.items) {
-          const hash = hashOf(o);
-          out.push({
-            name: o.metadata.name,
-            namespace: o.metadata.namespace,
-            phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
-            scope: o.metadata.labels?.[SCOPE_LABEL] ?? '',
-            resourceNamespace: resourceNsOf(o),
-            ...(hash ? { contentHash: hash } : {}),
-          });
-        }
+        for (const o of page.items) out.push(indexed(o));
         cont = page.metadata.continue || undefined;
       } while (cont);
     }
     return out;
+  }
+
+  /** A fenced status write (fenced-status.ts) that keeps the cache's copy current (read-your-writes). */
+  async function fenced(o: IndexedObservation, decide: StatusDecision, signal?: AbortSignal): Promise<FencedWrite> {
+    const known = o.resourceVersion
+      ? {
+          metadata: { name: o.name, namespace: o.namespace, resourceVersion: o.resourceVersion },
+          status: {
+            phase: o.phase,
+            ...(o.missingSince !== undefined ? { missingSince: new Date(o.missingSince).toISOString() } : {}),
+          },
+        }
+      : undefined;
+    const r = await fencedStatusPatch(
+      {
+        api,
+        canAct,
+        ...(deps?.onPreconditionFailed ? { onPreconditionFailed: deps.onPreconditionFailed } : {}),
+        ...(signal ? { signal } : {}),
+      },
+      o,
+      known,
+      decide,
+    );
+    if (r.outcome === 'gone') cache?.remove(`${o.namespace}/${o.name}`);
+    else if (r.state && r.outcome !== 'fenced') cache?.written(o, r.state as Obs);
+    return r;
   }
 
   /** The cache once its first list is complete; undefined if there is none or it did not sync within syncWaitMs. */
@@ -214,26 +235,11 @@ export function kubeObservationIndex(
       }
     },
     async setPhase(o, phase, reason, signal) {
-      if (!canAct()) return; // a leader-only write: never from a replica that may have lost the Lease
-      const status =
-        phase === 'Resolved'
-          ? { phase, resolvedAt: new Date().toISOString(), reason }
-          : { phase, resolvedAt: null, reason };
-      try {
-        await api.patch({
-          ...gvr,
-          namespace: o.namespace,
-          name: o.name,
-          subresource: 'status',
-          type: 'merge',
-          body: { status },
-          ...(signal ? { signal } : {}),
-        });
-        cache?.setPhase(o, phase);
-      } catch (err) {
-        if ((err as { code?: number }).code !== 404) throw err;
-        cache?.remove(`${o.namespace}/${o.name}`);
-      }
+      return (await fenced(o, decisions.phase(phase, reason, o, Date.now), signal)).outcome;
+    },
+    async setMissing(o, since, signal) {
+      const r = await fenced(o, decisions.missing(since), signal);
+      return r.state && r.outcome !== 'fenced' ? { ...o, ...indexed(r.state as Obs), scope: o.scope } : undefined;
     },
   };
 }

@@ -114,6 +114,7 @@ export async function createKubernetesRuntime(
     kubeConfig: kc,
     log: log.child({ component: 'observation-cache' }),
     metrics: informerMetrics(metrics),
+    onPreconditionFailed: () => metrics.fencedConflicts.inc({ write: 'status' }),
   });
 
   const secretCredentials = kubeSecretCredentials(kc, log, stop.signal);
@@ -183,6 +184,7 @@ export async function createKubernetesRuntime(
                 metrics.gcRuns.inc({ stopped: r.stopped });
                 metrics.gcDuration.observe(seconds);
                 metrics.gcDeleted.inc({ reason: 'ttl' }, r.deleted);
+                metrics.fencedConflicts.inc({ write: 'delete' }, r.conflicts);
               },
             },
           });

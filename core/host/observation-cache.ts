@@ -4,6 +4,7 @@
  * would otherwise hold every full Observation for the whole term.
  */
 import { CONTENT_HASH_ANNOTATION } from '../pipeline/pipeline.ts';
+import { missingSinceOf } from './fenced-status.ts';
 import { type IndexedObservation, SCOPE_LABEL } from './resolver.ts';
 
 export const INGESTER_LABEL = 'zen.kube-zen.io/ingester';
@@ -18,7 +19,7 @@ export interface Obs {
     resourceVersion?: string;
   };
   spec?: Record<string, unknown>;
-  status?: { phase?: string };
+  status?: { phase?: string; missingSince?: string };
 }
 
 export const hashOf = (o: Obs) => o.metadata.annotations?.[CONTENT_HASH_ANNOTATION];
@@ -60,16 +61,7 @@ export class ObservationCache {
     const scope = labels[SCOPE_LABEL] ?? '';
     const key = `${o.metadata.namespace}/${o.metadata.name}`;
     this.remove(key);
-    const entry: IndexedObservation = {
-      name: o.metadata.name,
-      namespace: o.metadata.namespace,
-      phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
-      scope,
-      resourceNamespace: resourceNsOf(o),
-    };
-    const hash = hashOf(o);
-    if (hash) entry.contentHash = hash;
-    this.#file(ingester, scope, key, entry);
+    this.#file(ingester, scope, key, indexed(o));
   }
 
   #file(ingester: string, scope: string, key: string, entry: IndexedObservation): void {
@@ -116,6 +108,16 @@ export class ObservationCache {
     const e = w && this.entries.get(w.ingester)?.get(w.scope)?.get(`${o.namespace}/${o.name}`);
     if (e) e.phase = phase;
   }
+
+  /** Our own status write, before the watch delivers it (its resourceVersion is the next precondition). */
+  written(o: IndexedObservation, state: Obs): void {
+    const w = this.#where.get(`${o.namespace}/${o.name}`);
+    const e = w && this.entries.get(w.ingester)?.get(w.scope)?.get(`${o.namespace}/${o.name}`);
+    if (!e) return;
+    const { contentHash: _h, ...now } = indexed(state);
+    Object.assign(e, now);
+    if (now.missingSince === undefined) delete e.missingSince;
+  }
 }
 
 /**
@@ -138,6 +140,29 @@ export function slim(obj: unknown): Obs {
       ...(hashOf(o) ? { annotations: { [CONTENT_HASH_ANNOTATION]: hashOf(o) } } : {}),
     },
     ...(resourceNsOf(o) ? { spec: { resource: { namespace: resourceNsOf(o) } } } : {}),
-    ...(o.status?.phase ? { status: { phase: o.status.phase } } : {}),
+    ...(o.status?.phase || o.status?.missingSince
+      ? {
+          status: {
+            ...(o.status.phase ? { phase: o.status.phase } : {}),
+            ...(o.status.missingSince ? { missingSince: o.status.missingSince } : {}),
+          },
+        }
+      : {}),
   } as Obs;
+}
+
+/** What the resolver knows of an Observation: identity, scope, phase, content hash, resourceVersion, clock. */
+export function indexed(o: Obs): IndexedObservation {
+  const hash = hashOf(o);
+  const since = missingSinceOf(o);
+  return {
+    name: o.metadata.name,
+    namespace: o.metadata.namespace,
+    phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
+    scope: o.metadata.labels?.[SCOPE_LABEL] ?? '',
+    resourceNamespace: resourceNsOf(o),
+    ...(hash ? { contentHash: hash } : {}),
+    ...(o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+    ...(since !== undefined ? { missingSince: since } : {}),
+  };
 }

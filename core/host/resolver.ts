@@ -8,7 +8,10 @@
  *
  * Scopes (one report's findings) are found again after a failover through labels on the Observations
  * (`zen.kube-zen.io/ingester`, `…/ingester-namespace`, `…/scope`), so no state is needed beyond the cluster's.
- * Missing-since times live in memory on the leader: a new leader starts the grace period again (late, never early).
+ * Missing-since times are persisted with the Observation (`status.missingSince`, ADR 0022) at the first resolve
+ * tick after a finding is first seen missing, and removed when it comes back, so a new leader (or a shard's new
+ * owner) resolves it at the original deadline: a failover neither restarts nor shortens a grace period. Every
+ * status write is fenced by a resourceVersion precondition read under the current guard (core/host/fenced-status.ts).
  */
 import { createHash } from 'node:crypto';
 import type { Observation, ObservationDraft, ReconcileResult } from '../api/index.ts';
@@ -30,13 +33,37 @@ export interface IndexedObservation {
    * (an entry from our own write not yet seen by the watch). Sharded, it names the finding's unit (ADR 0020).
    */
   resourceNamespace?: string;
+  /** As read under the current guard (term or shard slot): the precondition of every status write (fencing). */
+  resourceVersion?: string;
+  /** `status.missingSince` (ms): since when the finding is no longer reported, persisted. */
+  missingSince?: number;
 }
 
 /** Where the resolver reads and marks Observations (Kubernetes in production, memory in the test kit). */
 export interface ObservationIndex {
   /** Observations of this Ingester, optionally of one scope (label-selected). */
   list(ingester: IngesterConfig, scope?: string, signal?: AbortSignal): Promise<IndexedObservation[]>;
-  setPhase(o: IndexedObservation, phase: 'Active' | 'Resolved', reason: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolved (also removes missingSince), or Active again. Fenced: conditional on `o.resourceVersion`; a resolution
+   * is not written if the Observation's missingSince is no longer `o.missingSince` (the finding was seen again).
+   * 'written' when the phase was changed by this call.
+   */
+  setPhase(
+    o: IndexedObservation,
+    phase: 'Active' | 'Resolved',
+    reason: string,
+    signal?: AbortSignal,
+  ): Promise<'written' | 'unchanged' | 'fenced' | 'gone'>;
+  /**
+   * Persists (`since`, ms) or removes (undefined) the missing-since time, fenced like setPhase. Returns the
+   * Observation as it is afterwards (a missingSince persisted earlier by another leader wins), or undefined when it
+   * is gone or this replica may no longer act.
+   */
+  setMissing?(
+    o: IndexedObservation,
+    since: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<IndexedObservation | undefined>;
   /**
    * Observations of this Ingester and scope that the pipeline just wrote (or found existing). An index that reads
    * from a cache records them, so the next list() sees them even before its watch does (read-your-writes).
@@ -58,6 +85,19 @@ export function scopeLabel(scope: string): string {
   return createHash('sha256').update(scope).digest('hex').slice(0, 16);
 }
 
+/**
+ * A finding seen missing: since when, what to resolve, whether that time is persisted yet (`status.missingSince`,
+ * written at the next tick, so a report deleted and re-created at once writes nothing), and sharded, the run's
+ * work context it was found missing in (its guard; dropped once that epoch ended: the unit's next owner finds it
+ * missing again, with the persisted clock).
+ */
+interface Missing {
+  since: number;
+  obs: IndexedObservation;
+  persisted: boolean;
+  work?: ShardWork;
+}
+
 export class Resolver {
   readonly #pipeline: Pipeline;
   readonly #index: ObservationIndex;
@@ -68,7 +108,7 @@ export class Resolver {
    * `namespace/name` → when we first saw it missing, and what to resolve; sharded, the run's work context it was
    * found missing in (its guard; dropped once that epoch ended: the unit's next owner finds it missing again).
    */
-  readonly #missing = new Map<string, { since: number; obs: IndexedObservation; work?: ShardWork }>();
+  readonly #missing = new Map<string, Missing>();
   readonly #onPhase: (transition: 'resolved' | 'reactivated', n: number) => void;
   readonly #onUpdated: (source: string, n: number) => void;
 
@@ -162,16 +202,35 @@ export class Resolver {
         this.#missing.delete(key);
         continue;
       }
-      if (this.#now() - m.since < this.#graceMs) continue;
       // The guard (and the index's own check before the write) is the run's when it was found missing in one.
       const within = <T>(fn: () => T): T => (work ? shardWork.run(work, fn) : fn());
       if (!within(() => this.#canAct())) continue;
-      await within(() => this.#index.setPhase(m.obs, 'Resolved', 'the source no longer reports this finding', signal));
+      if (this.#now() - m.since < this.#graceMs) {
+        if (!m.persisted) await within(() => this.#persist(m, signal));
+        continue;
+      }
+      const r = await within(() =>
+        this.#index.setPhase(m.obs, 'Resolved', 'the source no longer reports this finding', signal),
+      );
+      if (r === 'fenced') continue;
       this.#missing.delete(key);
-      resolved++;
+      if (r === 'written') resolved++;
     }
     if (resolved) this.#onPhase('resolved', resolved);
     return resolved;
+  }
+
+  /** Persists the missing-since time (fenced); a clock another leader persisted meanwhile wins. */
+  async #persist(m: Missing, signal?: AbortSignal): Promise<void> {
+    if (!this.#index.setMissing) {
+      m.persisted = true;
+      return;
+    }
+    const after = await this.#index.setMissing(m.obs, m.since, signal);
+    if (!after) return; // gone, or this replica may no longer act
+    m.persisted = true;
+    m.obs = after;
+    if (after.missingSince !== undefined) m.since = after.missingSince;
   }
 
   get pending(): number {
@@ -184,20 +243,37 @@ export class Resolver {
       const key = `${e.namespace}/${e.name}`;
       if (wanted.has(key)) {
         this.#missing.delete(key);
-        if (e.phase === 'Resolved' && this.#canAct()) {
-          await this.#index.setPhase(e, 'Active', 'the source reports this finding again', signal);
-          result.reactivated++;
+        if (!this.#canAct()) continue;
+        if (e.phase === 'Resolved') {
+          const r = await this.#index.setPhase(e, 'Active', 'the source reports this finding again', signal);
+          if (r === 'written') result.reactivated++;
+        } else if (e.missingSince !== undefined) {
+          await this.#index.setMissing?.(e, undefined, signal); // back within the grace period: stop the clock
         }
         continue;
       }
       if (e.phase === 'Resolved') continue;
       const work = shardWork.getStore();
-      const m = this.#missing.get(key) ?? { since: now, obs: e, ...(work ? { work } : {}) };
-      this.#missing.set(key, m);
+      let m = this.#missing.get(key);
+      if (m) {
+        const clock = e.missingSince ?? m.obs.missingSince;
+        m.obs = { ...e, ...(clock !== undefined ? { missingSince: clock } : {}) };
+      } else {
+        // A clock persisted by an earlier leader (or owner) keeps running; otherwise it starts now and is persisted
+        // at the next tick, unless the finding is reported again before.
+        m = {
+          since: e.missingSince ?? now,
+          obs: e,
+          persisted: e.missingSince !== undefined,
+          ...(work ? { work } : {}),
+        };
+        this.#missing.set(key, m);
+      }
       if (now - m.since >= this.#graceMs && this.#canAct()) {
-        await this.#index.setPhase(e, 'Resolved', 'the source no longer reports this finding', signal);
-        this.#missing.delete(key);
-        result.resolved++;
+        const r = await this.#index.setPhase(m.obs, 'Resolved', 'the source no longer reports this finding', signal);
+        if (r !== 'fenced') this.#missing.delete(key);
+        if (r === 'written') result.resolved++;
+        else if (r === 'fenced') result.missing++;
       } else result.missing++;
     }
   }

@@ -208,6 +208,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['transition'],
       registers: r,
     }),
+    fencedConflicts: new Counter({
+      name: 'zen_watcher_fenced_write_conflicts_total',
+      help: 'Leader-only Observation writes the API server refused because the Observation changed since this replica read it (resourceVersion precondition, ADR 0022): status writes are read again and decided again while the replica may still act; deletes are left to the next GC run.',
+      labelNames: ['write'],
+      registers: r,
+    }),
     resolvePending: new Gauge({
       name: 'zen_watcher_resolve_pending',
       help: 'Informer findings no longer reported and waiting out ZEN_RESOLVE_AFTER_SECONDS before they are set Resolved (leader only).',

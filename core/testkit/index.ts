@@ -29,6 +29,7 @@ import { idempotencyKey } from '../destinations/state.ts';
 import { type DestinationValidation, DestinationValidator, destinationTypeTable } from '../destinations/validate.ts';
 import type { TapFailure } from '../hooks/guard.ts';
 import { createHostCore } from '../host/core.ts';
+import { decisions, type StatusDecision } from '../host/fenced-status.ts';
 import { registerLeaderWork } from '../host/leader-work.ts';
 import { pluginTransform } from '../host/plugin-informer.ts';
 import { type IndexedObservation, type ObservationIndex, SCOPE_LABEL } from '../host/resolver.ts';
@@ -184,6 +185,27 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
     store
       .list({ limit: 1_000_000 })
       .map(({ createdAt: _c, ...o }) => ({ ...o, phase: o.status?.phase === 'Resolved' ? 'Resolved' : 'Active' }));
+  const toIndexed = (o: KitObservation): IndexedObservation => {
+    const since = Date.parse(String(o.status?.missingSince ?? ''));
+    return {
+      name: o.name,
+      namespace: o.namespace,
+      phase: o.phase,
+      scope: o.labels[SCOPE_LABEL] ?? '',
+      ...(Number.isFinite(since) ? { missingSince: since } : {}),
+    };
+  };
+  // The host's own decisions (core/host/fenced-status.ts), applied to the store's document: one process, no
+  // resourceVersions to fence with, but the same rules for when a phase or a clock is written.
+  const write = (o: IndexedObservation, decide: StatusDecision, canAct: () => boolean) => {
+    if (!canAct()) return 'fenced' as const;
+    const cur = all().find((x) => x.namespace === o.namespace && x.name === o.name);
+    if (!cur) return 'gone' as const;
+    const patch = decide({ metadata: { name: cur.name, namespace: cur.namespace }, status: cur.status ?? {} });
+    if (!patch) return 'unchanged' as const;
+    store.patchStatus(o.namespace, o.name, patch);
+    return 'written' as const;
+  };
   const index: ObservationIndex = {
     async list(ing, scope) {
       return all()
@@ -193,21 +215,15 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
             o.labels['zen.kube-zen.io/ingester-namespace'] === ing.namespace,
         )
         .filter((o) => (scope ? o.labels[SCOPE_LABEL] === scope : o.labels[SCOPE_LABEL] !== undefined))
-        .map(
-          (o): IndexedObservation => ({
-            name: o.name,
-            namespace: o.namespace,
-            phase: o.phase,
-            scope: o.labels[SCOPE_LABEL] ?? '',
-          }),
-        );
+        .map(toIndexed);
     },
     async setPhase(o, phase, reason) {
-      store.patchStatus(o.namespace, o.name, {
-        phase,
-        reason,
-        resolvedAt: phase === 'Resolved' ? new Date(now()).toISOString() : null,
-      });
+      return write(o, decisions.phase(phase, reason, o, now), () => leading !== undefined);
+    },
+    async setMissing(o, since) {
+      if (write(o, decisions.missing(since), () => leading !== undefined) === 'fenced') return undefined;
+      const cur = all().find((x) => x.namespace === o.namespace && x.name === o.name);
+      return cur ? toIndexed(cur) : undefined;
     },
   };
   let leading: { controller: AbortController; term: LeaderTerm } | undefined;
