@@ -95,6 +95,9 @@ describe('a failover in the middle of a grace period', { skip }, () => {
       ZEN_RETRY_PERIOD_SECONDS: String(T.retry),
       ZEN_RESOLVE_AFTER_SECONDS: String(GRACE_S),
       ZEN_OCCURRENCE_FLUSH_SECONDS: '1',
+      // Informer work on the leader (not sharded across the replicas, ADR 0020), so that killing the leader kills
+      // the owner of the finding's clock. Sharded, a slot's next owner continues the persisted clock the same way.
+      ZEN_SHARD_SLOTS: '1',
       ZEN_DATA_DIR: join(work, 'data'),
     });
   });
