@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Observation } from '../api/index.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
@@ -79,6 +80,31 @@ test('a store created with the earlier WITHOUT ROWID table keeps working (writes
     );
     await store.close();
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('WAL checkpoints run on the worker: the database file grows while the store connection never checkpoints', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));
+  const fallbacks: string[] = [];
+  const store = new SqliteStore(dir, { onCheckpointFallback: (r) => fallbacks.push(r) });
+  const file = join(dir, 'observations.db');
+  try {
+    const before = statSync(file).size;
+    // 2,500 rows: at least two checkpoints due (every 1,000 rows); the store's own connection has them off.
+    for (let b = 0; b < 5; b++) {
+      await Promise.all(Array.from({ length: 500 }, (_, i) => store.write(obs(`c-${b}-${i}`))));
+    }
+    const deadline = Date.now() + 10_000;
+    while (statSync(file).size <= before + 1_000_000 && Date.now() < deadline) await sleep(50);
+    assert.ok(
+      statSync(file).size > before + 1_000_000,
+      `the database file holds the rows (${statSync(file).size} bytes): a checkpoint copied the WAL back`,
+    );
+    assert.deepEqual(fallbacks, [], 'no fallback to automatic checkpoints');
+    assert.equal(store.count(), 2500);
+  } finally {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
