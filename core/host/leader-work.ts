@@ -25,6 +25,7 @@
  * (#13), and `Run` can move to its own module once that settles.
  */
 import { ZwError, zwError } from '../api/errors.ts';
+import { errorText, ingesterKey } from '../api/helpers.ts';
 import type {
   IngesterChange,
   IngesterRun,
@@ -53,9 +54,6 @@ export interface LeaderWorkTiming {
 }
 
 type Api = Pick<PluginApi, 'hooks' | 'ingesters' | 'reconcile' | 'reconcileScopes' | 'kube'>;
-
-const errText = (err: unknown) => (err instanceof Error ? err.message : String(err));
-const keyOf = (i: Pick<IngesterView, 'namespace' | 'name'>) => `${i.namespace}/${i.name}`;
 
 /** Registers one `api.leaderWork(work)` declaration of plugin `plugin`: taps its leader and Ingester hooks. */
 export function registerLeaderWork(
@@ -94,7 +92,7 @@ export function registerLeaderWork(
   };
   const start = (ingester: IngesterView, t: LeaderTerm) => {
     if (!matches(ingester) || t.signal.aborted) return;
-    const key = keyOf(ingester);
+    const key = ingesterKey(ingester);
     const ctx = epoch && epoch.signal === t.signal ? workFor(epoch, key, (n) => metrics.units?.(key, n)) : undefined;
     const run = new Run(plugin, ingester, t, api, log.child({ ingester: key }), metrics, timing, ctx);
     runs.set(key, run);
@@ -130,8 +128,8 @@ export function registerLeaderWork(
   api.hooks.onIngesterChanged.tapPromise(async (change: IngesterChange) => {
     const t = term;
     if (!t || t.signal.aborted) return;
-    if (change.previous) stop(keyOf(change.previous), `Ingester ${change.type}`);
-    stop(keyOf(change.ingester), `Ingester ${change.type}`);
+    if (change.previous) stop(ingesterKey(change.previous), `Ingester ${change.type}`);
+    stop(ingesterKey(change.ingester), `Ingester ${change.type}`);
     if (change.type !== 'removed') start(change.ingester, t);
   });
 }
@@ -198,7 +196,7 @@ class Run implements IngesterRun {
       if (this.signal.aborted) return;
       this.#metrics.startError(this.#plugin);
       this.#log.error('leader work failed to start; it stays stopped until the Ingester changes or the next term', {
-        err: errText(err),
+        err: errorText(err),
       });
     };
     try {
@@ -229,7 +227,7 @@ class Run implements IngesterRun {
       return true;
     } catch (err) {
       if (this.signal.aborted) return false;
-      return this.#retryLater(scope, drafts, 'failed', errText(err));
+      return this.#retryLater(scope, drafts, 'failed', errorText(err));
     }
   }
 
@@ -251,7 +249,7 @@ class Run implements IngesterRun {
       this.#pendingLive = [...live];
       this.#metrics.retry(this.#plugin, 'failed');
       this.#log.warn('reconciling the live scopes failed; the host retries', {
-        err: errText(err),
+        err: errorText(err),
         retryInMs: this.#delay,
       });
       this.#arm();
@@ -285,7 +283,7 @@ class Run implements IngesterRun {
         try {
           options.onUnavailable?.(state, error);
         } catch (err) {
-          this.#log.error('whenServed: onUnavailable threw', { err: errText(err) });
+          this.#log.error('whenServed: onUnavailable threw', { err: errorText(err) });
         }
       }
       await sleep(every, this.signal);

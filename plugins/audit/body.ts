@@ -4,19 +4,10 @@
  * Accepted: an `EventList` (what the audit webhook backend sends: `{kind: EventList, apiVersion: audit.k8s.io/v1,
  * items: [...]}`, items without kind/apiVersion), one `Event`, or an array of either (a JSON array, or JSON Lines
  * which the host has already parsed into an array — what the log backend writes). Anything else is refused whole
- * (BodyError → HTTP 422 naming the field); bad items inside an accepted container are the caller's to count.
+ * (`payloadError` → HTTP 422 naming the field); bad items inside an accepted container are the caller's to count.
  */
-import { describeValue } from 'zen-watcher/plugin-api';
+import { describeValue, payloadError } from 'zen-watcher/plugin-api';
 import { isObject } from './event.ts';
-
-export class BodyError extends Error {
-  readonly field: string;
-  constructor(message: string, field: string) {
-    super(message);
-    this.name = 'BodyError';
-    this.field = field;
-  }
-}
 
 export interface BodyItem {
   value: unknown;
@@ -33,7 +24,7 @@ export interface BodyItems {
 function checkApiVersion(o: Record<string, unknown>, at: string): void {
   const v = o.apiVersion;
   if (v !== undefined && (typeof v !== 'string' || !v.startsWith('audit.k8s.io/'))) {
-    throw new BodyError(
+    throw payloadError(
       `expected apiVersion audit.k8s.io/v1 (or an older audit.k8s.io version), got ${JSON.stringify(v)}`,
       `${at}apiVersion`,
     );
@@ -50,8 +41,7 @@ function listItems(o: Record<string, unknown>, at: string, out: BodyItem[]): voi
   const items = o.items;
   const field = at ? `${at}.items` : 'items';
   if (items === null || items === undefined) return; // Go encodes an empty slice as null
-  if (!Array.isArray(items))
-    throw new BodyError(`EventList items must be an array, got ${describeValue(items)}`, field);
+  if (!Array.isArray(items)) throw payloadError(`EventList items must be an array, got ${describeValue(items)}`, field);
   items.forEach((value, i) => {
     out.push({ value, at: `${field}[${i}]` });
   });
@@ -69,7 +59,7 @@ export function bodyItems(body: unknown, maxEvents: number): BodyItems {
   } else if (isObject(body)) {
     const kind = body.kind;
     if (kind !== undefined && kind !== 'EventList' && kind !== 'Event') {
-      throw new BodyError(`expected an audit.k8s.io EventList or Event, got kind ${JSON.stringify(kind)}`, 'kind');
+      throw payloadError(`expected an audit.k8s.io EventList or Event, got kind ${JSON.stringify(kind)}`, 'kind');
     }
     if (isEventList(body)) listItems(body, '', out);
     else {
@@ -78,13 +68,13 @@ export function bodyItems(body: unknown, maxEvents: number): BodyItems {
       single = true;
     }
   } else {
-    throw new BodyError(
+    throw payloadError(
       `expected an audit.k8s.io EventList, an Event, or an array / JSON Lines of Events; got ${describeValue(body)}`,
       '(body)',
     );
   }
   if (out.length > maxEvents) {
-    throw new BodyError(
+    throw payloadError(
       `${out.length} events in one request; this Ingester accepts at most ${maxEvents} (config.maxEvents)`,
       Array.isArray(body) ? '(body)' : 'items',
     );

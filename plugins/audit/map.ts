@@ -15,14 +15,12 @@
  * - Never copies requestObject/responseObject into details (they hold Secret data, ConfigMap values, tokens).
  */
 import { createHash } from 'node:crypto';
-import type { ObservationDraft, ResourceRef } from 'zen-watcher/plugin-api';
-import { BodyError, bodyItems } from './body.ts';
+import { type ObservationDraft, type ResourceRef, ZwError } from 'zen-watcher/plugin-api';
+import { bodyItems } from './body.ts';
 import { type ResolvedConfig, resolveConfig } from './config.ts';
 import { type AuditEvent, type AuditUser, EventError, type EventErrorReason, isObject, parseEvent } from './event.ts';
 import { kindOf } from './kinds.ts';
 import { type CompiledRules, compileRules, evaluate, type RuleHit } from './rules.ts';
-
-export { BodyError };
 
 /**
  * Bounds on what an Observation copies from one event, chosen so that the worst case stays under the host's details
@@ -121,8 +119,8 @@ export function mapBody(
   try {
     parsed = bodyItems(body, cfg.maxEvents);
   } catch (err) {
-    if (err instanceof BodyError) {
-      result.refuse = { message: err.message, field: err.field };
+    if (err instanceof ZwError) {
+      result.refuse = { message: err.message, field: err.field ?? '' };
       return result;
     }
     throw err;
