@@ -11,6 +11,7 @@ import {
   ServerConfiguration,
 } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
+import { countKubeRequestUrl } from './request.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -35,6 +36,7 @@ export function pooledClient<T>(
       // Headers (token, exec plugin) are refreshed per request by KubeConfig, which also builds a new dispatcher
       // each time; keep the first one so the connection is reused.
       await kc.applySecurityAuthentication(ctx);
+      countKubeRequestUrl(ctx.getHttpMethod(), ctx.getUrl());
       const fresh = ctx.getDispatcher();
       if (fresh !== undefined) {
         dispatcher ??= fresh;

@@ -57,18 +57,31 @@ export interface KubeConnectionOptions {
 export const kubeRequestCounts = new Map<string, number>();
 
 function countRequest(req: KubeRequest): void {
-  const method = (req.method ?? 'GET').toUpperCase();
   const q = req.query ?? {};
-  let verb = method;
-  if (method === 'GET') {
-    if (q.watch !== undefined && q.watch !== false && q.watch !== 'false') verb = 'WATCH';
-    else if (
-      q.limit !== undefined ||
-      q.continue !== undefined ||
-      q.labelSelector !== undefined ||
-      q.fieldSelector !== undefined
-    )
-      verb = 'LIST';
+  const has = (k: string) => q[k] !== undefined && q[k] !== false && q[k] !== 'false';
+  countKubeRequest(req.method ?? 'GET', has);
+}
+
+/**
+ * Counts one request in `kubeRequestCounts`: for clients that do not go through KubeConnection (client-node APIs
+ * with our own auth hook: the Observation writer's pooled client, the Lease lock). `url` is the full request URL.
+ */
+export function countKubeRequestUrl(method: string, url: string): void {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    params = new URLSearchParams();
+  }
+  countKubeRequest(method, (k) => params.has(k) && params.get(k) !== 'false');
+}
+
+function countKubeRequest(method: string, has: (param: string) => boolean): void {
+  const m = method.toUpperCase();
+  let verb = m;
+  if (m === 'GET') {
+    if (has('watch')) verb = 'WATCH';
+    else if (has('limit') || has('continue') || has('labelSelector') || has('fieldSelector')) verb = 'LIST';
   }
   kubeRequestCounts.set(verb, (kubeRequestCounts.get(verb) ?? 0) + 1);
 }

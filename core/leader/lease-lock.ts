@@ -19,6 +19,7 @@ import {
   V1MicroTime,
 } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
+import { countKubeRequestUrl } from '../kube/request.ts';
 import { type LeaderLock, LeaderLockError, type LeaderRecord } from './lock.ts';
 
 export const LEADER_ELECTION_USER_AGENT = 'zen-watcher/leader-election';
@@ -71,6 +72,7 @@ export class LeaseLock implements LeaderLock {
         // Headers (token, exec plugin) are refreshed per request by KubeConfig; it also builds a fresh dispatcher
         // every time, which we replace with the lock's own so the connection is reused and never shared.
         await kc.applySecurityAuthentication(ctx);
+        countKubeRequestUrl(ctx.getHttpMethod(), ctx.getUrl());
         const fresh = ctx.getDispatcher();
         if (fresh !== undefined) {
           this.#dispatcher ??= fresh;
