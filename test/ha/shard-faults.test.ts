@@ -378,7 +378,7 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
       if (process.env.ZEN_HA_REPORT) writeFileSync(process.env.ZEN_HA_REPORT, JSON.stringify(report, null, 1));
 
       // Where each missing Observation comes from: its report, the step that made it appear, its unit's slot and holders.
-      for (const k of result.missing.slice(0, 15)) {
+      for (const k of [...result.missing, ...result.wrongPhase.map((w) => w.split(' ')[0]!)].slice(0, 15)) {
         for (const [src, o] of oracles) {
           const a = o.appeared.find((x) => x.keys.includes(k));
           if (!a) continue;
@@ -389,7 +389,7 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
             .map((h) => `${h.identity}[${h.from - t0}..${h.to === Number.POSITIVE_INFINITY ? 'open' : h.to - t0}]`)
             .join(' ');
           t.diagnostic(
-            `missing ${k}: ${a.history.namespace}/${a.history.name} ${a.step.op} at ${a.step.t0 - t0} ms (steps ${a.history.steps.map((x) => `${x.op}@${x.t0 - t0}`).join(',')}); slot ${slot}: ${who}`,
+            `${result.missing.includes(k) ? 'missing' : 'wrong phase'} ${k}: ${a.history.namespace}/${a.history.name} ${a.step.op} at ${a.step.t0 - t0} ms (steps ${a.history.steps.map((x) => `${x.op}@${x.t0 - t0}`).join(',')}); slot ${slot}: ${who}`,
           );
         }
       }
