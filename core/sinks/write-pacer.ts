@@ -46,6 +46,7 @@ export class AdaptiveWritePacer {
   #last: number;
   #throttled = 0;
   #delayed = 0;
+  #narrowest: number;
   #waiters: (() => void)[] = [];
 
   constructor(o: WritePacerOptions) {
@@ -55,6 +56,7 @@ export class AdaptiveWritePacer {
     this.burst = o.burst;
     this.maxWindow = Math.max(1, o.maxWindow ?? 256);
     this.#window = Math.min(this.maxWindow, Math.max(1, o.initialWindow ?? 16));
+    this.#narrowest = this.#window;
     this.#now = o.now ?? Date.now;
     this.#tokens = this.burst;
     this.#last = this.#now();
@@ -63,6 +65,11 @@ export class AdaptiveWritePacer {
   /** Concurrent requests allowed now. */
   get window(): number {
     return Math.floor(this.#window);
+  }
+
+  /** The smallest window so far: the window widens again after a 429, so its value now says little of a burst. */
+  get narrowest(): number {
+    return Math.floor(this.#narrowest);
   }
 
   /** Requests sent and not yet answered. */
@@ -128,6 +135,7 @@ export class AdaptiveWritePacer {
       if (ticket.epoch === this.#epoch) {
         this.#epoch++;
         this.#window = Math.max(1, this.#window / 2);
+        this.#narrowest = Math.min(this.#narrowest, this.#window);
       }
     }
     // Wake as many waiters as there is room for, oldest first; each re-checks the window and the rate.

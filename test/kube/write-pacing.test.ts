@@ -177,7 +177,9 @@ describe('kubernetes sink: write pacing follows the API server', { skip }, () =>
         60_000,
       );
       assert.ok(sink!.pacer.throttled > 0);
-      assert.ok(sink!.pacer.window < 16, `the window narrowed to ${sink!.pacer.window}`);
+      // The narrowest window, not the window now: after the 429s the rest of the burst widens it again, and on a
+      // slow machine it was back at 17 by the end.
+      assert.ok(sink!.pacer.narrowest < 16, `the window narrowed to ${sink!.pacer.narrowest}`);
     } finally {
       await sink?.close();
     }
