@@ -259,6 +259,14 @@ export class Resolver {
       if (e.phase === 'Resolved') continue;
       const work = shardWork.getStore();
       let m = this.#missing.get(key);
+      if (m && work && m.work !== work) {
+        // Found missing again by another run. An entry of an ended epoch is dead (the tick drops it without acting):
+        // keeping it would lose the finding for this whole epoch, whose run reconciles the scope only when its
+        // report changes (issue #13, sharding defect 2). This run tracks it from here, as a new owner would: with
+        // the persisted clock, else from now. A run restarted within the same epoch (Ingester update) takes it over.
+        if (m.work?.epoch.signal.aborted) m = undefined;
+        else m.work = work;
+      }
       if (m) {
         const clock = e.missingSince ?? m.obs.missingSince;
         m.obs = { ...e, ...(clock !== undefined ? { missingSince: clock } : {}) };
