@@ -34,7 +34,7 @@ import { slotOf } from '../../core/shard/slots.ts';
 import { KubeObservationSink } from '../../core/sinks/kube-sink.ts';
 import { createLogger } from '../../core/telemetry/logger.ts';
 import { createMetrics } from '../../core/telemetry/metrics.ts';
-import { applyCrds, type InformerSource, informerSources, ingesterObject } from '../ha/support/load.ts';
+import { applyCrds, informerSources, ingesterObject } from '../ha/support/load.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { waitForWith } from '../support/wait.ts';
