@@ -273,6 +273,44 @@ describe('renewing', () => {
   });
 });
 
+describe('slow writes (a busy process, a slow API server; issue #13 slot flapping)', () => {
+  test('an acquisition that answers late is renewed at once and the term survives; lastRenew = when the write was sent', async () => {
+    // Every lock call takes 4 s: the acquisition's read ends at +4 s, its write at +8 s. Counted from the attempt's
+    // start and renewed a full retry period after the acquisition answered (+10 s), the term ended at its first
+    // renewal (deadline +10 s).
+    const e = env(foreign('', { leaseDurationSeconds: 1 }));
+    const a = replica(e, 'a');
+    a.lock.latencyMs = 4_000;
+    const t0 = e.clock.now();
+    start(a);
+    await e.clock.advanceUntil(() => a.elector.isLeader(), 20_000, 100);
+    assert.equal(first(a, 'started')!.at, t0 + 8_000, 'acquired when the write answered');
+    assert.equal(a.elector.lastRenewAt(), t0 + 4_000, 'lastRenew: when the write was sent, not the attempt start');
+    await e.clock.advance(60_000);
+    assert.equal(all(a, 'started').length, 1, 'one term');
+    assert.equal(first(a, 'aborted'), undefined, 'never lost');
+    assert.ok(a.elector.canActAsLeader());
+    // Renewals follow each other back to back (each write 4 s, retry 2 s), every one well within the deadline.
+    const writes = e.store.writes.map((w) => w.at);
+    for (let i = 1; i < writes.length; i++) assert.ok(writes[i]! - writes[i - 1]! <= 4_000, 'no gap beyond one write');
+    await stop(e, a);
+  });
+
+  test('fast writes still renew every retry period (from the last renewal), not more often', async () => {
+    const e = env();
+    const a = start(replica(e, 'a'));
+    await e.clock.advance(0);
+    const a0 = e.store.writes.length;
+    a.lock.latencyMs = 500;
+    await e.clock.advance(20_000);
+    const writes = e.store.writes.slice(a0).map((w) => w.at);
+    // sent every 2 s (lastRenew + retry), answered 500 ms later
+    assert.ok(writes.length >= 9 && writes.length <= 10, `${writes.length} renewals in 20 s`);
+    for (let i = 1; i < writes.length; i++) assert.equal(writes[i]! - writes[i - 1]!, T.retryPeriodMs);
+    await stop(e, a);
+  });
+});
+
 describe('losing leadership', () => {
   const cases = [
     { name: 'renewals fail (API errors)', cut: (r: Replica) => (r.lock.failing = true) },

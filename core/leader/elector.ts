@@ -92,6 +92,11 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
   /**
    * One attempt. Returns true if we hold the lease afterwards. Once `signal` aborts (deadline, stop) the attempt
    * was abandoned: it returns false and changes no state, whatever the lock call did.
+   *
+   * `lastRenew` is the moment the successful write was SENT (client-go takes the attempt's start; the read before
+   * the write, on the slow path, may take a while on a busy process). It is still no later than the moment the API
+   * server applied the write, so no earlier than when any follower observed it: the holder's renew deadline
+   * (lastRenew + renewDeadline) still ends before any follower's expiry (its observation + leaseDuration).
    */
   async function tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const now = clock.now();
@@ -108,10 +113,11 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       desired.acquireTime = observedRecord.acquireTime;
       desired.leaderTransitions = observedRecord.leaderTransitions;
       try {
+        const sentAt = clock.now();
         await lock.update(desired, signal);
         if (signal.aborted) return false;
         setObservedRecord(desired);
-        lastRenew = now;
+        lastRenew = sentAt;
         return true;
       } catch (err) {
         if (signal.aborted) return false;
@@ -129,6 +135,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     }
     if (signal.aborted) return false;
     if (current === undefined) {
+      const sentAt = clock.now();
       try {
         await lock.create(desired, signal);
       } catch (err) {
@@ -137,7 +144,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       }
       if (signal.aborted) return false;
       setObservedRecord(desired);
-      lastRenew = now;
+      lastRenew = sentAt;
       return true;
     }
 
@@ -162,6 +169,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       desired.leaderTransitions = current.record.leaderTransitions;
       metrics.slowPath(lease);
     }
+    const sentAt = clock.now();
     try {
       await lock.update(desired, signal);
     } catch (err) {
@@ -170,7 +178,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     }
     if (signal.aborted) return false;
     setObservedRecord(desired);
-    lastRenew = now;
+    lastRenew = sentAt;
     if (took) {
       metrics.transition(lease);
       metrics.failover?.(lease, Math.max(0, now - gapStartedAt) / 1000, holder === '' ? 'released' : 'expired');
@@ -249,12 +257,18 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
 
   /**
    * Renews every retryPeriod while we lead. Returns why the term ends: the stop signal, or no successful renewal
-   * for renewDeadline (measured from the start of the last successful attempt, so the term ends before any
+   * for renewDeadline (measured from when the last successful write was sent, so the term ends before any
    * follower, counting leaseDuration from when it saw that write, may take over).
+   *
+   * The next renewal is due one retryPeriod after the last successful one (lastRenew), not one retryPeriod after
+   * it answered: a write that answered late — an acquisition on a busy process, a slow API server — is followed by
+   * the next one at once, so every renewal gets the rest of the renew deadline rather than what is left after a
+   * full retryPeriod of sleep (issue #13: slots re-acquired after a reconnect were lost again to their renew
+   * deadline before their first renewal was even tried).
    */
   async function renew(stop: AbortSignal): Promise<'stopped' | 'lost'> {
     while (true) {
-      await clock.sleep(retryPeriodMs, stop);
+      await clock.sleep((lastRenew ?? clock.now()) + retryPeriodMs - clock.now(), stop);
       while (true) {
         if (stop.aborted) return 'stopped';
         const deadline = (lastRenew ?? 0) + renewDeadlineMs;
