@@ -3,7 +3,11 @@
  *
  * - Membership: every replica renews its own member Lease (`<election-id>-member-<hash of identity>`) every retry
  *   period and releases it (holder '') on a graceful stop. A member is live while the last change seen on its Lease
- *   is younger than its lease duration, by this replica's clock (as the elector times leases).
+ *   is younger than its lease duration, by this replica's clock (as the elector times leases), and it is not
+ *   suspected: a member named by a slot Lease that went unchanged for that slot's lease duration is suspected until
+ *   its member Lease changes again (ADR 0023). So a crashed member's share is recomputed at the first expiry of
+ *   its slot Leases — the moment those slots' electors may take them — not at its member Lease's expiry, which is
+ *   renewed on its own timer and can come up to a retry period (or a slow write) later.
  * - Slots: slot i is the Lease `<election-id>-shard-<i>`, held with the leader elector of core/leader (the client-go
  *   algorithm, proven by the HA suite for the leader Lease), one elector per slot. A replica runs the electors of
  *   the slots `assignSlots(live members)` gives it and stops the others: stopping ends the slot's term — its work
@@ -64,6 +68,14 @@ interface Member {
   observedAt: number;
 }
 
+/** A slot Lease as seen by the watch: who holds it, and when it last changed (this replica's clock). */
+interface SlotSeen {
+  holder: string;
+  durationMs: number;
+  raw: string;
+  observedAt: number;
+}
+
 interface SlotRun {
   ctl: AbortController;
   done: Promise<void>;
@@ -81,6 +93,10 @@ export class ShardCoordinator {
   readonly #runs = new Map<number, SlotRun>();
   readonly #held = new Set<number>();
   readonly #members = new Map<string, Member>();
+  readonly #slotsSeen = new Map<number, SlotSeen>();
+  /** Members suspected of having stopped (a slot Lease of theirs expired) → their member Lease record then. */
+  readonly #suspects = new Map<string, string>();
+  readonly #memberNames = new Map<string, string>();
   readonly #stop = new AbortController();
   readonly #memberLock: LeaseLock;
   #memberKnown = false;
@@ -181,7 +197,11 @@ export class ShardCoordinator {
       if (name.startsWith(prefixSlot)) {
         const rest = name.slice(prefixSlot.length);
         if (!/^\d+$/.test(rest)) return;
-        this.#electors[Number(rest)]?.observe(leaseSpecToRecord(spec), rawRecord(spec));
+        const slot = Number(rest);
+        const record = leaseSpecToRecord(spec);
+        const raw = rawRecord(spec);
+        this.#electors[slot]?.observe(record, raw);
+        if (slot < this.slots) this.#observeSlot(slot, record, raw);
       } else if (name.startsWith(prefixMember)) {
         this.#observeMember(name, leaseSpecToRecord(spec), rawRecord(spec));
       }
@@ -254,12 +274,56 @@ export class ShardCoordinator {
     if (!prev || prev.holder !== record.holderIdentity || !this.#isLive(prev)) this.#rebalance();
   }
 
+  /** A slot Lease changed (watch). Its expiry may now be the next moment a member stops being live. */
+  #observeSlot(slot: number, record: LeaderRecord, raw: string): void {
+    if (this.#slotsSeen.get(slot)?.raw === raw) return;
+    this.#slotsSeen.set(slot, {
+      holder: record.holderIdentity,
+      durationMs: record.leaseDurationSeconds * 1000,
+      raw,
+      observedAt: now(),
+    });
+    this.#armExpiry();
+  }
+
   #isLive(m: Member, at = now()): boolean {
-    return m.holder !== '' && m.observedAt + m.durationMs > at;
+    return m.holder !== '' && m.observedAt + m.durationMs > at && this.#suspects.get(m.holder) !== m.raw;
+  }
+
+  /**
+   * A member named by a slot Lease that nobody changed for its lease duration stopped renewing it: it crashed, is
+   * paused or cut off (or its work on the slot stopped at its renew deadline). It is suspected — not live — from
+   * then until its member Lease changes again: a crashed member's share moves now, not when its member Lease
+   * expires, and it stays moved after the slot changed hands (until the member renews its member Lease, which a
+   * crashed one never does; a paused or reconnected one gets its share back then).
+   */
+  #suspectStale(at: number): void {
+    for (const [holder, raw] of this.#suspects) {
+      if (this.#members.get(this.#memberName(holder))?.raw !== raw) this.#suspects.delete(holder);
+    }
+    for (const s of this.#slotsSeen.values()) {
+      if (s.holder === '' || s.holder === this.identity || s.observedAt + s.durationMs > at) continue;
+      const m = this.#members.get(this.#memberName(s.holder));
+      if (m && m.holder === s.holder && !this.#suspects.has(s.holder)) {
+        this.#suspects.set(s.holder, m.raw);
+        this.#log.info({ member: s.holder }, 'shard member stopped renewing a slot Lease; its share moves');
+      }
+    }
+  }
+
+  #memberName(identity: string): string {
+    let name = this.#memberNames.get(identity);
+    if (name === undefined) {
+      name = memberLeaseName(this.#o.electionId, identity);
+      if (this.#memberNames.size > 1000) this.#memberNames.clear();
+      this.#memberNames.set(identity, name);
+    }
+    return name;
   }
 
   #live(): string[] {
     const at = now();
+    this.#suspectStale(at);
     const ids = new Set<string>([this.identity]);
     for (const m of this.#members.values()) if (this.#isLive(m, at)) ids.add(m.holder);
     return [...ids].sort();
@@ -322,14 +386,25 @@ export class ShardCoordinator {
     this.#armExpiry();
   }
 
-  /** Recompute when the next live member's lease runs out (a crashed replica's share is then taken at once). */
+  /**
+   * Recompute when the next live member stops being live: its member Lease runs out, or one of its slot Leases does
+   * (a crashed replica's share is then taken at once, at the first of its Leases to expire).
+   */
   #armExpiry(): void {
+    if (!this.#ready || this.#stopping) return;
     clearTimeout(this.#expiryTimer);
     const at = now();
+    this.#suspectStale(at);
     let next = Number.POSITIVE_INFINITY;
+    const live = new Set<string>();
     for (const m of this.#members.values()) {
       if (m.holder === '' || m.holder === this.identity || !this.#isLive(m, at)) continue;
+      live.add(m.holder);
       next = Math.min(next, m.observedAt + m.durationMs);
+    }
+    for (const s of this.#slotsSeen.values()) {
+      if (!live.has(s.holder)) continue;
+      next = Math.min(next, s.observedAt + s.durationMs);
     }
     if (!Number.isFinite(next)) return;
     this.#expiryTimer = setTimeout(() => this.#rebalance(), Math.max(0, next - at) + 5);
