@@ -294,6 +294,7 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
       const cutTakeovers = await takenOver(victim, at, 'cut');
       await sleep(1_000);
       victim.proxy.restore();
+      const restoredAt = Date.now();
       m.cutLostReleases = trace().filter(
         (e) => e.identity === victim.identity && e.event === 'release' && e.reason === 'lost' && e.t >= at,
       ).length;
@@ -361,6 +362,14 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
           misplaced.push(`${o.metadata.name} (slot ${slot}) by ${writer || '?'} at ${at_}`);
       }
       const writers = new Set(result.all.map((o) => o.metadata.annotations?.['ha.zen-test/writer']));
+      // Slot flapping after the reconnect (issue #13 defect 1): acquisitions per replica, and slots lost to the renew
+      // deadline by anyone, from the cut owner's reconnect to the end. Without flapping: its share back, once.
+      const afterCut = trace().filter((e) => e.t >= restoredAt);
+      const acquisitions: Record<string, number> = {};
+      for (const e of afterCut)
+        if (e.event === 'acquire') acquisitions[e.identity] = (acquisitions[e.identity] ?? 0) + 1;
+      m.afterReconnectAcquisitions = JSON.stringify(acquisitions);
+      m.afterReconnectLost = afterCut.filter((e) => e.event === 'release' && e.reason === 'lost').length;
 
       const report = {
         observations: result.all.length,
