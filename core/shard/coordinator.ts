@@ -78,6 +78,8 @@ interface SlotSeen {
 
 interface SlotRun {
   ctl: AbortController;
+  /** When this replica started taking the slot (its clock). */
+  startedAt: number;
   done: Promise<void>;
   reason: 'rebalance' | 'shutdown';
 }
@@ -178,6 +180,21 @@ export class ShardCoordinator {
   /** A slot assigned to this replica is not held yet (its elector is still taking it). */
   settling(): boolean {
     for (const [slot, run] of this.#runs) if (!run.ctl.signal.aborted && !this.#held.has(slot)) return true;
+    return false;
+  }
+
+  /**
+   * A slot assigned to this replica and not held yet is about to be taken: its Lease (as last seen) is free, still
+   * names this replica, was never seen, or expires within a retry period.
+   */
+  imminent(): boolean {
+    const at = now();
+    for (const [slot, run] of this.#runs) {
+      if (run.ctl.signal.aborted || this.#held.has(slot)) continue;
+      const seen = this.#slotsSeen.get(slot);
+      if (!seen || seen.holder === '' || seen.holder === this.identity) return true;
+      if (seen.observedAt + seen.durationMs - at <= this.#o.retryPeriodMs) return true;
+    }
     return false;
   }
 
@@ -413,7 +430,7 @@ export class ShardCoordinator {
 
   #startSlot(slot: number): void {
     const ctl = new AbortController();
-    const run: SlotRun = { ctl, reason: 'rebalance', done: Promise.resolve() };
+    const run: SlotRun = { ctl, startedAt: now(), reason: 'rebalance', done: Promise.resolve() };
     run.done = this.#electors[slot]!.run(ctl.signal)
       .catch((err: unknown) => {
         if (err instanceof LeaderStopDeadlineError) {
@@ -444,10 +461,25 @@ export class ShardCoordinator {
   #acquired(slot: number): void {
     this.#held.add(slot);
     this.#o.metrics.shardSlotsOwned.set(this.#held.size);
-    this.#o.metrics.shardAcquisitions.inc({ previous: this.#previous.get(slot) ?? 'new' });
+    const previous = this.#previous.get(slot) ?? 'new';
+    this.#o.metrics.shardAcquisitions.inc({ previous });
     this.#previous.delete(slot);
     this.#trace({ event: 'acquire', slot });
-    this.#log.info({ slot, owned: this.owned() }, `shard slot ${slot} acquired`);
+    // How the takeover went: since this replica started taking it, and since the slot Lease's last change before
+    // (the previous holder's last renewal or release as the watch showed it; the slot's own write moves it after).
+    const at = now();
+    const run = this.#runs.get(slot);
+    const seen = this.#slotsSeen.get(slot);
+    this.#log.info(
+      {
+        slot,
+        owned: this.owned(),
+        previous,
+        ...(run ? { takingMs: Math.round(at - run.startedAt) } : {}),
+        ...(seen && seen.holder !== this.identity ? { sinceLastChangeMs: Math.round(at - seen.observedAt) } : {}),
+      },
+      `shard slot ${slot} acquired`,
+    );
     this.#o.listener.acquired(slot);
   }
 

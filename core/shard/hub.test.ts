@@ -12,13 +12,17 @@ class Slots implements ShardSource {
   readonly identity = 'me';
   readonly held = new Set<number>();
   readonly stale = new Set<number>();
+  /** Assigned, being taken: true = its Lease is about to be free (imminent), false = held by a live other. */
+  readonly taking = new Map<number, boolean>();
   owned = () => [...this.held].sort();
   canAct = (slot: number) => this.held.has(slot) && !this.stale.has(slot);
+  settling = () => this.taking.size > 0;
+  imminent = () => [...this.taking.values()].some((x) => x);
 }
 
 function setup() {
   const source = new Slots();
-  const hub = new ShardHub(4, { debounceMs: 20, maxWaitMs: 100 });
+  const hub = new ShardHub(4, { debounceMs: 20, maxWaitMs: 100, imminentWaitMs: 1_000 });
   hub.attach(source);
   const epochs: ShardEpoch[] = [];
   hub.onEpoch((e) => epochs.push(e));
@@ -75,6 +79,34 @@ describe('ShardHub: slot ownership → epochs of informer work', () => {
     await sleep(60);
     assert.equal(epochs.length, 1, 'no epoch without slots');
     assert.equal(hub.current(), undefined);
+    hub.close();
+  });
+
+  test('a slot being taken delays the next epoch up to maxWait; one about to be taken up to imminentWait', async () => {
+    const { source, hub, epochs, acquire } = setup();
+    // Held by a live other (a handover not answered yet): the taken slot starts without it after maxWait.
+    source.taking.set(1, false);
+    acquire(0);
+    await sleep(300);
+    assert.equal(epochs.length, 1);
+    assert.deepEqual([...epochs[0]!.owned], [0]);
+    // A takeover: slot 3's Lease expires soon. Slot 2 taken now waits for it, past maxWait, and both start one epoch.
+    source.taking.set(3, true);
+    acquire(2);
+    await sleep(300);
+    assert.equal(epochs.length, 1, 'no epoch while slot 3 is about to be taken');
+    source.taking.delete(3);
+    acquire(3);
+    await sleep(100);
+    assert.equal(epochs.length, 2);
+    assert.deepEqual([...epochs[1]!.owned].sort(), [0, 2, 3]);
+    // imminentWait bounds it: a slot that stays "about to be taken" does not hold the others back for good.
+    source.taking.set(3, true);
+    hub.released(3);
+    source.held.delete(3);
+    await sleep(1_300);
+    assert.equal(epochs.length, 3);
+    assert.deepEqual([...epochs[2]!.owned].sort(), [0, 2]);
     hub.close();
   });
 

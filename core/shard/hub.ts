@@ -6,7 +6,9 @@
  * - A slot released or lost ends the current epoch AT ONCE (before the coordinator releases the slot's Lease): its
  *   work stops first, so the next holder never overlaps with it.
  * - A slot acquired ends the epoch a moment later (`debounceMs`, default 200 ms, so slots taken together start one
- *   epoch, not one each); the next epoch starts with the new set. Work on slots kept is restarted: it relists
+ *   epoch, not one each; up to `maxWaitMs`, 1 s, while more slots are being taken, and `imminentWaitMs`, 3 s, while
+ *   one of them is about to be — a takeover of a crashed owner's slots, whose Leases expire within a retry period of
+ *   each other); the next epoch starts with the new set. Work on slots kept is restarted: it relists
  *   (level-triggered and idempotent, like a new leader).
  * - No slot, no epoch.
  */
@@ -20,6 +22,12 @@ export interface ShardSource {
   canAct(slot: number): boolean;
   /** Slots this replica is about to hold (wanted, elector running, not held yet): worth waiting a moment for. */
   settling?(): boolean;
+  /**
+   * One of those is expected within about a retry period (its Lease free, still ours, or about to expire): worth
+   * waiting a little longer for (up to `imminentWaitMs`), so a takeover of several slots starts one epoch after
+   * the last of them rather than a relist that competes with the takeover of the others.
+   */
+  imminent?(): boolean;
 }
 
 export type EpochListener = (epoch: ShardEpoch) => void;
@@ -34,15 +42,17 @@ export class ShardHub {
   #closed = false;
   readonly #debounceMs: number;
   readonly #maxWaitMs: number;
+  readonly #imminentWaitMs: number;
   readonly #onChange: (owned: number) => void;
 
   constructor(
     slots: number,
-    opts: { debounceMs?: number; maxWaitMs?: number; onChange?: (owned: number) => void } = {},
+    opts: { debounceMs?: number; maxWaitMs?: number; imminentWaitMs?: number; onChange?: (owned: number) => void } = {},
   ) {
     this.slots = slots;
     this.#debounceMs = opts.debounceMs ?? 200;
     this.#maxWaitMs = opts.maxWaitMs ?? 1000;
+    this.#imminentWaitMs = Math.max(this.#maxWaitMs, opts.imminentWaitMs ?? 3000);
     this.#onChange = opts.onChange ?? (() => {});
   }
 
@@ -105,10 +115,12 @@ export class ShardHub {
   #next(): void {
     if (this.#closed || !this.#source) return;
     const source = this.#source;
-    // Slots still being taken (start-up, a rebalance): one epoch for all of them, within maxWaitMs.
+    // Slots still being taken (start-up, a rebalance, a takeover): one epoch for all of them, within maxWaitMs, or
+    // imminentWaitMs while one of them is about to be taken.
     const waited = Date.now() - (this.#firstPendingAt ?? 0);
-    if (source.settling?.() && waited < this.#maxWaitMs) {
-      this.#timer = setTimeout(() => this.#next(), Math.min(this.#debounceMs, this.#maxWaitMs - waited));
+    const cap = source.imminent?.() ? this.#imminentWaitMs : source.settling?.() ? this.#maxWaitMs : 0;
+    if (waited < cap) {
+      this.#timer = setTimeout(() => this.#next(), Math.min(this.#debounceMs, cap - waited));
       this.#timer.unref?.();
       return;
     }
