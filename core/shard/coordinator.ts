@@ -109,6 +109,8 @@ export class ShardCoordinator {
   #renewing: Promise<void> | undefined;
   /** Set by the elector's failover metric just before a term starts: how the slot was taken. */
   readonly #previous = new Map<number, 'released' | 'expired'>();
+  /** Set with it: from the previous holder's last write reaching this replica to the start of the taking attempt. */
+  readonly #gapMs = new Map<number, number>();
 
   constructor(o: ShardCoordinatorOptions) {
     this.#o = o;
@@ -153,6 +155,7 @@ export class ShardCoordinator {
             slowPath: () => {},
             failover: (_lease, seconds, previous) => {
               this.#previous.set(slot, previous);
+              this.#gapMs.set(slot, Math.round(seconds * 1000));
               o.metrics.shardTakeover.observe({ previous }, seconds);
             },
           },
@@ -465,18 +468,18 @@ export class ShardCoordinator {
     this.#o.metrics.shardAcquisitions.inc({ previous });
     this.#previous.delete(slot);
     this.#trace({ event: 'acquire', slot });
-    // How the takeover went: since this replica started taking it, and since the slot Lease's last change before
-    // (the previous holder's last renewal or release as the watch showed it; the slot's own write moves it after).
-    const at = now();
+    // How the taking went: since this replica started taking the slot, and from the previous holder's last write
+    // reaching this replica to the start of the attempt that took it (a lease duration after an expiry).
     const run = this.#runs.get(slot);
-    const seen = this.#slotsSeen.get(slot);
+    const gapMs = this.#gapMs.get(slot);
+    this.#gapMs.delete(slot);
     this.#log.info(
       {
         slot,
         owned: this.owned(),
         previous,
-        ...(run ? { takingMs: Math.round(at - run.startedAt) } : {}),
-        ...(seen && seen.holder !== this.identity ? { sinceLastChangeMs: Math.round(at - seen.observedAt) } : {}),
+        ...(run ? { takingMs: Math.round(now() - run.startedAt) } : {}),
+        ...(gapMs !== undefined ? { attemptAfterLastChangeMs: gapMs } : {}),
       },
       `shard slot ${slot} acquired`,
     );
