@@ -619,6 +619,23 @@ describe('observe(): Lease records from a watch', () => {
     await stop(e, a);
   });
 
+  test('a read that answers after the expiry it was sent before takes the lease, not a retry period later', async () => {
+    // Every lock call takes 500 ms. The first read (answered at t0 + 500) is a's observation, so the lease expires at
+    // t0 + 15 500. a polls every 2 s + 500 ms: its attempt sent at t0 + 15 000 reads until t0 + 15 500. Judged at its
+    // start the lease was still valid and the next attempt came a jittered retry period later (took at t0 + 18 500).
+    const e = env(foreign('b'));
+    const a = replica(e, 'a');
+    a.lock.latencyMs = 500;
+    const t0 = e.clock.now();
+    start(a);
+    await e.clock.advanceUntil(() => a.elector.isLeader(), 60_000, 100);
+    const expiry = t0 + 500 + T.leaseDurationMs;
+    const took = first(a, 'started')!.at;
+    assert.ok(took >= expiry, 'not before the expiry');
+    assert.ok(took <= expiry + 2 * 500, `taken ${took - expiry} ms after the expiry: within that read and one write`);
+    await stop(e, a);
+  });
+
   test('without observations the poll alone can take lease + 2.2 × retry (the gap observe() closes)', async () => {
     const e = env(foreign('b'));
     const a = start(replica(e, 'a', { random: () => 1 }));

@@ -59,6 +59,8 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
   let observedAt = 0; // our clock, when observedRecord last changed
   let reportedLeader = '';
   let lastRenew: number | undefined;
+  /** The last attempt found another holder's lease valid (rather than failing on an error). */
+  let heldByOther = false;
   /** Aborted by nudge() to cut an acquire wait short. */
   let nudges = new AbortController();
   let term: Term | undefined;
@@ -99,6 +101,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
    * (lastRenew + renewDeadline) still ends before any follower's expiry (its observation + leaseDuration).
    */
   async function tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+    heldByOther = false;
     const now = clock.now();
     const desired: LeaderRecord = {
       holderIdentity: id,
@@ -148,14 +151,18 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
       return true;
     }
 
-    // 3. Another holder's lease is still valid by OUR observedAt + duration: give up this round.
+    // 3. Another holder's lease is still valid by OUR observedAt + duration: give up this round. Judged now, when
+    // the read answered, not at the attempt's start: a read that straddles the expiry must not cost a whole
+    // (jittered) retry period. Still safe: the lease has expired by our own clock before we write.
     if (current.raw !== observedRaw) {
       setObservedRecord(current.record);
       observedRaw = current.raw;
     }
     const holder = current.record.holderIdentity;
-    if (holder !== '' && holder !== id && isLeaseValid(now)) {
+    const decidedAt = clock.now();
+    if (holder !== '' && holder !== id && isLeaseValid(decidedAt)) {
       log.debug({ lease, leader: holder }, 'lease is held by another replica and has not expired');
+      heldByOther = true;
       return false;
     }
 
@@ -181,7 +188,7 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
     lastRenew = sentAt;
     if (took) {
       metrics.transition(lease);
-      metrics.failover?.(lease, Math.max(0, now - gapStartedAt) / 1000, holder === '' ? 'released' : 'expired');
+      metrics.failover?.(lease, Math.max(0, decidedAt - gapStartedAt) / 1000, holder === '' ? 'released' : 'expired');
     }
     return true;
   }
@@ -207,13 +214,16 @@ export function createLeaderElector(c: LeaderElectorConfig): LeaderElector {
    * The wait before the next acquire attempt: client-go's jittered retry period, cut short to the moment the
    * observed lease expires (observedAt + its duration, plus a few ms so the attempt sees it expired). Without the
    * cut, a crash is noticed up to 2.2 × retryPeriod after expiry; with it, the takeover follows expiry at once.
-   * Only a lease that has not expired yet cuts the wait, so a failing API server is still polled with jitter.
+   * Only a lease that has not expired yet cuts the wait, so a failing API server is still polled with jitter —
+   * except right after an attempt that found the lease still held: if it expired while that attempt was on its
+   * way back, the next attempt follows at once (a read straddling the expiry must not cost a retry period).
    */
   function nextAttemptInMs(): number {
     const jittered = retryPeriodMs * (1 + random() * JITTER_FACTOR);
     if (!observedRecord || observedRecord.holderIdentity === '' || observedHolderIsMe()) return jittered;
     const untilExpiry = observedAt + observedRecord.leaseDurationSeconds * 1000 - clock.now();
-    return untilExpiry > 0 ? Math.min(jittered, untilExpiry + EXPIRY_MARGIN_MS) : jittered;
+    if (untilExpiry > 0) return Math.min(jittered, untilExpiry + EXPIRY_MARGIN_MS);
+    return heldByOther ? EXPIRY_MARGIN_MS : jittered;
   }
 
   /**
