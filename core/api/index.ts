@@ -20,6 +20,8 @@ export type {
   DestinationView,
 } from './destination.ts';
 export { checkDeliveryResponse, DeliveryError, deliveryError, networkError } from './destination.ts';
+export type { DraftStashOptions, RetryBackoffOptions } from './drafts.ts';
+export { DraftStash, RetryBackoff } from './drafts.ts';
 export type { ErrorCode } from './errors.ts';
 export {
   CLIENT_ERROR_CODES,

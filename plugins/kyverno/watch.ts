@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  DraftStash,
   type IngesterRun,
   type IngesterView,
   ingesterKey,
@@ -16,6 +17,7 @@ import {
   type ObservationDraft,
   type PluginApi,
   type PluginLogger,
+  RetryBackoff,
   type Severity,
   severityRank,
 } from 'zen-watcher/plugin-api';
@@ -105,12 +107,10 @@ export class IngesterRunner {
   readonly #scopes = new Map<string, Set<string>>();
   #queue: Promise<void> = Promise.resolve();
   #scopesReconciled = false;
-  /** Drafts the transform mapped and no reconcile used yet, by report key, within the budget. */
-  readonly #fresh = new Map<string, { sig: string; drafts: ObservationDraft[] }>();
-  #freshDrafts = 0;
-  readonly #draftBudget: number;
-  /** Scopes to reconcile again after a report could not be read, and their next delay. */
-  readonly #retry = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
+  /** Drafts the transform mapped and no reconcile used yet, by report key, within the budget (plugin API 1.3.0). */
+  readonly #fresh: DraftStash;
+  /** Scopes reconciled again after a report could not be read, 1 s doubling to 60 s (plugin API 1.3.0). */
+  readonly #retry: RetryBackoff;
 
   constructor(
     view: IngesterView<KyvernoConfig>,
@@ -126,17 +126,14 @@ export class IngesterRunner {
     this.#log = api.log.child({ ingester: ingesterKey(view) });
     this.#run = run;
     this.#signal = run.signal;
-    this.#draftBudget = opts.draftBudget ?? DRAFT_BUDGET;
-    this.#signal.addEventListener(
-      'abort',
-      () => {
-        for (const r of this.#retry.values()) clearTimeout(r.timer);
-        this.#retry.clear();
-        this.#fresh.clear();
-        this.#freshDrafts = 0;
-      },
-      { once: true },
-    );
+    this.#fresh = new DraftStash({ budget: opts.draftBudget ?? DRAFT_BUDGET, signal: run.signal });
+    this.#retry = new RetryBackoff({
+      signal: run.signal,
+      retry: (scope) =>
+        void this.#enqueue(async () => {
+          await this.#reconcile(scope);
+        }),
+    });
     const wanted = wantedKinds(view, this.#config);
     // Cluster-scoped reports are in no namespace: a namespace-restricted watch (spec.informer.namespace, or the
     // host's WATCH_NAMESPACE, which scopes every plugin informer) cannot list them.
@@ -270,24 +267,9 @@ export class IngesterRunner {
   #shape(obj: unknown, kind: ReportKind): SlimReport {
     const slim = slimReport(obj, kind, this.#config);
     const m = slim[MAPPED];
-    if (m?.drafts) this.#stash(m.key, m.sig, m.drafts);
+    if (m?.drafts) this.#fresh.put(m.key, m.sig, m.drafts);
     if (m) delete m.drafts;
     return slim;
-  }
-
-  #stash(key: string, sig: string, drafts: ObservationDraft[]): void {
-    this.#unstash(key);
-    if (this.#freshDrafts + drafts.length > this.#draftBudget) return;
-    this.#fresh.set(key, { sig, drafts });
-    this.#freshDrafts += drafts.length;
-  }
-
-  #unstash(key: string): { sig: string; drafts: ObservationDraft[] } | undefined {
-    const f = this.#fresh.get(key);
-    if (!f) return undefined;
-    this.#fresh.delete(key);
-    this.#freshDrafts -= f.drafts.length;
-    return f;
   }
 
   #map(stream: Stream, obj: unknown): SlimMapped | undefined {
@@ -315,7 +297,7 @@ export class IngesterRunner {
     const key = keyOf(obj, stream.kind);
     const prev = key ? this.#reports.get(key) : undefined;
     if (prev && prev.version !== '' && prev.version === version) {
-      if (key) this.#unstash(key);
+      if (key) this.#fresh.drop(key);
       return; // a relist of what we already hold
     }
     const mapped = this.#map(stream, obj);
@@ -345,9 +327,9 @@ export class IngesterRunner {
       return;
     }
     const prev = this.#reports.get(key);
-    this.#unstash(key);
+    this.#fresh.drop(key);
     const scope = prev?.scope ?? this.#map(stream, obj)?.scope;
-    this.#unstash(key);
+    this.#fresh.drop(key);
     this.#reports.delete(key);
     if (scope === undefined) return;
     this.#unindex(key, scope);
@@ -406,23 +388,18 @@ export class IngesterRunner {
    * drafts are built for this call only: from #fresh when the transform kept them, else by reading the report.
    */
   async #reconcile(scope: string): Promise<boolean> {
-    const retry = this.#retry.get(scope);
-    if (retry) {
-      clearTimeout(retry.timer);
-      this.#retry.delete(scope);
-    }
+    const lastRetryMs = this.#retry.cancel(scope);
     const drafts = new Map<string, ObservationDraft>();
     for (const key of this.#scopes.get(scope) ?? []) {
       const known = this.#reports.get(key);
       if (!known) continue;
-      const fresh = this.#unstash(key);
-      let own = fresh?.sig === known.sig ? fresh.drafts : undefined;
+      let own = this.#fresh.take(key, known.sig);
       if (!own) {
         const read = await this.#read(key, known);
         if (this.#signal.aborted) return false;
         if (read === 'failed') {
           // Reconciling without this report's findings would resolve them: again a bit later instead.
-          this.#retryLater(scope, retry?.delayMs);
+          this.#retry.later(scope, lastRetryMs);
           return false;
         }
         own = read;
@@ -461,21 +438,6 @@ export class IngesterRunner {
     if (mapped) return mapped.drafts;
     this.#failed('read_failed', new Error('not a report object'), { report: key });
     return 'failed';
-  }
-
-  #retryLater(scope: string, lastMs = 0): void {
-    if (this.#signal.aborted || this.#retry.has(scope)) return;
-    const delayMs = Math.min(60_000, lastMs ? lastMs * 2 : 1_000);
-    // The entry stays until the scope's next reconcile, which doubles the delay if it fails again.
-    const timer = setTimeout(
-      () =>
-        void this.#enqueue(async () => {
-          await this.#reconcile(scope);
-        }),
-      delayMs,
-    );
-    timer.unref?.();
-    this.#retry.set(scope, { timer, delayMs });
   }
 
   #failed(reason: string, err: unknown, meta: object = {}): void {

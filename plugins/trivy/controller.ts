@@ -26,6 +26,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  DraftStash,
   errorText,
   type IngesterRun,
   type IngesterView,
@@ -33,6 +34,7 @@ import {
   type ObservationDraft,
   type PluginApi,
   type PluginLogger,
+  RetryBackoff,
 } from 'zen-watcher/plugin-api';
 import type { TrivyConfig } from './config.ts';
 import { GROUP, type ReportKind, reportKind, VERSION } from './kinds.ts';
@@ -180,11 +182,10 @@ class TrivyRun {
   readonly #partitions: Partition[] = [];
   /** scope → (partition id + report key) → that report (its partition, key and findings signature; no drafts). */
   readonly #members = new Map<string, Map<string, Member>>();
-  /** Drafts mapped by the transform and not reconciled yet, by member, within `draftBudget` (see `#stash`). */
-  readonly #fresh = new Map<string, { sig: string; drafts: ObservationDraft[] }>();
-  #freshDrafts = 0;
-  /** Scopes waiting to be reconciled again after a failed read of a report, and their next delay. */
-  readonly #retry = new Map<string, { timer: ReturnType<typeof setTimeout>; delayMs: number }>();
+  /** Drafts mapped by the transform and not reconciled yet, by member, within `draftBudget` (plugin API 1.3.0). */
+  readonly #fresh: DraftStash;
+  /** Scopes reconciled again after a failed read of a report, 1 s doubling to 60 s (plugin API 1.3.0). */
+  readonly #retry: RetryBackoff;
   /** scope → signature of the set last reconciled successfully. */
   readonly #done = new Map<string, string>();
   #chain: Promise<void> = Promise.resolve();
@@ -208,16 +209,11 @@ class TrivyRun {
     this.#run = run;
     this.#signal = run.signal;
     this.#source = ingester.source;
-    this.#signal.addEventListener(
-      'abort',
-      () => {
-        for (const r of this.#retry.values()) clearTimeout(r.timer);
-        this.#retry.clear();
-        this.#fresh.clear();
-        this.#freshDrafts = 0;
-      },
-      { once: true },
-    );
+    this.#fresh = new DraftStash({ budget: opts.draftBudget, signal: run.signal });
+    this.#retry = new RetryBackoff({
+      signal: run.signal,
+      retry: (scope) => void this.#flush([scope]).catch(() => {}),
+    });
   }
 
   start(): void {
@@ -352,24 +348,13 @@ class TrivyRun {
   #shape(p: Partition, obj: unknown): SlimReport {
     const slim = slimReport(obj, p.kind, this.#config);
     const out = slim[MAPPED];
-    if (out.kind === 'mapped') this.#stash(`${p.id}|${out.key}`, out.sig, out.drafts);
+    if (out.kind === 'mapped') {
+      const member = `${p.id}|${out.key}`;
+      if (out.drafts) this.#fresh.put(member, out.sig, out.drafts);
+      else this.#fresh.drop(member);
+    }
     delete (out as Partial<Slim & { drafts: unknown }>).drafts;
     return slim;
-  }
-
-  #stash(member: string, sig: string, drafts: ObservationDraft[] | undefined): void {
-    this.#unstash(member);
-    if (!drafts || this.#freshDrafts + drafts.length > this.#opts.draftBudget) return;
-    this.#fresh.set(member, { sig, drafts });
-    this.#freshDrafts += drafts.length;
-  }
-
-  #unstash(member: string): { sig: string; drafts: ObservationDraft[] } | undefined {
-    const f = this.#fresh.get(member);
-    if (!f) return undefined;
-    this.#fresh.delete(member);
-    this.#freshDrafts -= f.drafts.length;
-    return f;
   }
 
   /** The slim report, from the transform when the host applied it (API ≥ 1.2.0), else shaped here. */
@@ -387,7 +372,7 @@ class TrivyRun {
   async #remove(p: Partition, obj: unknown): Promise<void> {
     const key = reportKeyOf(obj, p.kind);
     const prev = key === undefined ? undefined : p.reports.get(key);
-    if (key !== undefined) this.#unstash(`${p.id}|${key}`);
+    if (key !== undefined) this.#fresh.drop(`${p.id}|${key}`);
     if (key === undefined || !prev) return;
     p.reports.delete(key);
     this.#unindex(prev.scope, `${p.id}|${key}`);
@@ -436,7 +421,7 @@ class TrivyRun {
     const sig = out.sig;
     if (prev && prev.scope === out.scope && prev.sig === sig) {
       // The findings did not change: nothing to reconcile, and the drafts the transform mapped are not needed.
-      this.#unstash(member);
+      this.#fresh.drop(member);
       return;
     }
     for (const [reason, n] of Object.entries(out.skipped)) {
@@ -488,11 +473,7 @@ class TrivyRun {
   async #reconcile(scope: string): Promise<void> {
     this.#queued.delete(scope);
     if (this.#signal.aborted) return;
-    const retry = this.#retry.get(scope);
-    if (retry) {
-      clearTimeout(retry.timer);
-      this.#retry.delete(scope);
-    }
+    const lastRetryMs = this.#retry.cancel(scope);
     const members = this.#members.get(scope);
     // The scope's signature from its members' (one member: its own), so an unchanged scope costs no read.
     const sigs = [...(members?.values() ?? [])].map((m) => m.sig).sort();
@@ -500,16 +481,14 @@ class TrivyRun {
     if (this.#done.get(scope) === sig) return;
     const byFingerprint = new Map<string, ObservationDraft>();
     for (const [member, m] of members ?? []) {
-      let drafts: ObservationDraft[] | undefined;
-      const fresh = this.#unstash(member);
-      if (fresh?.sig === m.sig) drafts = fresh.drafts;
-      else {
+      let drafts = this.#fresh.take(member, m.sig);
+      if (!drafts) {
         const read = await this.#read(m);
         if (this.#signal.aborted) return;
         if (read === 'failed') {
           // Reconciling without this report's findings would resolve them: try again later instead.
           this.#done.delete(scope);
-          this.#retryLater(scope, retry?.delayMs);
+          this.#retry.later(scope, lastRetryMs);
           return;
         }
         drafts = read;
@@ -555,15 +534,6 @@ class TrivyRun {
     this.#metrics.handlerErrors.inc({ source: this.#source, kind: m.p.kind.kind, event: 'get' });
     this.#log.warn(`${m.p.kind.kind} ${m.key} is unreadable now (${out.reason}); its scope is reconciled again later`);
     return 'failed';
-  }
-
-  #retryLater(scope: string, lastMs = 0): void {
-    if (this.#signal.aborted || this.#retry.has(scope)) return;
-    const delayMs = Math.min(60_000, lastMs ? lastMs * 2 : 1_000);
-    // The entry stays until the scope's next reconcile, which doubles the delay if it fails again.
-    const timer = setTimeout(() => void this.#flush([scope]).catch(() => {}), delayMs);
-    timer.unref?.();
-    this.#retry.set(scope, { timer, delayMs });
   }
 
   /** After every partition of every watched kind has listed once: resolve scopes no report is in any more. */

@@ -33,6 +33,8 @@ function fakeApi(opts: {
   drops?: { n: number };
   /** `api.kube.watchNamespaces` (the host's WATCH_NAMESPACE). */
   watchNamespaces?: string[];
+  /** `api.kube.get` calls that fail (connection refused). */
+  getFails?: { n: number };
 }) {
   const taps = new Map<string, (arg: unknown) => Promise<unknown>>();
   const lines: Line[] = [];
@@ -97,6 +99,10 @@ function fakeApi(opts: {
       },
       get: async ({ resource, namespace, name }) => {
         gets.n++;
+        if (opts.getFails && opts.getFails.n > 0) {
+          opts.getFails.n--;
+          throw new Error('connect ECONNREFUSED');
+        }
         return objects.get(`${resource}|${namespace ?? ''}/${name}`);
       },
       watchNamespaces: opts.watchNamespaces ?? [],
@@ -178,6 +184,35 @@ describe('lifecycle with a hand-made plugin API', () => {
     await polr!.events.add!(polr!.options.transform!(big));
     assert.equal(f.gets.n, 1);
     assert.equal(f.reconciles.at(-1)!.n, 5_001);
+  });
+
+  test('a report that cannot be read again is not reconciled without its findings: counted, logged, retried', async () => {
+    const getFails = { n: 1 };
+    const f = fakeApi({
+      served: new Set(['policyreports']),
+      ingesters: [view({ reportKinds: ['PolicyReport'] })],
+      getFails,
+    });
+    await plugin.register(f.api);
+    await f.call('onBecomeLeader', term());
+    await until('the watch', () => f.open().length === 1);
+    const [polr] = f.open();
+    const big = {
+      apiVersion: 'wgpolicyk8s.io/v1alpha2',
+      kind: 'PolicyReport',
+      metadata: { name: 'big', namespace: 'ns', resourceVersion: '1' },
+      scope: { apiVersion: 'v1', kind: 'Pod', name: 'big', namespace: 'ns' },
+      results: Array.from({ length: 5_001 }, (_, i) => ({ policy: `p${i}`, rule: 'r', result: 'fail' })),
+    };
+    f.objects.set('policyreports|ns/big', big);
+    await polr!.events.add!(polr!.options.transform!(big)); // over the draft budget: read again, which fails
+    assert.equal(f.gets.n, 1);
+    assert.deepEqual(f.reconciles, [], 'not reconciled without the report’s findings');
+    assert.equal(f.counters.get('kyverno_errors_total{reason=read_failed,source=kyverno}'), 1);
+    assert.ok(f.lines.some((l) => l.level === 'warn' && l.msg.startsWith('read failed')));
+    await until('the retry (1 s later)', () => f.reconciles.length === 1);
+    assert.equal(f.gets.n, 2);
+    assert.equal(f.reconciles[0]!.n, 5_001);
   });
 
   test('a missing CRD is logged once and reported as kyverno_crd_available 0; when it appears: 1, logged, watched', async () => {

@@ -36,9 +36,9 @@ after(() => kit.close());
 describe('package', () => {
   packageIdentityTests(PLUGIN_DIR, p, {
     name: 'kyverno',
-    version: '1.2.1',
+    version: '1.3.0',
     zenWatcher: {
-      hostApi: '^1.2.0',
+      hostApi: '^1.3.0',
       entry: 'index.ts',
       sources: ['kyverno'],
       configSchema: 'schema.json',
