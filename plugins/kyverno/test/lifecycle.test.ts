@@ -207,7 +207,7 @@ describe('lifecycle with a hand-made plugin API', () => {
     f.objects.set('policyreports|ns/big', big);
     await polr!.events.add!(polr!.options.transform!(big)); // over the draft budget: read again, which fails
     assert.equal(f.gets.n, 1);
-    assert.deepEqual(f.reconciles, [], 'not reconciled without the report’s findings');
+    assert.equal(f.reconciles.length, 0, 'not reconciled without the report’s findings');
     assert.equal(f.counters.get('kyverno_errors_total{reason=read_failed,source=kyverno}'), 1);
     assert.ok(f.lines.some((l) => l.level === 'warn' && l.msg.startsWith('read failed')));
     await until('the retry (1 s later)', () => f.reconciles.length === 1);
