@@ -11,6 +11,7 @@
  *
  * Both empty themselves when the run's `signal` aborts. Pure bookkeeping: no API calls, no logging, no metrics.
  */
+import { ZwError } from './errors.ts';
 import type { ObservationDraft } from './types.ts';
 
 export interface DraftStashOptions {
@@ -29,7 +30,10 @@ export class DraftStash<T = ObservationDraft> {
 
   constructor(options: DraftStashOptions) {
     if (!Number.isFinite(options.budget) || options.budget < 0)
-      throw new RangeError(`DraftStash: budget must be a number ≥ 0, got ${String(options.budget)}`);
+      throw new ZwError(
+        'ZW_ERR_INVALID_ARGUMENT',
+        `DraftStash: budget must be a number ≥ 0, got ${String(options.budget)}`,
+      );
     this.#budget = options.budget;
     this.#signal = options.signal;
     this.#signal?.addEventListener('abort', () => this.clear(), { once: true });
@@ -99,7 +103,10 @@ export class RetryBackoff {
     this.#initialMs = options.initialMs ?? 1_000;
     this.#maxMs = options.maxMs ?? 60_000;
     if (!(this.#initialMs > 0) || !(this.#maxMs >= this.#initialMs))
-      throw new RangeError(`RetryBackoff: needs 0 < initialMs ≤ maxMs (got ${this.#initialMs}, ${this.#maxMs})`);
+      throw new ZwError(
+        'ZW_ERR_INVALID_ARGUMENT',
+        `RetryBackoff: needs 0 < initialMs ≤ maxMs (got ${this.#initialMs}, ${this.#maxMs})`,
+      );
     this.#signal.addEventListener(
       'abort',
       () => {
