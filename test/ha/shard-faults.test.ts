@@ -74,15 +74,10 @@ const owned = async (r: Replica) => {
 };
 
 describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP and cut of an owner', { skip }, () => {
-  // Known to fail in about 1 run of 3 on three open defects of issue #13 (test/ha/README.md, "Open defects"): a
-  // replica whose API connection comes back re-acquires slots and loses them again to its renew deadline for
-  // ~16 s (units without a working owner, states missed); and now and then one slot of a killed owner is taken a
-  // little after lease + retry (the third, findings left Active after an epoch restart, is fixed). Marked `todo` so
-  // it runs, prints its numbers and reports its failures in every CI run without gating it; remove the `todo` when
-  // both are fixed.
+  // It found three defects of issue #13, now fixed (test/ha/README.md, "Sharding defects found by shard-faults"):
+  // slot flapping after a reconnect, findings left Active after an epoch restart, takeovers over lease + retry.
   test('exact Observations, no slot worked by two replicas at once, takeover within lease + retry', {
     timeout: 15 * 60_000,
-    todo: 'issue #13: slot flapping after a reconnect; a late takeover',
   }, async (t) => {
     for (const tool of ['trivy', 'kyverno']) if (!requireRealFixtures(t, tool)) return;
     const fixtures = realFixturesDir()!;
