@@ -108,7 +108,7 @@ export function createHostCore(o: HostCoreOptions): HostCore {
     occurrenceIntervalMs: env.occurrenceFlushMs,
     ownNamespaces: env.watchNamespaces,
     ...(o.now ? { now: o.now } : {}),
-    enrich: async (draft, ing) =>
+    enrich: (draft, ing) =>
       hooks.onObservation.taps.length > 0 ? hooks.onObservation.promise(draft, { ingester: ing.view }) : draft,
   });
 

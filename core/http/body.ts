@@ -22,7 +22,8 @@ const JSON_TYPES = new Set([
 
 /** The media type without parameters, lower case; '' when absent. */
 export function mediaType(header: string | undefined): string {
-  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+  if (header === undefined || header === 'application/json') return header ?? '';
+  return header.split(';')[0]!.trim().toLowerCase();
 }
 
 export function checkContentType(header: string | undefined): void {
@@ -48,6 +49,7 @@ const DECODERS = {
 
 /** The body's encoding from `Content-Encoding` (checked before reading); 415 for anything but one of ours. */
 export function checkContentEncoding(header: string | undefined): ContentEncoding {
+  if (header === undefined || header === '' || header === 'identity') return 'identity';
   const codings = (header ?? '')
     .split(',')
     .map((c) => c.trim().toLowerCase())
@@ -131,11 +133,12 @@ export function parseJsonBody(raw: Buffer, contentType: string): ParsedBody {
 function parseJson(raw: Buffer, contentType: string): ParsedBody {
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new ZwError('ZW_ERR_BAD_JSON', 'body is empty; expected JSON');
-  const lines =
-    contentType !== 'application/json' || text.includes('\n') ? text.split('\n').filter((l) => l.trim() !== '') : [];
   try {
     return { value: JSON.parse(text), jsonLines: false };
   } catch (err) {
+    // Not one JSON document: JSON Lines, if it has several lines (split only now, not for every body).
+    const lines =
+      contentType !== 'application/json' || text.includes('\n') ? text.split('\n').filter((l) => l.trim() !== '') : [];
     if (lines.length > 1) {
       const values: unknown[] = [];
       for (let i = 0; i < lines.length; i++) {

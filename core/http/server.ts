@@ -225,7 +225,8 @@ async function serveWebhook(
     const limited = opts.clientLimiter?.take(client, Date.now());
     if (limited) throw limited;
     const rawType = header(req, 'content-type');
-    checkContentType(rawType);
+    const contentType = mediaType(rawType);
+    checkContentType(contentType);
     const encoding = checkContentEncoding(header(req, 'content-encoding'));
     const auth = route.authenticator;
     if (auth && !auth.needsBody) auth.check(req.headers, undefined, Date.now());
@@ -234,7 +235,6 @@ async function serveWebhook(
     // Decoded (Content-Encoding) within the same limit; HMAC signatures cover the decoded body.
     const raw = await readBody(req, route.maxBodyBytes, encoding);
     if (auth?.needsBody) authed = auth.check(req.headers, raw, Date.now());
-    const contentType = mediaType(rawType);
     const parsed = parseJsonBody(raw, contentType);
     const abort = new AbortController();
     const onClose = () => {

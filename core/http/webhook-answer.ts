@@ -15,14 +15,21 @@ export async function answerWebhook(
   onLateRefusal: (r: ProcessResult) => void,
 ): Promise<{ status: number; body: unknown }> {
   // One timer per request, cleared as soon as the write is done (an uncleared sleep kept a timer and a promise
-  // alive for the whole ack wait of every request: tens of thousands at a few thousand requests/s).
-  let timer: NodeJS.Timeout | undefined;
-  const waited = await Promise.race([
-    processing,
-    new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(resolve, ackWaitMs, 'timeout');
-    }),
-  ]).finally(() => clearTimeout(timer));
+  // alive for the whole ack wait of every request: tens of thousands at a few thousand requests/s). One promise
+  // settled by whichever comes first (Promise.race and finally cost two more per request).
+  const waited = await new Promise<ProcessResult | 'timeout'>((resolve, reject) => {
+    const timer = setTimeout(resolve, ackWaitMs, 'timeout');
+    processing.then(
+      (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
   if (waited === 'timeout') {
     processing.then(
       (r) => r.refused > 0 && onLateRefusal(r),

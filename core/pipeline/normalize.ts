@@ -46,7 +46,11 @@ export function normalizeCategory(value: unknown): Category | undefined {
   return (CATEGORIES as readonly string[]).includes(v) ? (v as Category) : undefined;
 }
 
+/** Already what sanitizeEventType would make of it (the usual case): returned as is. */
+const CLEAN_EVENT_TYPE = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
+
 export function sanitizeEventType(value: unknown): string {
+  if (typeof value === 'string' && value.length <= 63 && CLEAN_EVENT_TYPE.test(value)) return value;
   if (typeof value !== 'string' || value.trim() === '') return 'custom_event';
   const s = value
     .trim()

@@ -57,8 +57,11 @@ export interface PipelineOptions {
    * this interval per Observation (ZEN_OCCURRENCE_FLUSH_SECONDS). 0 or absent = not counted.
    */
   occurrenceIntervalMs?: number;
-  /** onObservation enrichment (the host passes the hook; the pipeline does not know hooks). */
-  enrich?: (draft: ObservationDraft, ingester: IngesterConfig) => Promise<ObservationDraft>;
+  /**
+   * onObservation enrichment (the host passes the hook; the pipeline does not know hooks). May return the draft
+   * itself, not a promise, when nothing enriches it (no await, no microtask per draft).
+   */
+  enrich?: (draft: ObservationDraft, ingester: IngesterConfig) => ObservationDraft | Promise<ObservationDraft>;
 }
 
 export interface CompiledIngester {
@@ -267,7 +270,8 @@ export class Pipeline {
     const writes: Promise<unknown>[] = [];
     for (const raw of drafts) {
       signal?.throwIfAborted();
-      const draft = this.#o.enrich ? await this.#o.enrich(raw, ci.config) : raw;
+      const enriched = this.#o.enrich ? this.#o.enrich(raw, ci.config) : raw;
+      const draft = enriched instanceof Promise ? await enriched : enriched;
       const now = this.#now();
       const norm = normalizeDraft(draft, { maxDetailsBytes: this.#o.maxDetailsBytes, now });
       if (!norm.ok) {
@@ -307,22 +311,18 @@ export class Pipeline {
         writes.push(this.#resolve(ci, norm.draft, fp, dedupKey, now, result));
         continue;
       }
-      if (ci.dedupEnabled && this.#dedup.seen(dedupKey, windowTime(norm.draft, now), ci.windowMs)) {
+      const at = windowTime(norm.draft, now);
+      if (ci.dedupEnabled && this.#dedup.seen(dedupKey, at, ci.windowMs)) {
         // A resend while the first copy is still being written must not be acknowledged before that write is safe:
         // wait for it; if it failed for good, write this copy instead.
         const pending = this.#pending.get(dedupKey);
         if (!pending || (await pending)) {
           result.duplicates++;
           m.deduped.inc({ source, layer: 'memory' });
-          if (mode === 'webhook')
-            this.#repeat(
-              this.#dedup.target(dedupKey),
-              windowTime(norm.draft, now),
-              this.#reported(ci, norm.draft, now),
-            );
+          if (mode === 'webhook') this.#repeat(this.#dedup.target(dedupKey), at, this.#reported(ci, norm.draft, at));
           continue;
         }
-        this.#dedup.remember(dedupKey, windowTime(norm.draft, now));
+        this.#dedup.remember(dedupKey, at);
       }
       if (ci.bucket) {
         if (mode === 'informer') {
@@ -331,17 +331,10 @@ export class Pipeline {
         }
         ci.bucket.forceTake(this.#now());
       }
-      const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now);
+      const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now, at);
       result.names.push(obs.name);
-      const write = this.#write(
-        ci,
-        obs,
-        previous,
-        dedupKey,
-        result,
-        mode === 'informer',
-        windowTime(norm.draft, now),
-        () => this.#reported(ci, norm.draft, now),
+      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer', at, () =>
+        this.#reported(ci, norm.draft, at),
       );
       this.#pending.set(dedupKey, write);
       writes.push(write.finally(() => this.#pending.get(dedupKey) === write && this.#pending.delete(dedupKey)));
@@ -457,11 +450,11 @@ export class Pipeline {
    * What a webhook source reported about a finding, for an update in place of its Observation; undefined when the
    * content cannot differ for the same identity (the identity is the hash of that content).
    */
-  #reported(ci: CompiledIngester, d: NormalizedDraft, now: number): ReportedContent | undefined {
+  #reported(ci: CompiledIngester, d: NormalizedDraft, at: number): ReportedContent | undefined {
     if (d.fingerprint === undefined && ci.strategy === 'fingerprint') return undefined;
     return {
       hash: contentHash(d),
-      at: windowTime(d, now),
+      at,
       severity: d.severity,
       category: d.category,
       eventType: d.eventType,
@@ -570,7 +563,7 @@ export class Pipeline {
     return sha256Hex(basis);
   }
 
-  #toObservation(ci: CompiledIngester, d: NormalizedDraft, fp: string, now: number) {
+  #toObservation(ci: CompiledIngester, d: NormalizedDraft, fp: string, now: number, at = windowTime(d, now)) {
     const spec = ci.config.spec;
     const source = spec.source;
     let name: string;
@@ -580,7 +573,6 @@ export class Pipeline {
     } else if (ci.windowMs > 0) {
       // The bucket comes from the event's own time, so every replica — and a retry that arrives in the next
       // bucket while the first write is still stuck — derives the same name for the same event.
-      const at = windowTime(d, now);
       const bucket = Math.floor(at / ci.windowMs);
       name = observationName(source, fp, bucket);
       previous = { name: observationName(source, fp, bucket - 1), notBefore: at - ci.windowMs };
@@ -595,6 +587,21 @@ export class Pipeline {
     const ownedResourceNs = resourceNs && (own.length === 0 || own.includes(resourceNs)) ? resourceNs : undefined;
     const crd = spec.destinations?.find((d) => d.type === 'crd');
     const namespace = crd?.namespace ?? ownedResourceNs ?? ci.config.namespace;
+    // Built field by field in the order the spreads gave (the stored document's key order is unchanged), without the
+    // temporary objects of conditional spreads: every new finding goes through here (issue #18).
+    const obsSpec = {
+      source,
+      category: d.category,
+      severity: d.severity,
+      eventType: d.eventType,
+      title: d.title,
+    } as Record<string, unknown>;
+    if (d.message !== undefined) obsSpec.message = d.message;
+    if (d.resource) obsSpec.resource = d.resource;
+    if (d.details) obsSpec.details = d.details;
+    obsSpec.fingerprint = fp;
+    obsSpec.detectedAt = d.detectedAt;
+    obsSpec.ttlSecondsAfterCreation = ttl;
     const obs: Observation = {
       name,
       namespace,
@@ -613,19 +620,7 @@ export class Pipeline {
         [FIRST_SEEN_ANNOTATION]: new Date(now).toISOString(),
         [CONTENT_HASH_ANNOTATION]: contentHash(d),
       },
-      spec: {
-        source,
-        category: d.category,
-        severity: d.severity,
-        eventType: d.eventType,
-        title: d.title,
-        ...(d.message !== undefined ? { message: d.message } : {}),
-        ...(d.resource ? { resource: d.resource } : {}),
-        ...(d.details ? { details: d.details } : {}),
-        fingerprint: fp,
-        detectedAt: d.detectedAt,
-        ttlSecondsAfterCreation: ttl,
-      },
+      spec: obsSpec as unknown as Observation['spec'],
     };
     return { obs, previous };
   }
