@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { createAjv, IngesterValidator } from '../config/validate.ts';
 import { SqliteStore } from '../sinks/sqlite-store.ts';
 import type { ObservationSink } from '../sinks/types.ts';
@@ -64,6 +65,30 @@ describe('fingerprint and names', () => {
       canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: null } }),
       canonicalJson({ a: { c: null, d: [1, { x: 1, y: 2 }] }, b: 1 }),
     );
+  });
+  test('canonical JSON is JSON with keys sorted at every level (property; the hot-path sort must not change it)', () => {
+    // The definition: keys in Array.prototype.sort order at every level (written out: an object literal would put
+    // integer-like keys first).
+    const sorted = (v: unknown): string =>
+      Array.isArray(v)
+        ? `[${v.map(sorted).join(',')}]`
+        : v && typeof v === 'object'
+          ? `{${Object.keys(v)
+              .sort()
+              .map((k) => `${JSON.stringify(k)}:${sorted((v as Record<string, unknown>)[k])}`)
+              .join(',')}}`
+          : JSON.stringify(v);
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        assert.equal(canonicalJson(v), sorted(v));
+      }),
+      { numRuns: 500 },
+    );
+    // Many keys (the path past insertion sort) and keys that differ in case, digits and non-ASCII.
+    const many = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`k${(i * 37) % 60}`, i]));
+    const mixed = { ...many, B: 1, a: 2, é: 3, '10': 4, '9': 5, nested: { z: 1, '2': [{ y: 1, x: 2 }] } };
+    assert.equal(canonicalJson(mixed), sorted(mixed));
+    assert.equal(canonicalJson({ b: 1, '10': 2, a: 3, '9': 4 }), '{"10":2,"9":4,"a":3,"b":1}');
   });
   test('names are <source>-<16 hex>, deterministic, and differ per bucket', () => {
     const n = observationName('falco', 'fp');
