@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { createAjv, IngesterValidator } from '../config/validate.ts';
@@ -9,7 +10,7 @@ import { DedupCache } from './dedup.ts';
 import { compileFilter } from './filter.ts';
 import { canonicalJson, observationName } from './fingerprint.ts';
 import { boundDetails, normalizeDraft, normalizeSeverity, sanitizeEventType } from './normalize.ts';
-import { Pipeline } from './pipeline.ts';
+import { contentHash, Pipeline } from './pipeline.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 describe('normalize', () => {
@@ -89,6 +90,26 @@ describe('fingerprint and names', () => {
     const mixed = { ...many, B: 1, a: 2, é: 3, '10': 4, '9': 5, nested: { z: 1, '2': [{ y: 1, x: 2 }] } };
     assert.equal(canonicalJson(mixed), sorted(mixed));
     assert.equal(canonicalJson({ b: 1, '10': 2, a: 3, '9': 4 }), '{"10":2,"9":4,"a":3,"b":1}');
+  });
+  test('the content hash is the first 16 hex of sha256 of the canonical JSON of the reported content (property)', () => {
+    const content = fc.record(
+      {
+        severity: fc.constantFrom('critical', 'high', 'medium', 'low', 'info'),
+        category: fc.string(),
+        eventType: fc.string(),
+        title: fc.string(),
+        message: fc.string(),
+        details: fc.dictionary(fc.string(), fc.jsonValue()),
+      },
+      { requiredKeys: ['severity', 'category', 'eventType', 'title'] },
+    );
+    fc.assert(
+      fc.property(content, (d) => {
+        const basis = canonicalJson({ ...d, message: d.message ?? null, details: d.details ?? null });
+        assert.equal(contentHash(d), createHash('sha256').update(basis).digest('hex').slice(0, 16));
+      }),
+      { numRuns: 300 },
+    );
   });
   test('names are <source>-<16 hex>, deterministic, and differ per bucket', () => {
     const n = observationName('falco', 'fp');
