@@ -35,9 +35,10 @@ import { createGuardedHooks } from './guarded-hooks.ts';
 import { ingesterCalls } from './ingester-calls.ts';
 import { IngesterRuntime } from './ingesters.ts';
 import type { LeaderWorkTiming } from './leader-work.ts';
+import type { ObservationIndex } from './observation-index.ts';
 import { createPluginContext } from './plugin-facade.ts';
 import { PluginFaults, type PluginFaultsOptions } from './plugin-faults.ts';
-import { type ObservationIndex, Resolver } from './resolver.ts';
+import { Resolver } from './resolver.ts';
 
 export interface HostCoreOptions {
   /** Deadlines, pipeline limits and the resolution grace period (readEnv; the test kit passes readEnv({})). */

@@ -33,7 +33,7 @@ import {
   resourceNsOf,
   slim,
 } from './observation-cache.ts';
-import { type IndexedObservation, type ObservationIndex, SCOPE_LABEL } from './resolver.ts';
+import { type IndexedObservation, type ObservationIndex, SCOPE_LABEL } from './observation-index.ts';
 
 export interface KubeObservationIndex extends ObservationIndex {
   /**

@@ -5,7 +5,7 @@
  */
 import { CONTENT_HASH_ANNOTATION } from '../pipeline/pipeline.ts';
 import { missingSinceOf } from './fenced-status.ts';
-import { type IndexedObservation, SCOPE_LABEL } from './resolver.ts';
+import { type IndexedObservation, SCOPE_LABEL } from './observation-index.ts';
 
 export const INGESTER_LABEL = 'zen.kube-zen.io/ingester';
 export const INGESTER_NS_LABEL = 'zen.kube-zen.io/ingester-namespace';

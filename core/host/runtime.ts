@@ -9,7 +9,7 @@ import type { KubeDestinations } from '../destinations/index.ts';
 import type { ShardHub } from '../shard/hub.ts';
 import type { ObservationSink } from '../sinks/types.ts';
 import type { SecretCredentials } from './kube-credentials.ts';
-import type { ObservationIndex } from './resolver.ts';
+import type { ObservationIndex } from './observation-index.ts';
 
 export interface IngesterFeed {
   validator: IngesterValidator;

@@ -20,7 +20,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { IngesterConfig } from '../../core/config/validate.ts';
 import { runGc } from '../../core/gc/index.ts';
 import { kubeObservationIndex } from '../../core/host/kube-index.ts';
-import { SCOPE_LABEL, scopeLabel } from '../../core/host/resolver.ts';
+import { SCOPE_LABEL, scopeLabel } from '../../core/host/observation-index.ts';
 import { createKubeApi, type KubeApi } from '../../core/kube/index.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 

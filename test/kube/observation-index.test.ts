@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { IngesterConfig } from '../../core/config/validate.ts';
 import { kubeObservationIndex } from '../../core/host/kube-index.ts';
-import { SCOPE_LABEL, scopeLabel } from '../../core/host/resolver.ts';
+import { SCOPE_LABEL, scopeLabel } from '../../core/host/observation-index.ts';
 import { createKubeApi, type KubeApi } from '../../core/kube/index.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { waitFor } from '../support/wait.ts';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { kubeObservationIndex } from '../../../core/host/kube-index.ts';
-import { SCOPE_LABEL, scopeLabel } from '../../../core/host/resolver.ts';
+import { SCOPE_LABEL, scopeLabel } from '../../../core/host/observation-index.ts';
 import { createKubeApi } from '../../../core/kube/api.ts';
 import { createInformer } from '../../../core/kube/informer.ts';
 import type { BenchContext } from '../lib/context.ts';
