@@ -428,9 +428,12 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
     await settle();
   };
   const known = new Map<string, Map<string, Record<string, unknown>>>();
+  // Keyed as an informer's cache keys them. Property tests deliver arbitrary objects: a name that is not a string
+  // (e.g. `{toString: ""}`, which a template literal cannot convert) keys as '' rather than throwing in the kit.
   const keyOf = (o: Record<string, unknown>) => {
-    const m = (o.metadata ?? {}) as { namespace?: string; name?: string };
-    return `${m.namespace ?? ''}/${m.name ?? ''}`;
+    const m = (o.metadata ?? {}) as { namespace?: unknown; name?: unknown };
+    const text = (v: unknown) => (typeof v === 'string' ? v : '');
+    return `${text(m.namespace)}/${text(m.name)}`;
   };
   const remember = (resource: string, o: Record<string, unknown>) => {
     let m = known.get(resource);

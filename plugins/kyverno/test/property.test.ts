@@ -249,7 +249,19 @@ describe('property: informer handlers', () => {
           }
         },
       ),
-      { numRuns: RUNS },
+      {
+        numRuns: RUNS,
+        // A CI run's seed found this one: a name a template literal cannot convert (the test kit threw keying it).
+        examples: [
+          [
+            REPORT_KINDS.map((k): ['add', string, unknown] => [
+              'add',
+              k.resource,
+              { metadata: { name: { toString: '' } } },
+            ]),
+          ],
+        ],
+      },
     );
     const good = reportsIn(join(OWN_FIXTURES, 'creport-namespace-shop.yaml'))[0]!;
     const before = kit.observations().length;
