@@ -1,51 +1,28 @@
 /**
- * The plugin's `spec.config` as code sees it (schema.json is the validated form): the matcher and rule shapes, and
- * `resolveConfig`, which applies every default and picks the rules in effect (built-in, custom, or both).
+ * The plugin's `spec.config` as code sees it: the config, rule and matcher types are derived from schema.json (what the
+ * host validates; json-schema-to-ts over the generated schema.gen.ts), and `resolveConfig` applies every default and
+ * picks the rules in effect (built-in, custom, or both).
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { DEFAULT_RULES } from './default-rules.ts';
 import type { Stage } from './event.ts';
+import type { configSchema } from './schema.gen.ts';
 
-export const POD_FEATURES = ['privileged', 'hostNetwork', 'hostPID', 'hostIPC', 'hostPath'] as const;
-export type PodFeature = (typeof POD_FEATURES)[number];
+/** `spec.config` as the host hands it over: validated against schema.json, its defaults applied. */
+export type AuditConfig = FromSchema<typeof configSchema>;
+/** One entry of `rules` (schema.json `properties.rules.items`). */
+export type RuleConfig = NonNullable<AuditConfig['rules']>[number];
+/** A matcher (schema.json `$defs.matcher`): `exclude` entries, a rule's `match` and `exclude`. */
+export type MatcherConfig = NonNullable<AuditConfig['exclude']>[number];
+export type PodFeature = NonNullable<MatcherConfig['podSecurity']>[number];
 
-export interface MatcherConfig {
-  verbs?: string[];
-  apiGroups?: string[];
-  resources?: string[];
-  namespaces?: string[];
-  names?: string[];
-  users?: string[];
-  groups?: string[];
-  userAgents?: string[];
-  decision?: 'allow' | 'forbid';
-  codes?: number[];
-  succeeded?: boolean;
-  impersonated?: boolean;
-  podSecurity?: PodFeature[];
-  requestObject?: Record<string, string[]>;
-}
-
-export interface RuleConfig {
-  name: string;
-  severity: 'critical' | 'high' | 'medium' | 'low' | 'info';
-  category?: 'security' | 'compliance';
-  title?: string;
-  description?: string;
-  stages?: Stage[];
-  match: MatcherConfig | MatcherConfig[];
-  exclude?: MatcherConfig[];
-}
-
-export interface AuditConfig {
-  stages?: Stage[];
-  rules?: RuleConfig[];
-  includeDefaultRules?: boolean;
-  disableRules?: string[];
-  exclude?: MatcherConfig[];
-  matchPolicy?: 'first' | 'all';
-  category?: 'security' | 'compliance';
-  maxEvents?: number;
-}
+export const POD_FEATURES = [
+  'privileged',
+  'hostNetwork',
+  'hostPID',
+  'hostIPC',
+  'hostPath',
+] as const satisfies readonly PodFeature[];
 
 export const AUDIT_DECISION = 'authorization.k8s.io/decision';
 export const AUDIT_TRUNCATED = 'audit.k8s.io/truncated';
@@ -73,8 +50,10 @@ export const DEFAULT_MAX_EVENTS = 10_000;
 export const DEFAULT_STAGES: readonly Stage[] = Object.freeze(['ResponseStarted', 'ResponseComplete', 'Panic']);
 
 /** Config with every default applied (the host applies the schema defaults too; this keeps direct callers safe). */
-export function resolveConfig(raw: Readonly<Record<string, unknown>> | AuditConfig | undefined): ResolvedConfig {
-  const c = (raw ?? {}) as AuditConfig;
+export function resolveConfig(
+  raw: Readonly<Record<string, unknown>> | Partial<AuditConfig> | undefined,
+): ResolvedConfig {
+  const c = (raw ?? {}) as Partial<AuditConfig>;
   const warnings: string[] = [];
   const custom = c.rules;
   const disabled = new Set(c.disableRules ?? []);

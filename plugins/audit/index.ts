@@ -7,12 +7,13 @@
  * counted and skipped rather than failing its whole batch, and retried batches dedupe by fingerprint.
  */
 import { definePlugin, ingesterKey } from 'zen-watcher/plugin-api';
+import type { AuditConfig } from './config.ts';
 import { mapBody } from './map.ts';
 
 export const PLUGIN_NAME = 'audit';
 
 // The version is package.json's (api.version).
-export default definePlugin({
+export default definePlugin<AuditConfig>({
   name: PLUGIN_NAME,
   register(api) {
     const events = api.metrics.counter(
