@@ -9,6 +9,23 @@ export class DedupCache {
   readonly #entries = new Map<string, { at: number; target?: string }>();
   readonly #maxEntries: number;
   #evictions = 0;
+  /**
+   * One live iterator over the keys, kept from one eviction to the next. A new `keys()` iterator starts at the
+   * table's beginning and steps over every entry deleted since the last rehash, so at capacity each eviction got
+   * slower (13 → 178 µs per new key within 200,000 keys at the default 100,000 entries). A kept iterator resumes
+   * where the last eviction stopped; everything before it was evicted (or deleted and set again, which puts the key
+   * after it), so its next key is still the oldest.
+   */
+  #order: MapIterator<string> | undefined;
+
+  #oldest(): string {
+    let next = this.#order?.next();
+    if (!next || next.done) {
+      this.#order = this.#entries.keys();
+      next = this.#order.next();
+    }
+    return next.value as string;
+  }
 
   constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1)
@@ -27,8 +44,7 @@ export class DedupCache {
     if (first !== undefined) this.#entries.delete(key);
     this.#entries.set(key, { at: now });
     if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value as string;
-      this.#entries.delete(oldest);
+      this.#entries.delete(this.#oldest());
       this.#evictions++;
     }
     return false;

@@ -176,6 +176,57 @@ describe('dedup cache', () => {
     assert.equal(c.seen('a', 10, 0), false, 'the oldest entry was evicted');
     assert.equal(c.seen('d', 10, 0), true);
   });
+  test('evicts the oldest entry first, as a fresh scan from the start would (property, random operations)', () => {
+    // The definition: a Map in insertion order, the oldest key found by a new keys() iterator at every eviction.
+    class Reference {
+      readonly m = new Map<string, number>();
+      evictions = 0;
+      readonly max: number;
+      constructor(max: number) {
+        this.max = max;
+      }
+      seen(key: string, now: number, windowMs: number): boolean {
+        const first = this.m.get(key);
+        if (first !== undefined && (windowMs === 0 || (now >= first && now - first < windowMs))) return true;
+        if (first !== undefined) this.m.delete(key);
+        this.m.set(key, now);
+        if (this.m.size > this.max) {
+          this.m.delete(this.m.keys().next().value as string);
+          this.evictions++;
+        }
+        return false;
+      }
+    }
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('seen' as const), key: fc.integer({ min: 0, max: 30 }), at: fc.nat(50) }),
+      fc.record({ kind: fc.constant('forget' as const), key: fc.integer({ min: 0, max: 30 }), at: fc.constant(0) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(op, { maxLength: 300 }), (max, ops) => {
+        const c = new DedupCache(max);
+        const r = new Reference(max);
+        for (const o of ops) {
+          const key = `k${o.key}`;
+          if (o.kind === 'forget') {
+            c.forget(key);
+            r.m.delete(key);
+          } else assert.equal(c.seen(key, o.at, 10), r.seen(key, o.at, 10));
+          assert.equal(c.size, r.m.size);
+          assert.equal(c.evictions, r.evictions);
+        }
+        for (const key of r.m.keys()) assert.equal(c.seen(key, r.m.get(key)!, 0), true, key);
+      }),
+      { numRuns: 500 },
+    );
+  });
+  test('at capacity a new key costs the same after many evictions (no scan over evicted entries)', () => {
+    const c = new DedupCache(1000);
+    for (let k = 0; k < 50_000; k++) c.seen(`k${k}`, 0, 0);
+    assert.equal(c.size, 1000);
+    assert.equal(c.evictions, 49_000);
+    assert.equal(c.seen('k48999', 0, 0), false, 'evicted');
+    assert.equal(c.seen('k49999', 0, 0), true, 'kept');
+  });
 });
 
 describe('token bucket', () => {
