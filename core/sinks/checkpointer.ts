@@ -108,6 +108,10 @@ export class Checkpointer {
     if (!w) return;
     await new Promise<void>((resolve) => {
       w.once('exit', () => resolve());
+      // Held until it exits: the worker is unref'd while it runs, and with nothing else left (a graceful stop) the
+      // process ended before this promise settled ("unsettled top-level await", exit code 13) and the store's
+      // connection was never closed.
+      w.ref();
       w.postMessage('close');
       setTimeout(() => void w.terminate(), 2000).unref();
     });

@@ -108,3 +108,25 @@ test('WAL checkpoints run on the worker: the database file grows while the store
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('close() with the checkpoint worker running settles even when nothing else keeps the process alive', async () => {
+  // A process whose last work is the store's close (a graceful stop): the worker is unref'd while it runs, and the
+  // process used to end before close() settled (exit code 13, "unsettled top-level await"), its connection open.
+  const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));
+  const script = `
+    import { SqliteStore } from ${JSON.stringify(new URL('./sqlite-store.ts', import.meta.url).href)};
+    const store = new SqliteStore(${JSON.stringify(dir)});
+    const doc = (i) => ({ name: 'c-' + i, namespace: 'ns', labels: {}, annotations: {}, spec: { source: 's', category: 'security', severity: 'high', eventType: 'e', title: 't', fingerprint: 'f' + i, detectedAt: new Date().toISOString(), ttlSecondsAfterCreation: 60 } });
+    await Promise.all(Array.from({ length: 1500 }, (_, i) => store.write(doc(i))));
+    await store.close();
+    process.stdout.write('closed');
+  `;
+  try {
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+    assert.equal(r.stdout, 'closed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
