@@ -5,18 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
-import { cleanup, type HostProcess, post, runCli, startHostProcess, tempDir } from '../support/host.ts';
+import { type HostProcess, post, runCli } from '../support/host.ts';
+import { type KubeReplicas, kubeReplicas, OBS } from '../support/kube-replicas.ts';
 import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
 
 const NS = 'zen-occ';
-const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
-const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
 const FLUSH_S = 1;
 
 interface Obs {
@@ -36,27 +34,9 @@ async function metric(procs: HostProcess[], series: string): Promise<number> {
 }
 
 describe('occurrence counts, three replicas', { skip }, () => {
+  let kube: KubeReplicas;
   let api: KubeApi;
-  const procs: HostProcess[] = [];
-  const dirs: string[] = [];
-  const start = (name: string) => {
-    const data = tempDir('zw-unused-');
-    dirs.push(data);
-    return startHostProcess(
-      {
-        ZEN_MODE: 'kubernetes',
-        KUBECONFIG: cp!.kubeconfigPath,
-        POD_NAMESPACE: NS,
-        POD_NAME: name,
-        ZEN_LEADER_ELECTION_ID: 'occurrences',
-        ZEN_DATA_DIR: data,
-        ZEN_OCCURRENCE_FLUSH_SECONDS: String(FLUSH_S),
-        ZEN_KUBE_WRITE_QPS: '200',
-        ZEN_KUBE_WRITE_BURST: '400',
-      },
-      60_000,
-    );
-  };
+  let procs: HostProcess[] = [];
   const at = new Date(Date.now() - 1000).toISOString();
   const alert = JSON.stringify({
     output: 'A shell was spawned in a container (user=root container=web)',
@@ -76,35 +56,21 @@ describe('occurrence counts, three replicas', { skip }, () => {
   const observations = async () => (await api.list<Obs>({ ...OBS, labelSelector: 'source=falco' })).items;
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api.create({
-      group: '',
-      version: 'v1',
-      plural: 'namespaces',
-      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    });
-    await api.create({
-      ...ING,
+    kube = await kubeReplicas(cp!, {
       namespace: NS,
-      body: {
-        apiVersion: 'zen.kube-zen.io/v1alpha1',
-        kind: 'Ingester',
-        metadata: { name: 'falco', namespace: NS },
-        spec: { source: 'falco', ingester: 'webhook', webhook: { path: '/ingest/falco' } },
+      electionId: 'occurrences',
+      route: '/ingest/falco',
+      env: {
+        ZEN_OCCURRENCE_FLUSH_SECONDS: String(FLUSH_S),
+        ZEN_KUBE_WRITE_QPS: '200',
+        ZEN_KUBE_WRITE_BURST: '400',
       },
     });
-    for (const name of ['occ-a', 'occ-b', 'occ-c']) procs.push(await start(name));
-    for (const p of procs) {
-      await waitFor(`${p.url} serves falco`, async () => (await fetch(`${p.url}/ingest/falco`)).status === 405);
-    }
+    api = kube.api;
+    await kube.ingester('falco', { source: 'falco', ingester: 'webhook', webhook: { path: '/ingest/falco' } });
+    procs = await kube.startAll(['occ-a', 'occ-b', 'occ-c']);
   });
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await api?.close();
-    cleanup(...dirs);
-  });
+  after(async () => kube?.close());
 
   test('5,000 repeats over 3 replicas → one Observation, count 5,000, bounded status writes', async () => {
     const began = Date.now();
@@ -149,11 +115,7 @@ describe('occurrence counts, three replicas', { skip }, () => {
     assert.equal(await procs[0]!.stop(), 0);
     let items = await observations();
     assert.equal(items[0]!.status!.count, before + 7);
-    procs[0] = await start('occ-d');
-    await waitFor(
-      'the new replica serves falco',
-      async () => (await fetch(`${procs[0]!.url}/ingest/falco`)).status === 405,
-    );
+    procs[0] = await kube.start('occ-d'); // returns once it serves /ingest/falco
     // Its memory is empty: the create answers AlreadyExists, which is a repeat too.
     await falco(procs[0]!, 3);
     await waitFor('count + 3', async () => (await observations())[0]!.status!.count === before + 10, 30_000);

@@ -8,18 +8,16 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
-import { cleanup, type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { type HostProcess, post } from '../support/host.ts';
+import { type KubeReplicas, kubeReplicas, OBS } from '../support/kube-replicas.ts';
 import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
 
 const NS = 'zen-replay';
-const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
-const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
 const SECRET = 'kube-replay-secret-41f0';
 
 function signed(body: string, ts: number) {
@@ -28,19 +26,17 @@ function signed(body: string, ts: number) {
 }
 
 describe('HMAC replay protection, kubernetes mode, two replicas', { skip }, () => {
+  let kube: KubeReplicas;
   let api: KubeApi;
-  const procs: HostProcess[] = [];
-  const dirs: string[] = [];
+  let procs: HostProcess[] = [];
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api.create({
-      group: '',
-      version: 'v1',
-      plural: 'namespaces',
-      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+    kube = await kubeReplicas(cp!, {
+      namespace: NS,
+      electionId: 'replay-e2e',
+      route: '/ingest/signed',
+      env: { WATCH_NAMESPACE: NS },
     });
+    api = kube.api;
     await api.create({
       group: '',
       version: 'v1',
@@ -53,53 +49,20 @@ describe('HMAC replay protection, kubernetes mode, two replicas', { skip }, () =
         stringData: { secret: SECRET },
       },
     });
-    await api.create({
-      ...ING,
-      namespace: NS,
-      body: {
-        apiVersion: 'zen.kube-zen.io/v1alpha1',
-        kind: 'Ingester',
-        metadata: { name: 'signed', namespace: NS },
-        spec: {
-          source: 'signed',
-          plugin: 'webhook',
-          ingester: 'webhook',
-          webhook: {
-            path: '/ingest/signed',
-            auth: { type: 'hmac', secretRef: { name: 'hook-hmac' }, hmac: { timestampHeader: 'X-Timestamp' } },
-          },
-          // A short window: the replay below arrives after it has passed.
-          deduplication: { window: '1s' },
-        },
+    await kube.ingester('signed', {
+      source: 'signed',
+      plugin: 'webhook',
+      ingester: 'webhook',
+      webhook: {
+        path: '/ingest/signed',
+        auth: { type: 'hmac', secretRef: { name: 'hook-hmac' }, hmac: { timestampHeader: 'X-Timestamp' } },
       },
+      // A short window: the replay below arrives after it has passed.
+      deduplication: { window: '1s' },
     });
-    for (const name of ['replay-a', 'replay-b']) {
-      const data = tempDir('zw-unused-');
-      dirs.push(data);
-      procs.push(
-        await startHostProcess(
-          {
-            ZEN_MODE: 'kubernetes',
-            KUBECONFIG: cp!.kubeconfigPath,
-            POD_NAMESPACE: NS,
-            POD_NAME: name,
-            WATCH_NAMESPACE: NS,
-            ZEN_LEADER_ELECTION_ID: 'replay-e2e',
-            ZEN_DATA_DIR: data,
-          },
-          60_000,
-        ),
-      );
-    }
-    for (const p of procs) {
-      await waitFor(`${p.url} serves the webhook`, async () => (await fetch(`${p.url}/ingest/signed`)).status === 405);
-    }
+    procs = await kube.startAll(['replay-a', 'replay-b']);
   });
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await api?.close();
-    cleanup(...dirs);
-  });
+  after(async () => kube?.close());
 
   test('a replay is refused on the same replica and is a duplicate on another, past the dedup window', async () => {
     const [a, b] = procs as [HostProcess, HostProcess];

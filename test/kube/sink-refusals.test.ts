@@ -6,24 +6,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
-import { cleanup, type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { type HostProcess, post } from '../support/host.ts';
+import { type KubeReplicas, kubeReplicas, OBS } from '../support/kube-replicas.ts';
 import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
 
 const NS = 'zen-refusals';
-const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
 const QUOTA = { group: '', version: 'v1', plural: 'resourcequotas' };
 const COUNT = 'count/observations.zen.kube-zen.io';
 
 describe('kubernetes sink: writes the cluster refuses are not acknowledged', { skip }, () => {
+  let kube: KubeReplicas;
   let api: KubeApi;
   let p: HostProcess;
-  const data = tempDir('zw-unused-');
   const titles = async () =>
     (await api.list<{ spec: { title: string } }>({ ...OBS, namespace: NS })).items.map((o) => o.spec.title).sort();
   const send = (title: string) => post(`${p.url}/ingest/refusals`, JSON.stringify({ severity: 'high', title }));
@@ -54,15 +53,8 @@ describe('kubernetes sink: writes the cluster refuses are not acknowledged', { s
   };
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api.create({
-      group: '',
-      version: 'v1',
-      plural: 'namespaces',
-      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    });
+    kube = await kubeReplicas(cp!, { namespace: NS, electionId: 'sink-refusals', route: '/ingest/refusals' });
+    api = kube.api;
     await api.create({
       ...QUOTA,
       namespace: NS,
@@ -74,36 +66,15 @@ describe('kubernetes sink: writes the cluster refuses are not acknowledged', { s
       },
     });
     await setQuota(1, 0);
-    await api.create({
-      group: 'zen.kube-zen.io',
-      version: 'v1alpha1',
-      plural: 'ingesters',
-      namespace: NS,
-      body: {
-        apiVersion: 'zen.kube-zen.io/v1alpha1',
-        kind: 'Ingester',
-        metadata: { name: 'refusals', namespace: NS },
-        spec: { source: 'refusals', plugin: 'webhook', ingester: 'webhook', webhook: { path: '/ingest/refusals' } },
-      },
+    await kube.ingester('refusals', {
+      source: 'refusals',
+      plugin: 'webhook',
+      ingester: 'webhook',
+      webhook: { path: '/ingest/refusals' },
     });
-    p = await startHostProcess(
-      {
-        ZEN_MODE: 'kubernetes',
-        KUBECONFIG: cp!.kubeconfigPath,
-        POD_NAMESPACE: NS,
-        POD_NAME: 'refusals-0',
-        ZEN_LEADER_ELECTION_ID: 'sink-refusals',
-        ZEN_DATA_DIR: data,
-      },
-      60_000,
-    );
-    await waitFor('the webhook route', async () => (await fetch(`${p.url}/ingest/refusals`)).status === 405);
+    p = await kube.start('refusals-0');
   });
-  after(async () => {
-    await p?.stop();
-    await api?.close();
-    cleanup(data);
-  });
+  after(async () => kube?.close());
 
   test('ResourceQuota exceeded: 503 + Retry-After, counted, nothing created; written once the quota allows', async () => {
     const first = await send('within quota');

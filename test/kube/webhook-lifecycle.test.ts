@@ -8,18 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
-import { cleanup, type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { type HostProcess, post } from '../support/host.ts';
+import { type KubeReplicas, kubeReplicas, OBS } from '../support/kube-replicas.ts';
 import { waitFor } from '../support/wait.ts';
 
 const { cp, skip } = await controlPlaneOrSkip();
 after(async () => cp?.stop());
 
 const NS = 'zen-life';
-const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
-const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
 
 interface Obs {
   metadata: { name: string; generation?: number; labels?: Record<string, string> };
@@ -45,9 +43,9 @@ const body = (fp: string, status: string, startsAt: string, endsAt = NEVER, seve
   });
 
 describe('webhook findings: resolution, re-opening and updates in place, two replicas', { skip }, () => {
+  let kube: KubeReplicas;
   let api: KubeApi;
-  const procs: HostProcess[] = [];
-  const dirs: string[] = [];
+  let procs: HostProcess[] = [];
   const send = async (i: number, payload: string) => {
     const res = await post(`${procs[i]!.url}/ingest/alertmanager`, payload);
     assert.equal(res.status, 200, res.text);
@@ -59,71 +57,34 @@ describe('webhook findings: resolution, re-opening and updates in place, two rep
     );
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api.create({
-      group: '',
-      version: 'v1',
-      plural: 'namespaces',
-      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-    });
-    await api.create({
-      ...ING,
+    kube = await kubeReplicas(cp!, {
       namespace: NS,
-      body: {
-        apiVersion: 'zen.kube-zen.io/v1alpha1',
-        kind: 'Ingester',
-        metadata: { name: 'alertmanager', namespace: NS },
-        spec: {
-          source: 'alertmanager',
-          plugin: 'webhook',
-          ingester: 'webhook',
-          webhook: { path: '/ingest/alertmanager' },
-          deduplication: { window: '0s' },
-          config: {
-            itemsField: 'alerts',
-            fields: {
-              severity: 'labels.severity',
-              title: 'annotations.summary',
-              fingerprint: 'fingerprint',
-              detectedAt: 'startsAt',
-              details: 'labels',
-            },
-            resolution: { field: 'status', values: ['resolved'], resolvedAtField: 'endsAt' },
-          },
+      electionId: 'life',
+      route: '/ingest/alertmanager',
+      env: { ZEN_OCCURRENCE_FLUSH_SECONDS: '1' },
+    });
+    api = kube.api;
+    await kube.ingester('alertmanager', {
+      source: 'alertmanager',
+      plugin: 'webhook',
+      ingester: 'webhook',
+      webhook: { path: '/ingest/alertmanager' },
+      deduplication: { window: '0s' },
+      config: {
+        itemsField: 'alerts',
+        fields: {
+          severity: 'labels.severity',
+          title: 'annotations.summary',
+          fingerprint: 'fingerprint',
+          detectedAt: 'startsAt',
+          details: 'labels',
         },
+        resolution: { field: 'status', values: ['resolved'], resolvedAtField: 'endsAt' },
       },
     });
-    for (const name of ['life-a', 'life-b']) {
-      const data = tempDir('zw-unused-');
-      dirs.push(data);
-      procs.push(
-        await startHostProcess(
-          {
-            ZEN_MODE: 'kubernetes',
-            KUBECONFIG: cp!.kubeconfigPath,
-            POD_NAMESPACE: NS,
-            POD_NAME: name,
-            ZEN_LEADER_ELECTION_ID: 'life',
-            ZEN_DATA_DIR: data,
-            ZEN_OCCURRENCE_FLUSH_SECONDS: '1',
-          },
-          60_000,
-        ),
-      );
-    }
-    for (const p of procs) {
-      await waitFor(`${p.url} serves alertmanager`, async () => {
-        return (await fetch(`${p.url}/ingest/alertmanager`)).status === 405;
-      });
-    }
+    procs = await kube.startAll(['life-a', 'life-b']);
   });
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await api?.close();
-    cleanup(...dirs);
-  });
+  after(async () => kube?.close());
 
   test('resolved on one replica resolves the firing written by the other; a later firing re-opens it', async () => {
     const fp = 'fp-crashloop-1';
