@@ -7,7 +7,9 @@
  * nothing while stopped, so its term's work ends at the SIGSTOP — provided that, once continued, it records the
  * end of the term before any leader-only write succeeds (checked separately: `writesAfterResume`).
  */
-import { readFileSync } from 'node:fs';
+import { faultIn, overlapping, type ProcessFault, pairs, readJsonLines } from './holds.ts';
+
+export type { ProcessFault } from './holds.ts';
 
 export interface TermEvent {
   event: 'start' | 'stop';
@@ -27,30 +29,11 @@ export interface WriteEvent {
 export type LogEvent = TermEvent | WriteEvent;
 
 export function readLog(file: string): LogEvent[] {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as LogEvent);
+  return readJsonLines<LogEvent>(file);
 }
 
 export const terms = (events: LogEvent[]) => events.filter((e): e is TermEvent => e.event !== 'write');
 export const writes = (events: LogEvent[]) => events.filter((e): e is WriteEvent => e.event === 'write');
-
-/** What the test did to a process, for closing its intervals. */
-export interface ProcessFault {
-  identity: string;
-  kind: 'kill' | 'stop';
-  /** SIGKILL / SIGSTOP sent (just before). */
-  at: number;
-  /** SIGCONT sent (stop only). */
-  resumedAt?: number;
-}
 
 export interface Interval {
   identity: string;
@@ -65,42 +48,31 @@ export interface Interval {
 
 export function intervals(events: LogEvent[], faults: ProcessFault[], now = Date.now()): Interval[] {
   const out: Interval[] = [];
-  const open = new Map<string, number>();
-  const sorted = terms(events).sort((a, b) => a.t - b.t);
-  const faultIn = (id: string, from: number, to: number) =>
-    faults.find((f) => f.identity === id && f.at >= from && f.at <= to);
-  for (const e of sorted) {
-    if (e.event === 'start') {
-      open.set(e.identity, e.t);
-      continue;
+  for (const { start, end } of pairs(
+    terms(events),
+    (e) => e.identity,
+    (e) => e.event === 'start',
+    'last',
+  )) {
+    const { identity, t: from } = start;
+    if (end) {
+      // A recorded stop: the term's work ended at a SIGSTOP inside it, else at the stop.
+      const f = faultIn(faults, identity, from, end.t);
+      if (f?.kind === 'stop') out.push({ identity, from, to: f.at, recordedStop: end.t, endedBy: 'sigstop' });
+      else out.push({ identity, from, to: end.t, recordedStop: end.t, endedBy: 'stop' });
+    } else {
+      // No stop recorded: ended by a SIGKILL, or still leading.
+      const f = faultIn(faults, identity, from, now);
+      if (f?.kind === 'kill') out.push({ identity, from, to: f.at, endedBy: 'kill' });
+      else out.push({ identity, from, to: Number.POSITIVE_INFINITY, endedBy: 'open' });
     }
-    const from = open.get(e.identity);
-    if (from === undefined) continue;
-    open.delete(e.identity);
-    const f = faultIn(e.identity, from, e.t);
-    if (f?.kind === 'stop') out.push({ identity: e.identity, from, to: f.at, recordedStop: e.t, endedBy: 'sigstop' });
-    else out.push({ identity: e.identity, from, to: e.t, recordedStop: e.t, endedBy: 'stop' });
-  }
-  for (const [identity, from] of open) {
-    const f = faultIn(identity, from, now);
-    if (f?.kind === 'kill') out.push({ identity, from, to: f.at, endedBy: 'kill' });
-    else out.push({ identity, from, to: Number.POSITIVE_INFINITY, endedBy: 'open' });
   }
   return out.sort((a, b) => a.from - b.from);
 }
 
 /** Pairs of intervals of different identities that overlap (should be none). */
 export function overlaps(list: Interval[]): [Interval, Interval][] {
-  const bad: [Interval, Interval][] = [];
-  for (let i = 0; i < list.length; i++) {
-    for (let j = i + 1; j < list.length; j++) {
-      const a = list[i]!;
-      const b = list[j]!;
-      if (b.from >= a.to) continue;
-      if (a.identity !== b.identity && b.from < a.to && a.from < b.to) bad.push([a, b]);
-    }
-  }
-  return bad;
+  return overlapping(list);
 }
 
 /** Successful leader-only writes whose start lies outside every interval of their writer (should be none). */

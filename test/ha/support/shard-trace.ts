@@ -9,8 +9,7 @@
  * once continued before it records the loss (checked by the placement of its Observations, which must lie inside a
  * hold that ended at the SIGSTOP).
  */
-import { readFileSync } from 'node:fs';
-import type { ProcessFault } from './leader-log.ts';
+import { faultIn, overlapping, type ProcessFault, pairs, readJsonLines } from './holds.ts';
 
 export interface SlotEvent {
   event: 'acquire' | 'release';
@@ -34,52 +33,29 @@ export interface SlotHold {
 }
 
 export function readTrace(file: string): SlotEvent[] {
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as SlotEvent);
+  return readJsonLines<SlotEvent>(file);
 }
 
 /** Per (slot, identity): acquire → release intervals, closed at a kill / SIGSTOP of that identity inside them. */
 export function slotHolds(events: SlotEvent[], faults: ProcessFault[], now = Date.now()): SlotHold[] {
   const out: SlotHold[] = [];
-  const open = new Map<string, SlotEvent>();
-  const faultIn = (id: string, from: number, to: number) =>
-    faults.find((f) => f.identity === id && f.at >= from && f.at <= to);
-  for (const e of [...events].sort((a, b) => a.t - b.t)) {
-    const k = `${e.slot}|${e.identity}`;
-    if (e.event === 'acquire') {
-      if (!open.has(k)) open.set(k, e);
-      continue;
-    }
-    const a = open.get(k);
-    if (!a) continue;
-    open.delete(k);
-    const f = faultIn(e.identity, a.t, e.t);
-    out.push({
-      slot: e.slot,
-      identity: e.identity,
-      from: a.t,
-      to: f ? f.at : e.t,
-      recordedRelease: e.t,
-      ...(e.reason ? { reason: e.reason } : {}),
-      endedBy: f ? (f.kind === 'kill' ? 'kill' : 'sigstop') : 'release',
-    });
-  }
-  for (const a of open.values()) {
-    const f = faultIn(a.identity, a.t, now);
+  const held = pairs(
+    events,
+    (e) => `${e.slot}|${e.identity}`,
+    (e) => e.event === 'acquire',
+    'first',
+  );
+  for (const { start: a, end: r } of held) {
+    const f = faultIn(faults, a.identity, a.t, r ? r.t : now);
+    const endedBy = f ? (f.kind === 'kill' ? 'kill' : 'sigstop') : r ? 'release' : 'open';
     out.push({
       slot: a.slot,
       identity: a.identity,
       from: a.t,
-      to: f ? f.at : Number.POSITIVE_INFINITY,
-      endedBy: f ? (f.kind === 'kill' ? 'kill' : 'sigstop') : 'open',
+      to: f ? f.at : r ? r.t : Number.POSITIVE_INFINITY,
+      ...(r ? { recordedRelease: r.t } : {}),
+      ...(r?.reason ? { reason: r.reason } : {}),
+      endedBy,
     });
   }
   return out.sort((a, b) => a.from - b.from);
@@ -87,19 +63,9 @@ export function slotHolds(events: SlotEvent[], faults: ProcessFault[], now = Dat
 
 /** Pairs of holds of one slot by different identities that overlap in time (must be none). */
 export function slotOverlaps(holds: SlotHold[]): [SlotHold, SlotHold][] {
-  const bad: [SlotHold, SlotHold][] = [];
   const bySlot = new Map<number, SlotHold[]>();
   for (const h of holds) bySlot.set(h.slot, [...(bySlot.get(h.slot) ?? []), h]);
-  for (const list of bySlot.values()) {
-    for (let i = 0; i < list.length; i++) {
-      for (let j = i + 1; j < list.length; j++) {
-        const a = list[i]!;
-        const b = list[j]!;
-        if (a.identity !== b.identity && a.from < b.to && b.from < a.to) bad.push([a, b]);
-      }
-    }
-  }
-  return bad;
+  return [...bySlot.values()].flatMap((list) => overlapping(list));
 }
 
 /** Whether `identity` held `slot` at time `at`. */
