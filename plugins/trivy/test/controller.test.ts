@@ -6,9 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TrivyController } from '../controller.ts';
 import plugin from '../index.ts';
-import { type Call, fake, report, settle, term, view } from './fake-api.ts';
+import { fake, leading, reconcileSizes, report, settle, term, view } from './fake-api.ts';
 import { clone } from './helpers.ts';
 
 describe('hooks (index.ts)', () => {
@@ -77,14 +76,13 @@ describe('hooks (index.ts)', () => {
 
 describe('TrivyController', () => {
   test('WATCH_NAMESPACE: one informer per namespace; each synced is complete for its namespace only', async () => {
-    const f = fake();
-    f.views.push(view('w', { reportKinds: ['VulnerabilityReport', 'ClusterVulnerabilityReport'] }));
-    f.served.add('clustervulnerabilityreports');
-    const c = new TrivyController(f.api, { watchNamespaces: ['a', 'b'] });
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading(
+      [view('w', { reportKinds: ['VulnerabilityReport', 'ClusterVulnerabilityReport'] })],
+      {
+        prepare: (f) => f.served.add('clustervulnerabilityreports'),
+        controller: { watchNamespaces: ['a', 'b'] },
+      },
+    );
     const [ia, ib] = f.open('vulnerabilityreports');
     assert.deepEqual(
       f.open().map((i) => i.options.namespace),
@@ -125,13 +123,7 @@ describe('TrivyController', () => {
   });
 
   test('no API call when a report changes without changing its findings', async () => {
-    const f = fake();
-    f.views.push(view('w'));
-    const c = new TrivyController(f.api);
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading([view('w')]);
     const [i] = f.open();
     const r = report('r', 'n', ['CVE-1', 'CVE-2']);
     await i!.events.add!(r);
@@ -149,7 +141,7 @@ describe('TrivyController', () => {
     await i!.events.delete!(annotated);
     await i!.events.add!(annotated);
     assert.deepEqual(
-      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
+      reconcileSizes(f.calls),
       [0, 2],
       'delete → [], re-create → the set again (the host absorbs it in its grace period)',
     );
@@ -157,13 +149,7 @@ describe('TrivyController', () => {
   });
 
   test('the informer keeps no drafts; over the draft budget the reconcile reads the report again', async () => {
-    const f = fake();
-    f.views.push(view('w'));
-    const c = new TrivyController(f.api, { draftBudget: 0 });
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading([view('w')], { controller: { draftBudget: 0 } });
     const [i] = f.open();
     const r = report('r', 'n', ['CVE-1', 'CVE-2']);
     const slim = i!.options.transform!(clone(r)) as Record<string | symbol, unknown>;
@@ -177,10 +163,7 @@ describe('TrivyController', () => {
     await i!.events.add!(slim);
     await i!.events.synced!([slim]);
     assert.equal(f.gets.n, 1, 'read once, for its reconcile');
-    assert.deepEqual(
-      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
-      [2, -1],
-    );
+    assert.deepEqual(reconcileSizes(f.calls), [2, -1]);
     f.calls.length = 0;
     await i!.events.synced!([i!.options.transform!(clone(r))]);
     assert.equal(f.gets.n, 1, 'an unchanged relist reads nothing');
@@ -199,29 +182,17 @@ describe('TrivyController', () => {
     assert.deepEqual(f.calls, [], 'no reconcile with a report that could not be read');
     for (let k = 0; k < 100 && f.calls.length === 0; k++) await sleep(50);
     assert.equal(f.gets.n, 3, 'the failed read, then the retry');
-    assert.deepEqual(
-      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
-      [3],
-    );
+    assert.deepEqual(reconcileSizes(f.calls), [3]);
     t.end();
   });
 
   test('within the draft budget the drafts mapped by the transform are used, not read again', async () => {
-    const f = fake();
-    f.views.push(view('w'));
-    const c = new TrivyController(f.api);
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading([view('w')]);
     const [i] = f.open();
     const r = report('r', 'n', ['CVE-1', 'CVE-2']);
     await i!.events.add!(i!.options.transform!(clone(r)));
     assert.equal(f.gets.n, 0);
-    assert.deepEqual(
-      (f.calls as Call[]).map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1)),
-      [2],
-    );
+    assert.deepEqual(reconcileSizes(f.calls), [2]);
     t.end();
   });
 
@@ -230,13 +201,7 @@ describe('TrivyController', () => {
     ['a reconcile whose writes were dropped is not done: it is retried until nothing is dropped', 'reconcileDrops'],
   ] as const) {
     test(what, async () => {
-      const f = fake({ retryInitialMs: 5, retryMaxMs: 20 });
-      f.views.push(view('w'));
-      const c = new TrivyController(f.api);
-      const t = term();
-      c.register();
-      await f.taps.leader!(t.term);
-      await settle();
+      const { f, t } = await leading([view('w')], { fake: { retryInitialMs: 5, retryMaxMs: 20 } });
       f[fault].n = 2;
       await f.open()[0]!.events.add!(report('r', 'n', ['CVE-1']));
       for (let i = 0; i < 50 && f.calls.length < 3; i++) await sleep(5);
@@ -248,14 +213,12 @@ describe('TrivyController', () => {
   }
 
   test('discovery failure: the kind is checked again later; reconcileScopes waits for it', async () => {
-    const f = fake();
-    f.views.push(view('w', { reportKinds: ['VulnerabilityReport', 'ConfigAuditReport'] }));
-    f.discoveryFails.n = 1;
-    const c = new TrivyController(f.api, { crdRecheckMs: 20 });
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading([view('w', { reportKinds: ['VulnerabilityReport', 'ConfigAuditReport'] })], {
+      prepare: (f) => {
+        f.discoveryFails.n = 1;
+      },
+      controller: { crdRecheckMs: 20 },
+    });
     const first = f.open();
     assert.equal(first.length, 1, 'one kind watched, the other unknown');
     await first[0]!.events.synced!([]);
@@ -269,14 +232,10 @@ describe('TrivyController', () => {
   });
 
   test('a CRD that is not served: warned once, then a later install is picked up', async () => {
-    const f = fake();
-    f.served.delete('configauditreports');
-    f.views.push(view('w', { reportKinds: ['ConfigAuditReport'] }));
-    const c = new TrivyController(f.api, { crdRecheckMs: 10 });
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading([view('w', { reportKinds: ['ConfigAuditReport'] })], {
+      prepare: (f) => f.served.delete('configauditreports'),
+      controller: { crdRecheckMs: 10 },
+    });
     assert.equal(f.open().length, 0);
     assert.deepEqual(f.calls, [{ type: 'scopes', ingester: 'w', live: [] }], 'nothing to watch: nothing is live');
     await sleep(50);
@@ -290,23 +249,20 @@ describe('TrivyController', () => {
   });
 
   test('callbacks never throw, whatever the objects; an informer that fails to start is logged', async () => {
-    const f = fake();
-    f.views.push(view('w'));
-    const kube = f.api.kube!;
-    const original = kube.informer.bind(kube);
-    let failOnce = true;
-    (kube as { informer: typeof kube.informer }).informer = (o, e) => {
-      if (failOnce) {
-        failOnce = false;
-        return Promise.reject(new Error("namespace 'x' is outside WATCH_NAMESPACE"));
-      }
-      return original(o, e);
-    };
-    const c = new TrivyController(f.api);
-    const t = term();
-    c.register();
-    await f.taps.leader!(t.term);
-    await settle();
+    const { f, t } = await leading([view('w')], {
+      prepare: (f) => {
+        const kube = f.api.kube!;
+        const original = kube.informer.bind(kube);
+        let failOnce = true;
+        (kube as { informer: typeof kube.informer }).informer = (o, e) => {
+          if (failOnce) {
+            failOnce = false;
+            return Promise.reject(new Error("namespace 'x' is outside WATCH_NAMESPACE"));
+          }
+          return original(o, e);
+        };
+      },
+    });
     assert.match(f.warnings.join('\n'), /informer stopped/);
     await f.taps.changed!({ type: 'updated', ingester: view('w'), previous: view('w') });
     await settle();

@@ -10,6 +10,7 @@ import type {
 } from 'zen-watcher/plugin-api';
 import { fakeLeaderWork } from 'zen-watcher/testkit';
 import type { TrivyConfig } from '../config.ts';
+import { type ControllerOptions, TrivyController } from '../controller.ts';
 import { clone, configOf, ownOne } from './helpers.ts';
 
 export interface Informer {
@@ -191,6 +192,29 @@ export function term(): { term: LeaderTerm; end: () => void } {
 export const settle = async () => {
   for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
 };
+
+/**
+ * The start of most controller tests: a fake with these Ingesters (`prepare` adjusts it first: served kinds, faults),
+ * a TrivyController on it, registered and leading, its first informers started. End the term with `t.end()`.
+ */
+export async function leading(
+  views: IngesterView<TrivyConfig>[],
+  opts: { fake?: Parameters<typeof fake>[0]; controller?: ControllerOptions; prepare?: (f: Fake) => void } = {},
+): Promise<{ f: Fake; c: TrivyController; t: ReturnType<typeof term> }> {
+  const f = fake(opts.fake);
+  f.views.push(...views);
+  opts.prepare?.(f);
+  const c = new TrivyController(f.api, opts.controller);
+  const t = term();
+  c.register();
+  await f.taps.leader!(t.term);
+  await settle();
+  return { f, c, t };
+}
+
+/** Per recorded call: the number of fingerprints of a reconcile, -1 for any other call. */
+export const reconcileSizes = (calls: readonly Call[]) =>
+  calls.map((x) => (x.type === 'reconcile' ? x.fingerprints.length : -1));
 
 export function report(name: string, namespace: string, cves: string[]) {
   const r = clone(ownOne('vulnerabilityreport-shop-web.yaml'));
