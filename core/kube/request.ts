@@ -1,8 +1,10 @@
 /**
- * One HTTP connection to the API server, for raw requests by path: lists, watches, discovery, deletes. It goes
- * through client-node's own transport (`RequestContext` + `IsomorphicFetchHttpLibrary`), so authentication (token,
- * client certificate, exec plugin) and TLS are exactly client-node's; on top it adds a reused connection, a
- * per-request timeout, an AbortSignal and errors that carry the HTTP status (`ApiException.code`).
+ * One HTTP connection to the API server, for raw requests by path: Observation writes, lists, watches, discovery,
+ * deletes. It runs on transport.ts (node:http2, one multiplexed connection; HTTP/1.1 when the server does not offer
+ * HTTP/2) with the kubeconfig's TLS and authentication (token, token file, client certificate, exec plugin), or,
+ * for a cluster behind a `proxy-url`, on client-node's own transport (`RequestContext` +
+ * `IsomorphicFetchHttpLibrary`). On top: a reused connection, a per-request timeout, an AbortSignal and errors
+ * that carry the HTTP status (`ApiException.code`).
  */
 import {
   ApiException,
@@ -13,6 +15,7 @@ import {
   type ResponseContext,
 } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
+import { authHeaders, readText, Transport } from './transport.ts';
 
 export const KUBE_USER_AGENT = 'zen-watcher';
 
@@ -86,8 +89,19 @@ function countKubeRequest(method: string, has: (param: string) => boolean): void
   kubeRequestCounts.set(verb, (kubeRequestCounts.get(verb) ?? 0) + 1);
 }
 
+/** An answer whatever its status; the body is not read yet. */
+export interface KubeResponse {
+  httpStatusCode: number;
+  headers: Record<string, string>;
+  body: {
+    text(): Promise<string>;
+    /** Chunks as they arrive; breaking out of the iteration (or the request's signal) closes the stream. */
+    stream(): AsyncIterable<Uint8Array>;
+  };
+}
+
 /**
- * A connection (one undici dispatcher, kept alive and reused) to the current cluster of a KubeConfig. A request that
+ * A connection (one HTTP/2 session, or one undici dispatcher for a proxied cluster, kept alive and reused) to the current cluster of a KubeConfig. A request that
  * fails without an HTTP status drops the dispatcher, so the next one starts on a fresh connection.
  */
 export class KubeConnection {
@@ -97,6 +111,8 @@ export class KubeConnection {
   readonly #userAgent: string;
   readonly #http = new IsomorphicFetchHttpLibrary();
   #dispatcher: Dispatcher | undefined;
+  /** Undefined for a cluster behind a proxy-url (client-node's transport then). */
+  readonly #transport: Transport | undefined;
 
   constructor(kc: KubeConfig, opts: KubeConnectionOptions = {}) {
     const cluster = kc.getCurrentCluster();
@@ -105,11 +121,70 @@ export class KubeConnection {
     this.#kc = kc;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
     this.#userAgent = opts.userAgent ?? KUBE_USER_AGENT;
+    this.#transport = (cluster as { proxyUrl?: string }).proxyUrl ? undefined : new Transport(this.server, kc);
   }
 
   /** Sends the request; resolves with the response whatever its status (the body is not read yet). */
-  async send(req: KubeRequest): Promise<ResponseContext> {
+  async send(req: KubeRequest): Promise<KubeResponse> {
     countRequest(req);
+    if (this.#transport) return this.#sendThin(this.#transport, req);
+    const rsp = await this.#sendClientNode(req);
+    return {
+      httpStatusCode: rsp.httpStatusCode,
+      headers: rsp.headers,
+      body: {
+        text: () => rsp.body.text(),
+        stream: () => {
+          const s = rsp.body.stream();
+          if (!s) throw new KubeTransportError(`${req.method ?? 'GET'} ${req.path}: the response has no body`);
+          return s as unknown as AsyncIterable<Uint8Array>;
+        },
+      },
+    };
+  }
+
+  async #sendThin(t: Transport, req: KubeRequest): Promise<KubeResponse> {
+    let path = req.path;
+    const q = req.query;
+    if (q) {
+      let sep = path.includes('?') ? '&' : '?';
+      for (const k in q) {
+        const v = q[k];
+        if (v === undefined) continue;
+        path += `${sep}${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`;
+        sep = '&';
+      }
+    }
+    const method = req.method ?? 'GET';
+    try {
+      const headers = await authHeaders(this.#kc);
+      headers['user-agent'] = this.#userAgent;
+      headers.accept = 'application/json';
+      let body: string | undefined;
+      if (req.body !== undefined) {
+        headers['content-type'] = req.contentType ?? 'application/json';
+        body = typeof req.body === 'string' ? req.body : JSON.stringify(req.body);
+      }
+      const rsp = await t.request({
+        method,
+        path,
+        headers,
+        body,
+        signal: req.signal,
+        timeoutMs: req.timeoutMs ?? this.requestTimeoutMs,
+      });
+      return {
+        httpStatusCode: rsp.status,
+        headers: rsp.headers,
+        body: { text: () => readText(rsp.body), stream: () => rsp.body },
+      };
+    } catch (err) {
+      if (!req.signal?.aborted) t.drop();
+      throw new KubeTransportError(`${method} ${req.path}: ${errorText(err)}`, { cause: err });
+    }
+  }
+
+  async #sendClientNode(req: KubeRequest): Promise<ResponseContext> {
     const url = new URL(this.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), (req.method ?? 'GET') as HttpMethod);
@@ -156,14 +231,39 @@ export class KubeConnection {
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
+  /** Drops the connection (e.g. after a stalled watch): the next request opens a new one. */
+  drop(): void {
+    this.#drop();
+  }
+
+  /**
+   * Sends the request and reads the body without parsing it (a write whose answer is not needed); a status ≥ 400
+   * becomes `ApiException` like `json`.
+   */
+  async call(req: KubeRequest): Promise<void> {
+    const rsp = await this.send(req);
+    let text: string;
+    try {
+      text = await rsp.body.text();
+    } catch (err) {
+      this.#drop();
+      throw new KubeTransportError(`${req.method ?? 'GET'} ${req.path}: reading the body: ${errorText(err)}`, {
+        cause: err,
+      });
+    }
+    if (rsp.httpStatusCode >= 400) throw apiError(rsp.httpStatusCode, req, text, rsp.headers);
+  }
+
   /** Closes the connection; the next request opens a new one. */
   async close(): Promise<void> {
+    await this.#transport?.close();
     const d = this.#dispatcher;
     this.#dispatcher = undefined;
     await d?.close().catch(() => {});
   }
 
   #drop(): void {
+    this.#transport?.drop();
     const d = this.#dispatcher;
     this.#dispatcher = undefined;
     d?.destroy().catch(() => {});

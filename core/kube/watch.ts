@@ -89,15 +89,12 @@ export async function watchOnce(p: WatchParams): Promise<WatchResult> {
       return finish({ kind: 'error', error: err, status: rsp.httpStatusCode });
     }
     p.onOpen?.();
-    const stream = rsp.body.stream();
-    if (!stream)
-      return finish({ kind: 'error', error: new ZwError('ZW_ERR_KUBE_WATCH', 'watch response has no body') });
-    const reader = stream.getReader();
+    const reader = rsp.body.stream()[Symbol.asyncIterator]();
     const decoder = new TextDecoder();
     let buf = '';
     for (;;) {
       arm();
-      const { value, done } = await reader.read();
+      const { value, done } = await reader.next();
       disarm();
       if (done) return finish({ kind: 'closed' });
       buf += decoder.decode(value, { stream: true });
@@ -111,7 +108,11 @@ export async function watchOnce(p: WatchParams): Promise<WatchResult> {
     }
   } catch (err) {
     if (p.signal.aborted) return finish({ kind: 'aborted' });
-    if (stalled) return finish({ kind: 'stalled' });
+    if (stalled) {
+      // Nothing came: the connection itself is suspect (a blackholed network); the next request opens a new one.
+      p.conn.drop();
+      return finish({ kind: 'stalled' });
+    }
     const status = statusOf(err);
     return finish({ kind: 'error', error: err, ...(status !== undefined ? { status } : {}) });
   } finally {

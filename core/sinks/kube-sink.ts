@@ -2,17 +2,18 @@
  * The Kubernetes sink: creates Observation resources with their deterministic names. 409 AlreadyExists is a
  * duplicate, not an error. Writes are paced adaptively (write-pacer.ts: a concurrency window that follows the API
  * server's priority-and-fairness 429s by AIMD, under the ZEN_KUBE_WRITE_QPS / _BURST rate ceiling) and retried with
- * backoff on 429, 5xx and connection errors, honouring Retry-After. Writes run on their own connection pool.
+ * backoff on 429, 5xx and connection errors, honouring Retry-After. Writes run on their own connection (HTTP/2,
+ * core/kube/transport.ts), and the created object the API server answers with is read but not parsed.
  *
  * Leader-only writes (informer sources) pass `leaderOnly`: before every attempt the sink asks `canActAsLeader()`
  * (the last successful Lease renewal is younger than the renew deadline, on the local clock), so a leader that was
  * paused and resumes with stale leadership writes nothing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiException, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { ApiException, type KubeConfig } from '@kubernetes/client-node';
 import type { Observation } from '../api/index.ts';
 import { createKubeApi, type KubeApi } from '../kube/api.ts';
-import { pooledClient } from '../kube/connection.ts';
+import { KubeConnection, resourcePath } from '../kube/request.ts';
 import {
   CONTENT_AT_ANNOTATION,
   contentToApply,
@@ -45,7 +46,8 @@ export interface KubeSinkOptions {
 
 export class KubeObservationSink implements ObservationSink {
   readonly kind = 'kubernetes' as const;
-  readonly #client;
+  /** Creates and previous-bucket reads: a connection of their own (DESIGN §7). */
+  readonly #conn: KubeConnection;
   readonly pacer: AdaptiveWritePacer;
   readonly #maxAttempts: number;
   readonly #canAct: () => boolean;
@@ -57,7 +59,7 @@ export class KubeObservationSink implements ObservationSink {
   #unreachableAt = 0;
 
   constructor(o: KubeSinkOptions) {
-    this.#client = pooledClient(o.kubeConfig, CustomObjectsApi, 'zen-watcher/observation-writer');
+    this.#conn = new KubeConnection(o.kubeConfig, { userAgent: 'zen-watcher/observation-writer' });
     this.#now = o.now ?? Date.now;
     this.pacer = new AdaptiveWritePacer({ ceilingQps: o.qps, burst: o.burst, now: this.#now });
     this.#maxAttempts = o.maxAttempts ?? 8;
@@ -96,9 +98,10 @@ export class KubeObservationSink implements ObservationSink {
         });
       }
       try {
-        await this.#client.api.createNamespacedCustomObject({
-          ...OBSERVATION_GVR,
-          namespace,
+        // The answer (the stored object) is not needed: read, not parsed.
+        await this.#conn.call({
+          method: 'POST',
+          path: observationsPath(namespace),
           body: { ...body, metadata: { ...body.metadata, namespace } },
         });
         this.pacer.done(ticket, 'admitted');
@@ -114,7 +117,7 @@ export class KubeObservationSink implements ObservationSink {
         }
         if (code === undefined) {
           this.#unreachableAt = this.#now();
-          this.#client.reset();
+          this.#conn.drop();
         } else this.#unreachableAt = 0;
         const refusal = code === undefined ? undefined : classifyRefusal(code, err);
         // The resource's namespace may be gone, or out of this install's RBAC: fall back to the Ingester's. Not for
@@ -230,11 +233,7 @@ export class KubeObservationSink implements ObservationSink {
   async #recentlySeen(namespace: string, previous: { name: string; notBefore: number }): Promise<boolean> {
     const ticket = await this.pacer.acquire();
     try {
-      const o = (await this.#client.api.getNamespacedCustomObject({
-        ...OBSERVATION_GVR,
-        namespace,
-        name: previous.name,
-      })) as {
+      const o = (await this.#conn.json({ path: observationsPath(namespace, previous.name) })) as {
         metadata?: { annotations?: Record<string, string>; creationTimestamp?: string };
         spec?: { detectedAt?: string };
       };
@@ -261,9 +260,19 @@ export class KubeObservationSink implements ObservationSink {
 
   async close(): Promise<void> {
     this.#open = false;
-    await this.#client.close();
+    await this.#conn.close();
     await this.#api.close();
   }
+}
+
+function observationsPath(namespace: string, name?: string): string {
+  return resourcePath({
+    group: OBSERVATION_GVR.group,
+    version: OBSERVATION_GVR.version,
+    resource: OBSERVATION_GVR.plural,
+    namespace,
+    name,
+  });
 }
 
 /**
