@@ -3,9 +3,10 @@
  * served, and a thin object-style API for custom objects (list / get / create / delete / patch).
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { errorMessage, ZwError, zwError } from '../api/errors.ts';
-import { errorText, groupVersionPath, KubeConnection, statusOf } from './request.ts';
+import { liteFromCluster, liteFromDefault, liteFromFile } from './kubeconfig.ts';
+import { clientNode, errorText, groupVersionPath, KubeConnection, statusOf } from './request.ts';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -44,16 +45,23 @@ export interface LoadKubeConfigOptions {
  * separately by `checkReachable`.
  */
 export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig {
-  const kc = new KubeConfig();
+  let kc: KubeConfig;
   try {
-    if (opts.kubeconfigPath) {
-      if (!existsSync(opts.kubeconfigPath))
-        throw new ZwError('ZW_ERR_KUBE_CONFIG', `file ${opts.kubeconfigPath} does not exist`);
-      kc.loadFromFile(opts.kubeconfigPath);
-    } else if (opts.inCluster) {
-      kc.loadFromCluster();
-    } else {
-      kc.loadFromDefault();
+    if (opts.kubeconfigPath && !existsSync(opts.kubeconfigPath))
+      throw new ZwError('ZW_ERR_KUBE_CONFIG', `file ${opts.kubeconfigPath} does not exist`);
+    // Without client-node where the lite kubeconfig serves (kubeconfig.ts: everything but auth-provider, proxy-url
+    // and merged KUBECONFIG files); the lite one has every method zen-watcher calls on a KubeConfig.
+    const lite = opts.kubeconfigPath
+      ? liteFromFile(opts.kubeconfigPath)
+      : opts.inCluster
+        ? liteFromCluster()
+        : liteFromDefault();
+    if (lite) kc = lite as unknown as KubeConfig;
+    else {
+      kc = new (clientNode().KubeConfig)();
+      if (opts.kubeconfigPath) kc.loadFromFile(opts.kubeconfigPath);
+      else if (opts.inCluster) kc.loadFromCluster();
+      else kc.loadFromDefault();
     }
   } catch (err) {
     throw new KubeConfigError(`cannot load the kubeconfig: ${errorText(err)}`, { cause: err });

@@ -4,14 +4,9 @@
  * connections, and each purpose (Lease renewals, Observation writes, watches) has a pool of its own, so one can
  * never queue behind another (DESIGN §7).
  */
-import {
-  createConfiguration,
-  type KubeConfig,
-  type RequestContext,
-  ServerConfiguration,
-} from '@kubernetes/client-node';
+import type { createConfiguration, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
-import { countKubeRequestUrl } from './request.ts';
+import { clientNode, countKubeRequestUrl } from './request.ts';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -45,6 +40,8 @@ export function pooledClient<T>(
       ctx.setHeaderParam('User-Agent', userAgent);
     },
   };
+  // client-node is loaded here, on first use (the host itself writes through KubeConnection and never does).
+  const { createConfiguration, ServerConfiguration } = clientNode();
   const api = new ApiClass(
     createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }),
   );

@@ -6,14 +6,16 @@
  * `IsomorphicFetchHttpLibrary`). On top: a reused connection, a per-request timeout, an AbortSignal and errors
  * that carry the HTTP status (`ApiException.code`).
  */
-import {
-  ApiException,
-  type HttpMethod,
+import { createRequire } from 'node:module';
+import type {
+  HttpMethod,
   IsomorphicFetchHttpLibrary,
-  type KubeConfig,
+  KubeConfig,
   RequestContext,
-  type ResponseContext,
+  ResponseContext,
 } from '@kubernetes/client-node';
+// The class client-node's APIs throw, from its own small module: the package's index loads every generated API.
+import { ApiException } from '@kubernetes/client-node/dist/gen/apis/exception.js';
 import { ZwError } from '../api/errors.ts';
 import { authHeaders, readText, Transport } from './transport.ts';
 
@@ -109,7 +111,7 @@ export class KubeConnection {
   readonly requestTimeoutMs: number;
   readonly #kc: KubeConfig;
   readonly #userAgent: string;
-  readonly #http = new IsomorphicFetchHttpLibrary();
+  #http: IsomorphicFetchHttpLibrary | undefined;
   #dispatcher: Dispatcher | undefined;
   /** Undefined for a cluster behind a proxy-url (client-node's transport then). */
   readonly #transport: Transport | undefined;
@@ -187,7 +189,10 @@ export class KubeConnection {
   async #sendClientNode(req: KubeRequest): Promise<ResponseContext> {
     const url = new URL(this.server + req.path);
     for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), (req.method ?? 'GET') as HttpMethod);
+    // Only a cluster behind a proxy-url gets here: client-node's transport, loaded on first use.
+    const cn = clientNode();
+    this.#http ??= new cn.IsomorphicFetchHttpLibrary();
+    const ctx: RequestContext = new cn.RequestContext(url.toString(), (req.method ?? 'GET') as HttpMethod);
     await this.#kc.applySecurityAuthentication(ctx);
     // KubeConfig builds a new dispatcher per request; keep the first one so connections are reused.
     const fresh = ctx.getDispatcher();
@@ -268,6 +273,13 @@ export class KubeConnection {
     this.#dispatcher = undefined;
     d?.destroy().catch(() => {});
   }
+}
+
+export { ApiException };
+
+/** client-node, loaded when first needed (require of its ES module, so callers stay synchronous). */
+export function clientNode(): typeof import('@kubernetes/client-node') {
+  return createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
 }
 
 /** `ApiException` with the server's Status message in the text, so logs say what the server said. */

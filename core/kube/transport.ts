@@ -61,7 +61,8 @@ export async function authHeaders(kc: KubeConfig): Promise<Record<string, string
   const user = kc.getCurrentUser();
   const out: Record<string, string> = {};
   if (user?.impersonateUser) out['Impersonate-User'] = user.impersonateUser;
-  if (user?.username) out.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+  if (user?.username)
+    out.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
   for (const [name, v] of Object.entries(opts.headers ?? {})) if (v !== undefined) out[name] = String(v);
   return out;
 }
@@ -93,8 +94,13 @@ export class Transport {
 
   async request(req: TransportRequest): Promise<TransportResponse> {
     if (this.#mode !== 'h1') {
-      const session = await this.#h2(req.signal);
-      if (session) return this.#requestH2(session, req);
+      const t0 = req.timeoutMs > 0 ? performance.now() : 0;
+      const session = await this.#h2(req.signal, req.timeoutMs);
+      if (session) {
+        // The timeout covers the connection's set-up too.
+        const left = req.timeoutMs > 0 ? Math.max(1, req.timeoutMs - (performance.now() - t0)) : 0;
+        return this.#requestH2(session, { ...req, timeoutMs: left });
+      }
     }
     return this.#requestH1(req);
   }
@@ -116,20 +122,33 @@ export class Transport {
     this.#connecting = undefined;
     this.#agent?.destroy();
     this.#agent = undefined;
-    if (s && !s.closed && !s.destroyed) await new Promise<void>((r) => s.close(() => r()));
+    if (s && !s.closed && !s.destroyed) {
+      // Graceful (in-flight requests finish), but bounded: a stream left open must not hold close() forever.
+      s.ref();
+      await new Promise<void>((r) => {
+        const t = setTimeout(() => {
+          s.destroy();
+          r();
+        }, 2_000);
+        s.close(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
   }
 
   /** The HTTP/2 session, opened on first use; undefined when the server chose HTTP/1.1 (ALPN). */
-  async #h2(signal: AbortSignal | undefined): Promise<http2.ClientHttp2Session | undefined> {
+  async #h2(signal: AbortSignal | undefined, timeoutMs: number): Promise<http2.ClientHttp2Session | undefined> {
     const s = this.#session;
     if (s && !s.closed && !s.destroyed) return s;
-    this.#connecting ??= this.#connect(signal).finally(() => {
+    this.#connecting ??= this.#connect(signal, timeoutMs).finally(() => {
       this.#connecting = undefined;
     });
     return this.#connecting;
   }
 
-  #connect(signal: AbortSignal | undefined): Promise<http2.ClientHttp2Session | undefined> {
+  #connect(signal: AbortSignal | undefined, timeoutMs: number): Promise<http2.ClientHttp2Session | undefined> {
     return new Promise((resolve, reject) => {
       const socket = tls.connect({
         host: this.#url.hostname.replace(/^\[|\]$/g, ''),
@@ -138,9 +157,14 @@ export class Transport {
         ...(net.isIP(this.#url.hostname.replace(/^\[|\]$/g, '')) ? {} : { servername: this.#url.hostname }),
         ...tlsOptions(this.#kc),
       });
-      const onAbort = () => socket.destroy(signal?.reason as Error);
+      const onAbort = () => socket.destroy(abortReason(signal));
       signal?.addEventListener('abort', onAbort, { once: true });
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+          : undefined;
       const cleanup = () => {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         socket.off('error', reject);
       };
@@ -189,13 +213,26 @@ export class Transport {
       }
       let answered = false;
       let timer: NodeJS.Timeout | undefined;
+      const onAbort = () => fail(abortReason(req.signal));
       const fail = (err: Error) => {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
         if (!stream.destroyed) stream.destroy(err);
         if (!answered) reject(err);
       };
-      const onAbort = () => fail(abortReason(req.signal));
+      // Listeners first: a destroy below emits 'error' on the stream.
+      stream.on('error', (err) => fail(err));
+      stream.on('close', () => {
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+        if (!answered) reject(new Error(`stream closed before an answer (code ${stream.rstCode ?? '?'})`));
+      });
+      stream.once('response', (h) => {
+        answered = true;
+        const out: Record<string, string> = {};
+        for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) out[k] = String(v);
+        resolve({ status: Number(h[':status']), headers: out, body: stream });
+      });
       if (req.signal) {
         if (req.signal.aborted) {
           fail(abortReason(req.signal));
@@ -209,18 +246,6 @@ export class Transport {
           fail(new Error(`no answer within ${req.timeoutMs} ms`));
         }, req.timeoutMs);
       }
-      stream.on('error', (err) => fail(err));
-      stream.on('close', () => {
-        clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onAbort);
-        if (!answered) reject(new Error(`stream closed before an answer (code ${stream.rstCode ?? '?'})`));
-      });
-      stream.once('response', (h) => {
-        answered = true;
-        const out: Record<string, string> = {};
-        for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) out[k] = String(v);
-        resolve({ status: Number(h[':status']), headers: out, body: stream });
-      });
       if (req.body !== undefined) stream.end(req.body);
     });
   }

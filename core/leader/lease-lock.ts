@@ -1,25 +1,14 @@
 /**
  * LeaderLock on a coordination.k8s.io/v1 Lease (client-go `resourcelock/leaselock.go`).
  *
- * The lock has its own KubeConfig copy, its own HTTP connection (one undici dispatcher, kept for the life of the
- * lock and replaced after a network error or timeout) and its own user agent, so renewals never queue behind
- * Observation writes or informer traffic (DESIGN §7). Every request is bounded by `requestTimeoutMs`.
+ * The lock has its own HTTP connection (a KubeConnection: HTTP/2 or a kept-alive HTTP/1.1 agent, kept for the life
+ * of the lock and replaced after a network error or timeout) and its own user agent, so renewals never queue behind
+ * Observation writes or informer traffic (DESIGN §7). Every request is bounded by `requestTimeoutMs`. Plain JSON
+ * requests, not client-node's generated CoordinationV1Api (issue #18: a replica need not load client-node).
  */
-import {
-  ApiException,
-  CoordinationV1Api,
-  createConfiguration,
-  KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  type RequestContext,
-  ServerConfiguration,
-  type V1Lease,
-  type V1LeaseSpec,
-  V1MicroTime,
-} from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
-import { countKubeRequestUrl } from '../kube/request.ts';
+import { KubeConnection, statusOf } from '../kube/request.ts';
 import { type LeaderLock, LeaderLockError, type LeaderRecord } from './lock.ts';
 
 export const LEADER_ELECTION_USER_AGENT = 'zen-watcher/leader-election';
@@ -30,7 +19,7 @@ export function leaseRequestTimeoutMs(renewDeadlineMs: number): number {
 }
 
 export interface LeaseLockOptions {
-  /** Copied: later changes to it do not reach the lock. */
+  /** The lock opens a connection of its own on it. */
   kubeConfig: KubeConfig;
   namespace: string;
   name: string;
@@ -41,17 +30,15 @@ export interface LeaseLockOptions {
   userAgent?: string;
 }
 
-type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
-
 export class LeaseLock implements LeaderLock {
   readonly identity: string;
   readonly namespace: string;
   readonly name: string;
   readonly requestTimeoutMs: number;
-  readonly #api: CoordinationV1Api;
+  readonly #conn: KubeConnection;
+  readonly #path: string;
   /** The Lease as last read or written: its resourceVersion guards update(). */
   #lease: V1Lease | undefined;
-  #dispatcher: Dispatcher | undefined;
 
   constructor(opts: LeaseLockOptions) {
     if (!opts.identity) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: identity is empty');
@@ -61,29 +48,13 @@ export class LeaseLock implements LeaderLock {
     this.namespace = opts.namespace;
     this.name = opts.name;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? leaseRequestTimeoutMs(10_000);
-    const userAgent = opts.userAgent ?? LEADER_ELECTION_USER_AGENT;
-
-    const kc = copyKubeConfig(opts.kubeConfig);
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: the kubeconfig has no current cluster');
-    const auth = {
-      getName: () => 'zen-watcher leader-election',
-      applySecurityAuthentication: async (ctx: RequestContext): Promise<void> => {
-        // Headers (token, exec plugin) are refreshed per request by KubeConfig; it also builds a fresh dispatcher
-        // every time, which we replace with the lock's own so the connection is reused and never shared.
-        await kc.applySecurityAuthentication(ctx);
-        countKubeRequestUrl(ctx.getHttpMethod(), ctx.getUrl());
-        const fresh = ctx.getDispatcher();
-        if (fresh !== undefined) {
-          this.#dispatcher ??= fresh;
-          ctx.setDispatcher(this.#dispatcher);
-        }
-        ctx.setHeaderParam('User-Agent', userAgent);
-      },
-    };
-    this.#api = new CoordinationV1Api(
-      createConfiguration({ baseServer: new ServerConfiguration(cluster.server, {}), authMethods: { default: auth } }),
-    );
+    if (!opts.kubeConfig.getCurrentCluster())
+      throw new ZwError('ZW_ERR_INVALID_ARGUMENT', 'LeaseLock: the kubeconfig has no current cluster');
+    this.#conn = new KubeConnection(opts.kubeConfig, {
+      requestTimeoutMs: this.requestTimeoutMs,
+      userAgent: opts.userAgent ?? LEADER_ELECTION_USER_AGENT,
+    });
+    this.#path = `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.namespace)}/leases`;
   }
 
   describe(): string {
@@ -93,12 +64,9 @@ export class LeaseLock implements LeaderLock {
   async get(signal: AbortSignal): Promise<{ record: LeaderRecord; raw: string } | undefined> {
     let lease: V1Lease;
     try {
-      lease = await this.#api.readNamespacedLease(
-        { name: this.name, namespace: this.namespace },
-        this.#options(signal),
-      );
+      lease = await this.#conn.json<V1Lease>({ path: `${this.#path}/${encodeURIComponent(this.name)}`, signal });
     } catch (err) {
-      if (err instanceof ApiException && err.code === 404) return undefined;
+      if (statusOf(err) === 404) return undefined;
       throw this.#failure('get', err);
     }
     this.#lease = lease;
@@ -114,7 +82,7 @@ export class LeaseLock implements LeaderLock {
       spec: recordToLeaseSpec(record),
     };
     try {
-      this.#lease = await this.#api.createNamespacedLease({ namespace: this.namespace, body }, this.#options(signal));
+      this.#lease = await this.#conn.json<V1Lease>({ method: 'POST', path: this.#path, body, signal });
     } catch (err) {
       throw this.#failure('create', err);
     }
@@ -131,10 +99,12 @@ export class LeaseLock implements LeaderLock {
       spec: recordToLeaseSpec(record),
     };
     try {
-      this.#lease = await this.#api.replaceNamespacedLease(
-        { name: this.name, namespace: this.namespace, body },
-        this.#options(signal),
-      );
+      this.#lease = await this.#conn.json<V1Lease>({
+        method: 'PUT',
+        path: `${this.#path}/${encodeURIComponent(this.name)}`,
+        body,
+        signal,
+      });
     } catch (err) {
       throw this.#failure('update', err);
     }
@@ -142,33 +112,13 @@ export class LeaseLock implements LeaderLock {
 
   /** Closes the lock's connection. The lock stays usable: the next request opens a new one. */
   async close(): Promise<void> {
-    const d = this.#dispatcher;
-    this.#dispatcher = undefined;
-    await d?.close().catch(() => {});
-  }
-
-  /** Per-request options: the caller's signal, bounded by the request timeout. */
-  #options(signal: AbortSignal) {
-    const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.requestTimeoutMs)]);
-    // The object-style API takes Observable middleware (client-node's own small stub, not rxjs).
-    const withSignal: ObservableMiddleware = {
-      pre: (ctx) => {
-        ctx.setSignal(bounded);
-        return new Observable(Promise.resolve(ctx));
-      },
-      post: (rsp) => new Observable(Promise.resolve(rsp)),
-    };
-    return { middleware: [withSignal], middlewareMergeStrategy: 'append' as const };
+    await this.#conn.close();
   }
 
   #failure(op: 'get' | 'create' | 'update', err: unknown): LeaderLockError {
-    const status = err instanceof ApiException ? err.code : undefined;
-    if (status === undefined) {
-      // Timeout, reset, refused: the connection may be half dead. Start the next request on a new one.
-      const d = this.#dispatcher;
-      this.#dispatcher = undefined;
-      d?.destroy().catch(() => {});
-    }
+    // Timeout, reset, refused (no status): KubeConnection has dropped the connection already, so the next request
+    // starts on a new one.
+    const status = statusOf(err);
     const what = status === undefined ? errorText(err) : `HTTP ${status}`;
     return new LeaderLockError(
       `Lease${op[0]!.toUpperCase()}${op.slice(1)}: ${op} of ${this.describe()} failed (${what})`,
@@ -178,18 +128,6 @@ export class LeaseLock implements LeaderLock {
       },
     );
   }
-}
-
-/** A KubeConfig with its own copies of clusters, users and contexts (and so its own agents and dispatchers). */
-function copyKubeConfig(src: KubeConfig): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: structuredClone(src.clusters),
-    users: structuredClone(src.users),
-    contexts: structuredClone(src.contexts),
-    currentContext: src.currentContext,
-  });
-  return kc;
 }
 
 function errorText(err: unknown): string {
@@ -213,8 +151,8 @@ export function leaseSpecToRecord(spec: V1LeaseSpec): LeaderRecord {
 }
 
 /**
- * Record → Lease spec (pure). Times become V1MicroTime, which serialises with six fractional digits as the API
- * server requires for MicroTime ("2026-01-02T03:04:05.678000Z"). Like client-go, holderIdentity is always
+ * Record → Lease spec (pure). Times are written with six fractional digits as the API server requires for
+ * MicroTime ("2026-01-02T03:04:05.678000Z"), like client-node's V1MicroTime. Like client-go, holderIdentity is always
  * written, '' when released.
  */
 export function recordToLeaseSpec(r: LeaderRecord): V1LeaseSpec {
@@ -223,8 +161,8 @@ export function recordToLeaseSpec(r: LeaderRecord): V1LeaseSpec {
     leaseDurationSeconds: r.leaseDurationSeconds,
     leaseTransitions: r.leaderTransitions,
   };
-  if (r.acquireTime !== undefined) spec.acquireTime = new V1MicroTime(r.acquireTime);
-  if (r.renewTime !== undefined) spec.renewTime = new V1MicroTime(r.renewTime);
+  if (r.acquireTime !== undefined) spec.acquireTime = microTime(r.acquireTime);
+  if (r.renewTime !== undefined) spec.renewTime = microTime(r.renewTime);
   return spec;
 }
 
@@ -258,4 +196,9 @@ function parseMicroTime(v: unknown): number | undefined {
   if (v === undefined || v === null) return undefined;
   const ms = v instanceof Date ? v.getTime() : Date.parse(String(v));
   return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** RFC 3339 with microseconds, as MicroTime is written (typed as V1LeaseSpec's Date: it goes on the wire as JSON). */
+function microTime(ms: number): Date {
+  return `${new Date(ms).toISOString().slice(0, -1)}000Z` as unknown as Date;
 }

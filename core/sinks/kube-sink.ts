@@ -10,10 +10,10 @@
  * paused and resumes with stale leadership writes nothing.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApiException, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Observation } from '../api/index.ts';
 import { createKubeApi, type KubeApi } from '../kube/api.ts';
-import { KubeConnection, resourcePath } from '../kube/request.ts';
+import { ApiException, KubeConnection, resourcePath } from '../kube/request.ts';
 import {
   CONTENT_AT_ANNOTATION,
   contentToApply,
