@@ -126,10 +126,13 @@ export class KubeConnection {
     this.#transport = (cluster as { proxyUrl?: string }).proxyUrl ? undefined : new Transport(this.server, kc);
   }
 
-  /** Sends the request; resolves with the response whatever its status (the body is not read yet). */
-  async send(req: KubeRequest): Promise<KubeResponse> {
+  /**
+   * Sends the request; resolves with the response whatever its status. The body is read as the caller reads it,
+   * or (`buffer`, every request but a watch) in full before the answer resolves.
+   */
+  async send(req: KubeRequest, buffer = false): Promise<KubeResponse> {
     countRequest(req);
-    if (this.#transport) return this.#sendThin(this.#transport, req);
+    if (this.#transport) return this.#sendThin(this.#transport, req, buffer);
     const rsp = await this.#sendClientNode(req);
     return {
       httpStatusCode: rsp.httpStatusCode,
@@ -145,7 +148,7 @@ export class KubeConnection {
     };
   }
 
-  async #sendThin(t: Transport, req: KubeRequest): Promise<KubeResponse> {
+  async #sendThin(t: Transport, req: KubeRequest, buffer: boolean): Promise<KubeResponse> {
     let path = req.path;
     const q = req.query;
     if (q) {
@@ -174,6 +177,7 @@ export class KubeConnection {
         body,
         signal: req.signal,
         timeoutMs: req.timeoutMs ?? this.requestTimeoutMs,
+        buffer,
       });
       return {
         httpStatusCode: rsp.status,
@@ -181,7 +185,8 @@ export class KubeConnection {
         body: { text: () => readText(rsp.body), stream: () => rsp.body },
       };
     } catch (err) {
-      if (!req.signal?.aborted) t.drop();
+      // No drop here: the transport already forgot a connection that failed or timed out, and closing a healthy
+      // HTTP/2 connection for one failed stream would fail every other request on it.
       throw new KubeTransportError(`${method} ${req.path}: ${errorText(err)}`, { cause: err });
     }
   }
@@ -221,7 +226,7 @@ export class KubeConnection {
 
   /** Sends the request and parses a JSON body; a status ≥ 400 becomes `ApiException` (`.code`, Status body). */
   async json<T>(req: KubeRequest, info?: { bytes?: number }): Promise<T> {
-    const rsp = await this.send(req);
+    const rsp = await this.send(req, true);
     let text: string;
     try {
       text = await rsp.body.text();
@@ -238,6 +243,7 @@ export class KubeConnection {
 
   /** Drops the connection (e.g. after a stalled watch): the next request opens a new one. */
   drop(): void {
+    this.#transport?.drop();
     this.#drop();
   }
 
@@ -246,7 +252,7 @@ export class KubeConnection {
    * becomes `ApiException` like `json`.
    */
   async call(req: KubeRequest): Promise<void> {
-    const rsp = await this.send(req);
+    const rsp = await this.send(req, true);
     let text: string;
     try {
       text = await rsp.body.text();
@@ -267,8 +273,8 @@ export class KubeConnection {
     await d?.close().catch(() => {});
   }
 
+  /** After a failure without an HTTP status: client-node's dispatcher is replaced (the thin transport decides itself). */
   #drop(): void {
-    this.#transport?.drop();
     const d = this.#dispatcher;
     this.#dispatcher = undefined;
     d?.destroy().catch(() => {});

@@ -26,6 +26,11 @@ export interface TransportRequest {
   signal?: AbortSignal | undefined;
   /** 0 = none. A timeout fails the request without an HTTP status (and drops the connection). */
   timeoutMs: number;
+  /**
+   * Read the whole body before answering (every request but a watch): an answer the server sent in full is kept
+   * even if the connection closes right after (a GOAWAY), instead of being lost unread with the stream.
+   */
+  buffer?: boolean;
 }
 
 export interface TransportResponse {
@@ -68,6 +73,10 @@ export async function authHeaders(kc: KubeConfig): Promise<Record<string, string
 }
 
 const ALPN = ['h2', 'http/1.1'];
+/** The lastStreamID of the GOAWAY a session received. */
+const goawayLast = new WeakMap<http2.ClientHttp2Session, number>();
+/** How often one request is sent again after the server refused its stream unprocessed (GOAWAY, REFUSED_STREAM). */
+const MAX_UNPROCESSED_RETRIES = 5;
 
 /**
  * One connection to the API server: HTTP/2 when the server negotiates it, else HTTP/1.1 over a kept-alive agent.
@@ -92,14 +101,14 @@ export class Transport {
     return this.#mode;
   }
 
-  async request(req: TransportRequest): Promise<TransportResponse> {
+  async request(req: TransportRequest, unprocessedRetries = 0): Promise<TransportResponse> {
     if (this.#mode !== 'h1') {
       const t0 = req.timeoutMs > 0 ? performance.now() : 0;
       const session = await this.#h2(req.signal, req.timeoutMs);
       if (session) {
         // The timeout covers the connection's set-up too.
         const left = req.timeoutMs > 0 ? Math.max(1, req.timeoutMs - (performance.now() - t0)) : 0;
-        return this.#requestH2(session, { ...req, timeoutMs: left });
+        return this.#requestH2(session, { ...req, timeoutMs: left }, unprocessedRetries);
       }
     }
     return this.#requestH1(req);
@@ -187,16 +196,30 @@ export class Transport {
         };
         session.on('error', forget);
         session.on('close', forget);
-        session.on('goaway', forget);
+        session.on('goaway', (_code: number, lastStreamID: number) => {
+          // The server stops taking streams on this connection (a graceful GOAWAY): streams above lastStreamID were
+          // not processed and are sent again on a new connection (#requestH2); the others finish here.
+          goawayLast.set(session, lastStreamID);
+          forget();
+        });
         // An idle connection must not keep the process alive.
         session.unref();
         this.#session = session;
-        resolve(session);
+        // Streams go out once the server's SETTINGS are in (its stream limit and window sizes).
+        if (session.remoteSettings && Object.keys(session.remoteSettings).length > 0) resolve(session);
+        else {
+          session.once('remoteSettings', () => resolve(session));
+          session.once('close', () => resolve(session));
+        }
       });
     });
   }
 
-  #requestH2(session: http2.ClientHttp2Session, req: TransportRequest): Promise<TransportResponse> {
+  #requestH2(
+    session: http2.ClientHttp2Session,
+    req: TransportRequest,
+    unprocessedRetries: number,
+  ): Promise<TransportResponse> {
     return new Promise((resolve, reject) => {
       const headers: http2.OutgoingHttpHeaders = {
         ':method': req.method,
@@ -212,6 +235,8 @@ export class Transport {
         return;
       }
       let answered = false;
+      /** The server answered (headers): never sent again. */
+      let processed = false;
       let timer: NodeJS.Timeout | undefined;
       const onAbort = () => fail(abortReason(req.signal));
       const fail = (err: Error) => {
@@ -220,18 +245,48 @@ export class Transport {
         if (!stream.destroyed) stream.destroy(err);
         if (!answered) reject(err);
       };
+      // Never processed by the server (it said so: a GOAWAY below this stream's id, or REFUSED_STREAM), so safe to
+      // send again, writes included, on a new connection.
+      let retried = false;
+      const retryUnprocessed = (): boolean => {
+        if (processed || retried || unprocessedRetries >= MAX_UNPROCESSED_RETRIES || req.signal?.aborted) return false;
+        const last = goawayLast.get(session);
+        const unprocessed =
+          stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ||
+          (last !== undefined && (stream.id === undefined || stream.id > last));
+        if (!unprocessed) return false;
+        retried = true;
+        clearTimeout(timer);
+        req.signal?.removeEventListener('abort', onAbort);
+        resolve(this.request(req, unprocessedRetries + 1));
+        return true;
+      };
       // Listeners first: a destroy below emits 'error' on the stream.
-      stream.on('error', (err) => fail(err));
+      stream.on('error', (err) => {
+        if (!retryUnprocessed()) fail(err);
+      });
       stream.on('close', () => {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
-        if (!answered) reject(new Error(`stream closed before an answer (code ${stream.rstCode ?? '?'})`));
+        if (answered || retried || retryUnprocessed()) return;
+        reject(new Error(`stream closed before an answer (code ${stream.rstCode ?? '?'})`));
       });
       stream.once('response', (h) => {
-        answered = true;
+        processed = true;
         const out: Record<string, string> = {};
         for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) out[k] = String(v);
-        resolve({ status: Number(h[':status']), headers: out, body: stream });
+        const status = Number(h[':status']);
+        if (!req.buffer) {
+          answered = true;
+          resolve({ status, headers: out, body: stream });
+          return;
+        }
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.once('end', () => {
+          answered = true;
+          resolve({ status, headers: out, body: bufferedBody(chunks) });
+        });
       });
       if (req.signal) {
         if (req.signal.aborted) {
@@ -288,6 +343,15 @@ export class Transport {
       r.end(req.body);
     });
   }
+}
+
+function bufferedBody(chunks: Buffer[]): TransportResponse['body'] {
+  return {
+    async *[Symbol.asyncIterator]() {
+      yield* chunks;
+    },
+    destroy() {},
+  };
 }
 
 function abortReason(signal: AbortSignal | undefined): Error {

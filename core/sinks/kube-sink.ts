@@ -116,8 +116,8 @@ export class KubeObservationSink implements ObservationSink {
           return 'duplicate';
         }
         if (code === undefined) {
+          // The connection itself recovers (a failed or timed-out one is replaced by the next request).
           this.#unreachableAt = this.#now();
-          this.#conn.drop();
         } else this.#unreachableAt = 0;
         const refusal = code === undefined ? undefined : classifyRefusal(code, err);
         // The resource's namespace may be gone, or out of this install's RBAC: fall back to the Ingester's. Not for

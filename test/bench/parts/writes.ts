@@ -14,6 +14,7 @@
  * Baseline: a plain @kubernetes/client-node loop (`createNamespacedCustomObject`, library defaults) at the same
  * concurrency, with the same bodies.
  */
+import { spawn } from 'node:child_process';
 import { CustomObjectsApi } from '@kubernetes/client-node';
 import type { Observation } from '../../../core/api/index.ts';
 import { KubeObservationSink } from '../../../core/sinks/kube-sink.ts';
@@ -32,7 +33,7 @@ import {
 } from '../lib/kube.ts';
 import { watchNoise } from '../lib/machine.ts';
 import { falcoStream } from '../lib/payloads.ts';
-import { cpuSeconds, metricsText, metricValue, type Zen } from '../lib/procs.ts';
+import { cpuSeconds, metricsText, metricValue, settledRssMb, type Zen } from '../lib/procs.ts';
 import { fmt } from '../lib/report.ts';
 import { lat } from './ingest.ts';
 
@@ -170,6 +171,7 @@ async function twoReplicaBurst(k: KubeBench, alerts: number, offset: number) {
     });
     const stream = falcoStream(0, offset);
     const half = Math.floor(alerts / 2);
+    const c0 = cpuSeconds(zen.pid) + cpuSeconds(second.pid);
     const t0 = performance.now();
     const runs = await Promise.all(
       [url, url2].map((target) =>
@@ -184,6 +186,7 @@ async function twoReplicaBurst(k: KubeBench, alerts: number, offset: number) {
       ),
     );
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds(zen.pid) + cpuSeconds(second.pid) - c0;
     const statuses: Record<string, number> = {};
     for (const r of runs) for (const [c, v] of Object.entries(r.statuses)) statuses[c] = (statuses[c] ?? 0) + v;
     const created = await countObjects(k, OBS, ns);
@@ -196,6 +199,8 @@ async function twoReplicaBurst(k: KubeBench, alerts: number, offset: number) {
       p99: Math.max(...runs.map((r) => r.latency.p99)),
       statuses,
       created,
+      /** CPU of both replicas per Observation, µs. */
+      cpuPerObs: (cpu * 1e6) / (half * 2),
     };
   } finally {
     await Promise.all([zen.stop(), second.stop()]);
@@ -212,6 +217,30 @@ export async function writesPart(ctx: BenchContext, kube: () => Promise<KubeBenc
   const ms = ctx.pick(4000, 2500);
   const rounds = ctx.pick(3, 1);
   const noise = watchNoise();
+
+  // Idle RSS of a replica in kubernetes mode (elected, watching Ingesters and Observations, nothing written yet),
+  // next to a plain process that has loaded client-node's KubeConfig and one API client.
+  {
+    const ns = await k.newNamespace('idle');
+    const zen = await startReplica(k, { name: `idle-${ns}`, electionId: `idle-${ns}` });
+    let rss: number;
+    try {
+      rss = await settledRssMb(zen.pid);
+    } finally {
+      await zen.stop();
+    }
+    const plainRss = await plainClientNodeRss(k.kubeconfig);
+    report.add({
+      section: 6,
+      name: 'RSS idle, kubernetes mode replica (elected, no writes yet)',
+      unit: 'MB',
+      value: rss,
+      baseline: plainRss,
+      baselineName: "plain node process with client-node's KubeConfig and CustomObjectsApi loaded, idle",
+      better: 'lower',
+      target: { text: '< 120 MB', met: rss < 120, ...(rss < 120 ? {} : { miss: `${fmt(rss - 120)} MB over` }) },
+    });
+  }
 
   // The sink alone vs the plain loop, alternating rounds.
   const sink = new KubeObservationSink({ kubeConfig: k.kc, qps: 100_000, burst: 100_000 });
@@ -282,6 +311,10 @@ export async function writesPart(ctx: BenchContext, kube: () => Promise<KubeBenc
     unit: 'obs/s',
     value: fast.okRate,
     detail: `${lat(fast)}; zen-watcher ${fmt(cpuPerObs.get('ZEN_KUBE_WRITE_QPS=100000') ?? Number.NaN)} µs CPU/obs`,
+    target: {
+      text: '≥ 90 % of plain loop, ≤ 1 ms zen-watcher CPU/obs',
+      met: fast.okRate >= 0.9 * p.rate && (cpuPerObs.get('ZEN_KUBE_WRITE_QPS=100000') ?? Infinity) <= 1000,
+    },
     baseline: p.rate,
     baselineDetail: wlat(p),
     baselineName: 'plain client-node loop',
@@ -293,7 +326,7 @@ export async function writesPart(ctx: BenchContext, kube: () => Promise<KubeBenc
     name: `end to end with the default pacing (ZEN_KUBE_WRITE_QPS ceiling 1,000, adaptive window)`,
     unit: 'obs/s',
     value: paced.okRate,
-    detail: lat(paced),
+    detail: `${lat(paced)}; zen-watcher ${fmt(cpuPerObs.get('default pacing') ?? Number.NaN)} µs CPU/obs`,
     baseline: p.rate,
     baselineName: 'plain client-node loop',
     better: 'higher',
@@ -306,7 +339,7 @@ export async function writesPart(ctx: BenchContext, kube: () => Promise<KubeBenc
     name: `burst: ${fmt(burst.alerts)} distinct Falco alerts to 2 replicas, default pacing, ${WRITERS} connections`,
     unit: 's',
     value: burst.seconds,
-    detail: `${fmt(burst.rate)} obs/s; answers p50/p99 ${fmt(burst.p50)}/${fmt(burst.p99)} ms; ${JSON.stringify(burst.statuses)}`,
+    detail: `${fmt(burst.rate)} obs/s; answers p50/p99 ${fmt(burst.p50)}/${fmt(burst.p99)} ms; ${JSON.stringify(burst.statuses)}; zen-watcher ${fmt(burst.cpuPerObs)} µs CPU/obs`,
     baseline: burst.alerts / p.rate,
     baselineDetail: "the same count at the plain loop's rate",
     baselineName: 'plain client-node loop',
@@ -324,4 +357,15 @@ export async function writesPart(ctx: BenchContext, kube: () => Promise<KubeBenc
   report.note(
     `writes: plain loop rounds ${plain.map((x) => fmt(x.rate)).join(', ')}/s, sink rounds ${sinkRuns.map((x) => fmt(x.rate)).join(', ')}/s; errors plain ${plain.reduce((a, x) => a + x.errors, 0)}, sink ${sinkRuns.reduce((a, x) => a + x.errors, 0)}; background CPU ${fmt(n.otherPct)} %, load ${fmt(n.load1)}`,
   );
+}
+
+/** RSS of a plain node process that loaded client-node's KubeConfig and made a CustomObjectsApi, once settled. */
+async function plainClientNodeRss(kubeconfig: string): Promise<number> {
+  const code = `import('@kubernetes/client-node').then((m) => { const kc = new m.KubeConfig(); kc.loadFromFile(${JSON.stringify(kubeconfig)}); kc.makeApiClient(m.CustomObjectsApi); setInterval(() => {}, 1000); })`;
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', '-e', code], { stdio: 'ignore' });
+  try {
+    return await settledRssMb(child.pid!);
+  } finally {
+    child.kill();
+  }
 }
