@@ -253,6 +253,8 @@ export class KubeConnection {
    */
   async call(req: KubeRequest): Promise<void> {
     const rsp = await this.send(req, true);
+    // Thin transport: the body is in memory already; it is decoded only to say what went wrong.
+    if (rsp.httpStatusCode < 400 && this.#transport) return;
     let text: string;
     try {
       text = await rsp.body.text();

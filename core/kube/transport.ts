@@ -16,6 +16,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { ZwError } from '../api/errors.ts';
 
 export interface TransportRequest {
   method: string;
@@ -170,7 +171,10 @@ export class Transport {
       signal?.addEventListener('abort', onAbort, { once: true });
       const timer =
         timeoutMs > 0
-          ? setTimeout(() => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
+          ? setTimeout(
+              () => socket.destroy(new ZwError('ZW_ERR_KUBE_TRANSPORT', `no answer within ${timeoutMs} ms`)),
+              timeoutMs,
+            )
           : undefined;
       const cleanup = () => {
         clearTimeout(timer);
@@ -269,7 +273,7 @@ export class Transport {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
         if (answered || retried || retryUnprocessed()) return;
-        reject(new Error(`stream closed before an answer (code ${stream.rstCode ?? '?'})`));
+        reject(new ZwError('ZW_ERR_KUBE_TRANSPORT', `stream closed before an answer (code ${stream.rstCode ?? '?'})`));
       });
       stream.once('response', (h) => {
         processed = true;
@@ -298,7 +302,7 @@ export class Transport {
       if (req.timeoutMs > 0) {
         timer = setTimeout(() => {
           this.drop();
-          fail(new Error(`no answer within ${req.timeoutMs} ms`));
+          fail(new ZwError('ZW_ERR_KUBE_TRANSPORT', `no answer within ${req.timeoutMs} ms`));
         }, req.timeoutMs);
       }
       if (req.body !== undefined) stream.end(req.body);
@@ -327,7 +331,7 @@ export class Transport {
       let timer: NodeJS.Timeout | undefined;
       if (req.timeoutMs > 0) {
         timer = setTimeout(() => {
-          r.destroy(new Error(`no answer within ${req.timeoutMs} ms`));
+          r.destroy(new ZwError('ZW_ERR_KUBE_TRANSPORT', `no answer within ${req.timeoutMs} ms`));
         }, req.timeoutMs);
       }
       r.on('error', (err) => {
@@ -356,7 +360,7 @@ function bufferedBody(chunks: Buffer[]): TransportResponse['body'] {
 
 function abortReason(signal: AbortSignal | undefined): Error {
   const r = signal?.reason as unknown;
-  return r instanceof Error ? r : new Error('aborted');
+  return r instanceof Error ? r : new ZwError('ZW_ERR_KUBE_TRANSPORT', 'aborted');
 }
 
 /** The whole body as text. */
