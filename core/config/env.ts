@@ -65,6 +65,11 @@ export interface HostEnv {
   watchNamespaces: string[];
   /** Shard slots of informer work (ADR 0020); 1 = not sharded: informer work runs on the leader. */
   shardSlots: number;
+  /**
+   * Sharded: most namespaces one sharded informer watches one by one (ADR 0023); past it, cluster-wide with the
+   * ownership filter. 0 = always cluster-wide.
+   */
+  shardNamespaceWatches: number;
   /** Append every shard slot acquire/release as a JSON line to this file (tests, debugging). */
   shardTraceFile: string | undefined;
   inCluster: boolean;
@@ -224,6 +229,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     podNamespace: env.POD_NAMESPACE || undefined,
     watchNamespaces: split(env.WATCH_NAMESPACE, ','),
     shardSlots: int(env, ['ZEN_SHARD_SLOTS'], 16, 1, 256),
+    shardNamespaceWatches: int(env, ['ZEN_SHARD_NAMESPACE_WATCHES'], 64, 0, 10_000),
     shardTraceFile: env.ZEN_SHARD_TRACE_FILE ? resolve(env.ZEN_SHARD_TRACE_FILE) : undefined,
     inCluster: Boolean(env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT),
     // With an ephemeral PORT (tests, several replicas on one machine) the read port is ephemeral too unless set.

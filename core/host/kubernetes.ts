@@ -105,7 +105,14 @@ export async function createKubernetesRuntime(
   const watched = env.watchNamespaces;
   const stop = new AbortController();
 
-  const kube = createPluginKube({ kc, log, metrics, watched });
+  const kube = createPluginKube({
+    kc,
+    log,
+    metrics,
+    watched,
+    namespaceWatches: env.shardNamespaceWatches,
+    signal: stop.signal,
+  });
   // Ingesters: every replica watches them and runs the valid ones; the leader writes their status.
   const ingesterWatch = createIngesterWatch({ kube, api, log, canActAsLeader, signal: stop.signal });
 

@@ -6,6 +6,8 @@
  * only objects of units the run owns — dropped before the plugin's transform and the store, so they cost no memory
  * — and is not opened at all where it could only see units of others (a namespace it does not own, a cluster-scoped
  * resource without the cluster unit): it then reports an empty complete list and waits for the run to end.
+ * A cluster-wide informer of a namespaced resource is run as one informer per owned namespace instead (ADR 0023,
+ * core/shard/namespaces.ts), so the replica lists and watches only its share.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { GetOptions, InformerEvents, InformerOptions, PluginKube } from '../api/index.ts';
@@ -15,6 +17,13 @@ import { createInformer } from '../kube/informer.ts';
 import { KubeConnection, resourcePath, statusOf } from '../kube/request.ts';
 import { metaOf } from '../kube/store.ts';
 import { type ShardWork, shardWork } from '../shard/context.ts';
+import {
+  DEFAULT_NAMESPACE_WATCHES,
+  ListGate,
+  NAMESPACE_LIST_CONCURRENCY,
+  NamespaceSet,
+  watchOwnedNamespaces,
+} from '../shard/namespaces.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { pluginInformerTiming, pluginTransform } from './plugin-informer.ts';
@@ -39,10 +48,17 @@ export function createPluginKube(deps: {
   metrics: Metrics;
   /** WATCH_NAMESPACE; empty = every namespace. */
   watched: readonly string[];
+  /** Sharded: most owned namespaces watched one by one per informer (ZEN_SHARD_NAMESPACE_WATCHES, ADR 0023). */
+  namespaceWatches?: number;
+  /** Ends the namespace watch of sharded informers (the host stops). */
+  signal?: AbortSignal;
 }): PluginKube {
   const { kc, log, metrics, watched } = deps;
   const counters = informerMetrics(metrics);
   let conn: KubeConnection | undefined;
+  const cap = deps.namespaceWatches ?? DEFAULT_NAMESPACE_WATCHES;
+  let namespaces: NamespaceSet | undefined;
+  const gate = new ListGate(NAMESPACE_LIST_CONCURRENCY);
   return Object.freeze({
     informer: async <T>(options: InformerOptions, plugin: InformerEvents<T>) => {
       // zen_watcher_informer_synced: 0 from the start until the plugin handled the first complete list, 0 once stopped.
@@ -94,7 +110,31 @@ export function createPluginKube(deps: {
         if (work && !work.owns('')) return nothing();
         return createInformer<T>(kc, options, events, informerDeps);
       }
-      if (watched.length === 0) return createInformer<T>(kc, options, events, informerDeps);
+      if (watched.length === 0) {
+        if (!work || cap === 0) return createInformer<T>(kc, options, events, informerDeps);
+        // Sharded, cluster-wide: one informer per owned namespace (ADR 0023), cluster-wide past the cap.
+        namespaces ??= new NamespaceSet(kc, {
+          log: log.child({ informer: 'core/v1/namespaces' }),
+          metrics: counters,
+          signal: deps.signal ?? new AbortController().signal,
+        });
+        return watchOwnedNamespaces<T>(options, events, work, {
+          namespaces,
+          cap,
+          gate,
+          log: informerDeps.log,
+          metrics: {
+            watches: (g, d) => metrics.shardNamespaceWatches.inc({ gvr: g }, d),
+            fallback: (g, reason) => metrics.shardInformerFallbacks.inc({ gvr: g, reason }),
+          },
+          open: (ns, nsEvents, signal) =>
+            createInformer<T>(kc, { ...options, namespace: ns, signal }, nsEvents, {
+              ...informerDeps,
+              listGate: gate.acquire,
+            }),
+          clusterWide: () => createInformer<T>(kc, options, events, informerDeps),
+        });
+      }
       const mine = work ? watched.filter((ns) => work.owns(ns)) : watched;
       if (mine.length === 0) return nothing();
       // One watch per watched namespace, but `synced` keeps its meaning — every object in scope — so a plugin that

@@ -83,6 +83,15 @@ export interface InformerDeps {
    */
   transform?: (obj: unknown) => unknown;
   metrics?: InformerMetrics;
+  /**
+   * Taken around every (re)list and released before the watch starts: bounds how many lists of a set of informers
+   * hold pages in memory at once (a sharded replica's per-namespace informers, core/shard/namespaces.ts).
+   */
+  listGate?: (signal: AbortSignal) => Promise<() => void>;
+  /** A list failed (before the retry): e.g. to give up on 403 Forbidden by aborting the signal. */
+  onListError?: (err: unknown) => void;
+  /** The Accept header of lists and watches (default `application/json`). */
+  accept?: string;
   clock?: KubeClock;
   timing?: InformerTiming;
   random?: () => number;
@@ -212,6 +221,7 @@ export async function createInformer<T = Record<string, unknown>>(
               fieldSelector: options.fieldSelector,
             },
             signal,
+            ...(deps.accept ? { accept: deps.accept } : {}),
           },
           info,
         );
@@ -248,9 +258,16 @@ export async function createInformer<T = Record<string, unknown>>(
     while (!signal.aborted) {
       if (resourceVersion === undefined) {
         let listed: { items: T[]; resourceVersion: string; pages: number };
+        const release = deps.listGate ? await deps.listGate(signal) : undefined;
         try {
+          if (signal.aborted) {
+            release?.();
+            break;
+          }
           listed = await listAll();
         } catch (err) {
+          release?.();
+          deps.onListError?.(err);
           if (signal.aborted) break;
           const delay = backoff.next();
           metrics.restarts(gvr, 'error');
@@ -258,6 +275,7 @@ export async function createInformer<T = Record<string, unknown>>(
           await clock.sleep(delay, signal);
           continue;
         }
+        release?.();
         const deltas = store.replace(listed.items);
         if (lists > 0) {
           metrics.relistDiff(gvr, deltas.length);
@@ -278,6 +296,7 @@ export async function createInformer<T = Record<string, unknown>>(
         resourceVersion,
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector,
+        accept: deps.accept,
         timeoutSeconds: Math.floor(watchTimeoutSeconds * (1 + random())),
         stallTimeoutMs,
         signal,

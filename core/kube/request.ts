@@ -36,6 +36,8 @@ export interface KubeRequest {
   signal?: AbortSignal;
   /** Overrides the connection's default; 0 = none (watches bound themselves). */
   timeoutMs?: number;
+  /** The Accept header; default `application/json` (e.g. metadata only: `…;as=PartialObjectMetadataList;…`). */
+  accept?: string;
 }
 
 /** A request that failed before any HTTP status (refused, reset, TLS, timeout, abort). */
@@ -206,7 +208,7 @@ export class KubeConnection {
       ctx.setDispatcher(this.#dispatcher);
     }
     ctx.setHeaderParam('User-Agent', this.#userAgent);
-    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Accept', req.accept ?? 'application/json');
     if (req.body !== undefined) {
       ctx.setHeaderParam('Content-Type', req.contentType ?? 'application/json');
       ctx.setBody(JSON.stringify(req.body));

@@ -30,6 +30,8 @@ export interface WatchParams {
   timeoutSeconds: number;
   stallTimeoutMs: number;
   signal: AbortSignal;
+  /** The Accept header (KubeRequest.accept). */
+  accept?: string | undefined;
   /** The server accepted the watch (HTTP 200). */
   onOpen?(): void;
   onEvent(type: WatchEventType, obj: unknown): void | Promise<void>;
@@ -82,6 +84,7 @@ export async function watchOnce(p: WatchParams): Promise<WatchResult> {
       },
       signal,
       timeoutMs: 0,
+      ...(p.accept ? { accept: p.accept } : {}),
     });
     if (rsp.httpStatusCode !== 200) {
       const err = apiError(rsp.httpStatusCode, { path: p.path }, await rsp.body.text());

@@ -324,6 +324,18 @@ export function createMetrics(registry = new Registry()) {
       help: "Times this replica's owned slot set changed and its informer work restarted on the new set.",
       registers: r,
     }),
+    shardNamespaceWatches: new Gauge({
+      name: 'zen_watcher_shard_namespace_watches',
+      help: 'Per-namespace watches sharded informers run now for the namespaces this replica owns, by resource (ADR 0023).',
+      labelNames: ['gvr'],
+      registers: r,
+    }),
+    shardInformerFallbacks: new Counter({
+      name: 'zen_watcher_shard_informer_fallbacks_total',
+      help: "Sharded informer runs that watched cluster-wide and dropped other replicas' units instead of watching the owned namespaces, by resource and reason (cap: more owned namespaces than ZEN_SHARD_NAMESPACE_WATCHES; namespaces-unlistable: no list/watch on namespaces).",
+      labelNames: ['gvr', 'reason'],
+      registers: r,
+    }),
     kubeRequests: new Counter({
       name: 'zen_watcher_kube_requests_total',
       help: 'Requests this process sent to the Kubernetes API server, by verb (GET, LIST, WATCH, POST, PUT, PATCH, DELETE).',
