@@ -90,8 +90,8 @@ export interface InformerDeps {
   listGate?: (signal: AbortSignal) => Promise<() => void>;
   /** A list failed (before the retry): e.g. to give up on 403 Forbidden by aborting the signal. */
   onListError?: (err: unknown) => void;
-  /** The Accept header of lists and watches (default `application/json`). */
-  accept?: string;
+  /** The Accept headers of lists and of watches (default `application/json`), e.g. for metadata only. */
+  accept?: { list: string; watch: string };
   clock?: KubeClock;
   timing?: InformerTiming;
   random?: () => number;
@@ -221,7 +221,7 @@ export async function createInformer<T = Record<string, unknown>>(
               fieldSelector: options.fieldSelector,
             },
             signal,
-            ...(deps.accept ? { accept: deps.accept } : {}),
+            ...(deps.accept ? { accept: deps.accept.list } : {}),
           },
           info,
         );
@@ -296,7 +296,7 @@ export async function createInformer<T = Record<string, unknown>>(
         resourceVersion,
         labelSelector: options.labelSelector,
         fieldSelector: options.fieldSelector,
-        accept: deps.accept,
+        accept: deps.accept?.watch,
         timeoutSeconds: Math.floor(watchTimeoutSeconds * (1 + random())),
         stallTimeoutMs,
         signal,

@@ -34,9 +34,11 @@ export const DEFAULT_NAMESPACE_WATCHES = 64;
 /** Lists of per-namespace informers running at once, per process. */
 export const NAMESPACE_LIST_CONCURRENCY = 2;
 
-/** Metadata only: the Namespace watch needs names, nothing else. */
-export const METADATA_ACCEPT =
-  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+/** Metadata only (as client-go's metadata client asks): the Namespace watch needs names, nothing else. */
+export const METADATA_ACCEPT = {
+  list: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json',
+  watch: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json',
+};
 
 /** A counting semaphore; `acquire` resolves with the release, at once with a no-op once `signal` aborts. */
 export class ListGate {
