@@ -155,6 +155,22 @@ export const CODE_CALLS: readonly ApiCall[] = [
   // The read API's access control (kube-rbac-proxy's way). Cluster-scoped: a sharded install has no ClusterRole,
   // so its read API answers 503 until an admin binds system:auth-delegator (docs/READ_API.md).
   {
+    verb: 'list',
+    group: '',
+    resource: 'namespaces',
+    where: 'all',
+    clusterScoped: true,
+    code: 'core/shard/namespaces.ts (sharded replicas: the namespaces they own, metadata only)',
+  },
+  {
+    verb: 'watch',
+    group: '',
+    resource: 'namespaces',
+    where: 'all',
+    clusterScoped: true,
+    code: 'core/shard/namespaces.ts (sharded replicas: the namespaces they own, metadata only)',
+  },
+  {
     verb: 'create',
     group: 'authentication.k8s.io',
     resource: 'tokenreviews',
@@ -199,7 +215,6 @@ export const DENIED: readonly { verb: string; group: string; resource: string; s
   { verb: 'get', group: '', resource: 'pods', subresource: 'log', ns: 'own' },
   { verb: 'create', group: '', resource: 'pods', subresource: 'exec', ns: 'own' },
   { verb: 'create', group: '', resource: 'pods', ns: 'own' },
-  { verb: 'list', group: '', resource: 'namespaces' },
   { verb: 'list', group: '', resource: 'nodes' },
   { verb: 'create', group: '', resource: 'events', ns: 'own' },
   { verb: 'create', group: '', resource: 'serviceaccounts', subresource: 'token', ns: 'own' },

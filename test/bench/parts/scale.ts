@@ -402,7 +402,20 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
           (h) =>
             metricValue(texts[i]!, 'zen_watcher_observations_created_total', { source: sources[h as 'trivy'] }) || 0,
         );
-        return { peak, informer, req, made, leader: /^zen_watcher_leader\{[^}]*\} 1$/m.test(texts[i]!) };
+        const sum = (name: string) =>
+          [...texts[i]!.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce(
+            (a, m) => a + Number(m[1]),
+            0,
+          );
+        return {
+          peak,
+          informer,
+          req,
+          made,
+          leader: /^zen_watcher_leader\{[^}]*\} 1$/m.test(texts[i]!),
+          nsWatches: sum('zen_watcher_shard_namespace_watches'),
+          fallbacks: sum('zen_watcher_shard_informer_fallbacks_total'),
+        };
       });
       if (n === 1) oneReplicaInformerMb = rows[0]!.informer;
       for (const [i, r] of rows.entries()) {
@@ -419,6 +432,24 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
           target: { text: '< 400 MB', met, ...(met ? {} : { miss: `${fmt(r.peak - 400)} MB over` }) },
           better: 'lower',
         });
+        if (n > 1 && oneReplicaInformerMb) {
+          const pct = (100 * r.informer) / oneReplicaInformerMb;
+          report.add({
+            section: 9,
+            name: `${who}: informer memory (peak − idle RSS)`,
+            unit: 'MB',
+            value: r.informer,
+            detail: `${fmt(pct)} % of 1 replica's ${fmt(oneReplicaInformerMb)} MB for the same reports; per-namespace watches ${fmt(r.nsWatches)} at the end, cluster-wide fallbacks ${fmt(r.fallbacks)} (ADR 0023)`,
+            baseline: oneReplicaInformerMb,
+            baselineName: '1 replica (no sharding), same reports, same run',
+            target: {
+              text: "≤ 45 % of 1 replica's",
+              met: pct <= 45,
+              ...(pct <= 45 ? {} : { miss: `${fmt(pct - 45)} points over` }),
+            },
+            better: 'lower',
+          });
+        }
         report.add({
           section: 9,
           name: `${who}: API requests it sent`,

@@ -94,6 +94,10 @@ rules as config/rbac/role.yaml, and test/deploy/rbac.test.ts keeps them in step)
   resources: [events]
   verbs: [get, list, watch]
 {{- if $cluster }}
+# Sharded replicas watch only the namespaces they own (ADR 0023): they learn the namespaces (metadata only).
+- apiGroups: [""]
+  resources: [namespaces]
+  verbs: [list, watch]
 # The read API's callers: TokenReview, then SubjectAccessReview per namespace (core/readapi/access.ts).
 - apiGroups: [authentication.k8s.io]
   resources: [tokenreviews]
