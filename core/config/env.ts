@@ -66,7 +66,7 @@ export interface HostEnv {
   /** Shard slots of informer work (ADR 0020); 1 = not sharded: informer work runs on the leader. */
   shardSlots: number;
   /**
-   * Sharded: most namespaces one sharded informer watches one by one (ADR 0024); past it, cluster-wide with the
+   * Sharded: most namespaces one sharded informer watches one by one (ADR 0025); past it, cluster-wide with the
    * ownership filter. 0 = always cluster-wide.
    */
   shardNamespaceWatches: number;

@@ -6,7 +6,7 @@
  * only objects of units the run owns — dropped before the plugin's transform and the store, so they cost no memory
  * — and is not opened at all where it could only see units of others (a namespace it does not own, a cluster-scoped
  * resource without the cluster unit): it then reports an empty complete list and waits for the run to end.
- * A cluster-wide informer of a namespaced resource is run as one informer per owned namespace instead (ADR 0024,
+ * A cluster-wide informer of a namespaced resource is run as one informer per owned namespace instead (ADR 0025,
  * core/shard/namespaces.ts), so the replica lists and watches only its share.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -48,7 +48,7 @@ export function createPluginKube(deps: {
   metrics: Metrics;
   /** WATCH_NAMESPACE; empty = every namespace. */
   watched: readonly string[];
-  /** Sharded: most owned namespaces watched one by one per informer (ZEN_SHARD_NAMESPACE_WATCHES, ADR 0024). */
+  /** Sharded: most owned namespaces watched one by one per informer (ZEN_SHARD_NAMESPACE_WATCHES, ADR 0025). */
   namespaceWatches?: number;
   /** Ends the namespace watch of sharded informers (the host stops). */
   signal?: AbortSignal;
@@ -112,7 +112,7 @@ export function createPluginKube(deps: {
       }
       if (watched.length === 0) {
         if (!work || cap === 0) return createInformer<T>(kc, options, events, informerDeps);
-        // Sharded, cluster-wide: one informer per owned namespace (ADR 0024), cluster-wide past the cap.
+        // Sharded, cluster-wide: one informer per owned namespace (ADR 0025), cluster-wide past the cap.
         namespaces ??= new NamespaceSet(kc, {
           log: log.child({ informer: 'core/v1/namespaces' }),
           metrics: counters,

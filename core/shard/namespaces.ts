@@ -1,5 +1,5 @@
 /**
- * Per-namespace watches of the owned units only (ADR 0024): what makes a sharded replica's informer memory and API
+ * Per-namespace watches of the owned units only (ADR 0025): what makes a sharded replica's informer memory and API
  * traffic follow its share instead of the cluster.
  *
  * Without it, a cluster-wide plugin informer on a sharded replica LISTs and WATCHes every report of its kind and

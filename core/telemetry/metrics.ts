@@ -326,7 +326,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     shardNamespaceWatches: new Gauge({
       name: 'zen_watcher_shard_namespace_watches',
-      help: 'Per-namespace watches sharded informers run now for the namespaces this replica owns, by resource (ADR 0024).',
+      help: 'Per-namespace watches sharded informers run now for the namespaces this replica owns, by resource (ADR 0025).',
       labelNames: ['gvr'],
       registers: r,
     }),

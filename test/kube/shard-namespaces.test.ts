@@ -1,5 +1,5 @@
 /**
- * Per-namespace watches of the owned units (ADR 0024, core/shard/namespaces.ts) against a real kube-apiserver whose
+ * Per-namespace watches of the owned units (ADR 0025, core/shard/namespaces.ts) against a real kube-apiserver whose
  * audit log (webhook backend, test/controlplane/harness.ts) records every LIST and WATCH of ConfigMaps with its
  * namespace and user agent: a cluster-wide plugin informer opened inside sharded work must LIST and WATCH only the
  * namespaces whose unit its epoch owns — never cluster-wide — and follow namespaces created and deleted during

@@ -439,7 +439,7 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
             name: `${who}: informer memory (peak − idle RSS)`,
             unit: 'MB',
             value: r.informer,
-            detail: `${fmt(pct)} % of 1 replica's ${fmt(oneReplicaInformerMb)} MB for the same reports; per-namespace watches ${fmt(r.nsWatches)} at the end, cluster-wide fallbacks ${fmt(r.fallbacks)} (ADR 0024)`,
+            detail: `${fmt(pct)} % of 1 replica's ${fmt(oneReplicaInformerMb)} MB for the same reports; per-namespace watches ${fmt(r.nsWatches)} at the end, cluster-wide fallbacks ${fmt(r.fallbacks)} (ADR 0025)`,
             baseline: oneReplicaInformerMb,
             baselineName: '1 replica (no sharding), same reports, same run',
             target: {

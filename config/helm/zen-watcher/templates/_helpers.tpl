@@ -94,7 +94,7 @@ rules as config/rbac/role.yaml, and test/deploy/rbac.test.ts keeps them in step)
   resources: [events]
   verbs: [get, list, watch]
 {{- if $cluster }}
-# Sharded replicas watch only the namespaces they own (ADR 0024): they learn the namespaces (metadata only).
+# Sharded replicas watch only the namespaces they own (ADR 0025): they learn the namespaces (metadata only).
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [list, watch]
