@@ -191,9 +191,10 @@ export const CODE_CALLS: readonly ApiCall[] = [
 /** Granted although the code never calls it: `get` next to list/watch on what is read anyway (harmless, and what
  * kubectl-style tooling and future single-object reads expect). Everything else granted must be in CODE_CALLS. */
 export const READ_ONLY_EXTRAS: readonly ApiCall[] = [
-  ...CODE_CALLS.filter((c) => c.verb === 'list' && c.where === 'all' && c.resource !== 'observations').map(
-    (c): ApiCall => ({ ...c, verb: 'get', code: 'not called; read-only' }),
-  ),
+  // Not namespaces: their list + watch (metadata only) is all a sharded replica needs, no get.
+  ...CODE_CALLS.filter(
+    (c) => c.verb === 'list' && c.where === 'all' && c.resource !== 'observations' && c.resource !== 'namespaces',
+  ).map((c): ApiCall => ({ ...c, verb: 'get', code: 'not called; read-only' })),
 ];
 
 /** Non-resource requests: allowed to every authenticated client by the default system:discovery and
