@@ -31,6 +31,8 @@ import type { ShardWork } from './context.ts';
 
 /** Default cap of per-namespace watches per sharded informer (`ZEN_SHARD_NAMESPACE_WATCHES`). */
 export const DEFAULT_NAMESPACE_WATCHES = 64;
+/** The Namespace watch is kept this long after its last user stopped (an epoch change starts new users ~200 ms later). */
+export const NAMESPACE_WATCH_LINGER_MS = 5_000;
 /** Lists of per-namespace informers running at once, per process. */
 export const NAMESPACE_LIST_CONCURRENCY = 2;
 
@@ -87,9 +89,11 @@ export interface NamespaceListener {
 }
 
 /**
- * The cluster's namespaces, from one metadata-only watch of Namespaces, started on first use and kept until
- * `signal` aborts. `subscribe` resolves with the names once listed (and the listener gets later changes until its
- * signal aborts), or with undefined when Namespaces cannot be listed (401/403: RBAC without the rule).
+ * The cluster's namespaces, from one metadata-only watch of Namespaces, run while some sharded informer uses it
+ * (and `NAMESPACE_WATCH_LINGER_MS` after the last one stopped, so an epoch change reuses it), or until `signal`
+ * aborts. `subscribe` resolves with the names once listed (and the listener gets later changes until its signal
+ * aborts), or with undefined when Namespaces cannot be listed (401/403: RBAC without the rule; tried again after
+ * the watch stopped).
  */
 export class NamespaceSet {
   readonly #kc: KubeConfig;
@@ -101,6 +105,9 @@ export class NamespaceSet {
   #state: 'idle' | 'listing' | 'synced' | 'forbidden' = 'idle';
   #ready: Promise<void> | undefined;
   #markReady: () => void = () => {};
+  #stop: AbortController | undefined;
+  #users = 0;
+  #linger: NodeJS.Timeout | undefined;
 
   constructor(kc: KubeConfig, deps: { log: KubeLog; metrics?: InformerMetrics; signal: AbortSignal }) {
     this.#kc = kc;
@@ -110,12 +117,33 @@ export class NamespaceSet {
   }
 
   async subscribe(signal: AbortSignal, listener: NamespaceListener): Promise<string[] | undefined> {
+    if (signal.aborted) return undefined;
+    this.#users++;
+    clearTimeout(this.#linger);
+    signal.addEventListener(
+      'abort',
+      () => {
+        this.#listeners.delete(listener);
+        if (--this.#users > 0) return;
+        this.#linger = setTimeout(() => this.#halt(), NAMESPACE_WATCH_LINGER_MS);
+        this.#linger.unref?.();
+      },
+      { once: true },
+    );
     this.#start();
     await Promise.race([this.#ready, untilAborted(signal)]);
     if (signal.aborted || this.#state !== 'synced') return undefined;
     this.#listeners.add(listener);
-    signal.addEventListener('abort', () => this.#listeners.delete(listener), { once: true });
     return [...this.#names];
+  }
+
+  /** Nobody uses the watch any more: stop it (the next subscriber starts a new one). */
+  #halt(): void {
+    if (this.#users > 0) return;
+    this.#stop?.abort();
+    this.#stop = undefined;
+    this.#state = 'idle';
+    this.#names.clear();
   }
 
   #start(): void {
@@ -125,8 +153,10 @@ export class NamespaceSet {
       this.#markReady = resolve;
     });
     const ctl = new AbortController();
+    this.#stop = ctl;
     const signal = AbortSignal.any([this.#signal, ctl.signal]);
-    signal.addEventListener('abort', () => this.#markReady(), { once: true });
+    const ready = this.#markReady;
+    signal.addEventListener('abort', () => ready(), { once: true });
     const nameOf = (obj: unknown) => metaOf(obj).name ?? '';
     void createInformer<unknown>(
       this.#kc,
@@ -134,16 +164,17 @@ export class NamespaceSet {
       {
         add: (obj) => {
           const ns = nameOf(obj);
-          if (this.#names.has(ns)) return;
+          if (this.#stop !== ctl || this.#names.has(ns)) return;
           this.#names.add(ns);
           for (const l of this.#listeners) l.added(ns);
         },
         delete: (obj) => {
           const ns = nameOf(obj);
-          if (!this.#names.delete(ns)) return;
+          if (this.#stop !== ctl || !this.#names.delete(ns)) return;
           for (const l of this.#listeners) l.deleted(ns);
         },
         synced: () => {
+          if (this.#stop !== ctl) return;
           this.#state = 'synced';
           this.#markReady();
         },
@@ -158,13 +189,14 @@ export class NamespaceSet {
         },
         onListError: (err) => {
           const status = statusOf(err);
-          if (this.#state === 'listing' && (status === 401 || status === 403)) {
+          if (this.#stop === ctl && this.#state === 'listing' && (status === 401 || status === 403)) {
             this.#state = 'forbidden';
             this.#log.warn(
               { err: errorText(err), status },
               'sharding: cannot list namespaces (RBAC); sharded informers watch cluster-wide and drop the units of other replicas',
             );
             ctl.abort();
+            this.#markReady();
           }
         },
       },
