@@ -166,7 +166,7 @@ export class KubeConnection {
     try {
       const headers = await authHeaders(this.#kc);
       headers['user-agent'] = this.#userAgent;
-      headers.accept = 'application/json';
+      headers.accept = req.accept ?? 'application/json';
       let body: string | undefined;
       if (req.body !== undefined) {
         headers['content-type'] = req.contentType ?? 'application/json';
