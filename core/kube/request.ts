@@ -229,18 +229,22 @@ export class KubeConnection {
   /** Sends the request and parses a JSON body; a status ≥ 400 becomes `ApiException` (`.code`, Status body). */
   async json<T>(req: KubeRequest, info?: { bytes?: number }): Promise<T> {
     const rsp = await this.send(req, true);
-    let text: string;
+    const text = await this.#bodyText(rsp, req);
+    if (rsp.httpStatusCode >= 400) throw apiError(rsp.httpStatusCode, req, text, rsp.headers);
+    if (info) info.bytes = text.length;
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** The whole body as text; a failure to read it drops the connection (its state is unknown). */
+  async #bodyText(rsp: KubeResponse, req: KubeRequest): Promise<string> {
     try {
-      text = await rsp.body.text();
+      return await rsp.body.text();
     } catch (err) {
       this.#drop();
       throw new KubeTransportError(`${req.method ?? 'GET'} ${req.path}: reading the body: ${errorText(err)}`, {
         cause: err,
       });
     }
-    if (rsp.httpStatusCode >= 400) throw apiError(rsp.httpStatusCode, req, text, rsp.headers);
-    if (info) info.bytes = text.length;
-    return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
   /** Drops the connection (e.g. after a stalled watch): the next request opens a new one. */
@@ -257,15 +261,7 @@ export class KubeConnection {
     const rsp = await this.send(req, true);
     // Thin transport: the body is in memory already; it is decoded only to say what went wrong.
     if (rsp.httpStatusCode < 400 && this.#transport) return;
-    let text: string;
-    try {
-      text = await rsp.body.text();
-    } catch (err) {
-      this.#drop();
-      throw new KubeTransportError(`${req.method ?? 'GET'} ${req.path}: reading the body: ${errorText(err)}`, {
-        cause: err,
-      });
-    }
+    const text = await this.#bodyText(rsp, req);
     if (rsp.httpStatusCode >= 400) throw apiError(rsp.httpStatusCode, req, text, rsp.headers);
   }
 

@@ -420,14 +420,7 @@ export class Pipeline {
       const detail = { name: obs.name, error: (err as Error).message, ingester: ci.config.key };
       if (!leaderOnly) {
         // Webhook: the sender is told (503 + Retry-After) and retries; nothing was acknowledged.
-        result.refused++;
-        result.refusal ??= {
-          reason,
-          message: (err as Error).message,
-          retryAfterSeconds: (err instanceof SinkWriteError ? err.retryAfterSeconds : undefined) ?? 5,
-        };
-        m.refused.inc({ source, reason });
-        (this.#o.refuseLog ?? this.#o.dropLog)(source, reason, detail);
+        this.#refuse(result, source, reason, err, detail);
         return false;
       }
       // Informer: the sink retried what it could; this draft is lost, so count it and say why, once.
@@ -519,14 +512,7 @@ export class Pipeline {
       this.#o.dropLog(source, 'resolve_unmatched', { name: obs.name, namespace: obs.namespace });
     } catch (err) {
       const reason = err instanceof SinkWriteError ? err.reason : `http_${(err as { code?: number }).code ?? 'error'}`;
-      result.refused++;
-      result.refusal ??= {
-        reason,
-        message: (err as Error).message,
-        retryAfterSeconds: (err instanceof SinkWriteError ? err.retryAfterSeconds : undefined) ?? 5,
-      };
-      m.refused.inc({ source, reason });
-      (this.#o.refuseLog ?? this.#o.dropLog)(source, reason, { name: obs.name, error: (err as Error).message });
+      this.#refuse(result, source, reason, err, { name: obs.name, error: (err as Error).message });
     } finally {
       this.#inflight--;
       this.#maybeIdle();
@@ -534,6 +520,21 @@ export class Pipeline {
   }
 
   /** One more occurrence of a stored webhook finding (`namespace/name`), for its status.count. */
+  /**
+   * A write the sender must retry: counted, logged, and the first one becomes the answer's refusal (503 +
+   * Retry-After, the sink's or 5 s).
+   */
+  #refuse(result: ProcessResult, source: string, reason: string, err: unknown, detail: Record<string, unknown>): void {
+    result.refused++;
+    result.refusal ??= {
+      reason,
+      message: (err as Error).message,
+      retryAfterSeconds: (err instanceof SinkWriteError ? err.retryAfterSeconds : undefined) ?? 5,
+    };
+    this.#o.metrics.refused.inc({ source, reason });
+    (this.#o.refuseLog ?? this.#o.dropLog)(source, reason, detail);
+  }
+
   #repeat(target: string | undefined, at: number, content?: ReportedContent): void {
     if (!this.#occurrences) return;
     if (!target) {

@@ -99,6 +99,21 @@ async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** The plugin-facing Kubernetes layer of one replica, with its own metrics and a stop signal the test aborts. */
+function pluginKube(extra: { namespaceWatches?: number } = {}) {
+  const metrics = createMetrics();
+  const stop = new AbortController();
+  const kube = createPluginKube({
+    kc: kc(),
+    log: createLogger({ level: process.env.ZEN_TEST_LOG === '1' ? 'debug' : 'silent' }),
+    metrics,
+    watched: [],
+    ...extra,
+    signal: stop.signal,
+  });
+  return { metrics, stop, kube };
+}
+
 function epochOf(owned: number[]): { epoch: ShardEpoch; end(): void } {
   const ctl = new AbortController();
   const epoch: ShardEpoch = Object.freeze({
@@ -190,15 +205,7 @@ describe('sharded informers watch only the owned namespaces (real API server, au
 
   test('LIST and WATCH only in owned namespaces; namespaces created and deleted during the run follow', async (t) => {
     if (skip) return t.skip(skip);
-    const metrics = createMetrics();
-    const stop = new AbortController();
-    const kube = createPluginKube({
-      kc: kc(),
-      log: createLogger({ level: process.env.ZEN_TEST_LOG === '1' ? 'debug' : 'silent' }),
-      metrics,
-      watched: [],
-      signal: stop.signal,
-    });
+    const { metrics, stop, kube } = pluginKube();
     const from = Date.now();
     const { epoch, end } = epochOf(owned);
     const run = open(kube, epoch, epoch.signal);
@@ -274,15 +281,7 @@ describe('sharded informers watch only the owned namespaces (real API server, au
 
   test('a moved slot: the next epoch lists only the namespaces of its own slots', async (t) => {
     if (skip) return t.skip(skip);
-    const metrics = createMetrics();
-    const stop = new AbortController();
-    const kube = createPluginKube({
-      kc: kc(),
-      log: createLogger({ level: process.env.ZEN_TEST_LOG === '1' ? 'debug' : 'silent' }),
-      metrics,
-      watched: [],
-      signal: stop.signal,
-    });
+    const { stop, kube } = pluginKube();
     const all = (await core.listNamespace()).items.map((n) => n.metadata!.name!);
     const first = epochOf([0]);
     const second = epochOf([2]);
@@ -324,16 +323,7 @@ describe('sharded informers watch only the owned namespaces (real API server, au
 
   test('past ZEN_SHARD_NAMESPACE_WATCHES: one cluster-wide watch with the ownership filter, counted', async (t) => {
     if (skip) return t.skip(skip);
-    const metrics = createMetrics();
-    const stop = new AbortController();
-    const kube = createPluginKube({
-      kc: kc(),
-      log: createLogger({ level: process.env.ZEN_TEST_LOG === '1' ? 'debug' : 'silent' }),
-      metrics,
-      watched: [],
-      namespaceWatches: 1,
-      signal: stop.signal,
-    });
+    const { metrics, stop, kube } = pluginKube({ namespaceWatches: 1 });
     const from = Date.now();
     const { epoch, end } = epochOf(owned);
     const run = open(kube, epoch, epoch.signal);
