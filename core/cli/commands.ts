@@ -37,6 +37,11 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
   ZEN_MAX_BODY_BYTES  default webhook body limit (default 1048576)
   ZEN_DEDUP_WINDOW_SECONDS, ZEN_DEDUP_MAX_ENTRIES, ZEN_OBSERVATION_TTL_SECONDS, ZEN_MAX_QUEUE,
   ZEN_HOOK_TIMEOUT_SECONDS, ZEN_SHUTDOWN_TIMEOUT_SECONDS, ZEN_WEBHOOK_ACK_WAIT_MS, ZEN_GC_INTERVAL_SECONDS
+  ZEN_SHARD_SLOTS     kubernetes mode: informer work split across replicas on this many slot Leases
+                      (default 16; 1 = the leader alone)
+  ZEN_SHARD_NAMESPACE_WATCHES
+                      kubernetes mode: per-namespace watches per informer before falling back to one
+                      cluster-wide watch (default 64; 0 = always cluster-wide)
 `;
 
 export async function main(argv: string[]): Promise<number> {
