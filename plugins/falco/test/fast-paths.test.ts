@@ -12,7 +12,9 @@ import { type FalcoAlert, fingerprintOf, parseAlert, parseTime } from '../map.ts
 
 /** fingerprintOf as first written: canonicalJson of a copy of output_fields without the derived time fields. */
 function referenceFingerprint(alert: FalcoAlert): string {
-  const fields: Record<string, unknown> = {};
+  // A null prototype: a `__proto__` output field (JSON.parse makes it an own key) stays a key here too, as it does in
+  // the hot path; on `{}` the assignment would set the prototype and drop the field from the reference.
+  const fields: Record<string, unknown> = Object.create(null);
   for (const [k, v] of Object.entries(alert.outputFields)) {
     if (!/^evt\.(time|rawtime|datetime)(\.|$)/.test(k)) fields[k] = v;
   }
@@ -89,5 +91,15 @@ describe('falco hot paths give the same results as their definitions', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+
+  test('fingerprintOf: a `__proto__` output field is part of the identity (found by the property above)', () => {
+    const withField = parseAlert(
+      JSON.parse('{"rule":"R","priority":"Notice","time":"1970-01-01T00:00:00Z","output_fields":{"__proto__":null}}'),
+      '',
+    );
+    const without = parseAlert({ rule: 'R', priority: 'Notice', time: '1970-01-01T00:00:00Z', output_fields: {} }, '');
+    assert.equal(fingerprintOf(withField), referenceFingerprint(withField));
+    assert.notEqual(fingerprintOf(withField), fingerprintOf(without));
   });
 });
