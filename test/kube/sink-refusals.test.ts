@@ -1,10 +1,12 @@
 /**
  * Issue #14 item 1, Kubernetes side, on the real control plane: a write the cluster refuses for good — a
- * ResourceQuota on Observations exceeded, a ValidatingAdmissionPolicy denial — is never acknowledged as processed.
+ * ResourceQuota on Observations exceeded, a ValidatingAdmissionPolicy denial, etcd out of space (its NOSPACE alarm,
+ * raised on the real embedded etcd) — is never acknowledged as processed.
  * The webhook gets 503 with Retry-After (the sender retries), the refusal is counted by reason, nothing is created,
  * and once the cluster allows it the retry is written (the failed write did not leave a dedup entry behind).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
@@ -185,5 +187,38 @@ describe('kubernetes sink: writes the cluster refuses are not acknowledged', { s
     assert.deepEqual(await titles(), before, 'nothing created');
     const allowed = await send('allowed by policy');
     assert.equal(allowed.status, 200, allowed.text);
+  });
+
+  test('etcd out of space (the NOSPACE alarm): 503 + Retry-After, counted, nothing created; written once it clears', async (t) => {
+    if (cp!.external) return t.skip('needs the test control plane’s own etcd');
+    // The alarm etcd raises when its backend reaches --quota-backend-bytes, raised through etcd's own maintenance
+    // API (the JSON gateway on its client port): every write then fails with "mvcc: database space exceeded", as on
+    // a full etcd, until the alarm is disarmed.
+    const port = /etcd ready on 127\.0\.0\.1:(\d+)/.exec(readFileSync(cp!.logPath!, 'utf8'))?.[1];
+    assert.ok(port, 'the control plane log names the etcd client port');
+    const etcd = async (path: string, body: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', body: JSON.stringify(body) });
+      assert.equal(res.status, 200, await res.clone().text());
+      return (await res.json()) as { header: { member_id: string }; alarms?: { alarm: string }[] };
+    };
+    const memberID = (await etcd('/v3/maintenance/status', {})).header.member_id;
+    const alarm = (action: 'ACTIVATE' | 'DEACTIVATE') =>
+      etcd('/v3/maintenance/alarm', { action, memberID, alarm: 'NOSPACE' });
+    const before = await titles();
+    await alarm('ACTIVATE');
+    try {
+      const full = await send('etcd is full');
+      assert.equal(full.status, 503, full.text);
+      assert.ok(Number(full.headers.get('retry-after')) > 0, 'Retry-After');
+      assert.equal(full.json?.error, 'ZW_ERR_NOT_READY');
+      assert.match(String(full.json?.reason), /storage_full: .*database space exceeded/);
+      assert.equal(await refusedMetric('storage_full'), 1);
+    } finally {
+      await alarm('DEACTIVATE');
+    }
+    assert.deepEqual(await titles(), before, 'nothing created while etcd was full');
+    const retried = await send('etcd is full');
+    assert.equal(retried.status, 200, retried.text);
+    assert.equal(retried.json?.created, 1, 'the retry is written, not taken for a duplicate');
   });
 });
