@@ -3,13 +3,17 @@
  * (core/host/core.ts), so a plugin the host refuses fails the same way under the test kit. Here: a webhook plugin
  * that calls api.reconcile (resolution is for informer Ingesters) and a tap that throws in onBecomeLeader, run by
  * the real host (HTTP, standalone) and by loadTestPlugin; both count the same failures in
- * zen_watcher_plugin_hook_errors_total and report the same error code.
+ * zen_watcher_plugin_hook_errors_total and refuse the reconcile for the same reason (the cause the host logs is the
+ * kit's ZW_ERR_RECONCILE_WEBHOOK message; a standalone host without that check would still fail, for want of a
+ * resolver, and this test would say so).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { ZwError } from '../../core/api/index.ts';
+import { errorMessage, ZwError } from '../../core/api/index.ts';
 import { SqliteStore } from '../../core/sinks/sqlite-store.ts';
+import { createLogger } from '../../core/telemetry/logger.ts';
 import { loadTestPlugin } from '../../core/testkit/index.ts';
 import { cleanup, post, REPO, startTestHost, writeConfigDir } from '../support/host.ts';
 import { waitFor } from '../support/wait.ts';
@@ -31,7 +35,18 @@ metadata: { name: misbehaves, namespace: default }
 spec: { source: misbehaves, plugin: misbehaves, ingester: webhook, webhook: { path: /ingest/misbehaves } }
 `,
   });
-  const t = await startTestHost({ configDir, env: { ZEN_PLUGIN_DIRS: PLUGIN } });
+  // The host's log, to read why it refused (the answer itself only says the plugin failed).
+  const logLines: Record<string, unknown>[] = [];
+  const log = createLogger({
+    level: 'info',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line));
+        done();
+      },
+    }),
+  });
+  const t = await startTestHost({ configDir, env: { ZEN_PLUGIN_DIRS: PLUGIN }, log });
   let hostErrors: string[];
   let hostAnswer: { status: number; json: unknown };
   try {
@@ -49,14 +64,20 @@ spec: { source: misbehaves, plugin: misbehaves, ingester: webhook, webhook: { pa
   }
   assert.equal(hostAnswer.status, 500);
   assert.equal((hostAnswer.json as { error: string }).error, 'ZW_ERR_PLUGIN_FAILED');
+  // Refused because reconcile is for informer Ingesters — not only because a standalone host has no resolver.
+  const hostCause = logLines.find((l) => l.code === 'ZW_ERR_PLUGIN_FAILED')?.cause;
+  assert.equal(
+    hostCause,
+    errorMessage('ZW_ERR_RECONCILE_WEBHOOK', { ingester: 'default/misbehaves', type: 'webhook' }),
+  );
 
   // The test kit: the same plugin, the same refusals.
   const kit = await loadTestPlugin(PLUGIN);
   try {
     assert.equal((await kit.webhookDrafts({})).length, 1, 'emit-only use is accepted');
     await assert.rejects(
-      kit.webhookDrafts({ reconcile: true }),
-      (err: unknown) => err instanceof ZwError && err.code === 'ZW_ERR_RECONCILE_WEBHOOK',
+      kit.webhookDrafts({ reconcile: true }, { name: 'misbehaves' }),
+      (err: unknown) => err instanceof ZwError && err.code === 'ZW_ERR_RECONCILE_WEBHOOK' && err.message === hostCause,
     );
     await kit.startLeading(); // isolated, as in the host: the term starts, the failure is counted
     assert.deepEqual(

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { readEnv } from '../../core/config/env.ts';
 import { type Host, startHost } from '../../core/host/host.ts';
 import type { ObservationSink } from '../../core/sinks/types.ts';
@@ -48,6 +49,8 @@ export async function startTestHost(opts: {
   env?: Record<string, string>;
   sink?: ObservationSink;
   dataDir?: string;
+  /** The host's logger (default: silent, or the level ZEN_TEST_LOG names). */
+  log?: Logger;
 }): Promise<TestHost> {
   const dataDir = opts.dataDir ?? tempDir('zw-data-');
   const env = readEnv({
@@ -60,7 +63,7 @@ export async function startTestHost(opts: {
   });
   const host = await startHost({
     env,
-    log: createLogger({ level: process.env.ZEN_TEST_LOG ?? 'silent' }),
+    log: opts.log ?? createLogger({ level: process.env.ZEN_TEST_LOG ?? 'silent' }),
     ...(opts.sink ? { sink: opts.sink } : {}),
   });
   return { host, url: `http://127.0.0.1:${host.port}`, dataDir, stop: () => host.stop('test done') };
