@@ -10,13 +10,16 @@
  * - Ingester and Observation status are kept when written through the status subresource (the Go original
  *   pruned Ingester status), and ignored on create;
  * - Observations written the way the pipeline builds them are accepted, and labels make `-l severity=critical`
- *   work; the Table view carries the printer columns;
+ *   work; selectableFields make `kubectl get obs -A --field-selector spec.severity=critical` return exactly the
+ *   critical ones (the list request kubectl sends; kubectl itself too where it is installed); the Table view
+ *   carries the printer columns;
  * - every Ingester in config/samples/*.yaml passes a server-side dry-run create.
  *
  * Without a control plane (no Go toolchain, build failure) the suite is skipped with the reason, except in CI
  * (CI=true), where that is a failure.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { request } from 'node:https';
@@ -212,6 +215,22 @@ async function established(name: string, timeoutMs = 30_000): Promise<V1CustomRe
     if (ok || Date.now() > deadline) return crd;
     await sleep(200);
   }
+}
+
+/**
+ * `kubectl get ARGS` against the control plane with its request log (-v=6), or undefined when kubectl is not
+ * installed. `names`: the object names of `-o name`, sorted.
+ */
+function kubectlGet(args: string[]): { names: string[]; log: string } | undefined {
+  const r = spawnSync('kubectl', ['--kubeconfig', cp!.kubeconfigPath, 'get', ...args, '-v=6'], { encoding: 'utf8' });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+  assert.equal(r.status, 0, `kubectl get ${args.join(' ')}: ${r.stderr}`);
+  const names = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(l.indexOf('/') + 1))
+    .sort();
+  return { names, log: r.stderr };
 }
 
 describe('CRDs on a real kube-apiserver', { skip }, () => {
@@ -417,6 +436,20 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
           .map((o) => o.metadata.name)
           .sort();
       assert.deepEqual(await selected('spec.severity=critical'), want);
+      // The command itself, where kubectl is installed (CI does not install it: the list above is the request it
+      // sends, which its request log shows here).
+      const kubectl = kubectlGet(['obs', '-A', '--field-selector', 'spec.severity=critical', '-o', 'name']);
+      if (kubectl) {
+        assert.deepEqual(kubectl.names, want, 'kubectl get obs -A --field-selector spec.severity=critical');
+        const request =
+          /GET https:\/\/\S+(\/apis\/zen\.kube-zen\.io\/v1alpha1\/observations\?fieldSelector=spec\.severity%3Dcritical\S*) 200 OK/.exec(
+            kubectl.log,
+          );
+        assert.ok(request, kubectl.log);
+        console.log(
+          `kubectl get obs -A --field-selector spec.severity=critical: ${kubectl.names.length} (${request[1]})`,
+        );
+      } else console.log('kubectl is not installed: the field selector was checked with the request it sends');
       assert.deepEqual(await selected('spec.severity=critical,spec.resource.name=api'), [
         captured.find((o) => o.spec.resource?.name === 'api')!.name,
       ]);
