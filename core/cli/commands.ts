@@ -24,7 +24,8 @@ Usage:
   zen-watcher plugin new NAME --kind webhook|informer|destination [--dir PATH] | plugin test [DIR]
                                           Create a source plugin outside the repo; run its own tests.
   zen-watcher observations list [--source S] [--severity S] [--limit N] [-o json]
-                                          Observations in the standalone store (ZEN_DATA_DIR).
+                                          Observations: the standalone store (ZEN_DATA_DIR), or the
+                                          cluster's in Kubernetes mode (KUBECONFIG).
   zen-watcher --help | --version
 
 Environment (all optional; full table in docs/CONFIGURATION.md):

@@ -19,7 +19,7 @@ const FLUSH_S = 1;
 
 interface Obs {
   metadata: { name: string };
-  spec: { detectedAt: string };
+  spec: { detectedAt: string; severity: string };
   status?: { count?: number; firstSeen?: string; lastSeen?: string; phase?: string };
 }
 
@@ -142,5 +142,15 @@ describe('occurrence counts, three replicas', { skip }, () => {
     assert.match(table.stdout, new RegExp(`${o!.metadata.name}\\s.*\\sActive\\s+${o!.status!.count}\\s`));
     const none = await runCli(['observations', 'list', '--source', 'trivy', '-o', 'json'], env);
     assert.deepEqual(JSON.parse(none.stdout), []);
+    // --severity filters the same way (the severity label), alone and with --source.
+    const names = async (...args: string[]) => {
+      const r = await runCli(['observations', 'list', ...args, '-o', 'json'], env);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { name: string }[]).map((x) => x.name);
+    };
+    const other = o!.spec.severity === 'critical' ? 'info' : 'critical';
+    assert.deepEqual(await names('--severity', o!.spec.severity), [o!.metadata.name]);
+    assert.deepEqual(await names('--source', 'falco', '--severity', o!.spec.severity), [o!.metadata.name]);
+    assert.deepEqual(await names('--source', 'falco', '--severity', other), []);
   });
 });
