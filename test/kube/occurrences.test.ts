@@ -1,11 +1,14 @@
 /**
  * Occurrence counts on the real control plane (issue #15): 5,000 repeats of one Falco alert, spread over three
- * replicas, give one Observation with status.count 5,000 written in a bounded number of status writes; repeats
+ * replicas, give one Observation with status.count 5,000 written in a bounded number of status writes (counted by
+ * the replicas and, independently, by a watch on the API server: one event per applied write); repeats
  * a replica holds when it stops are flushed on shutdown, and a replica started afterwards keeps counting.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeApi } from '../../core/kube/api.ts';
+import { KubeConnection, resourcePath, watchOnce } from '../../core/kube/index.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { type HostProcess, post, runCli } from '../support/host.ts';
 import { type KubeReplicas, kubeReplicas, OBS } from '../support/kube-replicas.ts';
@@ -31,6 +34,41 @@ async function metric(procs: HostProcess[], series: string): Promise<number> {
     for (const line of text.split('\n')) if (line.startsWith(`${series} `)) sum += Number(line.split(' ')[1]);
   }
   return sum;
+}
+
+/**
+ * Counts what the API server applies to the falco Observations from now on, as a watch sees it (one event per write
+ * that changed an object): independent of what the replicas say they wrote.
+ */
+async function serverWrites(api: KubeApi) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp!.kubeconfigPath);
+  const conn = new KubeConnection(kc);
+  const labelSelector = 'source=falco';
+  const from = (await api.list({ ...OBS, labelSelector })).metadata.resourceVersion ?? '';
+  const seen = { ADDED: 0, MODIFIED: 0, DELETED: 0, count: 0 };
+  const ctl = new AbortController();
+  const watching = watchOnce({
+    conn,
+    path: resourcePath({ group: OBS.group, version: OBS.version, resource: OBS.plural }),
+    resourceVersion: from,
+    labelSelector,
+    timeoutSeconds: 600,
+    stallTimeoutMs: 600_000,
+    signal: ctl.signal,
+    onEvent: (type, obj) => {
+      seen[type]++;
+      seen.count = (obj as Obs).status?.count ?? 1;
+    },
+  });
+  return {
+    seen,
+    stop: async () => {
+      ctl.abort();
+      await watching.catch(() => {});
+      await conn.close();
+    },
+  };
 }
 
 describe('occurrence counts, three replicas', { skip }, () => {
@@ -73,6 +111,7 @@ describe('occurrence counts, three replicas', { skip }, () => {
   after(async () => kube?.close());
 
   test('5,000 repeats over 3 replicas → one Observation, count 5,000, bounded status writes', async () => {
+    const server = await serverWrites(api);
     const began = Date.now();
     // 100 batches of 50 identical alerts, round-robin over the replicas, 6 requests at a time.
     const batches = Array.from({ length: 100 }, (_, i) => i);
@@ -89,6 +128,8 @@ describe('occurrence counts, three replicas', { skip }, () => {
       60_000,
     );
     const elapsedS = (Date.now() - began) / 1000;
+    await waitFor('the watch sees count 5000', async () => server.seen.count === 5000, 30_000);
+    await server.stop();
     const [o] = await observations();
     assert.equal(o!.status!.firstSeen, at);
     assert.equal(o!.status!.lastSeen, at);
@@ -99,8 +140,10 @@ describe('occurrence counts, three replicas', { skip }, () => {
     const lost = await metric(procs, 'zen_watcher_occurrences_lost_total{reason="gone"}');
     console.log(
       `5000 repeats over 3 replicas in ${elapsedS.toFixed(1)} s: 1 create, ${applied} status writes applied, ` +
-        `${conflicts} conflicts retried (flush interval ${FLUSH_S} s)`,
+        `${conflicts} conflicts retried (flush interval ${FLUSH_S} s); the API server applied ` +
+        `${server.seen.ADDED} create + ${server.seen.MODIFIED} updates (watch events)`,
     );
+    assert.deepEqual([server.seen.ADDED, server.seen.MODIFIED, server.seen.DELETED], [1, applied, 0]);
     assert.equal(created, 1);
     assert.equal(lost, 0);
     // At most one write per replica per flush interval (+1 for the final partial interval each).
