@@ -437,12 +437,13 @@ describe('CRDs on a real kube-apiserver', { skip }, () => {
           .sort();
       assert.deepEqual(await selected('spec.severity=critical'), want);
       // The command itself, where kubectl is installed (CI does not install it: the list above is the request it
-      // sends, which its request log shows here).
+      // sends, which its request log shows here; -v=6 logs it as `GET <url> 200 OK`, or `"Response" url="<url>"`
+      // from client-go 1.33 on).
       const kubectl = kubectlGet(['obs', '-A', '--field-selector', 'spec.severity=critical', '-o', 'name']);
       if (kubectl) {
         assert.deepEqual(kubectl.names, want, 'kubectl get obs -A --field-selector spec.severity=critical');
         const request =
-          /GET https:\/\/\S+(\/apis\/zen\.kube-zen\.io\/v1alpha1\/observations\?fieldSelector=spec\.severity%3Dcritical\S*) 200 OK/.exec(
+          /https:\/\/[^\s"/]+(\/apis\/zen\.kube-zen\.io\/v1alpha1\/observations\?fieldSelector=spec\.severity%3Dcritical[^\s"]*)/.exec(
             kubectl.log,
           );
         assert.ok(request, kubectl.log);
