@@ -77,12 +77,15 @@ export function openStore(dir: string, log: Logger, metrics?: Metrics, probeInte
     onUnwritable: (f) => {
       metrics?.storeWritable.set(0);
       const detail = { store: store.path, reason: f.reason, cause: f.message };
-      logged = Date.now() - loggedAt > 60_000;
+      // A damaged page is reported once per start whatever came before (it does not heal: the store keeps it).
+      logged = f.reason === 'store_corrupt' || Date.now() - loggedAt > 60_000;
       if (!logged) return log.debug(detail, 'the store cannot write again');
       loggedAt = Date.now();
       log.error(
         detail,
-        `the store cannot write (${f.reason}: ${f.message}): webhooks are answered 503 with Retry-After and /readyz is not ready until a write succeeds again (probed every second). Failures are counted in zen_watcher_store_write_failures_total, refused events in zen_watcher_observations_refused_total`,
+        f.reason === 'store_corrupt'
+          ? `the store cannot write (store_corrupt: ${f.message}): a damaged page does not heal, so /readyz stays not ready until zen-watcher is restarted on a sound store (move ${store.path} and its -wal and -shm files aside, or restore a backup). Writes that reach the damage are answered 503 with Retry-After; the others are still stored`
+          : `the store cannot write (${f.reason}: ${f.message}): webhooks are answered 503 with Retry-After and /readyz is not ready until a write succeeds again (probed every second). Failures are counted in zen_watcher_store_write_failures_total, refused events in zen_watcher_observations_refused_total`,
       );
     },
     onWritable: (f, downMs) => {

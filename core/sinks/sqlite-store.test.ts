@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Observation } from '../api/index.ts';
-import { SqliteStore } from './sqlite-store.ts';
+import { SqliteStore, type StoreFailure } from './sqlite-store.ts';
+import { SinkWriteError } from './types.ts';
 
 const obs = (name: string, detectedAt = new Date().toISOString()): Observation => ({
   name,
@@ -127,6 +128,73 @@ test('close() with the checkpoint worker running settles even when nothing else 
     assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
     assert.equal(r.stdout, 'closed');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a write that hits a damaged page is refused, and the store stays not ready: the damage does not heal', async () => {
+  // Issue #14 item 1: "a write that hits a corrupt page". The damage appears after the check at start (opened here
+  // without it, as a page that rots while the store runs would); writes that reach it fail with SQLITE_CORRUPT,
+  // writes elsewhere and the probe's own table still succeed. Readiness must not follow those successes back to
+  // ready (it did: /readyz flapped while events kept being refused).
+  const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));
+  const name = (i: number) => `webhook-${String((i * 7919) % 100_003).padStart(16, '0')}`;
+  const seed = new SqliteStore(dir);
+  for (let i = 0; i < 400; i++)
+    seed.writeSync({ ...obs(name(i)), spec: { ...obs(name(i)).spec, message: 'm'.repeat(500) } });
+  await seed.close();
+  const file = join(dir, 'observations.db');
+  // The middle half of the file: index pages that random names reach, not the schema, the probe's table or the
+  // last pages that rows in insertion order are appended to.
+  const pages = statSync(file).size / 4096;
+  const from = Math.floor(pages / 4);
+  const to = Math.floor((pages * 3) / 4);
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc((to - from) * 4096, 0xa5), 0, (to - from) * 4096, from * 4096);
+  closeSync(fd);
+
+  const unwritable: StoreFailure[] = [];
+  let writable = 0;
+  const store = new SqliteStore(dir, {
+    integrityCheck: false,
+    probeIntervalMs: 10,
+    onUnwritable: (f) => unwritable.push({ ...f }),
+    onWritable: () => writable++,
+  });
+  try {
+    let stored = 0;
+    let refused = 0;
+    for (let i = 400; i < 500; i++) {
+      try {
+        await store.write(obs(name(i)));
+        stored++;
+      } catch (err) {
+        assert.ok(err instanceof SinkWriteError, String(err));
+        assert.equal(err.reason, 'store_corrupt', err.message);
+        assert.equal(err.retryAfterSeconds, 5);
+        refused++;
+      }
+      if (refused > 0) {
+        assert.equal(store.ready(), false, `write ${i}: ready again after a damaged page was met`);
+        assert.match(
+          store.notReadyReason() ?? '',
+          /store_corrupt: database disk image is malformed.*does not heal: stop zen-watcher, move .*observations\.db \(and its -wal and -shm files\) aside/,
+        );
+      }
+      await sleep(2); // the probe (every 10 ms) gets its turns
+    }
+    assert.ok(refused > 0, 'no write reached the damaged pages');
+    assert.ok(stored > 0, 'writes away from the damage are still stored');
+    await sleep(50);
+    assert.equal(store.ready(), false);
+    assert.deepEqual(
+      unwritable.map((f) => f.reason),
+      ['store_corrupt'],
+      'one outage, reported once',
+    );
+    assert.equal(writable, 0, 'never reported writable again');
+  } finally {
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

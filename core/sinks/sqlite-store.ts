@@ -9,7 +9,9 @@
  *
  * A write that fails (full filesystem, I/O error, corrupt page) throws a SinkWriteError — the webhook is answered
  * 503 with Retry-After, never 2xx — and marks the store not writable: `ready()` is false (so `/readyz` is 503)
- * until a write succeeds again, which a probe tries every `probeIntervalMs` on its own. A store that is corrupt
+ * until a write succeeds again, which a probe tries every `probeIntervalMs` on its own. A damaged page
+ * (`store_corrupt`) does not heal: once a write meets one, the store stays not ready until it is reopened (writes
+ * that miss the damage are still stored and acknowledged; those that hit it are refused). A store that is corrupt
  * when it is opened is refused (StoreOpenError, PRAGMA quick_check).
  */
 import { mkdirSync } from 'node:fs';
@@ -342,15 +344,22 @@ export class SqliteStore implements ObservationSink {
     return { outcome: res.changes === 0 ? 'duplicate' : 'created', storedName: obs.name };
   }
 
-  /** Records a failed write (or probe) and returns the error for the caller. */
+  /**
+   * Records a failed write (or probe) and returns the error for the caller. A damaged page replaces any other
+   * failure and is kept (#recovered ignores it): writes elsewhere in the file and the probe's own table may still
+   * succeed, but the store would refuse whichever events land on the damage, again on every retry.
+   */
   #failed(err: unknown, probe: boolean): SinkWriteError {
     const reason = sqliteReason(err);
     const message = sqliteMessage(err);
     this.#events.onWriteFailure?.(reason, probe);
-    if (!this.#failure) {
+    if (!this.#failure || (reason === 'store_corrupt' && this.#failure.reason !== 'store_corrupt')) {
       this.#failure = { reason, message, since: Date.now() };
       this.#events.onUnwritable?.(this.#failure);
-      this.#scheduleProbe();
+      if (reason === 'store_corrupt') {
+        clearTimeout(this.#probeTimer);
+        this.#probeTimer = undefined;
+      } else this.#scheduleProbe();
     }
     return new SinkWriteError(`the store cannot write (${reason}): ${message}`, {
       retryable: true,
@@ -362,6 +371,7 @@ export class SqliteStore implements ObservationSink {
 
   #recovered(): void {
     const f = this.#failure!;
+    if (f.reason === 'store_corrupt') return; // until the store is reopened (and checked)
     this.#failure = undefined;
     clearTimeout(this.#probeTimer);
     this.#probeTimer = undefined;
@@ -374,7 +384,7 @@ export class SqliteStore implements ObservationSink {
       this.#probeTimer = undefined;
       if (!this.#open || !this.#failure) return;
       if (this.probe()) this.#recovered();
-      else this.#scheduleProbe();
+      else if (this.#failure.reason !== 'store_corrupt') this.#scheduleProbe();
     }, this.#probeIntervalMs);
     this.#probeTimer.unref();
   }
@@ -498,9 +508,11 @@ export class SqliteStore implements ObservationSink {
   notReadyReason(): string | undefined {
     if (!this.#open) return 'store closed';
     const f = this.#failure;
-    return f
-      ? `the store cannot write (${f.reason}: ${f.message}) since ${new Date(f.since).toISOString()}`
-      : undefined;
+    if (!f) return undefined;
+    const since = `since ${new Date(f.since).toISOString()}`;
+    return f.reason === 'store_corrupt'
+      ? `the store cannot write (store_corrupt: ${f.message}) ${since}; a damaged page does not heal: stop zen-watcher, move ${this.path} (and its -wal and -shm files) aside or restore a backup, and start again`
+      : `the store cannot write (${f.reason}: ${f.message}) ${since}`;
   }
 
   async close(): Promise<void> {
