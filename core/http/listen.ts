@@ -1,7 +1,6 @@
 /** The listener: HTTP, or HTTPS (optionally requesting client certificates: mTLS) when a certificate is set. */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { RequestListener, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ListenOptions {
@@ -17,6 +16,9 @@ export interface ListenOptions {
 }
 
 export function createServer(o: ListenOptions, handler: RequestListener): Server {
+  // The CommonJS exports, not an ESM `import` of node:http: an ES module namespace of node:http runs its lazy
+  // getters (WebSocket and friends: undici, http2, tls, zlib), ~14 MB of idle RSS for nothing (core/kube/transport.ts).
+  const { createServer: createHttpServer } = process.getBuiltinModule('node:http');
   // Timeouts are enforced by a sweep every connectionsCheckingInterval: keep it short so slow clients go in time.
   const common = {
     maxHeaderSize: o.maxHeaderBytes,
@@ -26,7 +28,7 @@ export function createServer(o: ListenOptions, handler: RequestListener): Server
     connectionsCheckingInterval: Math.min(1000, o.headersTimeoutMs),
   };
   return o.tlsCertFile && o.tlsKeyFile
-    ? createHttpsServer(
+    ? process.getBuiltinModule('node:https').createServer(
         {
           ...common,
           cert: readFileSync(o.tlsCertFile),

@@ -5,9 +5,10 @@
  * are safe. This module knows nothing about plugins or the pipeline: routes come from the host.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { BlockList } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import Router from '@koa/router';
+import type RouterType from '@koa/router';
 import Koa from 'koa';
 import { CLIENT_ERROR_CODES, ZwError } from '../api/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -15,6 +16,11 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { Authenticator, AuthOutcome } from './auth.ts';
 import { checkContentEncoding, checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
 import { type ClientLimiter, clientAddress } from './client-limit.ts';
+
+// @koa/router's CommonJS build, not its ES module: that one does `import http from "http"`, and an ES module
+// namespace of node:http runs node:http's lazy getters (WebSocket and friends: undici, plus http2, tls, zlib),
+// about 14 MB of idle RSS for nothing (docs/BENCHMARKS.md, idle RSS). Same code, same version.
+const Router = createRequire(import.meta.url)('@koa/router') as typeof RouterType;
 
 export interface WebhookCall {
   body: unknown;

@@ -10,13 +10,32 @@
  * ObjectSerializer): in kubernetes mode that was most of zen-watcher's CPU per Observation (measured in
  * docs/BENCHMARKS.md). Clusters reached through a proxy (`proxy-url`) keep client-node's transport (request.ts).
  */
-import http from 'node:http';
-import http2 from 'node:http2';
-import https from 'node:https';
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
+
+// node:http, node:http2, node:https and node:tls are taken when a connection opens, as CommonJS exports, never by an
+// ESM `import`: Node builds an ES module namespace of a builtin from all its exports, which runs node:http's lazy
+// getters (WebSocket, MessageEvent: undici, plus http2, tls and zlib), about 14 MB of RSS in a process that never
+// uses them (standalone loads this module without opening a connection). docs/BENCHMARKS.md, idle RSS.
+const builtin = {
+  get http() {
+    return process.getBuiltinModule('node:http');
+  },
+  get http2() {
+    return process.getBuiltinModule('node:http2');
+  },
+  get https() {
+    return process.getBuiltinModule('node:https');
+  },
+  get tls() {
+    return process.getBuiltinModule('node:tls');
+  },
+};
 
 export interface TransportRequest {
   method: string;
@@ -160,7 +179,7 @@ export class Transport {
 
   #connect(signal: AbortSignal | undefined, timeoutMs: number): Promise<http2.ClientHttp2Session | undefined> {
     return new Promise((resolve, reject) => {
-      const socket = tls.connect({
+      const socket = builtin.tls.connect({
         host: this.#url.hostname.replace(/^\[|\]$/g, ''),
         port: Number(this.#url.port || 443),
         ALPNProtocols: ALPN,
@@ -194,7 +213,7 @@ export class Transport {
           return;
         }
         this.#mode = 'h2';
-        const session = http2.connect(this.#url.origin, { createConnection: () => socket });
+        const session = builtin.http2.connect(this.#url.origin, { createConnection: () => socket });
         const forget = () => {
           if (this.#session === session) this.#session = undefined;
         };
@@ -256,7 +275,7 @@ export class Transport {
         if (processed || retried || unprocessedRetries >= MAX_UNPROCESSED_RETRIES || req.signal?.aborted) return false;
         const last = goawayLast.get(session);
         const unprocessed =
-          stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM ||
+          stream.rstCode === builtin.http2.constants.NGHTTP2_REFUSED_STREAM ||
           (last !== undefined && (stream.id === undefined || stream.id > last));
         if (!unprocessed) return false;
         retried = true;
@@ -312,13 +331,13 @@ export class Transport {
   #requestH1(req: TransportRequest): Promise<TransportResponse> {
     const secure = this.#url.protocol === 'https:';
     this.#agent ??= secure
-      ? new https.Agent({ keepAlive: true, ...tlsOptions(this.#kc) })
-      : new http.Agent({ keepAlive: true });
+      ? new builtin.https.Agent({ keepAlive: true, ...tlsOptions(this.#kc) })
+      : new builtin.http.Agent({ keepAlive: true });
     const agent = this.#agent;
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = { ...req.headers };
       if (req.body !== undefined) headers['Content-Length'] = Buffer.byteLength(req.body);
-      const r = (secure ? https : http).request({
+      const r = (secure ? builtin.https : builtin.http).request({
         protocol: this.#url.protocol,
         hostname: this.#url.hostname.replace(/^\[|\]$/g, ''),
         port: this.#url.port,

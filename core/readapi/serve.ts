@@ -7,8 +7,7 @@
  *                SubjectAccessReview; reached with `kubectl port-forward`, never exposed with the webhook port
  */
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import type { RunMode } from '../api/index.ts';
@@ -109,11 +108,16 @@ export async function startReadSide(o: {
     });
     server =
       env.tlsCertFile && env.tlsKeyFile
-        ? createHttpsServer(
-            { cert: readFileSync(env.tlsCertFile), key: readFileSync(env.tlsKeyFile), minVersion: 'TLSv1.2' },
-            app.callback(),
-          )
-        : createHttpServer({ maxHeaderSize: env.maxHeaderBytes, headersTimeout: env.headersTimeoutMs }, app.callback());
+        ? // CommonJS exports, not an ESM import: see core/http/listen.ts (idle RSS).
+          process
+            .getBuiltinModule('node:https')
+            .createServer(
+              { cert: readFileSync(env.tlsCertFile), key: readFileSync(env.tlsKeyFile), minVersion: 'TLSv1.2' },
+              app.callback(),
+            )
+        : process
+            .getBuiltinModule('node:http')
+            .createServer({ maxHeaderSize: env.maxHeaderBytes, headersTimeout: env.headersTimeoutMs }, app.callback());
     server.listen({ port: env.readPort, host: env.host });
     await new Promise<void>((resolve, reject) => {
       server!.once('listening', resolve);
