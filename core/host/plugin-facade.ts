@@ -2,7 +2,7 @@
  * Builds the narrowed API object handed to one plugin's register(): tap-only hooks, a logger and metrics scoped to
  * the plugin, read-only Kubernetes access (kubernetes mode only), its Ingesters, and emit().
  */
-import { Counter, Gauge } from 'prom-client';
+
 import type {
   EmitResult,
   IngesterView,
@@ -22,6 +22,7 @@ import { normalizeSeverity } from '../pipeline/normalize.ts';
 import type { ShardHub } from '../shard/hub.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { Counter, Gauge } from '../telemetry/prom.ts';
 import { type LeaderWorkMetrics, type LeaderWorkTiming, registerLeaderWork } from './leader-work.ts';
 import { outsidePlugins } from './plugin-faults.ts';
 

@@ -3,11 +3,12 @@
  * instance and each test gets its own. Names: `zen_watcher_` prefix, base units, `_total` on counters. Where the
  * Go original had a live metric, its name and labels are kept (UPSTREAM_FACTS §10).
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
 import { kubeRequestCounts } from '../kube/request.ts';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from './prom.ts';
 
 export function createMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry, prefix: 'zen_watcher_' });
+  collectDefaultMetrics(registry, 'zen_watcher_');
   const r = [registry];
   return Object.freeze({
     registry,
