@@ -15,7 +15,9 @@ export function resolveConflicts(valid: IngesterConfig[]): { active: IngesterCon
   const byPath = new Map<string, IngesterConfig>();
   const active: IngesterConfig[] = [];
   const rejected: Rejected[] = [];
-  for (const ing of [...valid].sort((a, b) => a.key.localeCompare(b.key))) {
+  // Keys are `namespace/name` of DNS labels ([a-z0-9-] and one '/'), where code-unit order is the order
+  // localeCompare gave; localeCompare would map about 2 MB of ICU collation data at every start (idle RSS).
+  for (const ing of [...valid].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     const path = ing.spec.webhook?.path;
     if (path !== undefined) {
       const owner = byPath.get(path);

@@ -9,8 +9,18 @@
  * (the yaml package's own check is quadratic: 100,000 keys took 74 s).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+
+// The yaml package (72 modules, a few MB of RSS) is loaded when the first config file is read, not at start: the
+// default standalone process has none (issue #18, idle RSS).
+let yamlModule: typeof Yaml | undefined;
+function yaml(): typeof Yaml {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yamlModule;
+}
 
 /** Largest config file read, bytes. An Ingester document is a few KB; parsing 512 KiB of YAML takes about a second. */
 export const MAX_CONFIG_FILE_BYTES = 512 * 1024;
@@ -52,6 +62,7 @@ export function readDocuments(file: string, displayName = file): LoadedDocument[
     return [{ origin: displayName, parseError: `cannot read: ${(err as Error).message}` }];
   }
   let list: Document.Parsed[];
+  const { LineCounter, parseAllDocuments } = yaml();
   const lines = new LineCounter();
   try {
     const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lines });
@@ -90,6 +101,7 @@ export function readDocuments(file: string, displayName = file): LoadedDocument[
 
 /** Counts nodes (bounded) and finds duplicate keys, without recursion; a message, or undefined when fine. */
 function checkShape(root: unknown, lines: LineCounter): string | undefined {
+  const { isMap, isPair, isScalar, isSeq } = yaml();
   let nodes = 0;
   const stack: unknown[] = [root];
   while (stack.length > 0) {

@@ -3,7 +3,11 @@
  * plugin passes, or a LoadFailure whose reason tells the author what to fix. No plugin code is imported here.
  */
 import type { ValidateFunction } from 'ajv';
-import semver from 'semver';
+// The four functions used, not semver's index (47 modules, its whole API): idle RSS, issue #18.
+import semverMajor from 'semver/functions/major.js';
+import satisfies from 'semver/functions/satisfies.js';
+import valid from 'semver/functions/valid.js';
+import validRange from 'semver/ranges/valid.js';
 import { type PluginManifest, pluginManifestSchema } from '../api/index.ts';
 import { ajvErrorsToFieldErrors } from '../config/validate.ts';
 
@@ -44,7 +48,7 @@ export function checkPackageJson(pkg: PackageJson): LoadFailure | undefined {
       reason: `package.json "name" must be a kebab-case package name, got ${JSON.stringify(pkg.name)}`,
     };
   }
-  if (typeof pkg.version !== 'string' || !semver.valid(pkg.version)) {
+  if (typeof pkg.version !== 'string' || !valid(pkg.version)) {
     return {
       status: 'failed',
       code: 'ZW_ERR_PLUGIN_MANIFEST',
@@ -112,7 +116,7 @@ export function checkManifest(manifest: unknown, validate: ValidateFunction): Lo
 }
 
 export function checkHostApi(manifest: PluginManifest, hostApiVersion: string): LoadFailure | undefined {
-  const range = semver.validRange(manifest.hostApi);
+  const range = validRange(manifest.hostApi);
   if (!range) {
     return {
       status: 'failed',
@@ -120,11 +124,11 @@ export function checkHostApi(manifest: PluginManifest, hostApiVersion: string): 
       reason: `zenWatcher.hostApi '${manifest.hostApi}' is not a semver range (e.g. "^1.0.0")`,
     };
   }
-  if (!semver.satisfies(hostApiVersion, range)) {
+  if (!satisfies(hostApiVersion, range)) {
     return {
       status: 'incompatible',
       code: 'ZW_ERR_PLUGIN_HOST_API',
-      reason: `needs host plugin API ${manifest.hostApi}, this host provides ${hostApiVersion}; use a plugin release built for API ${semver.major(hostApiVersion)}.x (plugin authors: zenWatcher.hostApi must be a range that includes ${hostApiVersion}, e.g. "^${semver.major(hostApiVersion)}.0.0", and the plugin must only use what that API offers)`,
+      reason: `needs host plugin API ${manifest.hostApi}, this host provides ${hostApiVersion}; use a plugin release built for API ${semverMajor(hostApiVersion)}.x (plugin authors: zenWatcher.hostApi must be a range that includes ${hostApiVersion}, e.g. "^${semverMajor(hostApiVersion)}.0.0", and the plugin must only use what that API offers)`,
     };
   }
   return undefined;
