@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { HOST_API_VERSION } from '../api/index.ts';
 import { EnvError, readEnv } from '../config/env.ts';
 import { startHost } from '../host/host.ts';
+import { HOST_VERSION } from '../host/version.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { observationsList } from './observations.ts';
 import { pluginsList } from './plugins.ts';
@@ -52,7 +53,9 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === '--version') {
-    process.stdout.write(`zen-watcher 0.1.0 (plugin API ${HOST_API_VERSION}, node ${process.versions.node})\n`);
+    process.stdout.write(
+      `zen-watcher ${HOST_VERSION} (plugin API ${HOST_API_VERSION}, node ${process.versions.node})\n`,
+    );
     return 0;
   }
   try {

@@ -8,7 +8,7 @@
  */
 import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
 import { ZwError } from '../api/errors.ts';
-import { KubeConnection, statusOf } from '../kube/request.ts';
+import { errorText, KubeConnection, statusOf } from '../kube/request.ts';
 import { type LeaderLock, LeaderLockError, type LeaderRecord } from './lock.ts';
 
 export const LEADER_ELECTION_USER_AGENT = 'zen-watcher/leader-election';
@@ -128,15 +128,6 @@ export class LeaseLock implements LeaderLock {
       },
     );
   }
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    const inner = cause instanceof Error ? `: ${cause.message}` : '';
-    return `${err.name}: ${err.message}${inner}`;
-  }
-  return String(err);
 }
 
 /** Lease spec → record (pure). MicroTimes arrive as RFC 3339 strings (or Dates); absent fields → zero values. */

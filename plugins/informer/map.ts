@@ -10,7 +10,7 @@
  * (unknown severity, ...) skips that item only and is reported in `skipped`.
  */
 import { createHash } from 'node:crypto';
-import type { ObservationDraft, ResourceRef, Severity } from 'zen-watcher/plugin-api';
+import { canonicalJson, type ObservationDraft, type ResourceRef, type Severity } from 'zen-watcher/plugin-api';
 import type { CompiledConfig, CompiledMatch } from './config.ts';
 import { expandItems, ItemsShapeError, type ParsedPath, type PathContext, readPath } from './path.ts';
 
@@ -60,18 +60,6 @@ export function scopeOf(obj: unknown): string | undefined {
   const meta = isObject(obj) ? obj.metadata : undefined;
   if (!isObject(meta) || typeof meta.name !== 'string' || meta.name === '') return undefined;
   return typeof meta.namespace === 'string' && meta.namespace !== '' ? `${meta.namespace}/${meta.name}` : meta.name;
-}
-
-/** Sorted-key JSON, so equal values give equal fingerprints whatever their key order. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x ?? null)).join(',')}]`;
-  if (isObject(v)) {
-    const keys = Object.keys(v)
-      .filter((k) => v[k] !== undefined)
-      .sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(v ?? null) ?? 'null';
 }
 
 /** The parsed JSON document held in `data[key]` (or base64 `binaryData[key]`) of a ConfigMap-like object. */

@@ -185,6 +185,17 @@ describe('fingerprint', () => {
     assert.equal(map(e1, off).drafts[0]!.fingerprint, map(e2, off).drafts[0]!.fingerprint);
   });
 
+  test('pinned: fingerprints do not change between releases (a change would make every finding new)', () => {
+    // Canonical JSON (sorted keys at every level) is the plugin API's canonicalJson, the host's own.
+    const obj = { metadata: { name: 'x', namespace: 'n' }, spec: { b: [2, { z: 1, a: null }], a: 'é"' } };
+    const paths = { ...base, fields: { fingerprint: ['spec.b', 'spec.a'] }, resolve: false };
+    assert.equal(map(obj, paths).drafts[0]!.fingerprint, '[2,{"a":null,"z":1}]\né"');
+    assert.equal(
+      map(obj, { ...base, resolve: false }).drafts[0]!.fingerprint,
+      'sha256:2be2c8b45ff9c611303d47feee47223fb32e61946d5918b5a847b2cf5e6bc299',
+    );
+  });
+
   test('paths that give nothing fall back to the default', () => {
     const cfg = { ...base, fields: { fingerprint: 'nope' }, resolve: false };
     assert.match(map({ metadata: { name: 'x' } }, cfg).drafts[0]!.fingerprint!, /^sha256:[0-9a-f]{64}$/);
