@@ -4,7 +4,7 @@
  * each expired one with uid and resourceVersion preconditions (fencing, ADR 0022), rate limited, checking `canAct()` immediately before every delete:
  * the moment leadership is lost (or the signal aborts) no further delete is sent.
  */
-import { errorText, statusOf } from '../kube/index.ts';
+import { defaultClock, errorText, statusOf } from '../kube/index.ts';
 import { RateLimiter } from './rate-limiter.ts';
 
 export const OBSERVATIONS = Object.freeze({ group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' });
@@ -234,7 +234,7 @@ export interface GcLoopOptions extends GcOptions {
  * `canAct()` is false. Resolves when stopped.
  */
 export async function startGcLoop(o: GcLoopOptions): Promise<void> {
-  const sleep = o.sleep ?? abortableSleep;
+  const sleep = o.sleep ?? defaultClock.sleep;
   while (!o.signal.aborted) {
     if (o.canAct()) {
       try {
@@ -245,17 +245,4 @@ export async function startGcLoop(o: GcLoopOptions): Promise<void> {
     }
     await sleep(o.intervalMs, o.signal);
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -3,6 +3,8 @@
  * signal aborts). Time is injected for tests.
  */
 import { ZwError } from '../api/errors.ts';
+import { defaultClock } from '../kube/index.ts';
+
 export class RateLimiter {
   readonly qps: number;
   readonly burst: number;
@@ -20,7 +22,7 @@ export class RateLimiter {
     this.qps = qps;
     this.burst = Math.max(1, qps);
     this.#now = opts.now ?? (() => performance.now());
-    this.#sleep = opts.sleep ?? sleep;
+    this.#sleep = opts.sleep ?? defaultClock.sleep;
     this.#tokens = this.burst;
     this.#last = this.#now();
   }
@@ -39,17 +41,4 @@ export class RateLimiter {
       await this.#sleep(Math.ceil(((1 - this.#tokens) / this.qps) * 1000), signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -3,6 +3,8 @@
  * less flaky testing"). `now()` is milliseconds since the epoch that never go backwards: a wall-clock step (NTP,
  * an operator) must not stretch or shrink a lease as seen by this replica.
  */
+import { defaultClock } from '../kube/informer.ts';
+
 export interface Clock {
   /** Milliseconds since the epoch, monotonic. */
   now(): number;
@@ -10,21 +12,8 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** performance.timeOrigin + performance.now(): epoch-based like Date.now(), but monotonic. */
-export const systemClock: Clock = Object.freeze({
-  now: () => performance.timeOrigin + performance.now(),
-  sleep: (ms: number, signal?: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (signal?.aborted) {
-        resolve();
-        return;
-      }
-      const done = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener('abort', done, { once: true });
-    }),
-});
+/**
+ * performance.timeOrigin + performance.now(): epoch-based like Date.now(), but monotonic. The same clock the kube
+ * informers use (one abortable sleep in core).
+ */
+export const systemClock: Clock = defaultClock;
