@@ -4,15 +4,15 @@
  * a resolver in standalone mode).
  */
 import type { EmitResult, IngesterView, ObservationDraft } from '../api/index.ts';
-import { zwError } from '../api/index.ts';
+import { ingesterKey, zwError } from '../api/index.ts';
 import type { CompiledIngester, Pipeline } from '../pipeline/pipeline.ts';
 import type { IngesterRuntime } from './ingesters.ts';
 import type { Resolver } from './resolver.ts';
 
 export function ingesterCalls(pipeline: Pipeline, ingesters: IngesterRuntime, resolver: Resolver | undefined) {
   const active = (view: IngesterView): CompiledIngester => {
-    const ci = ingesters.get(`${view.namespace}/${view.name}`);
-    if (!ci) throw zwError('ZW_ERR_INGESTER_INACTIVE', { ingester: `${view.namespace}/${view.name}` });
+    const ci = ingesters.get(ingesterKey(view));
+    if (!ci) throw zwError('ZW_ERR_INGESTER_INACTIVE', { ingester: ingesterKey(view) });
     return ci;
   };
   // Resolution is defined for informer Ingesters only: a webhook source reports events, not a current state.
@@ -20,7 +20,7 @@ export function ingesterCalls(pipeline: Pipeline, ingesters: IngesterRuntime, re
     const ci = active(view);
     if (ci.config.spec.ingester !== 'informer')
       throw zwError('ZW_ERR_RECONCILE_WEBHOOK', {
-        ingester: `${view.namespace}/${view.name}`,
+        ingester: ingesterKey(view),
         type: ci.config.spec.ingester,
       });
     if (!resolver)

@@ -14,7 +14,7 @@ import type {
   PluginMetrics,
   ReconcileResult,
 } from '../api/index.ts';
-import { HOST_API_VERSION, payloadError, ZwError, zwError } from '../api/index.ts';
+import { HOST_API_VERSION, ingesterKey, payloadError, ZwError, zwError } from '../api/index.ts';
 import { createPluginHooks, type PluginHooksHandle } from '../hooks/facade.ts';
 import type { HostHooks } from '../hooks/host-hooks.ts';
 import type { PluginRecord } from '../loader/index.ts';
@@ -94,7 +94,7 @@ function ownedBy(handlers: readonly string[], plugin: string) {
           zwError('ZW_ERR_NOT_OWNER', {
             plugin,
             action: what,
-            ingester: `${ingester.namespace}/${ingester.name}`,
+            ingester: ingesterKey(ingester),
             handler: ingester.handler,
           }),
         );

@@ -1,7 +1,7 @@
 /**
  * The plugin's `spec.config` as code sees it: the config, rule and matcher types are derived from schema.json (what the
- * host validates; json-schema-to-ts over the generated schema.gen.ts), and `resolveConfig` applies every default and
- * picks the rules in effect (built-in, custom, or both).
+ * host validates; json-schema-to-ts over the generated schema.gen.ts), and `resolveConfig` picks the rules in effect
+ * (built-in, custom, or both). The defaults are the schema's, applied by the host; no code here repeats them.
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { DEFAULT_RULES } from './default-rules.ts';
@@ -38,25 +38,15 @@ export interface ResolvedConfig {
   warnings: string[];
 }
 
-export const DEFAULT_MAX_EVENTS = 10_000;
-
 /**
- * The stages rules look at by default: every stage that carries the response (status code, authorization decision).
- * Audit policies keep different subsets (`omitStages`, globally or per policy rule); a rule fires at whichever of
- * these arrives, and the request's Observation is deduplicated across its stages (map.ts, fingerprint).
- * RequestReceived is not among them: it is emitted before authorization and before the body is read, so rules on
- * the response would be decided without it (and a request would be judged twice).
+ * The rules in effect for a config as the host hands it over (schema defaults applied: stages, exclude, matchPolicy,
+ * category, maxEvents, includeDefaultRules, disableRules): the built-in rules, the custom ones, or both, minus the
+ * disabled ones, with the problems the schema cannot see. Tests build the config the same way (`configFromSchema`).
  */
-export const DEFAULT_STAGES: readonly Stage[] = Object.freeze(['ResponseStarted', 'ResponseComplete', 'Panic']);
-
-/** Config with every default applied (the host applies the schema defaults too; this keeps direct callers safe). */
-export function resolveConfig(
-  raw: Readonly<Record<string, unknown>> | Partial<AuditConfig> | undefined,
-): ResolvedConfig {
-  const c = (raw ?? {}) as Partial<AuditConfig>;
+export function resolveConfig(c: Readonly<AuditConfig>): ResolvedConfig {
   const warnings: string[] = [];
   const custom = c.rules;
-  const disabled = new Set(c.disableRules ?? []);
+  const disabled = new Set(c.disableRules);
   const candidates: RuleConfig[] = [];
   if (custom) candidates.push(...custom);
   if (!custom || c.includeDefaultRules) candidates.push(...DEFAULT_RULES);
@@ -75,12 +65,16 @@ export function resolveConfig(
     rules.push(r);
   }
   return {
-    stages: c.stages ?? [...DEFAULT_STAGES],
+    // Default (schema.json): every stage that carries the response (status code, authorization decision). Audit
+    // policies keep different subsets (`omitStages`); a rule fires at whichever of these arrives, and the request's
+    // Observation is deduplicated across its stages (map.ts, fingerprint). Not RequestReceived: it is emitted before
+    // authorization and before the body is read, so rules on the response would be decided without it.
+    stages: [...c.stages],
     rules,
-    exclude: c.exclude ?? [],
-    matchPolicy: c.matchPolicy ?? 'first',
-    category: c.category ?? 'security',
-    maxEvents: c.maxEvents ?? DEFAULT_MAX_EVENTS,
+    exclude: [...c.exclude],
+    matchPolicy: c.matchPolicy,
+    category: c.category,
+    maxEvents: c.maxEvents,
     warnings: [...new Set(warnings)],
   };
 }

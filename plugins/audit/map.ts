@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { type ObservationDraft, type ResourceRef, ZwError } from 'zen-watcher/plugin-api';
 import { bodyItems } from './body.ts';
-import { type ResolvedConfig, resolveConfig } from './config.ts';
+import { type AuditConfig, type ResolvedConfig, resolveConfig } from './config.ts';
 import { type AuditEvent, type AuditUser, EventError, type EventErrorReason, isObject, parseEvent } from './event.ts';
 import { kindOf } from './kinds.ts';
 import { type CompiledRules, compileRules, evaluate, type RuleHit } from './rules.ts';
@@ -76,14 +76,9 @@ export interface MapResult {
 }
 
 const compiledCache = new WeakMap<object, CompiledRules>();
-let defaultCompiled: CompiledRules | undefined;
 
 /** Compiled rules for an Ingester config (cached per config object: the host hands out one frozen object per generation). */
-export function rulesFor(config: Readonly<Record<string, unknown>> | undefined): CompiledRules {
-  if (!config) {
-    defaultCompiled ??= compileRules(resolveConfig(undefined));
-    return defaultCompiled;
-  }
+export function rulesFor(config: Readonly<AuditConfig>): CompiledRules {
   let c = compiledCache.get(config);
   if (!c) {
     c = compileRules(resolveConfig(config));
@@ -97,11 +92,7 @@ function join(at: string, field: string): string {
   return at ? `${at}.${field}` : field;
 }
 
-export function mapBody(
-  body: unknown,
-  config: Readonly<Record<string, unknown>> | undefined,
-  opts: { jsonLines?: boolean } = {},
-): MapResult {
+export function mapBody(body: unknown, config: Readonly<AuditConfig>, opts: { jsonLines?: boolean } = {}): MapResult {
   const set = rulesFor(config);
   const cfg = set.config;
   const stats: MapStats = {

@@ -11,6 +11,8 @@ import { listFiles, requireRealFixtures } from '../../../test/support/fixtures.t
 import { mapBody } from '../map.ts';
 import {
   asItem,
+  configOf,
+  DEFAULT_CONFIG,
   eventList,
   eventsIn,
   expectedName,
@@ -116,7 +118,7 @@ test('a 400-event EventList with mixed stages and one broken item', async (t) =>
   assert.equal(requests.length, 150);
 
   await t.test('pure mapping: exact counts', () => {
-    const r = mapBody(body, undefined);
+    const r = mapBody(body, DEFAULT_CONFIG);
     assert.equal(r.refuse, undefined);
     assert.deepEqual(r.invalid, [
       {
@@ -234,7 +236,7 @@ test('retries after the last backoff (~80 s later) are duplicates with deduplica
 
 test('own fixture: a webhook EventList covering every built-in rule', async () => {
   const { body } = own('eventlist-v1-webhook-batch.json');
-  const r = mapBody(body, undefined);
+  const r = mapBody(body, DEFAULT_CONFIG);
   assert.deepEqual(r.stats, {
     events: 16,
     invalid: 0,
@@ -361,7 +363,7 @@ test('own fixture: a webhook EventList covering every built-in rule', async () =
 
 test('own fixture: bad items are counted and skipped, the rest of the batch is processed', async () => {
   const { body } = own('eventlist-v1-bad-items.json');
-  const r = mapBody(body, undefined);
+  const r = mapBody(body, DEFAULT_CONFIG);
   assert.equal(r.refuse, undefined);
   assert.deepEqual(
     r.invalid.map((i) => [i.field, i.reason]),
@@ -439,7 +441,7 @@ test('own fixture: JSON Lines from the log backend (kind/apiVersion on every lin
 test('a line that is bad in JSON Lines is reported with its line number', () => {
   const { body } = own('events-v1-log-backend.jsonl');
   const lines = [...(body as unknown[]), { kind: 'Event', apiVersion: 'audit.k8s.io/v1', stage: 'ResponseComplete' }];
-  const r = mapBody(lines, undefined, { jsonLines: true });
+  const r = mapBody(lines, DEFAULT_CONFIG, { jsonLines: true });
   assert.deepEqual(r.invalid, [
     { field: '[3].auditID', reason: 'missing_field', message: 'auditID is required (line 4)' },
   ]);
@@ -511,7 +513,7 @@ test('maxEvents bounds one request', async () => {
 });
 
 test('own fixture: a truncated event (audit.k8s.io/truncated) leaves body rules undecided', () => {
-  const r = mapBody(own('event-v1-truncated-pod.json').body, undefined);
+  const r = mapBody(own('event-v1-truncated-pod.json').body, DEFAULT_CONFIG);
   assert.equal(r.drafts.length, 0);
   assert.equal(r.stats.unmatched, 1);
   assert.deepEqual(r.stats.undecided, { 'privileged-pod/request_truncated': 1 });
@@ -559,7 +561,7 @@ test('request identity: a client-chosen Audit-ID shared by two requests gives tw
   const kit = await load();
   try {
     const { result } = await kit.webhook(eventList(same), { namespace: INGESTER_NS, spec: SPEC });
-    assert.equal(result.created, mapBody(eventList(same), undefined).drafts.length);
+    assert.equal(result.created, mapBody(eventList(same), DEFAULT_CONFIG).drafts.length);
     assert.ok(result.created >= 3, `${result.created} Observations`);
     assert.equal(result.duplicates, 0);
     // Only the request fields the API server sets once per request differ: the receive time alone is enough.
@@ -580,7 +582,7 @@ test('matchPolicy all: one Observation per (request, rule), whichever stages arr
     includeDefaultRules: true,
     rules: [{ name: 'carol', severity: 'info', match: { users: ['carol@*'] } }],
   };
-  const r = mapBody(eventList([started, complete]), config);
+  const r = mapBody(eventList([started, complete]), configOf(config));
   const fingerprints = new Set(r.drafts.map((d) => d.fingerprint));
   assert.deepEqual([...new Set(r.drafts.map((d) => d.details?.rule))], ['carol', 'pod-exec']);
   assert.equal(fingerprints.size, 2, 'two rules, one request: two Observations, not four');

@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Observation } from 'zen-watcher/plugin-api';
-import { loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import { configFromSchema, loadTestPlugin, type TestPlugin } from 'zen-watcher/testkit';
+import type { AuditConfig } from '../config.ts';
 import { parseEvent } from '../event.ts';
 import { requestKey } from '../map.ts';
+import schema from '../schema.json' with { type: 'json' };
 
 export const PLUGIN_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
@@ -14,6 +16,11 @@ export const OWN_FIXTURES = join(PLUGIN_DIR, 'test', 'fixtures');
 export const INGESTER_NS = 'zen-system';
 /** The recommended Ingester settings (README): identity never expires, so retries are duplicates at any delay. */
 export const SPEC = { deduplication: { window: '0s' } };
+
+/** spec.config as the host hands it over (schema.json validated, defaults applied); throws where the host refuses. */
+export const configOf = (config: Record<string, unknown> = {}): AuditConfig =>
+  configFromSchema<AuditConfig>(schema, config);
+export const DEFAULT_CONFIG = configOf();
 
 export function load(opts: { now?: () => number } = {}): Promise<TestPlugin> {
   return loadTestPlugin(PLUGIN_DIR, opts);

@@ -15,7 +15,7 @@ import {
   type WebhookResult,
 } from 'zen-watcher/plugin-api';
 import plugin, { PLUGIN_NAME } from '../index.ts';
-import { eventList, load, own, PLUGIN_DIR } from './helpers.ts';
+import { configOf, eventList, load, own, PLUGIN_DIR } from './helpers.ts';
 
 interface Recorder {
   tap: (req: WebhookRequest) => Promise<WebhookResult>;
@@ -78,7 +78,7 @@ function request(body: unknown, config: Record<string, unknown> = {}, name = 'k8
     source: 'audit',
     handler: 'audit',
     ingester: 'webhook',
-    config,
+    config: configOf(config), // as the host hands it over: validated, schema defaults applied
     webhook: { path: '/ingest/k8s-audit' },
     generation: 1,
   };

@@ -9,7 +9,17 @@ import fc from 'fast-check';
 import { type ObservationDraft, SEVERITIES } from 'zen-watcher/plugin-api';
 import { DEFAULT_RULES } from '../default-rules.ts';
 import { mapBody } from '../map.ts';
-import { asItem, eventList, eventsIn, INGESTER_NS, load, OWN_FIXTURES, SPEC } from './helpers.ts';
+import {
+  asItem,
+  configOf,
+  DEFAULT_CONFIG,
+  eventList,
+  eventsIn,
+  INGESTER_NS,
+  load,
+  OWN_FIXTURES,
+  SPEC,
+} from './helpers.ts';
 
 const SEED = Number(process.env.ZEN_FC_SEED ?? 20250530);
 const VALID_EVENTS = [
@@ -32,7 +42,7 @@ function assertDraftShape(d: ObservationDraft): void {
 
 /** The plugin's answer to a body: drafts, or a refusal with a field. Anything thrown is a failure. */
 function check(body: unknown, config?: Record<string, unknown>): void {
-  const r = mapBody(body, config);
+  const r = mapBody(body, config ? configOf(config) : DEFAULT_CONFIG);
   if (r.refuse) {
     assert.equal(typeof r.refuse.field, 'string');
     assert.ok(r.refuse.field.length > 0);
@@ -136,7 +146,7 @@ test('property: mutated real-shaped events never crash, with the built-in rules 
 });
 
 test('property: one broken item never changes what the rest of the batch gives', () => {
-  const clean = mapBody(eventList(VALID_EVENTS), undefined);
+  const clean = mapBody(eventList(VALID_EVENTS), DEFAULT_CONFIG);
   const expected = clean.drafts.map((d) => d.fingerprint);
   fc.assert(
     fc.property(
@@ -155,7 +165,7 @@ test('property: one broken item never changes what the rest of the batch gives',
       (at, junk) => {
         const items: unknown[] = [...VALID_EVENTS];
         items.splice(at, 0, junk);
-        const r = mapBody(eventList(items), undefined);
+        const r = mapBody(eventList(items), DEFAULT_CONFIG);
         assert.equal(r.refuse, undefined);
         const got = r.drafts.map((d) => d.fingerprint);
         // The junk may itself be a usable event (fast-check can build one); the valid ones come out unchanged.
@@ -244,7 +254,9 @@ test('property: random rule configs accepted by the schema never crash and only 
           spec: { source: 'audit', ingester: 'webhook', webhook: { path: '/p' }, config: cfg },
         });
         assert.ok(res.ok, JSON.stringify(res));
-        const config = res.ingester.view.config;
+        // The test helper's config is the host's: validated, the same defaults applied.
+        const config = configOf(cfg);
+        assert.deepEqual(config, res.ingester.view.config);
         const r = mapBody(eventList(VALID_EVENTS), config);
         assert.equal(r.refuse, undefined);
         const allowed = new Set([
@@ -274,7 +286,7 @@ test('property: drafts from mutated events all pass the real pipeline (none drop
         }),
         async (pairs) => {
           const body = eventList(pairs.map(([e, m]) => mutate(e, m)));
-          const r = mapBody(body, { matchPolicy: 'all' });
+          const r = mapBody(body, configOf({ matchPolicy: 'all' }));
           if (r.refuse) return;
           const { result } = await kit.process(r.drafts, { namespace: INGESTER_NS, spec: SPEC });
           assert.equal(result.dropped, 0);

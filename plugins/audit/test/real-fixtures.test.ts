@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import { listFiles, readText, requireRealFixtures } from '../../../test/support/fixtures.ts';
 import { mapBody } from '../map.ts';
 import {
+  configOf,
+  DEFAULT_CONFIG,
   eventList,
   eventsIn,
   expectedName,
@@ -78,7 +80,7 @@ test('real audit fixtures: exact Observations with the built-in rules', async (t
         const text = JSON.stringify(observations);
         assert.doesNotMatch(text, /MY-KEY|aws_secret_access_key|requestObject|responseObject/);
         // Every event is a usable event: nothing counted as invalid.
-        const r = mapBody(body, undefined, { jsonLines });
+        const r = mapBody(body, DEFAULT_CONFIG, { jsonLines });
         assert.equal(r.stats.events, REAL_EVENT_COUNTS[name]);
         assert.equal(r.stats.invalid, 0);
         assert.equal(r.refuse, undefined);
@@ -130,7 +132,7 @@ test('real audit fixtures: configuration changes what they give', async (t) => {
   const file = (n: string) => `${dir}/${n}`;
   const drafts = (n: string, config: Record<string, unknown>) => {
     const { body, jsonLines } = payload(file(n));
-    return mapBody(body, config, { jsonLines });
+    return mapBody(body, configOf(config), { jsonLines });
   };
   await t.test('pod-exec off: the exec event gives nothing', () => {
     const r = drafts('event-exec-pod-responsestarted-101.json', { disableRules: ['pod-exec'] });
@@ -185,7 +187,7 @@ test('real audit fixtures: configuration changes what they give', async (t) => {
     delete event.requestObject;
     delete event.responseObject;
     event.level = 'Metadata';
-    const r = mapBody(event, undefined);
+    const r = mapBody(event, DEFAULT_CONFIG);
     assert.equal(r.drafts.length, 0);
     assert.deepEqual(r.stats.undecided, { 'privileged-pod/no_request_object': 1 });
   });

@@ -7,7 +7,7 @@ import { type AuditEvent, parseEvent } from '../event.ts';
 import { kindOf } from '../kinds.ts';
 import { mapBody, resourceOf } from '../map.ts';
 import { compileMatcher, compileRules, evaluate, globToRegExp, podFeatures, podSpecOf } from '../rules.ts';
-import { INGESTER_NS, load } from './helpers.ts';
+import { configOf, DEFAULT_CONFIG, INGESTER_NS, load } from './helpers.ts';
 
 function ev(over: Record<string, unknown> = {}): AuditEvent {
   return parseEvent({
@@ -154,13 +154,15 @@ test('globs: * is the only wildcard, the rest is literal', () => {
 });
 
 test('rules: first match wins by default, exclusions let later rules apply, all gives one per rule', () => {
-  const config = resolveConfig({
-    rules: [
-      { name: 'secrets', severity: 'high', match: { resources: ['secrets'] }, exclude: [{ users: ['alice'] }] },
-      { name: 'writes', severity: 'low', match: { verbs: ['create'] } },
-      { name: 'shop', severity: 'info', match: { namespaces: ['shop'] } },
-    ],
-  });
+  const config = resolveConfig(
+    configOf({
+      rules: [
+        { name: 'secrets', severity: 'high', match: { resources: ['secrets'] }, exclude: [{ users: ['alice'] }] },
+        { name: 'writes', severity: 'low', match: { verbs: ['create'] } },
+        { name: 'shop', severity: 'info', match: { namespaces: ['shop'] } },
+      ],
+    }),
+  );
   const first = compileRules(config);
   assert.deepEqual(
     evaluate(first, ev()).hits.map((h) => h.rule.name),
@@ -187,13 +189,15 @@ test('rules: first match wins by default, exclusions let later rules apply, all 
 
 test('rules: per-rule stages override config.stages', () => {
   const set = compileRules(
-    resolveConfig({
-      stages: ['ResponseComplete'],
-      rules: [
-        { name: 'early', severity: 'low', stages: ['RequestReceived'], match: {} },
-        { name: 'late', severity: 'low', match: {} },
-      ],
-    }),
+    resolveConfig(
+      configOf({
+        stages: ['ResponseComplete'],
+        rules: [
+          { name: 'early', severity: 'low', stages: ['RequestReceived'], match: {} },
+          { name: 'late', severity: 'low', match: {} },
+        ],
+      }),
+    ),
   );
   assert.deepEqual([...set.stages].sort(), ['RequestReceived', 'ResponseComplete']);
   assert.deepEqual(
@@ -208,7 +212,7 @@ test('rules: per-rule stages override config.stages', () => {
 });
 
 test('config: built-in rules when rules is unset; custom rules replace them unless includeDefaultRules', () => {
-  const names = (c: Parameters<typeof resolveConfig>[0]) => resolveConfig(c).rules.map((r) => r.name);
+  const names = (c?: Record<string, unknown>) => resolveConfig(configOf(c)).rules.map((r) => r.name);
   const builtIn = DEFAULT_RULES.map((r) => r.name);
   assert.deepEqual(builtIn, [
     'authz-denied',
@@ -229,18 +233,18 @@ test('config: built-in rules when rules is unset; custom rules replace them unle
   assert.deepEqual(names({ rules: [] }), [], 'an empty list turns every rule off');
   assert.deepEqual(names({ disableRules: ['delete', 'configmap-change'] }), builtIn.slice(0, -2));
   const override = { name: 'delete', severity: 'info' as const, match: { verbs: ['delete'] } };
-  const r = resolveConfig({ rules: [override], includeDefaultRules: true });
+  const r = resolveConfig(configOf({ rules: [override], includeDefaultRules: true }));
   assert.deepEqual(
     r.rules.map((x) => x.name),
     ['delete', ...builtIn.filter((n) => n !== 'delete')],
   );
   assert.equal(r.rules[0]!.severity, 'info');
   assert.deepEqual(r.warnings, [], 'replacing a built-in rule is not a mistake');
-  assert.deepEqual(resolveConfig({ rules: [mine, mine], disableRules: ['nope'] }).warnings, [
+  assert.deepEqual(resolveConfig(configOf({ rules: [mine, mine], disableRules: ['nope'] })).warnings, [
     "disableRules: no rule named 'nope'",
     "rules: duplicate rule name 'mine'; only the first is used",
   ]);
-  assert.deepEqual(resolveConfig(undefined), {
+  assert.deepEqual(resolveConfig(DEFAULT_CONFIG), {
     stages: ['ResponseStarted', 'ResponseComplete', 'Panic'],
     rules: [...DEFAULT_RULES],
     exclude: [],
@@ -394,7 +398,7 @@ test('details are bounded: the worst case fits the host budget whole', () => {
       requestURI: `/api/v1/x?${long('q', 10_000)}`,
       annotations,
     },
-    { rules: [{ name: 'all', severity: 'low', match: {} }] },
+    configOf({ rules: [{ name: 'all', severity: 'low', match: {} }] }),
   );
   const d = r.drafts[0]!.details!;
   assert.ok(Buffer.byteLength(JSON.stringify(d)) < 16_384, `${Buffer.byteLength(JSON.stringify(d))} bytes`);
@@ -409,7 +413,7 @@ test('details are bounded: the worst case fits the host budget whole', () => {
 });
 
 test('privileged-pod: server-side apply creates (patch 201) and privileged ephemeral containers', () => {
-  const set = compileRules(resolveConfig(undefined));
+  const set = compileRules(resolveConfig(DEFAULT_CONFIG));
   const pod = (spec: Record<string, unknown>) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec });
   const rule = (e: AuditEvent) => evaluate(set, e).hits.map((h) => h.rule.name);
   const podRef = { resource: 'pods', namespace: 'shop', name: 'p', apiVersion: 'v1' };
