@@ -93,9 +93,27 @@ export function storeFeed(
         }
         return outcome;
       };
+      // Repeats, updates in place and resolutions from the source change a stored document after its creation
+      // (ADR 0017): the index re-reads that row, so the list, summary, detail and stream show its state now.
+      const refresh = (namespace: string, name: string) => {
+        if (!active) return;
+        const stmt = getRow();
+        const row = stmt?.get(namespace, name) as { doc: string; created_at: number } | undefined;
+        const e = row ? toEntry(JSON.parse(row.doc) as ObservationDoc, row.created_at) : undefined;
+        if (e) index.upsert(e);
+        else if (stmt) index.delete(`${namespace}/${name}`);
+      };
+      const addOccurrences: ObservationSink['addOccurrences'] = sink.addOccurrences
+        ? async (d, signal) => {
+            const outcome = await sink.addOccurrences!(d, signal);
+            refresh(d.namespace, d.name);
+            return outcome;
+          }
+        : undefined;
       return new Proxy(sink, {
         get(target, prop) {
           if (prop === 'write') return write;
+          if (prop === 'addOccurrences') return addOccurrences;
           const v = Reflect.get(target, prop, target) as unknown;
           return typeof v === 'function' ? v.bind(target) : v;
         },

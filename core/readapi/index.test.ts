@@ -160,8 +160,47 @@ describe('ReadIndex', () => {
     const ix = new ReadIndex();
     const a = entry(1, { at: 1000 });
     ix.upsert(a);
-    ix.upsert({ ...a, key: 'a/other', name: 'other', detectedAt: 9000, firstSeen: 9000 });
-    assert.deepEqual(ix.occurrences(a), { count: 2, firstSeen: a.firstSeen, lastSeen: 9000 });
+    ix.upsert({ ...a, key: 'a/other', name: 'other', detectedAt: 9000, firstSeen: 9000, lastSeen: 9000 });
+    assert.deepEqual(ix.occurrences(a), { count: 2, firstSeen: a.firstSeen, lastSeen: 9000, observations: 2 });
+  });
+
+  test('occurrences: status.count, firstSeen and lastSeen of repeated findings (ADR 0017)', () => {
+    const obs = makeObservation({
+      source: 'falco',
+      severity: 'high',
+      title: 'shell',
+      namespace: 'shop',
+      detectedAt: new Date(5000),
+    });
+    const once = toEntry(obs, 6000)!;
+    assert.deepEqual([once.count, once.firstSeen, once.lastSeen], [1, 5000, 5000]);
+    const repeated = toEntry(
+      {
+        ...obs,
+        status: { count: 41, firstSeen: new Date(4000).toISOString(), lastSeen: new Date(90_000).toISOString() },
+      },
+      6000,
+    )!;
+    assert.deepEqual([repeated.count, repeated.firstSeen, repeated.lastSeen], [41, 4000, 90_000]);
+    for (const bad of [0, -3, 2.5, '7' as unknown as number])
+      assert.equal(toEntry({ ...obs, status: { count: bad } }, 6000)!.count, 1, String(bad));
+    const ix = new ReadIndex();
+    ix.upsert(repeated);
+    // The same finding in a later dedup window, repeated twice there.
+    ix.upsert({
+      ...repeated,
+      key: `${obs.namespace}/later`,
+      name: 'later',
+      count: 2,
+      firstSeen: 100_000,
+      lastSeen: 120_000,
+    });
+    assert.deepEqual(ix.occurrences(repeated), { count: 43, firstSeen: 4000, lastSeen: 120_000, observations: 2 });
+    // A relist that only changed the count is a change (the stream and the UI see it).
+    const events: number[] = [];
+    ix.subscribe((ev) => ev.type === 'upsert' && events.push(ev.entry.count));
+    ix.replaceAll([{ ...repeated, count: 42 }, ix.get(obs.namespace, 'later')!]);
+    assert.deepEqual(events, [42]);
   });
 
   test('replaceAll (a relist) deletes what is gone and announces only changes', () => {

@@ -38,6 +38,10 @@ export interface Entry {
   readonly detectedAt: number;
   /** When zen-watcher first saw the finding (first-seen annotation, else creation), ms. */
   readonly firstSeen: number;
+  /** How often the source reported it (status.count, ADR 0017; 1 when never repeated). */
+  readonly count: number;
+  /** The latest report (status.lastSeen, else spec.detectedAt), ms. */
+  readonly lastSeen: number;
   readonly phase: 'Active' | 'Resolved';
   readonly resolvedAt: number | undefined;
   readonly reason: string | undefined;
@@ -71,7 +75,14 @@ export interface ObservationDoc {
     detectedAt?: string;
     ttlSecondsAfterCreation?: number;
   };
-  status?: { phase?: string; resolvedAt?: string; reason?: string };
+  status?: {
+    phase?: string;
+    resolvedAt?: string;
+    reason?: string;
+    count?: number;
+    firstSeen?: string;
+    lastSeen?: string;
+  };
 }
 
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
@@ -91,7 +102,11 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
   if (!namespace || !name || !spec) return undefined;
   const annotations = doc.metadata?.annotations ?? doc.annotations ?? {};
   const detectedAt = ms(spec.detectedAt) ?? createdAt ?? 0;
-  const firstSeen = ms(annotations[FIRST_SEEN]) ?? createdAt ?? ms(doc.metadata?.creationTimestamp) ?? detectedAt;
+  const stamped = ms(annotations[FIRST_SEEN]) ?? createdAt ?? ms(doc.metadata?.creationTimestamp) ?? detectedAt;
+  // status.firstSeen (ADR 0017) is the earliest report's event time, which may precede the first write.
+  const statusFirst = ms(doc.status?.firstSeen);
+  const firstSeen = statusFirst !== undefined ? Math.min(stamped, statusFirst) : stamped;
+  const count = doc.status?.count;
   const severity = spec.severity ?? 'info';
   const message = spec.message === undefined ? undefined : spec.message.slice(0, MAX_MESSAGE);
   const r = spec.resource;
@@ -115,6 +130,8 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     fingerprint: spec.fingerprint ?? name,
     detectedAt,
     firstSeen,
+    count: Number.isInteger(count) && (count as number) > 0 ? (count as number) : 1,
+    lastSeen: ms(doc.status?.lastSeen) ?? detectedAt,
     phase: doc.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
     resolvedAt: ms(doc.status?.resolvedAt),
     reason: doc.status?.reason,
@@ -362,18 +379,25 @@ export class ReadIndex {
     return out;
   }
 
-  /** The same finding across dedup windows: how many Observations, first and last seen. */
-  occurrences(e: Entry): { count: number; firstSeen: number; lastSeen: number } {
+  /**
+   * The same finding across dedup windows: how often it was reported (the sum of each Observation's status.count),
+   * first and last seen.
+   */
+  occurrences(e: Entry): { count: number; firstSeen: number; lastSeen: number; observations: number } {
     const keys = this.#byFingerprint.get(e.fingerprint) ?? new Set([e.key]);
+    let count = 0;
+    let observations = 0;
     let first = e.firstSeen;
-    let last = e.detectedAt;
+    let last = e.lastSeen;
     for (const k of keys) {
       const o = this.#entries.get(k);
       if (!o || o.source !== e.source) continue;
+      count += o.count;
+      observations++;
       first = Math.min(first, o.firstSeen);
-      last = Math.max(last, o.detectedAt);
+      last = Math.max(last, o.lastSeen);
     }
-    return { count: keys.size, firstSeen: first, lastSeen: last };
+    return { count, firstSeen: first, lastSeen: last, observations };
   }
 
   list(filter: Filter, vis: Visibility, opts: { sort?: SortKey; limit: number; cursor?: string }): Page {
@@ -497,6 +521,11 @@ function sameEntry(a: Entry, b: Entry): boolean {
     a.resolvedAt === b.resolvedAt &&
     a.severity === b.severity &&
     a.title === b.title &&
-    a.firstSeen === b.firstSeen
+    a.firstSeen === b.firstSeen &&
+    a.count === b.count &&
+    a.lastSeen === b.lastSeen &&
+    a.reason === b.reason &&
+    a.message === b.message &&
+    a.category === b.category
   );
 }

@@ -129,6 +129,8 @@ export function itemJson(e: Entry) {
     ...(e.resource ? { resource: e.resource } : {}),
     detectedAt: new Date(e.detectedAt).toISOString(),
     firstSeen: new Date(e.firstSeen).toISOString(),
+    lastSeen: new Date(e.lastSeen).toISOString(),
+    count: e.count,
     phase: e.phase,
     ...(e.resolvedAt !== undefined ? { resolvedAt: new Date(e.resolvedAt).toISOString() } : {}),
     ...(e.reason !== undefined ? { reason: e.reason } : {}),
@@ -206,6 +208,7 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
           item: itemJson(e),
           occurrences: {
             count: occ.count,
+            observations: occ.observations,
             firstSeen: new Date(occ.firstSeen).toISOString(),
             lastSeen: new Date(occ.lastSeen).toISOString(),
           },

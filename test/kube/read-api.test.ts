@@ -205,6 +205,50 @@ describe('read API in kubernetes mode: RBAC decides who sees what', { skip }, ()
     assert.doesNotMatch(text, /streamed to team-b/);
   });
 
+  test('a finding changed after its creation (count, resolution) shows through the watch', async () => {
+    const name = await observation(api, 'team-a', 'repeated and resolved later');
+    await api.patch({
+      ...OBS,
+      namespace: 'team-a',
+      name,
+      subresource: 'status',
+      body: {
+        status: {
+          count: 12,
+          firstSeen: '2026-01-01T00:00:00.000Z',
+          lastSeen: '2026-01-02T00:00:00.000Z',
+          phase: 'Resolved',
+          resolvedAt: '2026-01-03T00:00:00.000Z',
+          reason: 'the source reported this finding resolved',
+        },
+      },
+    });
+    const d = await waitFor('the detail view shows the patched status', async () => {
+      const r = await get(`/api/v1/observations/team-a/${name}`, 'alice');
+      return (r.body.item as { phase?: string } | undefined)?.phase === 'Resolved' ? r.body : undefined;
+    });
+    assert.deepEqual(d.occurrences, {
+      count: 12,
+      observations: 1,
+      firstSeen: '2026-01-01T00:00:00.000Z',
+      lastSeen: '2026-01-02T00:00:00.000Z',
+    });
+    const list = await get('/api/v1/observations?q=repeated%20and%20resolved', 'alice');
+    assert.deepEqual(
+      (list.body.items as { count: number; phase: string; resolvedAt: string }[]).map((i) => [
+        i.count,
+        i.phase,
+        i.resolvedAt,
+      ]),
+      [[12, 'Resolved', '2026-01-03T00:00:00.000Z']],
+    );
+    await api.delete({ ...OBS, namespace: 'team-a', name });
+    await waitFor(
+      'deleted from the index',
+      async () => (await get(`/api/v1/observations/team-a/${name}`, 'alice')).status === 404,
+    );
+  });
+
   test('answers come from the watch-fed index: no LIST of observations per request', async () => {
     // Three LISTs at start, none after: the read index, the leader's first GC pass, and the resolver's cache once
     // informer work started (ADR 0011; sharded, per epoch: ADR 0020).

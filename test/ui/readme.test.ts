@@ -32,7 +32,7 @@ export function readmeCurl(readme: string): { path: string; headers: Record<stri
 
 const skip = browserMissing();
 
-describe("README: npm start, the curl, then /ui/ shows the finding", { skip }, () => {
+describe('README: npm start, the curl, then /ui/ shows the finding', { skip }, () => {
   const dataDir = tempDir('zw-readme-');
   let zw: HostProcess;
   let browser: Browser | undefined;

@@ -12,6 +12,8 @@ export interface Item {
   resource?: { apiVersion?: string; kind?: string; name?: string; namespace?: string };
   detectedAt: string;
   firstSeen: string;
+  lastSeen: string;
+  count: number;
   phase: 'Active' | 'Resolved';
   resolvedAt?: string;
   reason?: string;
@@ -58,7 +60,7 @@ export interface ResourceView {
 
 export interface Detail {
   item: Item;
-  occurrences: { count: number; firstSeen: string; lastSeen: string };
+  occurrences: { count: number; observations: number; firstSeen: string; lastSeen: string };
   owners: ResourceKey[];
   observation: { spec?: { details?: unknown }; [k: string]: unknown };
 }

@@ -606,7 +606,8 @@ function Finding({ route, onToken }: { route: Route; onToken: () => void }) {
         </dd>
         <dt>Seen</dt>
         <dd data-testid="occurrences">
-          {data.occurrences.count} time{data.occurrences.count === 1 ? '' : 's'}; first{' '}
+          {fmtNum(data.occurrences.count)} time{data.occurrences.count === 1 ? '' : 's'}
+          {data.occurrences.observations > 1 ? ` (in ${data.occurrences.observations} Observations)` : ''}; first{' '}
           {fmtTime(data.occurrences.firstSeen)}, last {fmtTime(data.occurrences.lastSeen)}
         </dd>
         <dt>Status</dt>
