@@ -3,8 +3,19 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { makeObservation } from '../../test/support/observations.ts';
 import type { Severity } from '../api/types.ts';
-import { type Entry, type Filter, matcher, ReadIndex, SEE_ALL, SORT_KEYS, type SortKey, toEntry } from './index.ts';
-import { ownerChain } from './owners.ts';
+import {
+  byResource,
+  type Entry,
+  type Filter,
+  matcher,
+  ReadIndex,
+  SEE_ALL,
+  SORT_KEYS,
+  type SortKey,
+  toEntry,
+  type Visibility,
+} from './index.ts';
+import { ownerChain, resourceKey } from './owners.ts';
 
 const SEVS: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
@@ -45,6 +56,69 @@ function expected(all: Entry[], f: Filter, sort: SortKey, vis = SEE_ALL): string
   const sorted = all.filter(m).sort(cmp);
   if (sort.startsWith('-')) sorted.reverse();
   return sorted.map((e) => e.key);
+}
+
+/** The summary by the obvious string-keyed scan (Maps: no key can become a prototype), for the property test. */
+function referenceSummary(all: Entry[], f: Filter, vis: Visibility, now: number, hours: number) {
+  const firstHour = Math.floor(now / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000;
+  const inc = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const obj = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+  const sevSrc = new Map<string, Map<string, number>>();
+  const bySeverity = new Map<string, number>();
+  const bySource = new Map<string, number>();
+  const byNamespace = new Map<string, number>();
+  const hourly = Array.from({ length: hours }, (_, h) => ({
+    hour: firstHour + h * 3_600_000,
+    new: 0,
+    resolved: 0,
+    bySeverity: new Map<string, number>(),
+    bySource: new Map<string, number>(),
+  }));
+  const tops = new Map<string, { kind: string; namespace: string; name: string; count: number; rank: number }>();
+  let total = 0;
+  let resolved = 0;
+  for (const e of all.filter(matcher(f, vis))) {
+    total++;
+    if (e.phase === 'Resolved') resolved++;
+    if (!sevSrc.has(e.severity)) sevSrc.set(e.severity, new Map());
+    inc(sevSrc.get(e.severity)!, e.source);
+    inc(bySeverity, e.severity);
+    inc(bySource, e.source);
+    inc(byNamespace, e.namespace);
+    if (e.resource?.name && e.phase === 'Active') {
+      const top = ownerChain(resourceKey(e)).at(-1)!;
+      const k = JSON.stringify([top.kind, top.namespace, top.name]);
+      const t = tops.get(k) ?? { ...top, count: 0, rank: 0 };
+      t.count++;
+      t.rank = Math.max(t.rank, e.rank);
+      tops.set(k, t);
+    }
+    const h = hourly[Math.floor((e.firstSeen - firstHour) / 3_600_000)];
+    if (h && e.firstSeen >= firstHour) {
+      h.new++;
+      inc(h.bySeverity, e.severity);
+      inc(h.bySource, e.source);
+    }
+    const r =
+      e.resolvedAt !== undefined && e.resolvedAt >= firstHour
+        ? hourly[Math.floor((e.resolvedAt - firstHour) / 3_600_000)]
+        : undefined;
+    if (r) r.resolved++;
+  }
+  return {
+    total,
+    active: total - resolved,
+    resolved,
+    bySeveritySource: Object.fromEntries([...sevSrc].map(([k, m]) => [k, obj(m)])),
+    bySeverity: obj(bySeverity),
+    bySource: obj(bySource),
+    byNamespace: obj(byNamespace),
+    topResources: [...tops.values()]
+      .sort((a, b) => b.rank - a.rank || b.count - a.count || byResource(a, b))
+      .slice(0, 10)
+      .map(({ rank, ...t }) => ({ ...t, worst: SEVS[5 - rank] ?? 'info' })),
+    hourly: hourly.map((h) => ({ ...h, bySeverity: obj(h.bySeverity), bySource: obj(h.bySource) })),
+  };
 }
 
 describe('ReadIndex', () => {
@@ -154,6 +228,95 @@ describe('ReadIndex', () => {
       count: 2,
       worst: 'critical',
     });
+  });
+
+  test('summary equals the obvious scan, after any upserts and deletes, for any filter and visibility', () => {
+    const NOW = 1_700_000_000_000;
+    const HOUR = 3_600_000;
+    const kinds = [
+      { kind: 'Pod', name: (a: number) => `app-${a}-5c4f8d9b7-x2x9q` },
+      { kind: 'ReplicaSet', name: (a: number) => `app-${a}-5c4f8d9b7` },
+      { kind: 'Deployment', name: (a: number) => `app-${a}` },
+      { kind: 'Pod', name: (a: number) => `job-${a}-29123456-abcde` },
+      { kind: 'StatefulSet', name: (a: number) => `db-${a}` },
+      { kind: '', name: () => '' },
+    ];
+    const op = fc.record({
+      id: fc.integer({ min: 0, max: 40 }),
+      del: fc.boolean(),
+      sev: fc.constantFrom<string>(...SEVS, 'bogus'),
+      src: fc.constantFrom('trivy', 'falco', 'kyverno', 'audit'),
+      ns: fc.constantFrom('a', 'b', 'c'),
+      kind: fc.integer({ min: 0, max: kinds.length - 1 }),
+      app: fc.integer({ min: 0, max: 3 }),
+      seenAgo: fc.integer({ min: -2 * HOUR, max: 30 * HOUR }),
+      resolvedAgo: fc.option(fc.integer({ min: -HOUR, max: 30 * HOUR })),
+    });
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 80 }),
+        fc.record({
+          severity: fc.option(fc.constantFrom(...SEVS)),
+          ns: fc.option(fc.constantFrom('a', 'b')),
+          phase: fc.option(fc.constantFrom<'Active' | 'Resolved'>('Active', 'Resolved')),
+        }),
+        fc.option(fc.subarray(['a', 'b', 'c'])),
+        fc.integer({ min: 1, max: 30 }),
+        (ops, pick, visible, hours) => {
+          const ix = new ReadIndex();
+          const live = new Map<string, Entry>();
+          for (const o of ops) {
+            const key = `${o.ns}/obs-${o.id}`;
+            if (o.del) {
+              ix.delete(key);
+              live.delete(key);
+              continue;
+            }
+            const k = kinds[o.kind]!;
+            const seen = NOW - o.seenAgo;
+            const doc = {
+              metadata: { namespace: o.ns, name: `obs-${o.id}` },
+              spec: {
+                source: o.src,
+                severity: o.sev,
+                title: `t${o.id}`,
+                detectedAt: new Date(seen).toISOString(),
+                ...(k.kind ? { resource: { kind: k.kind, name: k.name(o.app) } } : {}),
+              },
+              ...(o.resolvedAgo !== null
+                ? { status: { phase: 'Resolved', resolvedAt: new Date(NOW - o.resolvedAgo).toISOString() } }
+                : {}),
+            };
+            const e = toEntry(doc, seen)!;
+            ix.upsert(e);
+            live.set(key, e);
+          }
+          const f: Filter = {
+            ...(pick.severity ? { severity: [pick.severity] } : {}),
+            ...(pick.ns ? { namespace: [pick.ns] } : {}),
+            ...(pick.phase ? { phase: pick.phase } : {}),
+          };
+          const vis: Visibility = visible ? { all: false, namespaces: new Set(visible) } : SEE_ALL;
+          const got = ix.summary(f, vis, { now: NOW, hours });
+          const sorted = (o: Record<string, number>) =>
+            Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)));
+          assert.deepStrictEqual(
+            {
+              ...got,
+              bySeveritySource: Object.fromEntries(
+                Object.entries(got.bySeveritySource).map(([k, m]) => [k, sorted(m)]),
+              ),
+              bySeverity: sorted(got.bySeverity),
+              bySource: sorted(got.bySource),
+              byNamespace: sorted(got.byNamespace),
+              hourly: got.hourly.map((h) => ({ ...h, bySeverity: sorted(h.bySeverity), bySource: sorted(h.bySource) })),
+            },
+            referenceSummary([...live.values()], f, vis, NOW, hours),
+          );
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   test('occurrences: the same fingerprint in several dedup windows', () => {

@@ -50,6 +50,15 @@ export interface Entry {
   /** Lower-cased text searched by `q`. */
   readonly text: string;
   readonly rank: number;
+  /** The topmost owner the resource's name tells (Pod → its Deployment), when it is not the resource itself. */
+  readonly owner: ResourceKey | undefined;
+  /**
+   * Small integer ids of the source, namespace and topmost owner, assigned by the ReadIndex the entry is filed in
+   * (-1 before): the summary counts into typed arrays by id instead of hashing strings per Observation.
+   */
+  sid: number;
+  nid: number;
+  tid: number;
 }
 
 /** An Observation document, as the store or the API server holds it (only the fields read here). */
@@ -116,6 +125,15 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     .join('\n')
     .toLowerCase();
   const ttl = spec.ttlSecondsAfterCreation;
+  let owner: ResourceKey | undefined;
+  if (resource?.name) {
+    const chain = ownerChain({
+      kind: resource.kind || 'Unknown',
+      namespace: resource.namespace || namespace,
+      name: resource.name,
+    });
+    if (chain.length > 1) owner = chain.at(-1);
+  }
   return {
     key: `${namespace}/${name}`,
     namespace,
@@ -138,6 +156,10 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     expiresAt: createdAt !== undefined && typeof ttl === 'number' ? createdAt + ttl * 1000 : undefined,
     text,
     rank: SEVERITY_RANK[severity] ?? 0,
+    owner,
+    sid: -1,
+    nid: -1,
+    tid: -1,
   };
 }
 
@@ -284,6 +306,47 @@ export interface Summary {
 
 const HOUR = 3_600_000;
 
+/** Names ↔ small integer ids, counted by reference: an id is reused once nothing in the index uses its name. */
+class Ids<V> {
+  readonly #ids = new Map<string, number>();
+  readonly #keys: (string | undefined)[] = [];
+  readonly #refs: number[] = [];
+  readonly #free: number[] = [];
+  /** What an id stands for (undefined when free). */
+  readonly values: (V | undefined)[] = [];
+  acquire(key: string, value: V): number {
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = this.#free.pop() ?? this.#keys.length;
+      this.#ids.set(key, id);
+      this.#keys[id] = key;
+      this.values[id] = value;
+      this.#refs[id] = 0;
+    }
+    this.#refs[id]!++;
+    return id;
+  }
+  release(id: number): void {
+    if (id < 0 || --this.#refs[id]! > 0) return;
+    this.#ids.delete(this.#keys[id]!);
+    this.#keys[id] = undefined;
+    this.values[id] = undefined;
+    this.#free.push(id);
+  }
+  /** One past the largest id in use or free. */
+  get bound(): number {
+    return this.#keys.length;
+  }
+}
+
+/** Name, then namespace, then kind: a total order of resources. */
+export function byResource(a: ResourceKey, b: ResourceKey): number {
+  return a.name.localeCompare(b.name) || a.namespace.localeCompare(b.namespace) || a.kind.localeCompare(b.kind);
+}
+
+/** Severity names by rank (1 = info … 5 = critical); rank 0 is a severity outside SEVERITIES. */
+const SEVERITY_OF_RANK: readonly string[] = ['', ...[...SEVERITIES].reverse()];
+
 export class ReadIndex {
   readonly #entries = new Map<string, Entry>();
   readonly #byTime = new Sorted(byTime);
@@ -291,6 +354,9 @@ export class ReadIndex {
   /** fingerprint → keys (the same finding across dedup windows). */
   readonly #byFingerprint = new Map<string, Set<string>>();
   readonly #listeners = new Set<(e: ChangeEvent) => void>();
+  readonly #sources = new Ids<string>();
+  readonly #namespaces = new Ids<string>();
+  readonly #owners = new Ids<ResourceKey>();
   #synced = false;
 
   get size(): number {
@@ -309,6 +375,10 @@ export class ReadIndex {
   upsert(e: Entry): void {
     const old = this.#entries.get(e.key);
     if (old) this.#unfile(old);
+    e.sid = this.#sources.acquire(e.source, e.source);
+    e.nid = this.#namespaces.acquire(e.namespace, e.namespace);
+    const top = e.owner ?? (e.resource?.name ? resourceKey(e) : undefined);
+    e.tid = top ? this.#owners.acquire(`${top.kind}\n${top.namespace}\n${top.name}`, top) : -1;
     this.#entries.set(e.key, e);
     this.#byTime.insert(e);
     this.#bySeverity.insert(e);
@@ -349,6 +419,10 @@ export class ReadIndex {
   }
 
   #unfile(e: Entry): void {
+    this.#sources.release(e.sid);
+    this.#namespaces.release(e.nid);
+    this.#owners.release(e.tid);
+    e.sid = e.nid = e.tid = -1;
     this.#byTime.remove(e);
     this.#bySeverity.remove(e);
     const fp = this.#byFingerprint.get(e.fingerprint);
@@ -432,62 +506,109 @@ export class ReadIndex {
     return { items, total, next };
   }
 
+  /**
+   * One pass over the index counting into typed arrays by the entries' small integer ids (severity rank, source,
+   * namespace, topmost owner, hour); the names are looked up once per id at the end.
+   */
   summary(filter: Filter, vis: Visibility, opts: { now?: number; hours?: number; top?: number } = {}): Summary {
     const now = opts.now ?? Date.now();
     const hours = opts.hours ?? 24;
     const firstHour = Math.floor(now / HOUR) * HOUR - (hours - 1) * HOUR;
-    const hourly: Summary['hourly'] = [];
-    for (let i = 0; i < hours; i++)
-      hourly.push({ hour: firstHour + i * HOUR, new: 0, resolved: 0, bySeverity: {}, bySource: {} });
+    const endHour = firstHour + hours * HOUR;
     const match = matcher(filter, vis);
+    const S = this.#sources.bound;
+    const R = SEVERITY_OF_RANK.length;
+    const sevSrc = new Int32Array(R * S);
+    const byNs = new Int32Array(this.#namespaces.bound);
+    const topCount = new Int32Array(this.#owners.bound);
+    const topRank = new Int8Array(this.#owners.bound);
+    const hourNew = new Int32Array(hours);
+    const hourResolved = new Int32Array(hours);
+    const hourSev = new Int32Array(hours * R);
+    const hourSrc = new Int32Array(hours * S);
+    // Severities outside SEVERITIES (rank 0; the CRD and the pipeline refuse them, old data may hold some).
+    const odd: Entry[] = [];
+    let total = 0;
+    let resolved = 0;
+    for (const e of this.#entries.values()) {
+      if (!match(e)) continue;
+      total++;
+      const rank = e.rank;
+      if (rank === 0) odd.push(e);
+      sevSrc[rank * S + e.sid]!++;
+      byNs[e.nid]!++;
+      if (e.phase === 'Resolved') resolved++;
+      else if (e.tid >= 0) {
+        topCount[e.tid]!++;
+        if (rank > topRank[e.tid]!) topRank[e.tid] = rank;
+      }
+      const f = e.firstSeen;
+      if (f >= firstHour && f < endHour) {
+        const h = Math.floor((f - firstHour) / HOUR);
+        hourNew[h]!++;
+        hourSev[h * R + rank]!++;
+        hourSrc[h * S + e.sid]!++;
+      }
+      const r = e.resolvedAt;
+      if (r !== undefined && r >= firstHour && r < endHour) hourResolved[Math.floor((r - firstHour) / HOUR)]!++;
+    }
+
+    const sources = this.#sources.values;
+    const add = (o: Record<string, number>, k: string, n: number) => {
+      if (n) o[k] = (o[k] ?? 0) + n;
+    };
     const s: Summary = {
-      total: 0,
-      active: 0,
-      resolved: 0,
+      total,
+      active: total - resolved,
+      resolved,
       bySeveritySource: {},
       bySeverity: {},
       bySource: {},
       byNamespace: {},
       topResources: [],
-      hourly,
+      hourly: [],
     };
-    const resources = new Map<string, { kind: string; namespace: string; name: string; count: number; rank: number }>();
-    for (const e of this.#entries.values()) {
-      if (!match(e)) continue;
-      s.total++;
-      if (e.phase === 'Resolved') s.resolved++;
-      else s.active++;
-      const row = s.bySeveritySource[e.severity] ?? {};
-      s.bySeveritySource[e.severity] = row;
-      row[e.source] = (row[e.source] ?? 0) + 1;
-      s.bySeverity[e.severity] = (s.bySeverity[e.severity] ?? 0) + 1;
-      s.bySource[e.source] = (s.bySource[e.source] ?? 0) + 1;
-      s.byNamespace[e.namespace] = (s.byNamespace[e.namespace] ?? 0) + 1;
-      if (e.resource?.name && e.phase === 'Active') {
-        const top = ownerChain(resourceKey(e)).at(-1)!;
-        const k = `${top.kind}/${top.namespace}/${top.name}`;
-        const r = resources.get(k);
-        if (r) {
-          r.count++;
-          r.rank = Math.max(r.rank, e.rank);
-        } else resources.set(k, { ...top, count: 1, rank: e.rank });
+    for (let rank = R - 1; rank >= 1; rank--)
+      for (let sid = 0; sid < S; sid++) {
+        const n = sevSrc[rank * S + sid]!;
+        if (!n) continue;
+        const sev = SEVERITY_OF_RANK[rank]!;
+        s.bySeveritySource[sev] ??= {};
+        add(s.bySeveritySource[sev], sources[sid]!, n);
+        add(s.bySeverity, sev, n);
+        add(s.bySource, sources[sid]!, n);
       }
-      const h = Math.floor((e.firstSeen - firstHour) / HOUR);
-      const bucket = hourly[h];
-      if (bucket && e.firstSeen >= firstHour) {
-        bucket.new++;
-        bucket.bySeverity[e.severity] = (bucket.bySeverity[e.severity] ?? 0) + 1;
-        bucket.bySource[e.source] = (bucket.bySource[e.source] ?? 0) + 1;
-      }
-      if (e.resolvedAt !== undefined && e.resolvedAt >= firstHour) {
-        const rb = hourly[Math.floor((e.resolvedAt - firstHour) / HOUR)];
-        if (rb) rb.resolved++;
-      }
+    for (const e of odd) {
+      s.bySeveritySource[e.severity] ??= {};
+      add(s.bySeveritySource[e.severity]!, e.source, 1);
+      add(s.bySeverity, e.severity, 1);
+      add(s.bySource, e.source, 1);
     }
-    s.topResources = [...resources.values()]
-      .sort((a, b) => b.rank - a.rank || b.count - a.count || a.name.localeCompare(b.name))
+    const nsNames = this.#namespaces.values;
+    for (let nid = 0; nid < byNs.length; nid++) add(s.byNamespace, nsNames[nid]!, byNs[nid]!);
+    const oddAt = (h: number) =>
+      odd.filter((e) => e.firstSeen >= firstHour + h * HOUR && e.firstSeen < firstHour + (h + 1) * HOUR);
+    for (let h = 0; h < hours; h++) {
+      const bySeverity: Record<string, number> = {};
+      const bySource: Record<string, number> = {};
+      if (hourNew[h]) {
+        for (let rank = R - 1; rank >= 1; rank--) add(bySeverity, SEVERITY_OF_RANK[rank]!, hourSev[h * R + rank]!);
+        if (hourSev[h * R]) for (const e of oddAt(h)) add(bySeverity, e.severity, 1);
+        for (let sid = 0; sid < S; sid++) add(bySource, sources[sid]!, hourSrc[h * S + sid]!);
+      }
+      s.hourly.push({ hour: firstHour + h * HOUR, new: hourNew[h]!, resolved: hourResolved[h]!, bySeverity, bySource });
+    }
+    const owners = this.#owners.values;
+    const top: { tid: number; count: number; rank: number }[] = [];
+    for (let tid = 0; tid < topCount.length; tid++)
+      if (topCount[tid]) top.push({ tid, count: topCount[tid]!, rank: topRank[tid]! });
+    s.topResources = top
+      .sort((a, b) => b.rank - a.rank || b.count - a.count || byResource(owners[a.tid]!, owners[b.tid]!))
       .slice(0, opts.top ?? 10)
-      .map(({ rank, ...r }) => ({ ...r, worst: SEVERITIES[SEVERITIES.length - rank] ?? 'info' }));
+      .map(({ tid, count, rank }) => {
+        const { kind, namespace, name } = owners[tid]!;
+        return { kind, namespace, name, count, worst: SEVERITY_OF_RANK[rank] || 'info' };
+      });
     return s;
   }
 
@@ -501,10 +622,10 @@ export class ReadIndex {
     const related = new Map<string, ResourceKey>();
     const want = target.kind.toLowerCase();
     for (const e of this.#byTime.items) {
-      if (!e.resource?.name) continue;
-      const rk = resourceKey(e);
-      if (rk.namespace !== target.namespace) continue;
-      const chain = ownerChain(rk);
+      const r = e.resource;
+      // Owners' names are prefixes of what they own (Deployment `a` → ReplicaSet `a-<hash>` → Pod `a-<hash>-<id>`).
+      if (!r?.name?.startsWith(target.name) || (r.namespace || e.namespace) !== target.namespace) continue;
+      const chain = ownerChain(resourceKey(e));
       if (!chain.some((c) => c.kind.toLowerCase() === want && c.name === target.name)) continue;
       entries.push(e);
       for (const c of chain) related.set(`${c.kind}/${c.name}`, c);
