@@ -214,6 +214,44 @@ describe('deployment manifests', { skip: toolSkip }, () => {
     }
   });
 
+  test('the read API port (8081, ZEN_READ_PORT) is reached by port-forward only: no Service or NetworkPolicy opens it', () => {
+    const readPort = 8081;
+    for (const [name, objs] of renders) {
+      for (const d of byKind(objs, 'Deployment'))
+        for (const c of podSpec(d).containers) {
+          const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
+          assert.ok(
+            !env.has('ZEN_READ_PORT') || env.get('ZEN_READ_PORT') === String(readPort),
+            `${name}: ZEN_READ_PORT`,
+          );
+          assert.ok(
+            !(c.ports ?? []).some((p) => p.containerPort === readPort),
+            `${name}: ${c.name} declares the read port`,
+          );
+        }
+      for (const svc of byKind(objs, 'Service')) {
+        const ports = (svc.spec as { ports: { port: number; targetPort?: number | string }[] }).ports;
+        for (const p of ports)
+          assert.ok(
+            p.port !== readPort && p.targetPort !== readPort,
+            `${name}: Service ${svc.metadata.name} exposes ${readPort}`,
+          );
+      }
+      const policies = byKind(objs, 'NetworkPolicy');
+      for (const np of policies) {
+        const ingress = (np.spec as { ingress?: { ports?: { port?: number | string }[] }[] }).ingress ?? [];
+        for (const rule of ingress) {
+          assert.ok(
+            rule.ports?.length,
+            `${name}: NetworkPolicy ${np.metadata.name} has an ingress rule for every port`,
+          );
+          for (const p of rule.ports!)
+            assert.ok(p.port !== readPort, `${name}: NetworkPolicy ${np.metadata.name} opens the read port`);
+        }
+      }
+    }
+  });
+
   test("the chart's CRDs are the generated ones (config/crd/bases), byte for byte", () => {
     const bases = join(REPO, 'config/crd/bases');
     const crds = join(CHART, 'crds');
