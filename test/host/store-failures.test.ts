@@ -24,7 +24,11 @@ import { mountTmpfs, type Tmpfs } from '../support/tmpfs.ts';
 import { waitFor } from '../support/wait.ts';
 
 const { fs: tmpfs, skip: noTmpfs } = mountTmpfs(16 << 20);
-after(() => tmpfs?.unmount());
+const { fs: tmpfs2 } = noTmpfs ? { fs: undefined } : mountTmpfs(48 << 20);
+after(() => {
+  tmpfs?.unmount();
+  tmpfs2?.unmount();
+});
 
 async function readyz(url: string): Promise<{ status: number; reason: string }> {
   const res = await fetch(`${url}/readyz`);
@@ -205,6 +209,153 @@ describe('a full-disk run: N webhooks while the data directory fills and frees a
     );
     assert.equal(stored.size, ok.length, 'nothing stored beyond the 2xx-answered events');
     console.log(`stored ${stored.size} = 2xx answers ${ok.length}; 503 answers ${refused.length}`);
+  });
+});
+
+describe('a full-disk run with concurrent senders while a filler takes the space gradually', { skip: noTmpfs }, () => {
+  // The run above answers one webhook at a time and fills the disk between two of them. Here 8 senders post (about
+  // 100 a second each) while the disk fills a megabyte at a time (so writes race the filler: group commits, WAL
+  // growth, the checkpoint worker) and frees again, twice. The invariants are the same: every 2xx-answered event is in the
+  // store (a 202 too, if any), every other answer is 503 with Retry-After, and /readyz (polled throughout) is 503
+  // with the store's cause while the disk is full and 200 again once it is freed.
+  let p: HostProcess;
+  let fs: Tmpfs;
+  const dataDir = () => join(fs.dir, 'data');
+  before(async () => {
+    fs = tmpfs2!;
+    // No per-client limit: every answer must come from the store, not from a 429.
+    p = await startHostProcess({ ZEN_DATA_DIR: dataDir(), ZEN_CLIENT_RATE_LIMIT_RPS: '0' });
+  });
+  after(async () => p?.stop());
+
+  test('every 2xx is stored, every other answer is 503 + Retry-After, /readyz follows the store', async () => {
+    type Phase = 'space' | 'filling' | 'full';
+    let phase: Phase = 'space';
+    let cycle = 0;
+    const answers: {
+      key: string;
+      phase: Phase;
+      cycle: number;
+      status: number;
+      retryAfter: string | null;
+      error?: string;
+      names: string[];
+    }[] = [];
+    const ready: { phase: Phase; cycle: number; status: number; reason: string }[] = [];
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let sending = true;
+    const sender = async (k: number) => {
+      for (let n = 0; sending; n++) {
+        const key = `sender ${k} event ${n}`;
+        const at = { phase, cycle };
+        const res = await post(
+          `${p.url}/ingest/webhook`,
+          JSON.stringify({ severity: 'high', title: key, message: 'x'.repeat(600), details: { k, n } }),
+        );
+        answers.push({
+          key,
+          ...(at.phase === phase && at.cycle === cycle ? at : { phase: 'filling' as Phase, cycle: at.cycle }),
+          status: res.status,
+          retryAfter: res.headers.get('retry-after'),
+          ...(typeof res.json?.error === 'string' ? { error: res.json.error } : {}),
+          names: (res.json?.names as string[] | undefined) ?? [],
+        });
+        // Paced (about 100 a second per sender), so that the store's own data does not fill the disk between the
+        // filler's turns: only the filler decides when the disk is full.
+        await sleep(10);
+      }
+    };
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const at = { phase, cycle };
+        const r = await readyz(p.url);
+        ready.push({ ...at, status: r.status, reason: r.reason });
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    const senders = Array.from({ length: 8 }, (_, k) => sender(k));
+    const refusedSince = (from: number) => answers.slice(from).filter((a) => a.status === 503).length;
+    const lines: string[] = [];
+    try {
+      for (cycle = 1; cycle <= 2; cycle++) {
+        phase = 'space';
+        await sleep(300);
+        // Fill a 256 KiB chunk at a time, letting the senders run between chunks, until the filesystem refuses.
+        phase = 'filling';
+        const taken = await fs.fillGradually(1 << 20, () => sleep(10));
+        phase = 'full';
+        const from = answers.length;
+        await waitFor('100 refusals while the disk is full', () => refusedSince(from) >= 100, 60_000);
+        lines.push(`cycle ${cycle}: a filler took ${taken} bytes while the senders ran; ${fs.freeBytes()} bytes free`);
+        fs.free();
+        phase = 'space';
+        await waitFor('/readyz ready again after the space returned', async () => (await readyz(p.url)).status === 200);
+        lines.push(`cycle ${cycle}: disk freed, /readyz 200 again (${fs.freeBytes()} bytes free)`);
+        await sleep(300);
+      }
+    } finally {
+      sending = false;
+      await Promise.all(senders);
+      polling = false;
+      await poller;
+    }
+
+    const ok = answers.filter((a) => a.status >= 200 && a.status < 300);
+    const refused = answers.filter((a) => !(a.status >= 200 && a.status < 300));
+    const count = (xs: { status: number }[]) => {
+      const by = new Map<number, number>();
+      for (const x of xs) by.set(x.status, (by.get(x.status) ?? 0) + 1);
+      return [...by].map(([k, v]) => `${k}×${v}`).join(' ');
+    };
+    for (const c of [1, 2])
+      for (const ph of ['space', 'filling', 'full'] as const)
+        lines.push(
+          `cycle ${c}, disk ${ph}: answers ${count(answers.filter((a) => a.cycle === c && a.phase === ph)) || '-'}; /readyz ${count(ready.filter((r) => r.cycle === c && r.phase === ph)) || '-'}`,
+        );
+    console.log(`concurrent full-disk run, ${answers.length} webhooks from 8 senders:\n  ${lines.join('\n  ')}`);
+
+    for (const a of refused) {
+      assert.equal(a.status, 503, `${a.key}: ${a.status}`);
+      assert.ok(Number(a.retryAfter) > 0, `${a.key}: Retry-After ${a.retryAfter}`);
+      assert.equal(a.error, 'ZW_ERR_NOT_READY', a.key);
+      assert.notEqual(a.phase, 'space', `${a.key} refused while the disk had space`);
+    }
+    for (const a of ok) assert.equal(a.names.length, a.status === 200 ? 1 : 0, a.key);
+    for (const c of [1, 2]) {
+      assert.ok(
+        refused.some((a) => a.cycle === c),
+        `cycle ${c}: no 503 while the disk was full`,
+      );
+      assert.ok(
+        ready.some((r) => r.cycle === c && r.phase === 'full' && r.status === 503 && /store_(full|io)/.test(r.reason)),
+        `cycle ${c}: /readyz never said not ready while the disk was full`,
+      );
+    }
+    assert.equal((await readyz(p.url)).status, 200, 'ready at the end');
+
+    // Every 2xx-answered event is in the store. A 202 carries no name: it is found by its title.
+    assert.equal(await p.stop(), 0);
+    const list = await runCli(['observations', 'list', '-o', 'json', '--limit', '1000000'], {
+      ZEN_DATA_DIR: dataDir(),
+    });
+    assert.equal(list.code, 0, list.stderr);
+    const stored = JSON.parse(list.stdout) as { name: string; spec: { title: string } }[];
+    const titles = new Set(stored.map((o) => o.spec.title));
+    const missing = ok.filter((a) => !titles.has(a.key));
+    assert.deepEqual(
+      missing.map((a) => `${a.key} (${a.status})`),
+      [],
+      '2xx-answered events missing from the store',
+    );
+    const refusedStored = refused.filter((a) => titles.has(a.key));
+    assert.deepEqual(
+      refusedStored.map((a) => a.key),
+      [],
+      'an event answered 503 was stored after all (its retry would be a duplicate, but nothing retried here)',
+    );
+    assert.equal(stored.length, ok.length, 'nothing stored beyond the 2xx-answered events');
+    console.log(`stored ${stored.length} = 2xx answers ${ok.length}; 503 answers ${refused.length}`);
   });
 });
 

@@ -12,6 +12,11 @@ export interface Tmpfs {
   dir: string;
   /** Writes a filler file until the filesystem refuses (ENOSPC); returns the bytes it took. */
   fill(): number;
+  /**
+   * Like fill(), a chunk at a time with `pause()` between chunks (other work runs meanwhile), until the filesystem
+   * refuses; then takes the last bytes as fill() does. Returns the bytes it took.
+   */
+  fillGradually(chunk: number, pause: () => Promise<unknown>): Promise<number>;
   /** Deletes the filler: the space is free again. */
   free(): void;
   freeBytes(): number;
@@ -52,6 +57,23 @@ export function mountTmpfs(sizeBytes: number): { fs?: Tmpfs; skip?: string } {
         closeSync(fd);
       }
       return taken;
+    },
+    async fillGradually(chunk, pause) {
+      const buf = Buffer.alloc(chunk, 0x5a);
+      let taken = 0;
+      for (;;) {
+        const fd = openSync(filler, 'a');
+        try {
+          taken += writeSync(fd, buf);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        } finally {
+          closeSync(fd);
+        }
+        await pause();
+      }
+      return taken + fs.fill();
     },
     free() {
       rmSync(filler, { force: true });
