@@ -16,6 +16,7 @@ import { DeliveryLane, type LaneHealth } from './lane.ts';
 import { type Route, routesByDestination } from './routes.ts';
 import type { DeliveryState } from './state.ts';
 import type { DestinationConfig } from './validate.ts';
+import { destinationView } from './view.ts';
 
 export interface RejectedDestination {
   key: string;
@@ -184,16 +185,7 @@ export class DestinationManager {
 
   #view(config: DestinationConfig): DestinationView {
     const secrets = this.#d.secrets;
-    return Object.freeze({
-      namespace: config.namespace,
-      name: config.name,
-      type: config.spec.type,
-      url: config.spec.url,
-      headers: config.spec.headers ?? {},
-      config: config.spec.config ?? {},
-      generation: config.generation,
-      secret: (key: string) => secrets(config, key),
-    });
+    return destinationView(config, (key) => secrets(config, key));
   }
 
   async #pruneLoop(signal: AbortSignal): Promise<void> {

@@ -13,7 +13,6 @@ import type {
   DeliveryEvent,
   DeliveryItem,
   DeliveryResult,
-  DestinationView,
   InformerEvents,
   InformerOptions,
   LeaderTerm,
@@ -27,6 +26,7 @@ import { readEnv, testkitLogLevel } from '../config/env.ts';
 import { ajvErrorsToFieldErrors, createAjv, type IngesterConfig, type ValidationResult } from '../config/validate.ts';
 import { idempotencyKey } from '../destinations/state.ts';
 import { type DestinationValidation, DestinationValidator, destinationTypeTable } from '../destinations/validate.ts';
+import { destinationView } from '../destinations/view.ts';
 import type { TapFailure } from '../hooks/guard.ts';
 import { createHostCore } from '../host/core.ts';
 import { decisions, type StatusDecision } from '../host/fenced-status.ts';
@@ -315,16 +315,7 @@ export async function loadTestPlugin(dir: string, opts: LoadTestPluginOptions = 
       );
     const d = res.destination;
     const secrets = input.secrets ?? {};
-    const view: DestinationView = Object.freeze({
-      namespace: d.namespace,
-      name: d.name,
-      type: d.spec.type,
-      url: d.spec.url,
-      headers: d.spec.headers ?? {},
-      config: d.spec.config ?? {},
-      generation: d.generation,
-      secret: async (key: string) => secrets[key],
-    });
+    const view = destinationView(d, async (key: string) => secrets[key]);
     const at = new Date(now()).toISOString();
     const items = observations.map((o): DeliveryItem => {
       const phase = o.phase ?? (input.event === 'resolved' ? 'Resolved' : 'Active');
