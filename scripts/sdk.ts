@@ -22,7 +22,10 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const REPORT = join(REPO, 'sdk', 'report.api.md');
 const ENTRIES = { 'zen-watcher/plugin-api': 'api/index', 'zen-watcher/testkit': 'testkit/index' } as const;
 
-/** Runtime dependencies of the compiled files (bare imports reachable from the entries), with the repo's ranges. */
+/**
+ * Runtime dependencies of the compiled files (bare imports reachable from the entries, static or loaded on first use
+ * through import() or require), with the repo's ranges.
+ */
 function runtimeDependencies(lib: string): Record<string, string> {
   const root = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
@@ -33,10 +36,15 @@ function runtimeDependencies(lib: string): Record<string, string> {
     if (seen.has(file)) return;
     seen.add(file);
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(
-      /^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm,
-    )) {
-      const spec = (m[1] ?? m[2])!;
+    const specs = [
+      // static imports and re-exports
+      ...[
+        ...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm),
+      ].map((m) => (m[1] ?? m[2])!),
+      // import('x'), require('x') and createRequire(import.meta.url)('x'): modules loaded on first use
+      ...[...text.matchAll(/(?:\bimport|\brequire|\))\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!),
+    ];
+    for (const spec of specs) {
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
       else if (!spec.startsWith('node:') && !spec.startsWith('zen-watcher/')) {
         const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
@@ -45,8 +53,6 @@ function runtimeDependencies(lib: string): Record<string, string> {
         deps[name] = range;
       }
     }
-    for (const m of text.matchAll(/import\('([^']+)'\)/g))
-      if (m[1]!.startsWith('.')) visit(resolve(dirname(file), m[1]!));
   };
   for (const e of Object.values(ENTRIES)) visit(join(lib, `${e}.js`));
   return Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));

@@ -4,7 +4,7 @@
  * workflow (generated tests, loading into a running host) is in test/authoring/.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -19,6 +19,7 @@ import {
   pluginNameProblem,
   renderTemplate,
   reservedNames,
+  scaffoldPlugin,
   TEMPLATE_HOST_API,
   ZEN_WATCHER_HOME,
 } from './scaffold.ts';
@@ -116,6 +117,30 @@ describe('plugin new', () => {
       ]);
     });
   }
+
+  test('--sdk: scripts, tsconfig and the README name no zen-watcher install; a missing tarball writes nothing', () => {
+    const cwd = tmp();
+    const sdk = join(cwd, 'zen-watcher-0.0.0.tgz');
+    writeFileSync(sdk, ''); // scaffoldPlugin only records the path; `plugin new` installs it
+    for (const kind of PLUGIN_KINDS) {
+      const dir = join(cwd, kind);
+      scaffoldPlugin({ name: 'acme-scan', kind, dir, sdk });
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      assert.deepEqual(Object.keys(pkg.scripts).sort(), ['lint', 'start', 'test', 'typecheck']);
+      assert.equal(pkg.devDependencies['zen-watcher'], `file:${sdk}`);
+      assert.equal(JSON.parse(readFileSync(join(dir, 'tsconfig.json'), 'utf8')).compilerOptions.paths, undefined);
+      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+      for (const script of ['npm test ', 'npm run lint ', 'npm run typecheck '])
+        assert.ok(readme.includes(`\n${script}`), `${kind} README names ${script.trim()}`);
+      assert.doesNotMatch(readme, /paths point at|zen-watcher plugin test|\(default: \$ZEN_WATCHER_HOME\)/, kind);
+      assert.ok(!readme.includes(ZEN_WATCHER_HOME), `${kind} README names this install`);
+    }
+    const none = join(cwd, 'none');
+    assert.throws(() => scaffoldPlugin({ name: 'acme-scan', kind: 'webhook', dir: none, sdk: join(cwd, 'no.tgz') }), {
+      code: 'ZW_ERR_USAGE',
+    });
+    assert.ok(!existsSync(none), 'nothing written when the SDK is missing');
+  });
 
   test('--dir chooses the directory; an existing empty one is fine', async () => {
     const cwd = tmp();

@@ -197,6 +197,8 @@ export function scaffoldPlugin(opts: ScaffoldOptions, reserved: ReadonlyMap<stri
       throw new CliProblem(`${dir} is not empty; refusing to overwrite it. Choose another --dir or remove it`, 1);
     }
   }
+  if (opts.sdk && !existsSync(opts.sdk))
+    throw new CliProblem(`--sdk ${opts.sdk} does not exist (build it: node scripts/sdk.ts pack)`, 2);
   // On the SDK the plugin names no zen-watcher install: its docs and scripts say $ZEN_WATCHER_HOME instead.
   const vars = templateVars(opts.name, opts.sdk ? '$ZEN_WATCHER_HOME' : (opts.home ?? ZEN_WATCHER_HOME), opts.kind);
   const files = templateFiles(opts.kind).map((f) => ({
@@ -217,7 +219,6 @@ export function scaffoldPlugin(opts: ScaffoldOptions, reserved: ReadonlyMap<stri
  * `typecheck` run from its own node_modules, and a tsconfig without paths into a zen-watcher install.
  */
 function useSdk(dir: string, sdk: string, home: string): void {
-  if (!existsSync(sdk)) throw new CliProblem(`--sdk ${sdk} does not exist (build it: node scripts/sdk.ts pack)`, 2);
   const tools = (
     JSON.parse(readFileSync(join(home, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }
   ).devDependencies;
@@ -239,6 +240,8 @@ function useSdk(dir: string, sdk: string, home: string): void {
     'zen-watcher': `file:${sdk}`,
   };
   writeFileSync(pkgPath, `${JSON.stringify(pkg, null, 2)}\n`);
+  const readmePath = join(dir, 'README.md');
+  writeFileSync(readmePath, sdkReadme(readFileSync(readmePath, 'utf8')));
   const tsPath = join(dir, 'tsconfig.json');
   const tsconfig = JSON.parse(readFileSync(tsPath, 'utf8')) as {
     '//'?: string;
@@ -262,6 +265,25 @@ function useSdk(dir: string, sdk: string, home: string): void {
       2,
     )}\n`,
   );
+}
+
+/** The generated README's Develop section as the scripts of a plugin on the SDK are: no paths, no host. */
+function sdkReadme(text: string): string {
+  return text
+    .replace(/^npm run typecheck .*\n/m, '')
+    .replace(
+      /^npm test\b.*$/m,
+      [
+        'npm test            # the tests in test/ (node --test), with the test kit of the installed SDK',
+        'npm run lint        # biome check .',
+        'npm run typecheck   # tsc -p ., against the types of the installed SDK (node_modules/zen-watcher)',
+      ].join('\n'),
+    )
+    .replace(/^(npm start\s+# .*)$/m, '$1 (host: $ZEN_WATCHER_HOME)')
+    .replace(
+      /^`ZEN_WATCHER_HOME` overrides the zen-watcher install the scripts use \(default: .*\)\.$/m,
+      '`npm start` and the `zen-watcher` commands run the host, which the SDK does not include: set `ZEN_WATCHER_HOME` to\na zen-watcher install (a checkout with `npm ci` done, or the image).',
+    );
 }
 
 function pluginNew(args: string[], env: Pick<HostEnv, 'builtinPluginDir'>, io: CliIo): number {
