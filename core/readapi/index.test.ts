@@ -296,6 +296,11 @@ describe('ReadIndex', () => {
             ...(pick.ns ? { namespace: [pick.ns] } : {}),
             ...(pick.phase ? { phase: pick.phase } : {}),
           };
+          assert.deepEqual(
+            [...ix.namespaces()].sort(),
+            [...new Set([...live.values()].map((e) => e.namespace))].sort(),
+            'namespaces() names those of the Observations held',
+          );
           const vis: Visibility = visible ? { all: false, namespaces: new Set(visible) } : SEE_ALL;
           const got = ix.summary(f, vis, { now: NOW, hours });
           const sorted = (o: Record<string, number>) =>

@@ -333,6 +333,10 @@ class Ids<V> {
     this.values[id] = undefined;
     this.#free.push(id);
   }
+  /** The names in use. */
+  keys(): IterableIterator<string> {
+    return this.#ids.keys();
+  }
   /** One past the largest id in use or free. */
   get bound(): number {
     return this.#keys.length;
@@ -447,10 +451,9 @@ export class ReadIndex {
     return this.#entries.get(`${namespace}/${name}`);
   }
 
+  /** The namespaces of the Observations held (as many as there are namespaces, not Observations, to compute). */
   namespaces(): Set<string> {
-    const out = new Set<string>();
-    for (const e of this.#entries.values()) out.add(e.namespace);
-    return out;
+    return new Set(this.#namespaces.keys());
   }
 
   /**
