@@ -101,6 +101,38 @@ describe('read API (standalone)', () => {
     assert.equal(q.body.total, 1);
   });
 
+  test('category, resource kind and resource name filters answer what the full list holds', async () => {
+    type It = { name: string; category: string; resource?: { kind?: string; name?: string } };
+    const all = (await getJson(`${th.url}/api/v1/observations?limit=500`)).body.items as It[];
+    const names = async (qs: string) =>
+      ((await getJson(`${th.url}/api/v1/observations?limit=500&${qs}`)).body.items as It[]).map((i) => i.name).sort();
+    const expect = (f: (i: It) => boolean) =>
+      all
+        .filter(f)
+        .map((i) => i.name)
+        .sort();
+    const categories = [...new Set(all.map((i) => i.category))];
+    assert.ok(categories.length >= 2, `demo categories: ${categories}`);
+    for (const c of categories)
+      assert.deepEqual(
+        await names(`category=${c}`),
+        expect((i) => i.category === c),
+        c,
+      );
+    const rs = expect((i) => i.resource?.kind === 'ReplicaSet');
+    assert.ok(rs.length > 0);
+    assert.deepEqual(await names('kind=replicaset'), rs, 'kind is case-insensitive');
+    assert.deepEqual(
+      await names('kind=ReplicaSet,Pod'),
+      expect((i) => ['ReplicaSet', 'Pod'].includes(i.resource?.kind ?? '')),
+    );
+    assert.deepEqual(
+      await names('resource=payments-7d9f8b6c5'),
+      expect((i) => i.resource?.name === 'payments-7d9f8b6c5'),
+    );
+    assert.deepEqual(await names('resource=payments-7d9f8b6c5&kind=Pod'), [], 'filters combine with AND');
+  });
+
   test('detail, summary and the per-resource view', async () => {
     const q = await getJson(`${th.url}/api/v1/observations?q=CVE-2024-45337`);
     const item = (q.body.items as { namespace: string; name: string }[])[0]!;
