@@ -7,7 +7,6 @@
  * Exit codes as the rest of the CLI: 0 ok, 1 problems (target not empty, plugin not admitted, tests failed),
  * 2 usage (bad name, kind or flag).
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, globSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -308,7 +307,10 @@ function pluginNew(args: string[], env: Pick<HostEnv, 'builtinPluginDir'>, io: C
   );
   if (values.sdk && !values['no-install']) {
     // The SDK and the tools from the tarball/path (and the npm cache or registry for their dependencies).
-    const r = spawnSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const r = childProcess().spawnSync('npm', ['install', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     if (r.status !== 0) throw new CliProblem(`npm install in ${dir} failed:\n${r.stderr?.toString() ?? ''}`, 1);
   }
   const inside = relative(ZEN_WATCHER_HOME, dir);
@@ -381,11 +383,15 @@ async function pluginTest(args: string[], io: CliIo): Promise<number> {
   // Run as a top-level test run even when started from inside another one (node --test sets NODE_TEST_CONTEXT).
   const { NODE_TEST_CONTEXT: _nested, ...env } = process.env;
   return await new Promise<number>((done) => {
-    const child = spawn(process.execPath, ['--import', registerImportUrl(), '--test', ...forward, ...files], {
-      cwd: dir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = childProcess().spawn(
+      process.execPath,
+      ['--import', registerImportUrl(), '--test', ...forward, ...files],
+      {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout.pipe(io.out, { end: false });
     child.stderr.pipe(io.err, { end: false });
     child.on('error', (err) => {
@@ -394,4 +400,12 @@ async function pluginTest(args: string[], io: CliIo): Promise<number> {
     });
     child.on('close', (code) => done(code === 0 ? 0 : 1));
   });
+}
+
+/**
+ * node:child_process when a command needs it: the server imports this module (through the CLI) and an ES module
+ * import of node:child_process at the top costs every `run` about 3 MB of RSS (issue #18, idle RSS).
+ */
+function childProcess(): typeof import('node:child_process') {
+  return process.getBuiltinModule('node:child_process');
 }

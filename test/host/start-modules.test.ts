@@ -1,0 +1,81 @@
+/**
+ * Issue #18, idle RSS of `npm start` under 100 MB: a standalone server does not load what it never uses. Each module
+ * named here was loaded at every start by an ES module import and cost megabytes of idle RSS (docs/BENCHMARKS.md,
+ * "Idle RSS, third round"): an ES module namespace of node:http runs its lazy getters (undici, http2, tls, zlib);
+ * prom-client's index loads its Pushgateway (tls), its cluster aggregator and @opentelemetry/api; semver's index is
+ * its whole API; client-node is for kubernetes mode only. The server is started as `npm start` starts it, with a
+ * preload that records every module loaded until the server has listened and settled.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { cleanup, npmStartArgs, tempDir } from '../support/host.ts';
+
+const RECORDER = `
+import { registerHooks } from 'node:module';
+import { writeFileSync } from 'node:fs';
+const urls = new Set();
+registerHooks({ resolve(spec, ctx, next) { const r = next(spec, ctx); urls.add(r.url); return r; } });
+process.prependListener('SIGTERM', () => {
+  writeFileSync(process.env.ZW_TEST_MODULES_OUT, JSON.stringify({ builtins: process.moduleLoadList, urls: [...urls] }));
+});
+`;
+
+test('a standalone start (npm start, default config) loads no undici, http2, tls, @opentelemetry/api, client-node or semver index', async () => {
+  const dir = tempDir('zw-start-modules-');
+  const out = join(dir, 'loaded.json');
+  writeFileSync(join(dir, 'record.mjs'), RECORDER);
+  const [flags, entry] = [npmStartArgs().slice(0, -1), npmStartArgs().at(-1)!];
+  const child = spawn(process.execPath, [...flags, '--import', join(dir, 'record.mjs'), entry, 'run'], {
+    env: {
+      ...process.env,
+      ZEN_MODE: 'standalone',
+      PORT: '0',
+      ZEN_LISTEN_HOST: '127.0.0.1',
+      ZEN_DATA_DIR: join(dir, 'data'),
+      ZW_TEST_MODULES_OUT: out,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "port" in the log within 60 s:\n${stderr}`)), 60_000);
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        if (stderr.includes('"port":')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${stderr}`)));
+    });
+    await new Promise((r) => setTimeout(r, 1000)); // what loads just after listening (timers, first ticks)
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    const loaded = JSON.parse(readFileSync(out, 'utf8')) as { builtins: string[]; urls: string[] };
+    assert.ok(
+      loaded.urls.some((u) => u.endsWith('/core/host/standalone.ts')),
+      'the recorder saw the server load',
+    );
+    for (const b of ['internal/deps/undici/undici', 'http2', 'tls']) {
+      assert.ok(!loaded.builtins.includes(`NativeModule ${b}`), `node:${b} is not loaded by a standalone start`);
+    }
+    for (const pkg of [
+      '/node_modules/@opentelemetry/',
+      '/node_modules/@kubernetes/client-node/dist/index.js',
+      '/node_modules/@koa/router/dist/index.mjs',
+      '/node_modules/prom-client/index.js',
+      '/node_modules/semver/index.js',
+    ]) {
+      const hit = loaded.urls.find((u) => u.includes(pkg));
+      assert.equal(hit, undefined, `${pkg} is not loaded by a standalone start`);
+    }
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    cleanup(dir);
+  }
+});
