@@ -267,6 +267,13 @@ describe('property: informer handlers', () => {
     const before = kit.observations().length;
     const probe = clone(good);
     (probe.scope as Doc).name = 'property-probe-namespace';
+    // A report of its own: a mutated copy of this fixture delivered above may have kept its name and resourceVersion,
+    // and a delivery with a known key and resourceVersion is (rightly) skipped as one already handled.
+    probe.metadata = {
+      name: 'property-probe',
+      uid: '0f0e0d0c-0b0a-4908-8706-050403020100',
+      resourceVersion: 'probe-1',
+    };
     await kit.add('clusterreports', probe);
     assert.equal(kit.observations().length, before + 1);
   });
