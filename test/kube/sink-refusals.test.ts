@@ -1,16 +1,21 @@
 /**
  * Issue #14 item 1, Kubernetes side, on the real control plane: a write the cluster refuses for good — a
- * ResourceQuota on Observations exceeded, a ValidatingAdmissionPolicy denial, etcd out of space (its NOSPACE alarm,
- * raised on the real embedded etcd) — is never acknowledged as processed.
+ * ResourceQuota on Observations exceeded, a ValidatingAdmissionPolicy denial, a validating admission webhook's
+ * denial (a real HTTPS webhook the API server calls), etcd out of space (its NOSPACE alarm, raised on the real
+ * embedded etcd) — is never acknowledged as processed.
  * The webhook gets 503 with Retry-After (the sender retries), the refusal is counted by reason, nothing is created,
  * and once the cluster allows it the retry is written (the failed write did not leave a dedup entry behind).
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
-import { type HostProcess, post } from '../support/host.ts';
+import { cleanup, type HostProcess, post, tempDir } from '../support/host.ts';
 import { type KubeReplicas, kubeReplicas, OBS } from '../support/kube-replicas.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -35,6 +40,38 @@ describe('kubernetes sink: writes the cluster refuses are not acknowledged', { s
     ).exec(text);
     return m ? Number(m[1]) : 0;
   };
+  /** Waits until a direct create with this title is denied (admission configuration takes effect asynchronously). */
+  let probes = 0;
+  const deniedFromNowOn = (title: string, denied: RegExp) =>
+    waitFor(`creates titled '${title}' to be denied`, async () => {
+      const name = `admission-probe-${probes++}`;
+      try {
+        await api.create({
+          ...OBS,
+          namespace: NS,
+          body: {
+            apiVersion: 'zen.kube-zen.io/v1alpha1',
+            kind: 'Observation',
+            metadata: { name, namespace: NS },
+            spec: {
+              source: 'probe',
+              category: 'security',
+              severity: 'low',
+              eventType: 'probe',
+              title,
+              fingerprint: 'f'.repeat(64),
+              ttlSecondsAfterCreation: 60,
+              detectedAt: new Date().toISOString(),
+            },
+          },
+        });
+      } catch (err) {
+        if (denied.test(String((err as Error).message))) return true;
+        throw err;
+      }
+      await api.delete({ ...OBS, namespace: NS, name });
+      return false;
+    });
   /** The quota's limit; its status is set by hand, as the quota controller (not run here) would. */
   const setQuota = async (hard: number, used?: number) => {
     await api.patch({
@@ -146,37 +183,7 @@ describe('kubernetes sink: writes the cluster refuses are not acknowledged', { s
         },
       },
     });
-    // The policy takes effect asynchronously: wait until a direct create is denied.
-    let n = 0;
-    await waitFor('the policy to deny', async () => {
-      const name = `vap-probe-${n++}`;
-      try {
-        await api.create({
-          ...OBS,
-          namespace: NS,
-          body: {
-            apiVersion: 'zen.kube-zen.io/v1alpha1',
-            kind: 'Observation',
-            metadata: { name, namespace: NS },
-            spec: {
-              source: 'probe',
-              category: 'security',
-              severity: 'low',
-              eventType: 'probe',
-              title: 'denied probe',
-              fingerprint: 'f'.repeat(64),
-              ttlSecondsAfterCreation: 60,
-              detectedAt: new Date().toISOString(),
-            },
-          },
-        });
-      } catch (err) {
-        if (/denied/.test(String((err as Error).message))) return true;
-        throw err;
-      }
-      await api.delete({ ...OBS, namespace: NS, name });
-      return false;
-    });
+    await deniedFromNowOn('denied probe', /denied/);
 
     const before = await titles();
     const denied = await send('denied by policy');
@@ -187,6 +194,113 @@ describe('kubernetes sink: writes the cluster refuses are not acknowledged', { s
     assert.deepEqual(await titles(), before, 'nothing created');
     const allowed = await send('allowed by policy');
     assert.equal(allowed.status, 200, allowed.text);
+  });
+
+  test('a validating admission webhook denial: 503 + Retry-After, counted, nothing created', async () => {
+    // A real webhook over HTTPS (a throwaway self-signed certificate for 127.0.0.1, its own CA bundle) that denies
+    // Observations whose title starts with "hooked", with the status code a webhook may choose (403 here).
+    const dir = tempDir('zw-admission-');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        'key.pem',
+        '-out',
+        'cert.pem',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { cwd: dir, stdio: 'pipe' },
+    );
+    const cert = readFileSync(join(dir, 'cert.pem'));
+    let reviewed = 0;
+    const server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert }, (req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+      });
+      req.on('end', () => {
+        reviewed++;
+        const review = JSON.parse(body) as { request: { uid: string; object: { spec: { title: string } } } };
+        const deny = review.request.object.spec.title.startsWith('hooked');
+        res.setHeader('content-type', 'application/json');
+        res.end(
+          JSON.stringify({
+            apiVersion: 'admission.k8s.io/v1',
+            kind: 'AdmissionReview',
+            response: {
+              uid: review.request.uid,
+              allowed: !deny,
+              ...(deny ? { status: { code: 403, message: 'hooked titles are refused by the zw test webhook' } } : {}),
+            },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const WH = { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations' };
+    try {
+      await api.create({
+        ...WH,
+        body: {
+          apiVersion: 'admissionregistration.k8s.io/v1',
+          kind: 'ValidatingWebhookConfiguration',
+          metadata: { name: 'zw-deny-hooked' },
+          webhooks: [
+            {
+              name: 'deny-hooked.zen.test',
+              clientConfig: {
+                url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/validate`,
+                caBundle: cert.toString('base64'),
+              },
+              rules: [
+                {
+                  apiGroups: ['zen.kube-zen.io'],
+                  apiVersions: ['*'],
+                  operations: ['CREATE'],
+                  resources: ['observations'],
+                },
+              ],
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } },
+              failurePolicy: 'Fail',
+              sideEffects: 'None',
+              admissionReviewVersions: ['v1'],
+              timeoutSeconds: 5,
+            },
+          ],
+        },
+      });
+      await deniedFromNowOn('hooked probe', /admission webhook "deny-hooked\.zen\.test" denied the request/);
+
+      const before = await titles();
+      const counted = await refusedMetric('admission_denied');
+      const denied = await send('hooked by the webhook');
+      assert.equal(denied.status, 503, denied.text);
+      assert.ok(Number(denied.headers.get('retry-after')) > 0, 'Retry-After');
+      assert.equal(denied.json?.error, 'ZW_ERR_NOT_READY');
+      assert.match(String(denied.json?.reason), /admission_denied: .*hooked titles are refused by the zw test webhook/);
+      assert.equal(await refusedMetric('admission_denied'), counted + 1);
+      assert.deepEqual(await titles(), before, 'nothing created');
+      const allowed = await send('allowed by the webhook');
+      assert.equal(allowed.status, 200, allowed.text);
+      assert.ok(reviewed >= 2, 'the API server called the webhook');
+    } finally {
+      await api.delete({ ...WH, name: 'zw-deny-hooked' }).catch(() => {});
+      server.close();
+      cleanup(dir);
+    }
   });
 
   test('etcd out of space (the NOSPACE alarm): 503 + Retry-After, counted, nothing created; written once it clears', async (t) => {
