@@ -286,11 +286,13 @@ export async function writesPart(ctx: BenchContext, kube: () => Promise<KubeBenc
     const { zen, url, ns } = await startE2e(k, env);
     try {
       // Warm-up (not measured): the replica's first list of every Observation in the cluster (its read index) and
-      // V8's compilation of the write path would otherwise count against the Observations of a short round.
+      // V8's compilation of the write path would otherwise count against the Observations of a short round. V8's
+      // optimizing compilers run on background threads for the first thousands of Observations: after a 1.5 s
+      // warm-up they were still 377-654 µs of the CPU per Observation, after 12 s 180 µs (load 12-15, ~100 obs/s).
       const warm = await runLoad({
         target: url,
         rate: 'max',
-        durationMs: ctx.pick(1500, 500),
+        durationMs: ctx.pick(10_000, 2_000),
         concurrency: WRITERS,
         body: falcoStream(0, ctx.nextOffset()).body,
       });
