@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build (or reuse) a real Alertmanager for the delivery tests (test/kube/alertmanager-e2e.test.ts), from its Go
+# Build (or reuse) a real Alertmanager for the delivery tests (test/kube/destinations-e2e.test.ts, plugins/alertmanager/test), from its Go
 # module at a pinned version (no binary download). `go install github.com/prometheus/alertmanager/cmd/alertmanager@…`
 # fails because the module does not ship the built web UI (ui/app/dist, embedded with go:embed); the API does not
 # need it, so the build copies the module source and puts placeholder UI files there. Usage:

@@ -4,12 +4,15 @@
  * - findings from Trivy (informer, real report), Falco (webhook, real alert) and the generic webhook source appear
  *   as alerts with the right labels (source, severity, namespace, resource), queried through Alertmanager's API;
  * - a resolved finding ends its alert;
- * - with the receiver unreachable for ZEN_E2E_OUTAGE_SECONDS (default 30; the acceptance run uses 60) and the
- *   delivering replica killed with -9 meanwhile, every matching Observation reaches Alertmanager once it is back:
- *   0 missing; resends (possible duplicates: sends whose outcome was unknown) are counted and printed;
+ * - a send Alertmanager accepted but whose answer was lost (outcome unknown to the sender), then the receiver down
+ *   (connections refused) for ZEN_E2E_OUTAGE_SECONDS (default 60: the acceptance's minute) and the delivering
+ *   replica killed with -9 meanwhile: every matching Observation reaches Alertmanager once it is back, 0 missing;
+ *   duplicates are counted where Alertmanager received them (test/support/alert-relay.ts, by idempotency key) and
+ *   printed: every one is an alert of the lost-answer send, and no more than the resends the replicas counted;
  * - the Destination's status conditions say whether it delivers.
  *
- * Skipped with the reason when the control plane, the real corpus or an Alertmanager build is missing.
+ * Skipped with the reason when the control plane, the real corpus or an Alertmanager build is missing; under
+ * CI=true that is a failure instead.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,11 +21,11 @@ import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { readReports } from '../../plugins/trivy/test/helpers.ts';
+import { AlertRelay } from '../support/alert-relay.ts';
 import { type Alertmanager, alertmanagerOrSkip } from '../support/alertmanager.ts';
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { waitForWith } from '../support/wait.ts';
 
 const real = realFixturesDir();
@@ -41,7 +44,7 @@ const skip =
 if (skip && process.env.CI === 'true') throw new Error(`destinations e2e cannot run under CI=true: ${skip}`);
 
 const NS = 'zen-system';
-const OUTAGE_S = Number(process.env.ZEN_E2E_OUTAGE_SECONDS ?? 30);
+const OUTAGE_S = Number(process.env.ZEN_E2E_OUTAGE_SECONDS ?? 60);
 const ZEN = { group: 'zen.kube-zen.io', version: 'v1alpha1' };
 const ING = { ...ZEN, plural: 'ingesters' };
 const DEST = { ...ZEN, plural: 'destinations' };
@@ -57,7 +60,7 @@ interface Obs {
 }
 
 let api: KubeApi;
-let proxy: TcpProxy;
+let relay: AlertRelay;
 const procs = new Map<string, HostProcess>();
 
 function replica(name: string): Promise<HostProcess> {
@@ -158,7 +161,7 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     }
     await waitFor('VulnerabilityReports served', async () => !!(await api.list(VR).catch(() => undefined)));
     const a = am as Alertmanager;
-    proxy = await startTcpProxy('127.0.0.1', Number(new URL(a.url).port));
+    relay = await new AlertRelay(a.url).up();
     await api.create({
       ...DEST,
       namespace: NS,
@@ -168,8 +171,8 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
         metadata: { name: 'alertmanager', namespace: NS },
         spec: {
           type: 'alertmanager',
-          url: `http://127.0.0.1:${proxy.port}`,
-          delivery: { timeout: '3s', minBackoff: '200ms', maxBackoff: '2s' },
+          url: relay.url,
+          delivery: { timeout: '10s', minBackoff: '200ms', maxBackoff: '2s' },
           config: { labels: { cluster: 'e2e' } },
         },
       },
@@ -203,7 +206,7 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
 
   after(async () => {
     await Promise.all([...procs.values()].map((p) => p.stop('SIGKILL')));
-    await proxy?.close();
+    await relay?.down();
     await api?.close();
   });
 
@@ -277,30 +280,33 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     });
   });
 
-  test(`receiver down for ${OUTAGE_S} s and the delivering replica killed -9 meanwhile: 0 missing`, async () => {
+  test(`receiver down for ${OUTAGE_S} s and the delivering replica killed -9 meanwhile: 0 missing, duplicates only for lost answers`, async () => {
     const a = am as Alertmanager;
     const resentBefore = await metricSum('zen_watcher_destination_resent_total');
-    proxy.cut();
-    const outageStart = Date.now();
     const [killedName, killed] = (await leader())!;
-    // Findings keep coming through every replica while the receiver is unreachable.
-    let sent = 0;
+    const finding = (i: number) =>
+      JSON.stringify({ severity: i % 2 ? 'medium' : 'critical', title: `outage finding ${i}`, details: { i } });
+    // 1. A send whose answer is lost: Alertmanager takes the alerts in, the sender never hears back (outcome unknown).
+    relay.loseAnswers = true;
+    for (let i = 0; i < 5; i++) assert.equal((await post(`${killed.url}/ingest/webhook`, finding(i))).status, 200);
+    await waitFor('a send Alertmanager accepted but whose answer is held', async () =>
+      relay.lostAnswerKeys.size > 0 ? true : undefined,
+    );
+    // 2. The receiver goes down (connections refused, the held answer cut) ...
+    await relay.down();
+    relay.loseAnswers = false;
+    const outageStart = Date.now();
+    // ... findings keep coming through every replica, and the delivering replica is killed with -9 meanwhile.
     const others = () => [...procs].filter(([n]) => n !== killedName).map(([, p]) => p);
-    for (let i = 0; i < 30; i++) {
+    for (let i = 5; i < 30; i++) {
       const p = i < 10 ? killed : others()[i % 2]!;
-      const body = JSON.stringify({
-        severity: i % 2 ? 'medium' : 'critical',
-        title: `outage finding ${i}`,
-        details: { i },
-      });
-      if ((await post(`${p.url}/ingest/webhook`, body)).status === 200) sent++;
+      assert.equal((await post(`${p.url}/ingest/webhook`, finding(i))).status, 200);
       if (i === 9) {
         await new Promise((r) => setTimeout(r, 3000)); // retries under way on the leader
         killed.child.kill('SIGKILL');
         await new Promise((r) => killed.child.once('exit', r));
       }
     }
-    assert.equal(sent, 30);
     await waitFor('a new leader', async () => {
       const l = await leader();
       return l && l[0] !== killedName ? l : undefined;
@@ -320,7 +326,7 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     assert.ok(backlog >= 30, `the backlog holds the outage's findings: ${backlog}`);
     const rest = OUTAGE_S * 1000 - (Date.now() - outageStart);
     if (rest > 0) await new Promise((r) => setTimeout(r, rest));
-    proxy.restore();
+    await relay.up();
 
     const obs = await observations();
     const active = obs.filter((o) => o.status?.phase !== 'Resolved');
@@ -333,15 +339,7 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
       },
       120_000,
     );
-    const missing = active.filter((o) => !got.has(o.metadata.name)).length;
-    const resent = (await metricSum('zen_watcher_destination_resent_total')) - resentBefore;
-    const outage = obs.filter((o) => JSON.stringify(o.spec).includes('outage finding')).length;
-    process.stdout.write(
-      `# outage ${OUTAGE_S} s + kill -9 of ${killedName}: ${outage} findings written during the outage, ${active.length} active Observations, ${missing} missing in Alertmanager; resent after an unknown outcome (counted on the live replicas): ${resent}\n`,
-    );
-    assert.equal(outage, 30);
-    assert.equal(missing, 0);
-    await waitFor('Delivering=True again', async () => {
+    await waitFor('Delivering=True again, backlog 0', async () => {
       const d = (await api.get({ ...DEST, namespace: NS, name: 'alertmanager' })) as {
         status?: { conditions?: { type: string; status: string }[]; backlog?: number };
       };
@@ -349,5 +347,21 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
         ? true
         : undefined;
     });
+    const missing = active.filter((o) => !got.has(o.metadata.name)).length;
+    const resent = (await metricSum('zen_watcher_destination_resent_total')) - resentBefore;
+    const outage = obs.filter((o) => JSON.stringify(o.spec).includes('outage finding')).length;
+    // Duplicates as Alertmanager received them (the relay counts idempotency keys over the whole suite).
+    const duplicated = relay.duplicatedKeys();
+    const unexplained = duplicated.filter((k) => !relay.lostAnswerKeys.has(k));
+    process.stdout.write(
+      `# outage ${OUTAGE_S} s + kill -9 of ${killedName}: ${outage} findings written around the outage, ${active.length} active Observations, ${missing} missing in Alertmanager; ` +
+        `${relay.lostAnswerKeys.size} alert(s) in a send whose answer was lost; duplicates received by Alertmanager: ${relay.duplicates()} (${duplicated.length} key(s), ${unexplained.length} not from a lost answer); ` +
+        `resends counted on the live replicas: ${resent}\n`,
+    );
+    assert.equal(outage, 30);
+    assert.equal(missing, 0);
+    assert.deepEqual(unexplained, [], 'duplicates only for sends whose outcome was unknown');
+    assert.ok(duplicated.length >= 1, 'the send whose answer was lost was repeated by the new leader');
+    assert.ok(relay.duplicates() <= resent, `every duplicate was counted as a resend (${resent})`);
   });
 });

@@ -2,7 +2,7 @@
  * A real Prometheus Alertmanager for delivery tests: built once from its Go module by scripts/build-alertmanager.sh
  * (cached under ~/.cache/zen-watcher/alertmanager), started on a free loopback port with a null receiver and no
  * clustering, queried through its API v2. When it cannot be built (no Go, no module proxy), `alertmanagerOrSkip`
- * returns the reason and tests report themselves skipped with it (CI always builds it: .ci/run).
+ * returns the reason and tests report themselves skipped with it; under CI=true it throws (.ci/run builds it).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -74,11 +74,16 @@ export async function startAlertmanager(): Promise<Alertmanager> {
     child.stderr!.on('data', (d) => {
       stderr = (stderr + d).slice(-4000);
     });
+    let spawnError: Error | undefined;
+    child.once('error', (err) => {
+      spawnError = err; // e.g. ENOENT: no binary at that path (reported below, not an uncaught error event)
+    });
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
         if ((await fetch(`${url}/-/ready`)).ok) return;
       } catch {}
+      if (spawnError) throw new Error(`Alertmanager did not start: ${spawnError.message}`);
       if (Date.now() > deadline || child.exitCode !== null)
         throw new Error(`Alertmanager did not become ready:\n${stderr}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -106,11 +111,15 @@ export async function startAlertmanager(): Promise<Alertmanager> {
   };
 }
 
-/** An Alertmanager, or the reason there is none (for `t.skip(reason)`). */
+/**
+ * An Alertmanager, or the reason there is none (for `t.skip(reason)`) — except under CI=true, where a missing
+ * Alertmanager (no Go, no module proxy, a failed build) is a failure: CI must run the real-receiver tests.
+ */
 export async function alertmanagerOrSkip(): Promise<Alertmanager | string> {
   try {
     return await startAlertmanager();
   } catch (err) {
+    if (process.env.CI === 'true') throw err;
     return `no Alertmanager: ${(err as Error).message.split('\n').slice(0, 3).join(' ')} (bash scripts/build-alertmanager.sh)`;
   }
 }
