@@ -122,6 +122,11 @@ export class DeliveryLane {
         await sleep(1000, undefined, { signal }).catch(() => {});
       }
     }
+    // This replica no longer delivers to it (leadership lost, Destination gone or changed): stop exporting the
+    // lane's current-state gauges, so a former leader does not keep reporting a backlog it no longer measures
+    // (the alert rules take the max or sum over replicas). Counters stay: they only ever count up.
+    for (const g of [metrics.destinationBacklog, metrics.destinationOldestAge, metrics.destinationUp])
+      g.remove(this.#labels);
   }
 
   /** One send of one batch; returns how long to wait before the next turn (0 = go on). */

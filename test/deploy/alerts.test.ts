@@ -76,3 +76,17 @@ test('alert rules: every metric and label they use exists in the host registry',
     }
   }
 });
+
+test('alert rules: delivery to Destinations is watched (a stuck backlog, drops past the bound, rejections)', () => {
+  const byName = new Map(rules.map((r) => [r.alert, r]));
+  for (const [alert, metric] of [
+    ['ZenWatcherDestinationBacklogStuck', 'zen_watcher_destination_oldest_undelivered_age_seconds'],
+    ['ZenWatcherDestinationDropping', 'zen_watcher_destination_dropped_total'],
+    ['ZenWatcherDestinationRejecting', 'zen_watcher_destination_failed_total'],
+  ] as const) {
+    const r = byName.get(alert);
+    assert.ok(r, `${alert} is shipped in config/prometheus/alerts.yaml`);
+    assert.match(r.expr, new RegExp(`\\b${metric}\\b`), `${alert} reads ${metric}`);
+    assert.match(r.expr, /by \(destination/, `${alert} fires per destination`);
+  }
+});

@@ -9,7 +9,8 @@
  *   replica killed with -9 meanwhile: every matching Observation reaches Alertmanager once it is back, 0 missing;
  *   duplicates are counted where Alertmanager received them (test/support/alert-relay.ts, by idempotency key) and
  *   printed: every one is an alert of the lost-answer send, and no more than the resends the replicas counted;
- * - the Destination's status conditions say whether it delivers.
+ * - the Destination's status conditions say whether it delivers; once it is deleted, no replica keeps reporting
+ *   its backlog gauges (a former lane's stale values would fire the stuck-backlog alert).
  *
  * Skipped with the reason when the control plane, the real corpus or an Alertmanager build is missing; under
  * CI=true that is a failure instead.
@@ -163,6 +164,18 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     const a = am as Alertmanager;
     relay = await new AlertRelay(a.url).up();
     await api.create({
+      group: '',
+      version: 'v1',
+      plural: 'secrets',
+      namespace: NS,
+      body: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'am-token', namespace: NS },
+        stringData: { token: 'tok-1' },
+      },
+    });
+    await api.create({
       ...DEST,
       namespace: NS,
       body: {
@@ -173,7 +186,8 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
           type: 'alertmanager',
           url: relay.url,
           delivery: { timeout: '10s', minBackoff: '200ms', maxBackoff: '2s' },
-          config: { labels: { cluster: 'e2e' } },
+          secretRef: { name: 'am-token' },
+          config: { labels: { cluster: 'e2e' }, bearerTokenKey: 'token' },
         },
       },
     });
@@ -243,6 +257,10 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     const trivy = alerts.filter((x) => x.labels.source === 'trivy');
     assert.ok(trivy.length >= 2, `trivy alerts: ${trivy.length}`);
     assert.ok(trivy.every((x) => x.labels.resource_kind === 'ReplicaSet' && x.labels.severity === 'critical'));
+    assert.ok(
+      relay.authorizations.length > 0 && relay.authorizations.every((x) => x === 'Bearer tok-1'),
+      'the bearer token from the Secret',
+    );
     await waitFor('status.delivered on every Observation', async () =>
       (await observations()).every((o) => o.status?.delivered?.['zen-system.alertmanager'] === 'F'),
     );
@@ -278,6 +296,37 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
       })) as Obs;
       return o.status?.delivered?.['zen-system.alertmanager']?.startsWith('R/');
     });
+  });
+
+  test('the Secret rotated: the next sends carry the new token, without a restart', async () => {
+    const sentBefore = relay.authorizations.length;
+    const [, p] = (await leader())!;
+    await api.patch({
+      group: '',
+      version: 'v1',
+      plural: 'secrets',
+      namespace: NS,
+      name: 'am-token',
+      body: { stringData: { token: 'tok-2' } },
+    });
+    // Findings until a send carries the new token (each one is a send; the Secret watch may lag the patch a little).
+    let probe = 0;
+    let lastPost = 0;
+    await waitFor('a send with the rotated token', async () => {
+      if (relay.authorizations.includes('Bearer tok-2')) return true;
+      if (Date.now() - lastPost > 2000) {
+        lastPost = Date.now();
+        const body = JSON.stringify({ severity: 'high', title: `rotation probe ${++probe}` });
+        assert.equal((await post(`${p.url}/ingest/webhook`, body)).status, 200);
+      }
+      return undefined;
+    });
+    const after = relay.authorizations.slice(sentBefore);
+    const first = after.indexOf('Bearer tok-2');
+    assert.ok(
+      after.slice(first).every((x) => x === 'Bearer tok-2'),
+      `after the first new-token send: ${after.join(', ')}`,
+    );
   });
 
   test(`receiver down for ${OUTAGE_S} s and the delivering replica killed -9 meanwhile: 0 missing, duplicates only for lost answers`, async () => {
@@ -363,5 +412,26 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     assert.deepEqual(unexplained, [], 'duplicates only for sends whose outcome was unknown');
     assert.ok(duplicated.length >= 1, 'the send whose answer was lost was repeated by the new leader');
     assert.ok(relay.duplicates() <= resent, `every duplicate was counted as a resend (${resent})`);
+  });
+
+  test('a deleted Destination: its lane stops and no replica keeps reporting its backlog', async () => {
+    const series = async () => {
+      const out: string[] = [];
+      for (const [name, p] of procs) {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) continue;
+        const text = await (await fetch(`${p.url}/metrics`)).text();
+        for (const line of text.split('\n'))
+          if (/^zen_watcher_destination_(backlog|oldest_undelivered_age_seconds|up)\{/.test(line))
+            if (line.includes('destination="zen-system/alertmanager"')) out.push(`${name}: ${line}`);
+      }
+      return out;
+    };
+    const [leaderName] = (await leader())!;
+    const before = await series();
+    assert.ok(before.length === 3 && before.every((l) => l.startsWith(`${leaderName}:`)), before.join('\n'));
+    await api.delete({ ...DEST, namespace: NS, name: 'alertmanager' });
+    await waitFor('the gauges are gone from every replica', async () =>
+      (await series()).length === 0 ? true : undefined,
+    );
   });
 });

@@ -16,6 +16,8 @@ import type { AddressInfo } from 'node:net';
 export class AlertRelay {
   /** Idempotency key → how many times Alertmanager accepted an alert with it. */
   readonly received = new Map<string, number>();
+  /** The Authorization header of every POST to /api/v2/alerts, in order ('' when absent). */
+  readonly authorizations: string[] = [];
   /** Keys of requests Alertmanager accepted but whose answer the sender never got. */
   readonly lostAnswerKeys = new Set<string>();
   /** Forward, then never answer (see the module comment). */
@@ -72,6 +74,8 @@ export class AlertRelay {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.#open.add(res);
     res.once('close', () => this.#open.delete(res));
+    if (req.method === 'POST' && req.url?.startsWith('/api/v2/alerts'))
+      this.authorizations.push(req.headers.authorization ?? '');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
