@@ -2,15 +2,17 @@
  * Delivery to Destinations in standalone mode, with real hosts and a real HTTP receiver: CloudEvents format and
  * signature, per-use filters, a receiver that is down and comes back, kill -9 mid-send (at-least-once across a
  * crash, resends counted), the backlog bound with a receiver that answers 500 forever while another destination
- * is unaffected, and credentials rotated without a restart.
+ * is unaffected, a destination plugin that hangs or throws (only its own Destinations wait), and credentials
+ * rotated without a restart.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import {
   cleanup,
   post,
+  REPO,
   runCli,
   startHostProcess,
   startTestHost,
@@ -224,6 +226,65 @@ describe('standalone delivery to a cloudevents Destination', () => {
       await dead.close();
       await good.close();
       cleanup(config, h.dataDir);
+    }
+  });
+
+  test('a destination plugin that hangs or throws: only its own Destinations wait; ingestion and the others go on', async () => {
+    const good = await new Receiver().start();
+    const plugins = tempDir('zw-plugins-');
+    cpSync(join(REPO, 'test/fixtures/plugins/faulty-destination'), join(plugins, 'faulty-destination'), {
+      recursive: true,
+    });
+    const quick = '  delivery: { timeout: 1s, minBackoff: 100ms, maxBackoff: 500ms }\n';
+    const config = writeConfigDir({
+      'hung.yaml': destination('hung', 'http://127.0.0.1:9/unused', quick).replace('type: cloudevents', 'type: hangs'),
+      'thrower.yaml': destination('thrower', 'http://127.0.0.1:9/unused', quick).replace(
+        'type: cloudevents',
+        'type: throws',
+      ),
+      'good.yaml': destination('good', good.url),
+      'ing.yaml': webhookIngester(
+        'tool',
+        '/ingest/tool',
+        '  destinations:\n    - { type: destination, name: hung }\n    - { type: destination, name: thrower }\n    - { type: destination, name: good }\n',
+      ),
+    });
+    const dataDir = tempDir('zw-data-');
+    const p = await startHostProcess({ ZEN_PLUGIN_DIRS: plugins, ZEN_CONFIG_DIR: config, ZEN_DATA_DIR: dataDir });
+    const series = (name: string, dest: string, extra = '') =>
+      new RegExp(`zen_watcher_${name}\\{destination="default/${dest}",type="[a-z]+"${extra}[^}]*\\} (\\d+)`);
+    try {
+      for (let i = 0; i < 20; i++) assert.equal((await post(`${p.url}/ingest/tool`, event('high'))).status, 200);
+      await until(() => good.accepted.size === 20, 'the healthy destination got all 20');
+      await until(
+        async () => (await metric(p.url, series('destination_retries_total', 'thrower', ',reason="plugin"'))) >= 2,
+        'the throwing plugin is retried with backoff (reason plugin)',
+      );
+      await until(
+        async () => (await metric(p.url, series('destination_retries_total', 'hung'))) >= 1,
+        'the hanging send is abandoned after its timeout (+5 s) and retried',
+      );
+      for (const dest of ['hung', 'thrower'])
+        await until(
+          async () => (await metric(p.url, series('destination_backlog', dest))) === 20,
+          `${dest}: its backlog holds all 20`,
+        );
+      assert.ok(
+        (await metric(
+          p.url,
+          /zen_watcher_plugin_hook_errors_total\{plugin="zen-plugin-faulty-destination",hook="onDeliver"[^}]*\} (\d+)/,
+        )) >= 1,
+        "the plugin's failures are attributed to it",
+      );
+      // Still serving and delivering after all that.
+      for (let i = 0; i < 5; i++) assert.equal((await post(`${p.url}/ingest/tool`, event('high'))).status, 200);
+      await until(() => good.accepted.size === 25, 'the healthy destination got the next 5 too');
+      assert.equal(good.duplicates(), 0);
+      assert.equal(p.child.exitCode, null, 'the host is still running');
+    } finally {
+      await p.stop();
+      await good.close();
+      cleanup(config, plugins, dataDir);
     }
   });
 
