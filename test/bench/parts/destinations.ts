@@ -90,7 +90,7 @@ export async function destinationsPart(ctx: BenchContext): Promise<void> {
           // Drained: everything delivered, or given up past good's own bound (counted; reported below).
           const settled =
             metricValue(text, 'zen_watcher_destination_delivered_total', labels) +
-            metricValue(text, 'zen_watcher_destination_dropped_total', { ...labels, reason: 'backlog_full' });
+            (metricValue(text, 'zen_watcher_destination_dropped_total', { ...labels, reason: 'backlog_full' }) || 0);
           if (settled >= created) break;
           await new Promise((res) => setTimeout(res, 200));
         }
@@ -146,10 +146,8 @@ export async function destinationsPart(ctx: BenchContext): Promise<void> {
     });
     // 'good' has the default bound (maxBacklog 10,000): when saturated ingest outruns one receiver for long enough,
     // it gives up its oldest too (counted). Exact = every Observation delivered once or counted as given up.
-    const goodDropped = metricValue(both.text, 'zen_watcher_destination_dropped_total', {
-      ...lab('good'),
-      reason: 'backlog_full',
-    });
+    const goodDropped =
+      metricValue(both.text, 'zen_watcher_destination_dropped_total', { ...lab('good'), reason: 'backlog_full' }) || 0;
     const exact = delivered + goodDropped === created && good.duplicates() === 0 && good.accepted.size === delivered;
     report.note(
       `destinations: 'good' only: ${fmt(goodDistinct)} distinct delivered; 'good' + 'dead': ${fmt(created)} Observations written, 'good' got ${fmt(good.accepted.size)} distinct (${fmt(good.duplicates())} duplicates), gave up ${fmt(goodDropped)} past its bound (maxBacklog 10,000)${exact ? ' (exact)' : ' (MISMATCH)'}; 'dead' (500 forever, maxBacklog 1,000): backlog ${fmt(deadBacklog)}, dropped ${fmt(dropped)} (backlog + dropped = ${fmt(deadBacklog + dropped)}), ${fmt(dead.requests.length)} tries`,
