@@ -8,6 +8,11 @@
  * way). Delivery is in write order per destination; a send that was under way when the process died is sent again
  * (counted as a resend), everything after `cursor` that matches is delivered, nothing before it is sent twice.
  *
+ * A second trigger appends an entry when an Observation's phase changes (a webhook source resolved it, or a later
+ * report re-opened it): a `resolved` event (version `R/<resolvedAt>`), or a `firing` one again (`F/<resolvedAt>` of
+ * the resolution it ends), as the Kubernetes state does (kube-state.ts), so resolution and re-opening are delivered
+ * in both modes, with their own idempotency keys.
+ *
  * Its own connection to the store's file (WAL: readers do not block the writer).
  */
 import { DatabaseSync } from 'node:sqlite';
@@ -15,7 +20,7 @@ import type { DeliveredObservation, Observation } from '../api/index.ts';
 import { type Route, severitiesFrom } from './routes.ts';
 import { type Backlog, type DeliveryState, idempotencyKey, type PendingItem, type StateTarget } from './state.ts';
 
-const SCHEMA = `
+const OUTBOX = `
   CREATE TABLE IF NOT EXISTS zw_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     namespace TEXT NOT NULL,
@@ -24,14 +29,30 @@ const SCHEMA = `
     source TEXT NOT NULL,
     severity TEXT NOT NULL,
     category TEXT NOT NULL,
-    at INTEGER NOT NULL
+    at INTEGER NOT NULL,
+    event TEXT NOT NULL DEFAULT 'firing',
+    version TEXT NOT NULL DEFAULT ''
   );
+`;
+
+const INGESTER_OF_NEW = `coalesce(json_extract(NEW.doc, '$.labels."zen.kube-zen.io/ingester-namespace"'), '') || '/' ||
+      coalesce(json_extract(NEW.doc, '$.labels."zen.kube-zen.io/ingester"'), '')`;
+
+const SCHEMA = `
   CREATE TRIGGER IF NOT EXISTS zw_outbox_append AFTER INSERT ON observations BEGIN
     INSERT INTO zw_outbox (namespace, name, ingester, source, severity, category, at)
-    VALUES (NEW.namespace, NEW.name,
-      coalesce(json_extract(NEW.doc, '$.labels."zen.kube-zen.io/ingester-namespace"'), '') || '/' ||
-      coalesce(json_extract(NEW.doc, '$.labels."zen.kube-zen.io/ingester"'), ''),
-      NEW.source, NEW.severity, NEW.category, NEW.created_at);
+    VALUES (NEW.namespace, NEW.name, ${INGESTER_OF_NEW}, NEW.source, NEW.severity, NEW.category, NEW.created_at);
+  END;
+  CREATE TRIGGER IF NOT EXISTS zw_outbox_phase AFTER UPDATE OF doc ON observations
+  WHEN coalesce(json_extract(NEW.doc, '$.status.phase'), 'Active') IS NOT coalesce(json_extract(OLD.doc, '$.status.phase'), 'Active')
+  BEGIN
+    INSERT INTO zw_outbox (namespace, name, ingester, source, severity, category, at, event, version)
+    VALUES (NEW.namespace, NEW.name, ${INGESTER_OF_NEW}, NEW.source, NEW.severity, NEW.category,
+      CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER),
+      CASE WHEN json_extract(NEW.doc, '$.status.phase') = 'Resolved' THEN 'resolved' ELSE 'firing' END,
+      CASE WHEN json_extract(NEW.doc, '$.status.phase') = 'Resolved'
+        THEN 'R/' || coalesce(json_extract(NEW.doc, '$.status.resolvedAt'), '')
+        ELSE 'F/' || coalesce(json_extract(OLD.doc, '$.status.resolvedAt'), '') END);
   END;
   CREATE TABLE IF NOT EXISTS zw_delivery (
     destination TEXT PRIMARY KEY,
@@ -72,6 +93,13 @@ export class SqliteOutbox implements DeliveryState {
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA busy_timeout = 5000;');
+    this.#db.exec(OUTBOX);
+    // An outbox from before resolution was delivered in standalone mode: every entry in it is a first firing.
+    const columns = this.#db.prepare('PRAGMA table_info(zw_outbox)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'event')) {
+      this.#db.exec(`ALTER TABLE zw_outbox ADD COLUMN event TEXT NOT NULL DEFAULT 'firing';
+        ALTER TABLE zw_outbox ADD COLUMN version TEXT NOT NULL DEFAULT '';`);
+    }
     this.#db.exec(SCHEMA);
   }
 
@@ -97,7 +125,7 @@ export class SqliteOutbox implements DeliveryState {
     const where = routeSql(target.routes);
     const rows = this.#db
       .prepare(
-        `SELECT o.seq, o.namespace, o.name, o.at, s.doc, s.created_at, s.expires_at
+        `SELECT o.seq, o.namespace, o.name, o.at, o.event, o.version, s.doc, s.created_at, s.expires_at
          FROM zw_outbox o LEFT JOIN observations s ON s.namespace = o.namespace AND s.name = o.name
          WHERE o.seq > ? AND ${where.sql} ORDER BY o.seq LIMIT ?`,
       )
@@ -106,6 +134,8 @@ export class SqliteOutbox implements DeliveryState {
       namespace: string;
       name: string;
       at: number;
+      event: string;
+      version: string;
       doc: string | null;
       created_at: number | null;
       expires_at: number | null;
@@ -117,17 +147,22 @@ export class SqliteOutbox implements DeliveryState {
         // Expired (TTL) before it could be delivered: the lane gives it up, counted.
         return { ...base, key: '', event: 'firing' as const, observation: undefined as never };
       }
-      const obs = JSON.parse(r.doc) as Observation;
+      const obs = JSON.parse(r.doc) as Observation & { status?: { resolvedAt?: string } };
+      const event = r.event === 'resolved' ? ('resolved' as const) : ('firing' as const);
+      // The phase this event reports (the document may have moved on since: a later entry delivers that).
+      const resolvedAt = event === 'resolved' ? r.version.slice(2) || obs.status?.resolvedAt : undefined;
       const observation: DeliveredObservation = {
         ...obs,
-        phase: 'Active',
+        phase: event === 'resolved' ? 'Resolved' : 'Active',
+        ...(resolvedAt ? { resolvedAt } : {}),
         createdAt: new Date(r.created_at ?? r.at).toISOString(),
         expiresAt: new Date(r.expires_at ?? r.at).toISOString(),
       };
       return {
         ...base,
-        key: idempotencyKey(target.key, r.namespace, r.name, 'firing'),
-        event: 'firing' as const,
+        // A first firing keeps the key it always had (version ''); resolutions and re-openings have their own.
+        key: idempotencyKey(target.key, r.namespace, r.name, event, r.version),
+        event,
         observation,
       };
     });

@@ -229,6 +229,80 @@ describe('standalone delivery to a cloudevents Destination', () => {
     }
   });
 
+  test('a webhook finding resolved and re-opened: each phase change is delivered once, with its own key', async () => {
+    const rx = await new Receiver().start();
+    const config = writeConfigDir({
+      'dest.yaml': destination('phases', rx.url),
+      'ing.yaml': `apiVersion: zen.kube-zen.io/v1alpha1
+kind: Ingester
+metadata: { name: am, namespace: default }
+spec:
+  source: am
+  plugin: webhook
+  ingester: webhook
+  webhook: { path: /ingest/am }
+  deduplication: { window: 0s }
+  destinations:
+    - { type: destination, name: phases }
+  config:
+    itemsField: alerts
+    fields: { severity: labels.severity, title: annotations.summary, fingerprint: fingerprint, detectedAt: startsAt }
+    resolution: { field: status, values: [resolved], resolvedAtField: endsAt }
+`,
+    });
+    const h = await startTestHost({ configDir: config, env: { ZEN_OCCURRENCE_FLUSH_SECONDS: '1' } });
+    const alert = (status: string, startsAt: string, endsAt = '0001-01-01T00:00:00Z') =>
+      JSON.stringify({
+        alerts: [
+          {
+            status,
+            fingerprint: 'f00d',
+            startsAt,
+            endsAt,
+            labels: { severity: 'high' },
+            annotations: { summary: 'disk full' },
+          },
+        ],
+      });
+    const types = () =>
+      rx.requests.map((r) =>
+        String((r.json as { type: string }).type)
+          .split('.')
+          .at(-1),
+      );
+    try {
+      const t0 = Date.now() - 60_000;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      assert.equal((await post(`${h.url}/ingest/am`, alert('firing', iso(t0)))).status, 200);
+      await until(() => rx.accepted.size === 1, 'the firing delivered');
+      assert.equal((await post(`${h.url}/ingest/am`, alert('resolved', iso(t0), iso(t0 + 10_000)))).status, 200);
+      await until(() => rx.accepted.size === 2, 'the resolution delivered');
+      const resolved = rx.requests[1]!.json as { type: string; data: { phase: string; resolvedAt: string } };
+      assert.equal(resolved.data.phase, 'Resolved');
+      assert.equal(resolved.data.resolvedAt, iso(t0 + 10_000));
+      // Fires again later: re-opened (at the occurrence flush), delivered as a new firing.
+      assert.equal((await post(`${h.url}/ingest/am`, alert('firing', iso(t0 + 20_000)))).status, 200);
+      await until(() => rx.accepted.size === 3, 'the re-opening delivered');
+      assert.deepEqual(types(), ['firing', 'resolved', 'firing']);
+      const subjects = new Set(rx.requests.map((r) => (r.json as { subject: string }).subject));
+      assert.equal(subjects.size, 1, 'all three are about the same Observation');
+      assert.equal(rx.duplicates(), 0);
+      // A repeat while firing changes no phase: nothing more is sent.
+      assert.equal((await post(`${h.url}/ingest/am`, alert('firing', iso(t0 + 20_000)))).status, 200);
+      const delivered = /zen_watcher_destination_delivered_total\{destination="default\/phases"[^}]*\} (\d+)/;
+      await until(
+        async () =>
+          (await metric(h.url, /zen_watcher_destination_backlog\{destination="default\/phases"[^}]*\} (\d+)/)) === 0,
+        'settled',
+      );
+      assert.equal(await metric(h.url, delivered), 3);
+    } finally {
+      await h.stop();
+      await rx.close();
+      cleanup(config, h.dataDir);
+    }
+  });
+
   test('a destination plugin that hangs or throws: only its own Destinations wait; ingestion and the others go on', async () => {
     const good = await new Receiver().start();
     const plugins = tempDir('zw-plugins-');
