@@ -1,7 +1,8 @@
 /**
- * The one table of error codes (docs/ERRORS.md is generated from it and checked against it): every `ZW_ERR_*` code
- * with its HTTP status and message template. Tests assert on `code` (or `instanceof`), never on the text.
- * Plugins throw `PayloadError` (via `payloadError()`) for input they cannot use; the host maps it to 400/422.
+ * The one table of error codes (docs/ERRORS.md lists the same rows; errors.test.ts keeps the two equal): every
+ * `ZW_ERR_*` code with its HTTP status and message template. Tests assert on `code` (or `instanceof`), never on the
+ * text. Plugins throw `payloadError()` (a ZwError `ZW_ERR_PAYLOAD_INVALID`) for input they cannot use; the host
+ * answers it 422 (or 400).
  *
  * `status` is what the HTTP layer answers when the error reaches a client; errors that never reach one (startup,
  * leader election, plugin loading) carry 500. A template's `{name}` placeholders are filled by `zwError(code, …)`.

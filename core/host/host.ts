@@ -30,7 +30,6 @@ import type { ModeRuntime } from './runtime.ts';
 import { createStandaloneRuntime } from './standalone.ts';
 import { HOST_VERSION } from './version.ts';
 
-export { handlerTable } from '../loader/index.ts';
 export { resolveMode } from './mode.ts';
 
 export interface HostOptions {
