@@ -16,7 +16,7 @@ import { REPO } from '../../support/host.ts';
 import { Receiver } from '../../support/receiver.ts';
 import { type BenchContext, median } from '../lib/context.ts';
 import { falcoStream } from '../lib/payloads.ts';
-import { metricsText, metricValue, startZenStandalone } from '../lib/procs.ts';
+import { cpuSeconds, metricsText, metricValue, startZenStandalone } from '../lib/procs.ts';
 import { fmt } from '../lib/report.ts';
 import { CONNECTIONS, lat } from './ingest.ts';
 
@@ -73,6 +73,10 @@ export async function destinationsPart(ctx: BenchContext): Promise<void> {
         concurrency: CONNECTIONS,
         body: falcoStream(0, ctx.nextOffset()).body,
       });
+      const cpu0 = cpuSeconds(zen.pid);
+      const created0 = metricValue(await metricsText(zen.url), 'zen_watcher_observations_created_total', {
+        source: 'falco',
+      });
       const rs = [];
       for (let i = 0; i < rounds; i++) {
         const s = falcoStream(0, ctx.nextOffset());
@@ -97,7 +101,11 @@ export async function destinationsPart(ctx: BenchContext): Promise<void> {
         drainMs = Date.now() - t0;
         text = await metricsText(zen.url);
       }
-      return { r, drainMs, text };
+      // CPU per Observation written, over the measured rounds and (with Destinations) until 'good' has settled
+      // them: ingest plus delivery, far less sensitive to other load on the machine than a rate.
+      const written = metricValue(text, 'zen_watcher_observations_created_total', { source: 'falco' }) - created0;
+      const cpuUsPerObs = ((cpuSeconds(zen.pid) - cpu0) * 1e6) / Math.max(1, written);
+      return { r, drainMs, text, cpuUsPerObs };
     } finally {
       await zen.stop();
     }
@@ -148,6 +156,23 @@ export async function destinationsPart(ctx: BenchContext): Promise<void> {
     // it gives up its oldest too (counted). Exact = every Observation delivered once or counted as given up.
     const goodDropped =
       metricValue(both.text, 'zen_watcher_destination_dropped_total', { ...lab('good'), reason: 'backlog_full' }) || 0;
+    const cpuRatio = both.cpuUsPerObs / goodOnly.cpuUsPerObs;
+    report.add({
+      section: 7,
+      name: "CPU per Observation written (ingest + delivery until settled), 'good' + 'dead'",
+      unit: 'µs',
+      value: both.cpuUsPerObs,
+      detail: 'zen-watcher process user + system CPU',
+      baseline: goodOnly.cpuUsPerObs,
+      baselineDetail: `no Destination: ${fmt(none.cpuUsPerObs)} µs`,
+      baselineName: "'good' only",
+      better: 'lower',
+      target: {
+        text: "≤ 110 % of 'good' only",
+        met: cpuRatio <= 1.1,
+        ...(cpuRatio <= 1.1 ? {} : { miss: `${fmt(100 * cpuRatio)} % of 'good' only` }),
+      },
+    });
     const exact = delivered + goodDropped === created && good.duplicates() === 0 && good.accepted.size === delivered;
     report.note(
       `destinations: 'good' only: ${fmt(goodDistinct)} distinct delivered; 'good' + 'dead': ${fmt(created)} Observations written, 'good' got ${fmt(good.accepted.size)} distinct (${fmt(good.duplicates())} duplicates), gave up ${fmt(goodDropped)} past its bound (maxBacklog 10,000)${exact ? ' (exact)' : ' (MISMATCH)'}; 'dead' (500 forever, maxBacklog 1,000): backlog ${fmt(deadBacklog)}, dropped ${fmt(dropped)} (backlog + dropped = ${fmt(deadBacklog + dropped)}), ${fmt(dead.requests.length)} tries`,
