@@ -3,6 +3,7 @@
  * use), eventType sanitized to ^[a-z0-9_]+$, bounded text and details. Invalid drafts are reported, not thrown.
  */
 import { CATEGORIES, type Category, type ObservationDraft, SEVERITIES, type Severity } from '../api/index.ts';
+import { isoString } from './iso-time.ts';
 import { MAX_JSON_DEPTH, tooDeepPath } from './json-depth.ts';
 
 const SEVERITY_ALIASES: Record<string, Severity> = {
@@ -167,10 +168,10 @@ function normalizeResource(r: unknown): NormalizedDraft['resource'] | null | und
 }
 
 function normalizeTime(t: unknown, now: number): string | undefined {
-  if (t === undefined || t === null || t === '') return new Date(now).toISOString();
+  if (t === undefined || t === null || t === '') return isoString(now);
   const date = t instanceof Date ? t : typeof t === 'string' ? new Date(t) : undefined;
   if (!date || Number.isNaN(date.getTime())) return undefined;
-  return date.toISOString();
+  return isoString(date.getTime());
 }
 
 function checkedMap(m: unknown, key: RegExp, value: RegExp): Record<string, string> | null {

@@ -19,6 +19,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { DedupCache } from './dedup.ts';
 import { compileFilter, type DraftFilter, type FilterSpec } from './filter.ts';
 import { canonicalJson, getPath, observationName, sha256Hex } from './fingerprint.ts';
+import { isoString, parseIso } from './iso-time.ts';
 import { type NormalizedDraft, normalizeDraft } from './normalize.ts';
 import { OccurrenceCoalescer, type OccurrenceDelta, type ReportedContent } from './occurrences.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -618,7 +619,7 @@ export class Pipeline {
       // When this replica first saw the finding: the sliding-window check reads it from the previous bucket's object.
       annotations: {
         ...d.annotations,
-        [FIRST_SEEN_ANNOTATION]: new Date(now).toISOString(),
+        [FIRST_SEEN_ANNOTATION]: isoString(now),
         [CONTENT_HASH_ANNOTATION]: contentHash(d),
       },
       spec: obsSpec as unknown as Observation['spec'],
@@ -647,6 +648,6 @@ export function contentHash(d: {
  * the source gave none). Event time, not receipt time, so a retry of the same event lands in the same bucket.
  */
 function windowTime(d: NormalizedDraft, receivedAt: number): number {
-  const t = Date.parse(d.detectedAt);
+  const t = parseIso(d.detectedAt);
   return Number.isFinite(t) ? t : receivedAt;
 }

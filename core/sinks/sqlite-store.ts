@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { ZwError } from '../api/errors.ts';
 import type { Observation } from '../api/index.ts';
+import { parseIso } from '../pipeline/iso-time.ts';
 import {
   CONTENT_AT_ANNOTATION,
   contentToApply,
@@ -305,7 +306,7 @@ export class SqliteStore implements ObservationSink {
   /** The outcome, and which Observation stands for this finding (the previous bucket's when within its window). */
   #writeRow(obs: Observation, previous: { name: string; notBefore: number } | undefined): Row {
     // The pipeline stamps when it first saw the finding; that, not the wall clock here, is the record's age.
-    const seen = Date.parse(obs.annotations[FIRST_SEEN] ?? '');
+    const seen = parseIso(obs.annotations[FIRST_SEEN] ?? '');
     const now = Number.isNaN(seen) ? Date.now() : seen;
     if (previous) {
       const row = this.#createdAt.get(obs.namespace, previous.name) as
@@ -526,7 +527,7 @@ export class SqliteStore implements ObservationSink {
 }
 
 function detectedMs(obs: Observation): number | null {
-  const t = Date.parse(obs.spec.detectedAt ?? '');
+  const t = parseIso(obs.spec.detectedAt ?? '');
   return Number.isFinite(t) ? t : null;
 }
 
