@@ -17,7 +17,7 @@ import { metaOf } from '../kube/store.ts';
 /** Items per list page of a plugin informer, at most (see above). */
 export const PLUGIN_INFORMER_PAGE_SIZE = 500;
 /** Bytes per list page a plugin informer aims for: about 20 reports of 100 KB, 500 ConfigMaps of 4 KB. */
-export const PLUGIN_INFORMER_PAGE_BYTES = 2 * 1024 * 1024;
+export const PLUGIN_INFORMER_PAGE_BYTES = 512 * 1024;
 
 export const pluginInformerTiming: InformerTiming = Object.freeze({
   pageSize: PLUGIN_INFORMER_PAGE_SIZE,

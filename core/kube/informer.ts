@@ -328,9 +328,9 @@ export async function createInformer<T = Record<string, unknown>>(
 }
 
 /** The smallest list page when pages are sized by `pageBytes`. */
-const MIN_PAGE = 10;
+const MIN_PAGE = 2;
 /** The first list page when pages are sized by `pageBytes`. */
-const FIRST_PAGE = 20;
+const FIRST_PAGE = 5;
 
 interface ListPage<T> {
   apiVersion?: string;

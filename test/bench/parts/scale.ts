@@ -303,19 +303,22 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
     : "V8's default heap sizing";
 
   // Baseline: the plain client-node informer, caching every VulnerabilityReport (before zen-watcher runs).
-  const before2 = await apiRequests(conn);
-  const p0 = performance.now();
-  const plain = startPlain(k, []);
-  let plainMs: number;
-  let plainPeak: number;
-  let plainReq: { total: number; text: string };
-  try {
-    await waitFor('plain informer synced', async () => plain.last.seen >= reports, 600_000, 50);
-    plainMs = performance.now() - p0;
-    plainReq = requestDelta(before2, await apiRequests(conn));
-    plainPeak = peakRssMb(plain.child.pid!);
-  } finally {
-    await plain.stop();
+  // ZEN_BENCH_SCALE_PLAIN=skip leaves it out (a quicker run while iterating; the baseline columns are then NaN).
+  let plainMs = Number.NaN;
+  let plainPeak = Number.NaN;
+  let plainReq: { total: number; text: string } = { total: Number.NaN, text: 'skipped' };
+  if (process.env.ZEN_BENCH_SCALE_PLAIN !== 'skip') {
+    const before2 = await apiRequests(conn);
+    const p0 = performance.now();
+    const plain = startPlain(k, []);
+    try {
+      await waitFor('plain informer synced', async () => plain.last.seen >= reports, 600_000, 50);
+      plainMs = performance.now() - p0;
+      plainReq = requestDelta(before2, await apiRequests(conn));
+      plainPeak = peakRssMb(plain.child.pid!);
+    } finally {
+      await plain.stop();
+    }
   }
   /** Informer memory of one replica at 1 replica (peak RSS − idle RSS), for the ratio at more replicas. */
   let oneReplicaInformerMb: number | undefined;
@@ -371,10 +374,13 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
           void Promise.all(zens.map((z) => metricsText(z.url).catch(() => '')))
             .then((texts) => {
               const mb = (t: string, name: string) => fmt(metricValue(t, name) / 1024 / 1024);
+              // V8's spaces, committed / used: young generation, old objects, large objects (list page strings).
+              const space = (t: string, s: string) =>
+                `${fmt(metricValue(t, 'zen_watcher_nodejs_heap_space_size_total_bytes', { space: s }) / 1024 / 1024)}/${fmt(metricValue(t, 'zen_watcher_nodejs_heap_space_size_used_bytes', { space: s }) / 1024 / 1024)}`;
               for (const [i, t] of texts.entries()) {
                 const z = zens[i]!;
                 process.stderr.write(
-                  `      ${tag}#${i} t=${fmt((performance.now() - z0) / 1000)} s rss=${fmt(rssMb(z.pid))} hwm=${fmt(peakRssMb(z.pid))} heapUsed=${mb(t, 'zen_watcher_nodejs_heap_size_used_bytes')} heapTotal=${mb(t, 'zen_watcher_nodejs_heap_size_total_bytes')} created=${metricValue(t, 'zen_watcher_observations_created_total', { source: sources.trivy })}\n`,
+                  `      ${tag}#${i} t=${fmt((performance.now() - z0) / 1000)} s rss=${fmt(rssMb(z.pid))} hwm=${fmt(peakRssMb(z.pid))} heapUsed=${mb(t, 'zen_watcher_nodejs_heap_size_used_bytes')} heapTotal=${mb(t, 'zen_watcher_nodejs_heap_size_total_bytes')} new=${space(t, 'new')} old=${space(t, 'old')} lo=${space(t, 'large_object')} code=${space(t, 'code')} ext=${mb(t, 'zen_watcher_nodejs_external_memory_bytes')} created=${metricValue(t, 'zen_watcher_observations_created_total', { source: sources.trivy })}\n`,
                 );
               }
             })
