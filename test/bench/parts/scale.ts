@@ -298,6 +298,13 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   const heapMb = chartHeapLimitMb();
   const heapEnv: Record<string, string> =
     process.env.ZEN_BENCH_SCALE_HEAP === 'default' || !heapMb ? {} : { NODE_OPTIONS: `--max-old-space-size=${heapMb}` };
+  // ZEN_BENCH_SCALE_SNAPSHOT=DIR: each replica writes a V8 heap snapshot to DIR once every Observation exists
+  // (after the figures are taken), to see what the heap holds then.
+  const snapshotDir = process.env.ZEN_BENCH_SCALE_SNAPSHOT;
+  if (snapshotDir) {
+    heapEnv.NODE_OPTIONS =
+      `${heapEnv.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`.trim();
+  }
   const heapText = heapEnv.NODE_OPTIONS
     ? `NODE_OPTIONS=${heapEnv.NODE_OPTIONS} as the chart sets it`
     : "V8's default heap sizing";
@@ -346,6 +353,14 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
       );
       // Idle: listening, elected, no Ingester yet.
       const idle = await Promise.all(zens.map((z) => settledRssMb(z.pid, 2000)));
+      if (process.env.ZEN_BENCH_SCALE_TRACE) {
+        for (const [i, t] of (await Promise.all(zens.map((z) => metricsText(z.url)))).entries()) {
+          const mb = (name: string, labels?: Record<string, string>) => fmt(metricValue(t, name, labels) / 1024 / 1024);
+          process.stderr.write(
+            `      ${tag}#${i} idle rss=${fmt(idle[i]!)} heapUsed=${mb('zen_watcher_nodejs_heap_size_used_bytes')} heapTotal=${mb('zen_watcher_nodejs_heap_size_total_bytes')} old=${mb('zen_watcher_nodejs_heap_space_size_total_bytes', { space: 'old' })} ext=${mb('zen_watcher_nodejs_external_memory_bytes')}\n`,
+          );
+        }
+      }
       const req0 = await Promise.all(zens.map(async (z) => kubeRequests(await metricsText(z.url))));
       const before = await apiRequests(conn);
       for (const [handler, source] of Object.entries(sources)) {
@@ -467,6 +482,10 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
           baselineName: 'plain client-node informer (lists and watches, no writes)',
           better: 'lower',
         });
+      }
+      if (snapshotDir) {
+        for (const z of zens) z.child.kill('SIGUSR2');
+        await sleep(15_000);
       }
       const wantAll = wantTrivy + wantKyverno;
       report.add({
