@@ -14,7 +14,14 @@ interface Slim {
   entry: Entry | undefined;
 }
 
-/** Kubernetes: one informer per watched namespace (or one cluster-wide) over all Observations. */
+/**
+ * Kubernetes: one informer per watched namespace (or one cluster-wide) over all Observations, started at the first
+ * use (`activate()`): the first read API request, or the first previous-bucket question of a deduplicated write
+ * (webhook sources). Until then the replica holds none of it — the index is a copy of every Observation in the
+ * cluster (about 2 KB each), the same on every replica whatever its shard share, so an eager one made a sharded
+ * replica's memory grow with the cluster's findings instead of its share (ADR 0026). Once started it runs until
+ * close(); until its first list completes, reads answer 503 (retry) and the previous bucket is read from the API.
+ */
 export function kubeFeed(
   index: ReadIndex,
   deps: {
@@ -25,6 +32,8 @@ export function kubeFeed(
     metrics?: InformerMetrics;
     onSynced?: () => void;
     previousBucket?: PreviousBucketStats;
+    /** Start the watch now, not at the first use (tests). */
+    eager?: boolean;
   },
 ): Feed {
   const stop = new AbortController();
@@ -49,7 +58,13 @@ export function kubeFeed(
   const put = (o: Slim) => {
     if (o.entry) index.upsert(o.entry.expiresAt === undefined ? o.entry : { ...o.entry, expiresAt: undefined });
   };
-  for (const ns of scopes) {
+  let active = false;
+  const activate = () => {
+    if (active || stop.signal.aborted) return;
+    active = true;
+    for (const ns of scopes) start(ns);
+  };
+  const start = (ns: string | undefined) => {
     void createInformer<Slim>(
       deps.kubeConfig,
       {
@@ -73,8 +88,10 @@ export function kubeFeed(
       },
       { log: deps.log, transform, ...(deps.metrics ? { metrics: deps.metrics } : {}) },
     ).catch((err) => deps.log.error({ err: (err as Error).message }, 'read index informer stopped'));
-  }
+  };
+  if (deps.eager) activate();
   return {
+    activate,
     async getDoc(namespace, name) {
       try {
         const o = await deps.api.get<{ metadata?: { managedFields?: unknown } }>({
@@ -91,7 +108,7 @@ export function kubeFeed(
         throw err;
       }
     },
-    wrap: (sink) => withIndexedPreviousBucket(sink, index, deps.namespaces, deps.previousBucket),
+    wrap: (sink) => withIndexedPreviousBucket(sink, index, deps.namespaces, deps.previousBucket, activate),
     close: () => stop.abort(),
   };
 }

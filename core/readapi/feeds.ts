@@ -21,7 +21,7 @@ export interface Feed {
   /** The sink the pipeline writes through (standalone: it tells the index what was created). */
   wrap(sink: ObservationSink): ObservationSink;
   close(): void;
-  /** Standalone with a lazy index: load it now (the read API calls this before answering). */
+  /** A lazy index (standalone, kubernetes): load or start it now (the read API calls this before answering). */
   activate?(): void;
 }
 

@@ -54,6 +54,19 @@ test('while the index is not synced, the sink reads the previous bucket itself',
   assert.deepEqual(lookups, ['api']);
 });
 
+test('an index built on first use is started by the first previous-bucket question, not by writes without one', async () => {
+  const index = new ReadIndex();
+  const { sink, calls } = recordingSink();
+  let started = 0;
+  const s = withIndexedPreviousBucket(sink, index, [], undefined, () => void started++);
+  await s.write(obs('informer-finding'), undefined);
+  assert.equal(started, 0, 'a write without a previous bucket (informer sources) leaves the index unstarted');
+  const previous = { name: 'webhook-prev', notBefore: at - 60_000 };
+  assert.equal(await s.write(obs('webhook-new'), previous), 'created');
+  assert.equal(started, 1, 'the first webhook finding starts it');
+  assert.deepEqual(calls[1], { name: 'webhook-new', previous }, 'and is still checked by the sink meanwhile');
+});
+
 test('a synced index answers the previous bucket: recent → duplicate without a write, absent → create without a read', async () => {
   const index = new ReadIndex();
   index.upsert(toEntry(obs('webhook-prev', 'ns', '2026-12-06T09:59:50Z'), at - 10_000)!);

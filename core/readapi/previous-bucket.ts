@@ -25,10 +25,13 @@ export function withIndexedPreviousBucket(
   index: ReadIndex,
   namespaces: readonly string[],
   stats?: PreviousBucketStats,
+  /** Starts the index if it is built on first use (feeds-kube.ts); this write still asks the API. */
+  activate?: () => void,
 ): ObservationSink {
   const covered = (ns: string) => namespaces.length === 0 || namespaces.includes(ns);
   const write: ObservationSink['write'] = (obs, previous, options) => {
     if (!previous) return sink.write(obs, previous, options);
+    activate?.();
     if (!index.synced || !covered(obs.namespace)) {
       stats?.fromApi();
       return sink.write(obs, previous, options);

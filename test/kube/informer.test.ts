@@ -476,7 +476,10 @@ describe('informer on a real kube-apiserver', { skip }, () => {
     assert.equal(PLUGIN_INFORMER_PAGE_SIZE, 500);
     const listedLine = lines.find((l) => l.includes('informer: listed'));
     const pages = Number(/"pages":(\d+)/.exec(listedLine ?? '')?.[1]);
-    assert.ok(pages >= 8 && pages <= 22, `5 first, then about 10 per page by bytes (the list envelope counts too): ${listedLine}`);
+    assert.ok(
+      pages >= 8 && pages <= 22,
+      `5 first, then about 10 per page by bytes (the list envelope counts too): ${listedLine}`,
+    );
     assert.equal(synced[0]!.length, 130, 'two pages listed; `bad` dropped');
     assert.deepEqual(transformErrors, ['core/v1/configmaps'], 'the drop is counted');
     assert.ok(

@@ -252,6 +252,12 @@ function chartHeapLimitMb(): number | undefined {
   return typeof values.heapLimitMb === 'number' ? values.heapLimitMb : undefined;
 }
 
+/** The image's environment for glibc's allocator (the Dockerfile's `MALLOC_ARENA_MAX`, ADR 0026), if it sets one. */
+function imageMallocEnv(): Record<string, string> {
+  const m = /\bMALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
+  return m ? { MALLOC_ARENA_MAX: m[1]! } : {};
+}
+
 /** Peak RSS of a process so far (the kernel's high-water mark), in MB. */
 export function peakRssMb(pid: number): number {
   const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -298,6 +304,8 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   const heapMb = chartHeapLimitMb();
   const heapEnv: Record<string, string> =
     process.env.ZEN_BENCH_SCALE_HEAP === 'default' || !heapMb ? {} : { NODE_OPTIONS: `--max-old-space-size=${heapMb}` };
+  // And glibc's arenas as the image sets them (ZEN_BENCH_SCALE_MALLOC=default: glibc's own, 8 per core).
+  if (process.env.ZEN_BENCH_SCALE_MALLOC !== 'default') Object.assign(heapEnv, imageMallocEnv());
   // ZEN_BENCH_SCALE_SNAPSHOT=DIR: each replica writes a V8 heap snapshot to DIR once every Observation exists
   // (after the figures are taken), to see what the heap holds then.
   const snapshotDir = process.env.ZEN_BENCH_SCALE_SNAPSHOT;
@@ -305,9 +313,9 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
     heapEnv.NODE_OPTIONS =
       `${heapEnv.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}`.trim();
   }
-  const heapText = heapEnv.NODE_OPTIONS
-    ? `NODE_OPTIONS=${heapEnv.NODE_OPTIONS} as the chart sets it`
-    : "V8's default heap sizing";
+  const heapText = `${
+    heapEnv.NODE_OPTIONS ? `NODE_OPTIONS=${heapEnv.NODE_OPTIONS} as the chart sets it` : "V8's default heap sizing"
+  }, ${heapEnv.MALLOC_ARENA_MAX ? `MALLOC_ARENA_MAX=${heapEnv.MALLOC_ARENA_MAX} as the image sets it` : "glibc's default arenas"}`;
 
   // Baseline: the plain client-node informer, caching every VulnerabilityReport (before zen-watcher runs).
   // ZEN_BENCH_SCALE_PLAIN=skip leaves it out (a quicker run while iterating; the baseline columns are then NaN).
