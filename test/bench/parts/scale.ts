@@ -337,6 +337,12 @@ export async function scalePart(ctx: BenchContext, kube: () => Promise<KubeBench
   }
   /** Informer memory of one replica at 1 replica (peak RSS − idle RSS), for the ratio at more replicas. */
   let oneReplicaInformerMb: number | undefined;
+  // One replica started and stopped first: the first start after a code change strips and compiles the TypeScript
+  // into Node's compile cache (bin/zen-watcher.js), which left the first measured replica 10–20 MB above the idle RSS
+  // of the later ones and made its informer memory (peak − idle) look smaller.
+  await (
+    await startReplica(k, { name: 'scale-warmup', electionId: `scale-warmup-${Date.now()}`, env: heapEnv })
+  ).stop();
   let previous: string[] = [];
   for (const n of counts) {
     // Each run has its own Ingesters and sources (the previous run's Observations are deleted first).
