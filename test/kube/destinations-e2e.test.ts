@@ -9,6 +9,8 @@
  *   replica killed with -9 meanwhile: every matching Observation reaches Alertmanager once it is back, 0 missing;
  *   duplicates are counted where Alertmanager received them (test/support/alert-relay.ts, by idempotency key) and
  *   printed: every one is an alert of the lost-answer send, and no more than the resends the replicas counted;
+ * - a receiver answering 500 forever: the backlog stays within maxBacklog (metric), the rest is given up and counted
+ *   (backlog + dropped = written), the watermark is in the Destination status; healed, the backlog arrives once;
  * - the Destination's status conditions say whether it delivers; once it is deleted, no replica keeps reporting
  *   its backlog gauges (a former lane's stale values would fire the stuck-backlog alert).
  *
@@ -27,6 +29,7 @@ import { type Alertmanager, alertmanagerOrSkip } from '../support/alertmanager.t
 import { controlPlaneOrSkip } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
+import { Receiver } from '../support/receiver.ts';
 import { waitForWith } from '../support/wait.ts';
 
 const real = realFixturesDir();
@@ -412,6 +415,77 @@ describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
     assert.deepEqual(unexplained, [], 'duplicates only for sends whose outcome was unknown');
     assert.ok(duplicated.length >= 1, 'the send whose answer was lost was repeated by the new leader');
     assert.ok(relay.duplicates() <= resent, `every duplicate was counted as a resend (${resent})`);
+  });
+
+  test('a receiver answering 500 forever: the backlog stays within maxBacklog, the rest given up and counted', async () => {
+    const rx = await new Receiver().start();
+    rx.failWith = 500;
+    try {
+      await api.create({
+        ...DEST,
+        namespace: NS,
+        body: {
+          apiVersion: 'zen.kube-zen.io/v1alpha1',
+          kind: 'Destination',
+          metadata: { name: 'bounded', namespace: NS },
+          spec: {
+            type: 'cloudevents',
+            url: rx.url,
+            delivery: { maxBacklog: 5, minBackoff: '100ms', maxBackoff: '500ms' },
+          },
+        },
+      });
+      await api.create({
+        ...ING,
+        namespace: NS,
+        body: {
+          apiVersion: 'zen.kube-zen.io/v1alpha1',
+          kind: 'Ingester',
+          metadata: { name: 'bounded', namespace: NS },
+          spec: {
+            source: 'bounded',
+            plugin: 'webhook',
+            ingester: 'webhook',
+            webhook: { path: '/ingest/bounded' },
+            destinations: [{ type: 'destination', name: 'bounded' }],
+          },
+        },
+      });
+      const [, p] = (await leader())!;
+      await waitFor('the bounded route served', async () =>
+        (await post(`${p.url}/ingest/bounded`, JSON.stringify({ severity: 'high', title: 'bounded 0' }))).status === 200
+          ? true
+          : undefined,
+      );
+      for (let i = 1; i < 20; i++) {
+        const r = await post(`${p.url}/ingest/bounded`, JSON.stringify({ severity: 'high', title: `bounded ${i}` }));
+        assert.equal(r.status, 200, r.text);
+      }
+      const written = (await observations()).filter((o) => o.spec.source === 'bounded').length;
+      assert.equal(written, 20);
+      // One consistent reading: the gauge is measured right after each trim, the counter just before it.
+      const [backlog, dropped] = await waitFor('the oldest beyond the bound given up, counted', async () => {
+        const n = await metricSum('zen_watcher_destination_dropped_total', 'zen-system/bounded');
+        const b = await metricSum('zen_watcher_destination_backlog', 'zen-system/bounded');
+        return n >= 15 && b + n === 20 ? ([b, n] as const) : undefined;
+      });
+      assert.ok(backlog <= 5, `backlog within its bound: ${backlog} (dropped ${dropped})`);
+      const d = (await api.get({ ...DEST, namespace: NS, name: 'bounded' })) as { status?: { droppedBefore?: string } };
+      assert.ok(d.status?.droppedBefore, 'the watermark is durable in the Destination status');
+      // Healed: only what is still in the backlog arrives, once.
+      rx.failWith = undefined;
+      await waitFor('the backlog delivered', async () => (rx.accepted.size === backlog ? true : undefined));
+      const titles = rx.requests
+        .filter((r) => r.json && (r.json as { data?: unknown }).data)
+        .map((r) => (r.json as { data: { spec: { title: string } } }).data.spec.title);
+      assert.ok(titles.includes('bounded 19'), `the newest is kept: ${titles.join(', ')}`);
+      assert.ok(!titles.includes('bounded 0'), 'the oldest was given up');
+      assert.equal(rx.duplicates(), 0);
+    } finally {
+      await rx.close();
+      await api.delete({ ...ING, namespace: NS, name: 'bounded' }).catch(() => {});
+      await api.delete({ ...DEST, namespace: NS, name: 'bounded' }).catch(() => {});
+    }
   });
 
   test('a deleted Destination: its lane stops and no replica keeps reporting its backlog', async () => {
