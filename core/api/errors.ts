@@ -26,6 +26,10 @@ export const ERRORS = Object.freeze({
   ZW_ERR_DELIVERY_FAILED: { status: 502, message: '{detail}' },
   ZW_ERR_QUEUE_FULL: { status: 503, message: 'too much accepted work not yet written; retry after {seconds} s' },
   ZW_ERR_NOT_READY: { status: 503, message: 'not ready: {reason}' },
+  ZW_ERR_WRITE_PENDING: {
+    status: 503,
+    message: 'the write of {count} events is still under way after {ms} ms: nothing is acknowledged yet; retrying is safe',
+  },
 
   // Plugin API: a plugin used the host API in a way the host refuses (thrown into the plugin).
   ZW_ERR_PLUGIN_API: { status: 500, message: "plugin '{plugin}': {detail}" },
@@ -109,6 +113,7 @@ export const CLIENT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ZW_ERR_DELIVERY_FAILED',
   'ZW_ERR_QUEUE_FULL',
   'ZW_ERR_NOT_READY',
+  'ZW_ERR_WRITE_PENDING',
 ]);
 
 /** Code → HTTP status (the table without templates; kept for plugins written against 1.0). */

@@ -36,6 +36,11 @@ export interface HostEnv {
   shutdownTimeoutMs: number;
   gcIntervalSeconds: number;
   ackWaitMs: number;
+  /**
+   * What a webhook is answered when its writes are still going after `ackWaitMs` (ADR 0005): `retry` (default) 503
+   * `ZW_ERR_WRITE_PENDING` + Retry-After, nothing acknowledged; `accept` 202 queued (in memory: lost on a crash).
+   */
+  ackPending: 'retry' | 'accept';
   /** Webhook hardening (docs/SECURITY.md). */
   clientRateLimitRps: number;
   clientRateLimitBurst: number;
@@ -177,6 +182,13 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
   if (mode !== 'auto' && mode !== 'standalone' && mode !== 'kubernetes') {
     throw new EnvError('ZEN_MODE', `must be auto, standalone or kubernetes, got '${env.ZEN_MODE}'`);
   }
+  const ackPending = (env.ZEN_WEBHOOK_ACK_PENDING || 'retry').toLowerCase();
+  if (ackPending !== 'retry' && ackPending !== 'accept') {
+    throw new EnvError(
+      'ZEN_WEBHOOK_ACK_PENDING',
+      `must be retry (503 + Retry-After while the write is pending) or accept (202, in memory), got '${env.ZEN_WEBHOOK_ACK_PENDING}'`,
+    );
+  }
   const split = (v: string | undefined, sep: string | RegExp) =>
     (v ?? '')
       .split(sep)
@@ -204,6 +216,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     shutdownTimeoutMs: int(env, ['ZEN_SHUTDOWN_TIMEOUT_SECONDS', 'HTTP_SHUTDOWN_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
+    ackPending: ackPending as HostEnv['ackPending'],
     clientRateLimitRps: int(env, ['ZEN_CLIENT_RATE_LIMIT_RPS'], 200, 0, 1_000_000),
     clientRateLimitBurst: int(env, ['ZEN_CLIENT_RATE_LIMIT_BURST'], 400, 1, 10_000_000),
     trustedProxyCidrs: cidrs(env),

@@ -92,6 +92,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       webhookRouteFactory({
         maxBodyBytes: env.maxBodyBytes,
         ackWaitMs: env.ackWaitMs,
+        ackPending: env.ackPending,
         logPayloads: env.logPayloads,
         log,
         metrics,

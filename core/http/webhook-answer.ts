@@ -1,19 +1,33 @@
 /**
  * The answer to a webhook request once its drafts went into the pipeline (ADR 0005, ADR 0014): 200 when every
  * write finished and stored its Observation (or found it there), 503 + Retry-After when the sink refused any of
- * them (nothing of the request is acknowledged; the sender retries and what was stored becomes a duplicate), and
- * 202 when the writes are still going after the ack wait.
+ * them (nothing of the request is acknowledged; the sender retries and what was stored becomes a duplicate).
+ *
+ * When the writes are still going after the ack wait, nothing is stored yet, so by default nothing is acknowledged
+ * either: 503 `ZW_ERR_WRITE_PENDING` + Retry-After, and the writes go on. The retry is safe: on this replica it
+ * waits for the pending write of the same finding (Pipeline #pending) and is a duplicate once it landed; on another
+ * replica the deterministic Observation name makes the second create a 409, "already stored". With
+ * `ZEN_WEBHOOK_ACK_PENDING=accept` (for senders that never retry) the answer is 202 queued instead, in memory only.
  */
-import { ZwError } from '../api/index.ts';
-import type { ProcessResult } from '../pipeline/pipeline.ts';
+import { ZwError, zwError } from '../api/index.ts';
+import type { ProcessResult, WebhookAck } from '../pipeline/pipeline.ts';
+
+export type AckPending = 'retry' | 'accept';
+
+/** Retry-After of a write-pending 503: the retry joins the write still under way (it does not start another). */
+const WRITE_PENDING_RETRY_AFTER_SECONDS = 1;
 
 export async function answerWebhook(
-  processing: Promise<ProcessResult>,
+  process: (ack: WebhookAck) => Promise<ProcessResult>,
   accepted: number,
   ackWaitMs: number,
-  /** A write refused after the 202 was sent: the event was acknowledged and is lost (count it as dropped). */
-  onLateRefusal: (r: ProcessResult) => void,
+  ackPending: AckPending,
+  /** Counts a request whose writes outlived the ack wait, by its answer (503 or 202). */
+  onPending: (answer: '503' | '202') => void,
 ): Promise<{ status: number; body: unknown }> {
+  // Set before the 202 is sent: a write the sink refuses after that is counted as dropped (lost), not as refused.
+  const ack: WebhookAck = { acknowledged: false };
+  const processing = process(ack);
   // One timer per request, cleared as soon as the write is done (an uncleared sleep kept a timer and a promise
   // alive for the whole ack wait of every request: tens of thousands at a few thousand requests/s). One promise
   // settled by whichever comes first (Promise.race and finally cost two more per request).
@@ -31,11 +45,18 @@ export async function answerWebhook(
     );
   });
   if (waited === 'timeout') {
-    processing.then(
-      (r) => r.refused > 0 && onLateRefusal(r),
-      () => {},
+    processing.catch(() => {}); // the writes go on; their failures are counted and logged by the pipeline
+    if (ackPending === 'accept') {
+      ack.acknowledged = true;
+      onPending('202');
+      return { status: 202, body: { status: 'queued', accepted } };
+    }
+    onPending('503');
+    throw zwError(
+      'ZW_ERR_WRITE_PENDING',
+      { count: accepted, ms: ackWaitMs },
+      { retryAfterSeconds: WRITE_PENDING_RETRY_AFTER_SECONDS },
     );
-    return { status: 202, body: { status: 'queued', accepted } };
   }
   const r = waited;
   if (r.refused > 0 && r.refusal) {

@@ -1,7 +1,8 @@
 /**
  * The HTTP route of one webhook Ingester: credentials → authenticator, admission, the plugin's onWebhook tap (via
  * the host core), the pipeline, and the answer — 200 with the outcome when the write finished within `ackWaitMs`,
- * else 202 (the work still finishes: admitted events are written even if the client leaves).
+ * else 503 ZW_ERR_WRITE_PENDING + Retry-After, or 202 with `ackPending: 'accept'` (either way the work still
+ * finishes: admitted events are written even if the client leaves).
  *
  * The "unauthenticated" warning is logged once per Ingester per route factory (one factory per host), not on every
  * rebuild of the route table.
@@ -13,13 +14,15 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { type CredentialSource, createAuthenticator } from './auth.ts';
 import type { ReplayGuard } from './replay.ts';
 import type { WebhookCall, WebhookRoute } from './server.ts';
-import { answerWebhook } from './webhook-answer.ts';
+import { type AckPending, answerWebhook } from './webhook-answer.ts';
 
 export interface WebhookRouteDeps {
   /** Default body limit when neither the Ingester nor the plugin manifest sets one. */
   maxBodyBytes: number;
-  /** How long the answer waits for the write before it says 202 queued. */
+  /** How long the answer waits for the write before it says 503 write pending (or 202 queued). */
   ackWaitMs: number;
+  /** The answer when the write is still going after ackWaitMs: 503 + Retry-After, or 202 (ZEN_WEBHOOK_ACK_PENDING). */
+  ackPending: AckPending;
   /** Log (truncated) payloads at debug. */
   logPayloads: boolean;
   log: Logger;
@@ -87,9 +90,14 @@ export function webhookRouteFactory(deps: WebhookRouteDeps): (ci: CompiledIngest
         // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
         if (call.signedAt !== undefined) drafts = datedDrafts(drafts, call.signedAt);
         // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
-        // 200 when stored, 503 + Retry-After when the sink refused any write, 202 after ackWaitMs (ADR 0014).
-        return answerWebhook(deps.pipeline.process(ci, drafts, 'webhook'), drafts.length, deps.ackWaitMs, (r) =>
-          deps.metrics.dropped.inc({ source: spec.source, reason: r.refusal?.reason ?? 'write_failed' }, r.refused),
+        // 200 when stored, 503 + Retry-After when the sink refused any write (ADR 0014) or when it is still going
+        // after ackWaitMs (or 202 with ackPending 'accept', ADR 0005).
+        return answerWebhook(
+          (ack) => deps.pipeline.process(ci, drafts, 'webhook', undefined, ack),
+          drafts.length,
+          deps.ackWaitMs,
+          deps.ackPending,
+          (answer) => deps.metrics.ackPending.inc({ endpoint: spec.source, answer }),
         );
       },
     };

@@ -94,6 +94,14 @@ export interface ProcessResult {
   resolved: number;
 }
 
+/**
+ * Webhook mode: the answer's side of a request. `acknowledged` turns true when the request was answered 2xx before
+ * its writes finished (202, `ZEN_WEBHOOK_ACK_PENDING=accept`): a write refused after that is lost, not refused.
+ */
+export interface WebhookAck {
+  acknowledged: boolean;
+}
+
 export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #now: () => number;
@@ -102,6 +110,8 @@ export class Pipeline {
   readonly #inflightBySource = new Map<string, number>();
   /** Writes under way by dedup key: true when the Observation is safe (created, or already there). */
   readonly #pending = new Map<string, Promise<boolean>>();
+  /** The answer state of each webhook call still writing (see WebhookAck), by its result. */
+  readonly #acks = new WeakMap<ProcessResult, WebhookAck>();
   /** process() calls under way (enrichment included): a graceful shutdown waits for these too. */
   #active = 0;
   #evictionsSeen = 0;
@@ -240,10 +250,11 @@ export class Pipeline {
     drafts: readonly ObservationDraft[],
     mode: 'webhook' | 'informer',
     signal?: AbortSignal,
+    ack?: WebhookAck,
   ): Promise<ProcessResult> {
     this.#active++;
     try {
-      return await this.#process(ci, drafts, mode, signal);
+      return await this.#process(ci, drafts, mode, signal, ack);
     } finally {
       this.#active--;
       this.#maybeIdle();
@@ -254,7 +265,8 @@ export class Pipeline {
     ci: CompiledIngester,
     drafts: readonly ObservationDraft[],
     mode: 'webhook' | 'informer',
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    ack: WebhookAck | undefined,
   ): Promise<ProcessResult> {
     const result: ProcessResult = {
       created: 0,
@@ -266,6 +278,7 @@ export class Pipeline {
       refused: 0,
       resolved: 0,
     };
+    if (ack) this.#acks.set(result, ack);
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
     const writes: Promise<unknown>[] = [];
@@ -526,6 +539,14 @@ export class Pipeline {
    * Retry-After, the sink's or 5 s).
    */
   #refuse(result: ProcessResult, source: string, reason: string, err: unknown, detail: Record<string, unknown>): void {
+    if (this.#acks.get(result)?.acknowledged) {
+      // Answered 202 before this write failed (ZEN_WEBHOOK_ACK_PENDING=accept): the sender will not resend, so the
+      // event is lost. Counted once, as dropped (not also as refused: no 503 was sent).
+      result.dropped++;
+      this.#o.metrics.dropped.inc({ source, reason });
+      this.#o.dropLog(source, reason, { ...detail, acknowledged: 202 });
+      return;
+    }
     result.refused++;
     result.refusal ??= {
       reason,

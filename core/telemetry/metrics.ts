@@ -69,6 +69,12 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['source', 'reason'],
       registers: r,
     }),
+    ackPending: new Counter({
+      name: 'zen_watcher_webhook_ack_pending_total',
+      help: 'Webhook requests whose writes were still going when ZEN_WEBHOOK_ACK_WAIT_MS passed, by answer: 503 (ZW_ERR_WRITE_PENDING, the sender retries; default) or 202 (ZEN_WEBHOOK_ACK_PENDING=accept, acknowledged while in memory).',
+      labelNames: ['endpoint', 'answer'],
+      registers: r,
+    }),
     storeWritable: new Gauge({
       name: 'zen_watcher_store_writable',
       help: 'Standalone store: 1 while it can write, 0 after a write failed until a write or the probe succeeds again.',
