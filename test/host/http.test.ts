@@ -158,7 +158,9 @@ describe('backpressure', () => {
     });
     try {
       const first = await post(`${h.url}/ingest/slow`, '{"severity":"low","title":"a"}');
-      assert.equal(first.status, 202, 'accepted into the bounded queue');
+      // Admitted into the bounded queue; not acknowledged while its write is held (ZW_ERR_WRITE_PENDING, ADR 0005).
+      assert.equal(first.status, 503, first.text);
+      assert.equal(first.json?.error, 'ZW_ERR_WRITE_PENDING');
       const second = await post(`${h.url}/ingest/slow`, '{"severity":"low","title":"b"}');
       assert.equal(second.status, 503);
       assert.equal(second.json?.error, 'ZW_ERR_QUEUE_FULL');
