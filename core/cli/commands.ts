@@ -39,6 +39,9 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
   ZEN_MAX_BODY_BYTES  default webhook body limit (default 1048576)
   ZEN_DEDUP_WINDOW_SECONDS, ZEN_DEDUP_MAX_ENTRIES, ZEN_OBSERVATION_TTL_SECONDS, ZEN_MAX_QUEUE,
   ZEN_HOOK_TIMEOUT_SECONDS, ZEN_SHUTDOWN_TIMEOUT_SECONDS, ZEN_WEBHOOK_ACK_WAIT_MS, ZEN_GC_INTERVAL_SECONDS
+  ZEN_WEBHOOK_ACK_PENDING
+                      answer when a webhook's write outlasts ZEN_WEBHOOK_ACK_WAIT_MS: retry (default; 503 +
+                      Retry-After, a 2xx means stored) | accept (202, in memory: for senders that never retry)
   ZEN_SHARD_SLOTS     kubernetes mode: informer work split across replicas on this many slot Leases
                       (default 16; 1 = the leader alone)
   ZEN_SHARD_NAMESPACE_WATCHES
