@@ -9,6 +9,9 @@
  * 2. With a dedup window, the Observation name carries the window bucket. The bucket comes from the event's time
  *    (detectedAt), not the receipt time, so a retry on another replica in the next bucket derives the same name,
  *    and the stuck write that lands later is a 409, not a second Observation.
+ * 3. A write still going when ZEN_WEBHOOK_ACK_WAIT_MS passes is answered 503 ZW_ERR_WRITE_PENDING + Retry-After (it
+ *    was 202, an acknowledgement held only in memory; ADR 0005): the retry, on the same replica once the write
+ *    landed or on another replica at once, is a 200 and there is one Observation (the late write is a 409).
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -69,8 +72,8 @@ describe('webhook delivery while a replica write is stuck', {
     cleanup(work);
   });
 
-  const start = async (slot: string) => {
-    const r = await set.start(slot);
+  const start = async (slot: string, env: Record<string, string> = {}) => {
+    const r = await set.start(slot, env);
     for (const path of ['/ingest/falco', '/ingest/falco-windowed']) {
       await waitFor(`${r.identity} serves ${path}`, async () => {
         const res = await fetch(`${r.url}${path}`, {
@@ -130,5 +133,46 @@ describe('webhook delivery while a replica write is stuck', {
     // x's write retries with backoff; give it time to land.
     await sleep(15_000);
     assert.equal(await stored('falco-windowed'), 1, 'one event, one Observation');
+  });
+
+  test('a write past the ack wait is a 503 + Retry-After, not a 202; the retry is a 200, one Observation', async () => {
+    const ackWait = { ZEN_WEBHOOK_ACK_WAIT_MS: '500' };
+    const [x, y] = [await start('p1', ackWait), await start('q1', ackWait)];
+    const metric = async (r: Replica, re: RegExp) =>
+      Number(re.exec(await (await fetch(`${r.url}/metrics`)).text())?.[1] ?? 0);
+    const storeDuplicates = /zen_watcher_observations_deduped_total\{source="falco",layer="store"\} (\d+)/;
+
+    // Same replica: 503 while the write is stuck, 200 duplicate once it landed.
+    const a = payloads.next('falco');
+    const before = await stored('falco');
+    x.proxy.cut();
+    const first = await post(x, '/ingest/falco', a.body, 10_000);
+    assert.equal(first.status, 503, await first.clone().text());
+    assert.equal(((await first.json()) as { error: string }).error, 'ZW_ERR_WRITE_PENDING');
+    assert.equal(first.headers.get('retry-after'), '1');
+    x.proxy.restore();
+    await waitFor('x stored the pending write', async () => (await stored('falco')) === before + 1, 60_000);
+    const again = await post(x, '/ingest/falco', a.body, 10_000);
+    assert.equal(again.status, 200, await again.clone().text());
+    assert.equal(((await again.json()) as { created: number }).created, 0, 'the retry is a duplicate');
+
+    // Another replica: the retry there is a 200 at once; x's write that lands later is a 409 (a store duplicate).
+    const b = payloads.next('falco');
+    x.proxy.cut();
+    const onX = await post(x, '/ingest/falco', b.body, 10_000);
+    assert.equal(onX.status, 503, await onX.clone().text());
+    const onY = await post(y, '/ingest/falco', b.body, 10_000);
+    assert.equal(onY.status, 200, await onY.clone().text());
+    assert.equal(((await onY.json()) as { created: number }).created, 1);
+    const duplicatesBefore = await metric(x, storeDuplicates);
+    x.proxy.restore();
+    await waitFor(
+      "x's late write found the Observation y stored (409)",
+      async () => (await metric(x, storeDuplicates)) > duplicatesBefore,
+      60_000,
+    );
+    assert.equal(await stored('falco'), before + 2, 'two events, two Observations');
+    assert.equal(await metric(x, /zen_watcher_webhook_ack_pending_total\{endpoint="falco",answer="503"\} (\d+)/), 2);
+    assert.equal(await metric(x, /zen_watcher_webhook_requests_total\{endpoint="falco",status="202"\} (\d+)/), 0);
   });
 });
