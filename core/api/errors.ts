@@ -29,7 +29,7 @@ export const ERRORS = Object.freeze({
   ZW_ERR_WRITE_PENDING: {
     status: 503,
     message:
-      'the write of {count} events is still under way after {ms} ms: nothing is acknowledged yet; retrying is safe',
+      'the write of {count} event(s) is still under way after {ms} ms: nothing is acknowledged yet; retrying is safe',
   },
 
   // Plugin API: a plugin used the host API in a way the host refuses (thrown into the plugin).
