@@ -7,11 +7,14 @@
  * preload that records every module loaded until the server has listened and settled.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { cleanup, npmStartArgs, tempDir } from '../support/host.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 const RECORDER = `
 import { registerHooks } from 'node:module';
@@ -23,19 +26,26 @@ process.prependListener('SIGTERM', () => {
 });
 `;
 
-test('a standalone start (npm start, default config) loads no undici, http2, tls, @opentelemetry/api, client-node or semver index', async () => {
-  const dir = tempDir('zw-start-modules-');
-  const out = join(dir, 'loaded.json');
+interface Loaded {
+  builtins: string[];
+  urls: string[];
+}
+
+/** Starts the server as `npm start` does, with the recorder preloaded; stops it once settled; what it loaded. */
+async function startRecorded(dir: string, env: Record<string, string> = {}): Promise<Loaded> {
+  const out = join(dir, `loaded-${Date.now()}.json`);
   writeFileSync(join(dir, 'record.mjs'), RECORDER);
   const [flags, entry] = [npmStartArgs().slice(0, -1), npmStartArgs().at(-1)!];
+  const { NODE_COMPILE_CACHE: _own, ...inherited } = process.env;
   const child = spawn(process.execPath, [...flags, '--import', join(dir, 'record.mjs'), entry, 'run'], {
     env: {
-      ...process.env,
+      ...inherited,
       ZEN_MODE: 'standalone',
       PORT: '0',
       ZEN_LISTEN_HOST: '127.0.0.1',
       ZEN_DATA_DIR: join(dir, 'data'),
       ZW_TEST_MODULES_OUT: out,
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -56,11 +66,21 @@ test('a standalone start (npm start, default config) loads no undici, http2, tls
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
     await exited;
-    const loaded = JSON.parse(readFileSync(out, 'utf8')) as { builtins: string[]; urls: string[] };
+    const loaded = JSON.parse(readFileSync(out, 'utf8')) as Loaded;
     assert.ok(
       loaded.urls.some((u) => u.endsWith('/core/host/standalone.ts')),
       'the recorder saw the server load',
     );
+    return loaded;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+test('a standalone start (npm start, default config) loads no undici, http2, tls, @opentelemetry/api, client-node or semver index', async () => {
+  const dir = tempDir('zw-start-modules-');
+  try {
+    const loaded = await startRecorded(dir);
     for (const b of ['internal/deps/undici/undici', 'http2', 'tls']) {
       assert.ok(!loaded.builtins.includes(`NativeModule ${b}`), `node:${b} is not loaded by a standalone start`);
     }
@@ -75,7 +95,31 @@ test('a standalone start (npm start, default config) loads no undici, http2, tls
       assert.equal(hit, undefined, `${pkg} is not loaded by a standalone start`);
     }
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    cleanup(dir);
+  }
+});
+
+// The type stripper is WebAssembly whose memory stays with the process: a first start that strips types idles
+// ~27 MB higher (docs/BENCHMARKS.md). `npm ci` runs scripts/warm-compile-cache.ts (package.json `prepare`).
+test('after scripts/warm-compile-cache.ts the first start strips no TypeScript (a start on an empty cache does)', async () => {
+  const dir = tempDir('zw-start-warm-');
+  const STRIPPER = 'NativeModule internal/deps/amaro/dist/index';
+  try {
+    const cold = await startRecorded(dir, { ZEN_COMPILE_CACHE: join(dir, 'cold-cache') });
+    assert.ok(cold.builtins.includes(STRIPPER), 'control: a start on an empty cache strips types');
+    const warmed = join(dir, 'warm-cache');
+    const [flags] = [npmStartArgs().slice(0, -1)];
+    const { NODE_COMPILE_CACHE: _own, ...inherited } = process.env;
+    const { status, stdout, stderr } = spawnSync(
+      process.execPath,
+      [...flags, join(REPO, 'scripts/warm-compile-cache.ts'), warmed],
+      { env: inherited, encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(status, 0, stderr);
+    assert.match(stdout, /compile cache: (\d+) of \1 modules warmed/);
+    const first = await startRecorded(dir, { ZEN_COMPILE_CACHE: warmed });
+    assert.ok(!first.builtins.includes(STRIPPER), 'the first start after the warm-up loaded the type stripper');
+  } finally {
     cleanup(dir);
   }
 });
