@@ -91,14 +91,31 @@ function requiredAccess(inst: Install): ResourceAttributes[] {
   return out;
 }
 
+/**
+ * The API server's RBAC authorizer reads Roles and bindings from its own informers: a grant applied a moment ago
+ * can still be denied (a CI run at load 12 saw `list ingesters` denied right after the apply). A denial counts only
+ * once it has held for a few seconds; a grant the files lack is denied for good, so the check still fails then.
+ */
+async function canEventually(
+  sa: Install['sa'],
+  attrs: Parameters<Api['can']>[1],
+): Promise<{ allowed: boolean; reason: string }> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const r = await api.can(sa, attrs);
+    if (r.allowed || Date.now() > deadline) return r;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 async function assertInstall(objs: KubeObject[], inst: Install): Promise<void> {
   const problems: string[] = [];
   for (const a of requiredAccess(inst)) {
-    const r = await api.can(inst.sa, a);
+    const r = await canEventually(inst.sa, a);
     if (!r.allowed) problems.push(`not allowed: ${JSON.stringify(a)}`);
   }
   for (const nr of NON_RESOURCE_CALLS) {
-    const r = await api.can(inst.sa, { nonResourcePath: nr.path, verb: 'get' });
+    const r = await canEventually(inst.sa, { nonResourcePath: nr.path, verb: 'get' });
     if (!r.allowed) problems.push(`not allowed: GET ${nr.path}`);
   }
   const own = (ns: string | undefined) => (ns === 'own' ? inst.sa.namespace : ns);
