@@ -40,7 +40,7 @@ LABEL org.opencontainers.image.title="zen-watcher" \
       org.opencontainers.image.licenses="Apache-2.0"
 # MALLOC_ARENA_MAX=2: glibc's allocator keeps up to 8 arenas per core, one per thread that allocates (V8's compiler
 # and GC threads, libuv's pool), each holding freed memory of its own; two arenas measured 17–19 MB less RSS idle and
-# at peak (ADR 0026, docs/BENCHMARKS.md part scale).
+# at peak (ADR 0027, docs/BENCHMARKS.md part scale).
 ENV NODE_ENV=production \
     PORT=8080 \
     ZEN_PLUGIN_DIRS=/plugins \

@@ -110,7 +110,7 @@ describe('Dockerfile', () => {
     assert.deepEqual(op('CMD'), ['["run"]']);
     assert.match(op('ENV').join(' '), /ZEN_PLUGIN_DIRS=\/plugins/);
     assert.match(op('ENV').join(' '), /NODE_ENV=production/);
-    assert.match(op('ENV').join(' '), /MALLOC_ARENA_MAX=2/, 'two glibc malloc arenas (ADR 0026)');
+    assert.match(op('ENV').join(' '), /MALLOC_ARENA_MAX=2/, 'two glibc malloc arenas (ADR 0027)');
     // The runtime stage takes the app from the build stage and the UI's static files from the UI stage only, and
     // makes /plugins writable for 65532.
     assert.deepEqual(op('COPY'), ['--from=build /app /app', '--from=ui /ui-build/ui/dist/ /app/ui/dist/']);

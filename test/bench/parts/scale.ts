@@ -252,7 +252,7 @@ function chartHeapLimitMb(): number | undefined {
   return typeof values.heapLimitMb === 'number' ? values.heapLimitMb : undefined;
 }
 
-/** The image's environment for glibc's allocator (the Dockerfile's `MALLOC_ARENA_MAX`, ADR 0026), if it sets one. */
+/** The image's environment for glibc's allocator (the Dockerfile's `MALLOC_ARENA_MAX`, ADR 0027), if it sets one. */
 function imageMallocEnv(): Record<string, string> {
   const m = /\bMALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(REPO, 'Dockerfile'), 'utf8'));
   return m ? { MALLOC_ARENA_MAX: m[1]! } : {};
