@@ -19,7 +19,7 @@ interface Slim {
  * use (`activate()`): the first read API request, or the first previous-bucket question of a deduplicated write
  * (webhook sources). Until then the replica holds none of it — the index is a copy of every Observation in the
  * cluster (about 2 KB each), the same on every replica whatever its shard share, so an eager one made a sharded
- * replica's memory grow with the cluster's findings instead of its share (ADR 0026). Once started it runs until
+ * replica's memory grow with the cluster's findings instead of its share (ADR 0027). Once started it runs until
  * close(); until its first list completes, reads answer 503 (retry) and the previous bucket is read from the API.
  */
 export function kubeFeed(
