@@ -6,7 +6,8 @@
  * - List pages sized by bytes, not only by count: a plugin watches reports that are often 50–100 KB each (Trivy,
  *   Kyverno), and a page is held whole — as received text, then as parsed objects (several times the text) —
  *   until its items have been transformed. 500 reports of 100 KB would be 50 MB of text and some 300 MB parsed;
- *   pages of about 2 MB keep that to one small page at a time (the informer adapts the limit after each page).
+ *   pages of about 512 KB keep that to one small page at a time (the informer adapts the limit after each page;
+ *   2 MB until ADR 0027).
  */
 import { zwError } from '../api/errors.ts';
 import { describeValue } from '../api/helpers.ts';
@@ -16,7 +17,7 @@ import { metaOf } from '../kube/store.ts';
 
 /** Items per list page of a plugin informer, at most (see above). */
 export const PLUGIN_INFORMER_PAGE_SIZE = 500;
-/** Bytes per list page a plugin informer aims for: about 20 reports of 100 KB, 500 ConfigMaps of 4 KB. */
+/** Bytes per list page a plugin informer aims for: about 5 reports of 100 KB, 128 ConfigMaps of 4 KB (ADR 0027). */
 export const PLUGIN_INFORMER_PAGE_BYTES = 512 * 1024;
 
 export const pluginInformerTiming: InformerTiming = Object.freeze({
