@@ -324,6 +324,101 @@ describe('ReadIndex', () => {
     );
   });
 
+  test('free-text search equals the obvious scan of each lower-cased text, with filters, pages, updates and deletes', () => {
+    // Characters whose lower-casing is odd (final sigma, dotted I), separators, and keys like __proto__.
+    const ch = fc.constantFrom('a', 'A', 'b', 'Σ', 'σ', 'ς', 'İ', 'i', 'I', '\n', ' ', '-', '\0', '_', 'é', 'É');
+    const str = (max: number) => fc.array(ch, { maxLength: max }).map((xs) => xs.join(''));
+    const name = fc.oneof(
+      fc.constantFrom('__proto__', 'constructor', 'toString', 'x'),
+      str(4).filter((s) => s !== ''),
+    );
+    const op = fc.record({
+      ns: fc.constantFrom('a', 'b', '__proto__'),
+      name,
+      del: fc.boolean(),
+      title: str(6),
+      // Shared messages (the index keeps one per distinct message), no message, or a random one.
+      message: fc.option(fc.oneof(fc.constantFrom('Shared ΣΑΣ message', 'OpenSSL flaw', ''), str(8)), {
+        nil: undefined,
+      }),
+      kind: fc.option(fc.constantFrom('Pod', 'Deployment', 'İngress'), { nil: undefined }),
+      rname: fc.option(str(5), { nil: undefined }),
+      eventType: fc.option(fc.constantFrom('vulnerability', 'Policy_Σ'), { nil: undefined }),
+      sev: fc.constantFrom(...SEVS),
+      at: fc.integer({ min: 0, max: 5 }),
+    });
+    type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+    // The rule as the read API documents it: the '\n'-joined fields, lower-cased whole.
+    const plain = (o: Op) =>
+      [o.title, o.message ?? '', o.kind ?? '', o.rname ?? '', o.ns, o.name, o.eventType ?? ''].join('\n').toLowerCase();
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 60 }),
+        fc.array(fc.oneof(str(3), fc.constantFrom('  Σ ', 'shared σας', 'openssl', '\n', 'a\nb', '__proto__')), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.option(fc.constantFrom(...SEVS), { nil: undefined }),
+        fc.constantFrom(...SORT_KEYS),
+        fc.integer({ min: 1, max: 7 }),
+        (ops, queries, severity, sort, limit) => {
+          const ix = new ReadIndex();
+          const live = new Map<string, { op: Op; e: Entry }>();
+          for (const o of ops) {
+            const key = `${o.ns}/${o.name}`;
+            if (o.del) {
+              ix.delete(key);
+              live.delete(key);
+              continue;
+            }
+            const e = toEntry(
+              {
+                metadata: { namespace: o.ns, name: o.name },
+                spec: {
+                  source: 'trivy',
+                  severity: o.sev,
+                  title: o.title,
+                  ...(o.message !== undefined ? { message: o.message } : {}),
+                  ...(o.kind !== undefined || o.rname !== undefined
+                    ? { resource: { ...(o.kind ? { kind: o.kind } : {}), ...(o.rname ? { name: o.rname } : {}) } }
+                    : {}),
+                  ...(o.eventType !== undefined ? { eventType: o.eventType } : {}),
+                  detectedAt: new Date(1_700_000_000_000 + o.at * 1000).toISOString(),
+                },
+              },
+              1_700_000_000_000,
+            )!;
+            ix.upsert(e);
+            live.set(key, { op: o, e });
+          }
+          for (const q of queries) {
+            const want = q.trim().toLowerCase();
+            const f: Filter = { q, ...(severity ? { severity: [severity] } : {}) };
+            const hits = [...live.values()].filter(
+              ({ op: o }) => (!severity || o.sev === severity) && (!want || plain(o).includes(want)),
+            );
+            const keys = hits.map(({ e }) => e.key);
+            const page = walk(ix, f, sort, limit).map((e) => e.key);
+            assert.deepEqual(
+              page,
+              expected(
+                keys.map((k) => live.get(k)!.e),
+                {},
+                sort,
+              ),
+            );
+            assert.equal(ix.summary(f, SEE_ALL).total, hits.length);
+            // The matcher of the live stream (one entry at a time, no index) agrees too.
+            const m = matcher(f, SEE_ALL);
+            for (const { op: o, e } of live.values())
+              assert.equal(m(e), (!severity || o.sev === severity) && (!want || plain(o).includes(want)), q);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   test('occurrences: the same fingerprint in several dedup windows', () => {
     const ix = new ReadIndex();
     const a = entry(1, { at: 1000 });

@@ -31,7 +31,8 @@ export interface Entry {
   readonly category: string;
   readonly eventType: string;
   readonly title: string;
-  readonly message: string | undefined;
+  /** spec.message (≤ 512 characters); the index files one shared instance per distinct message. */
+  message: string | undefined;
   readonly resource: { apiVersion?: string; kind?: string; name?: string; namespace?: string } | undefined;
   readonly fingerprint: string;
   /** spec.detectedAt, ms. */
@@ -47,8 +48,14 @@ export interface Entry {
   readonly reason: string | undefined;
   /** ms; standalone only (kubernetes mode deletes by GC and the watch tells us). */
   readonly expiresAt: number | undefined;
-  /** Lower-cased text searched by `q`. */
-  readonly text: string;
+  /**
+   * What `q` searches, lower-cased, in two parts (see searchText): `folded` is the title, '\n', then resource kind,
+   * resource name, namespace, name and event type joined by '\n'; `titleEnd` is where the title ends in it; `mtext`
+   * is the message, kept apart because many findings share one (the index searches each distinct message once).
+   */
+  readonly folded: string;
+  readonly titleEnd: number;
+  mtext: string;
   readonly rank: number;
   /** The topmost owner the resource's name tells (Pod → its Deployment), when it is not the resource itself. */
   readonly owner: ResourceKey | undefined;
@@ -59,6 +66,8 @@ export interface Entry {
   sid: number;
   nid: number;
   tid: number;
+  /** The message's id in the index (-1 before, and without a message). */
+  mid: number;
 }
 
 /** An Observation document, as the store or the API server holds it (only the fields read here). */
@@ -121,9 +130,10 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
   const r = spec.resource;
   const resource = r && (r.kind || r.name) ? { ...r } : undefined;
   const title = spec.title ?? '';
-  const text = [title, message ?? '', resource?.kind ?? '', resource?.name ?? '', namespace, name, spec.eventType ?? '']
-    .join('\n')
-    .toLowerCase();
+  // Lower-casing each part alone equals lower-casing them joined: '\n' bounds the one context-dependent mapping
+  // (final sigma) as the ends of a string do. The property test checks searchText against the joined form.
+  const foldedTitle = title.toLowerCase();
+  const folded = `${foldedTitle}\n${[resource?.kind ?? '', resource?.name ?? '', namespace, name, spec.eventType ?? ''].join('\n').toLowerCase()}`;
   const ttl = spec.ttlSecondsAfterCreation;
   let owner: ResourceKey | undefined;
   if (resource?.name) {
@@ -154,13 +164,40 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     resolvedAt: ms(doc.status?.resolvedAt),
     reason: doc.status?.reason,
     expiresAt: createdAt !== undefined && typeof ttl === 'number' ? createdAt + ttl * 1000 : undefined,
-    text,
+    folded,
+    titleEnd: foldedTitle.length,
+    mtext: (message ?? '').toLowerCase(),
     rank: SEVERITY_RANK[severity] ?? 0,
     owner,
     sid: -1,
     nid: -1,
     tid: -1,
+    mid: -1,
   };
+}
+
+/**
+ * The text `q` is matched in, lower-cased: title, message, resource kind, resource name, namespace, name, event
+ * type, joined by '\n'. Built on demand (only a query holding a '\n' needs it whole).
+ */
+export function searchText(e: Entry): string {
+  return `${e.folded.slice(0, e.titleEnd)}\n${e.mtext}${e.folded.slice(e.titleEnd)}`;
+}
+
+/** The free-text query as it is matched: trimmed, lower-cased; undefined when empty. */
+export function foldQuery(q: string | undefined): string | undefined {
+  return q?.trim().toLowerCase() || undefined;
+}
+
+/**
+ * Whether searchText(e) contains q (already folded). A q without '\n' lies within one '\n'-free stretch of the
+ * text, so within `folded` or within `mtext`: the two are searched apart, and `messageHits` (by message id, computed
+ * once per distinct message by the index) replaces searching the message of each entry.
+ */
+export function textMatcher(q: string, messageHits?: Uint8Array): (e: Entry) => boolean {
+  if (q.includes('\n')) return (e) => searchText(e).includes(q);
+  if (messageHits) return (e) => (e.mid >= 0 ? messageHits[e.mid] === 1 : e.mtext.includes(q)) || e.folded.includes(q);
+  return (e) => e.folded.includes(q) || e.mtext.includes(q);
 }
 
 export type SortKey = 'detectedAt' | '-detectedAt' | 'severity' | '-severity';
@@ -260,14 +297,15 @@ function decodeCursor(s: string): Cursorish {
   throw new CursorError('cursor is not one this API returned');
 }
 
-export function matcher(f: Filter, vis: Visibility): (e: Entry) => boolean {
+export function matcher(f: Filter, vis: Visibility, messageHits?: (q: string) => Uint8Array): (e: Entry) => boolean {
   const set = (xs?: readonly string[]) => (xs?.length ? new Set(xs) : undefined);
   const source = set(f.source);
   const severity = set(f.severity);
   const category = set(f.category);
   const namespace = set(f.namespace);
   const kind = set(f.kind?.map((k) => k.toLowerCase()));
-  const q = f.q?.trim().toLowerCase() || undefined;
+  const q = foldQuery(f.q);
+  const text = q === undefined ? undefined : textMatcher(q, q.includes('\n') ? undefined : messageHits?.(q));
   const allowed = vis.all ? undefined : vis.namespaces;
   return (e) =>
     (!allowed || allowed.has(e.namespace)) &&
@@ -280,7 +318,7 @@ export function matcher(f: Filter, vis: Visibility): (e: Entry) => boolean {
     (f.phase === undefined || e.phase === f.phase) &&
     (f.since === undefined || e.detectedAt >= f.since) &&
     (f.until === undefined || e.detectedAt < f.until) &&
-    (!q || e.text.includes(q));
+    (!text || text(e));
 }
 
 export type ChangeEvent = { type: 'upsert'; entry: Entry } | { type: 'delete'; entry: Entry };
@@ -361,6 +399,8 @@ export class ReadIndex {
   readonly #sources = new Ids<string>();
   readonly #namespaces = new Ids<string>();
   readonly #owners = new Ids<ResourceKey>();
+  /** Distinct messages (as written, and lower-cased): one instance each, searched once per query. */
+  readonly #messages = new Ids<{ message: string; mtext: string }>();
   #synced = false;
 
   get size(): number {
@@ -383,6 +423,12 @@ export class ReadIndex {
     e.nid = this.#namespaces.acquire(e.namespace, e.namespace);
     const top = e.owner ?? (e.resource?.name ? resourceKey(e) : undefined);
     e.tid = top ? this.#owners.acquire(`${top.kind}\n${top.namespace}\n${top.name}`, top) : -1;
+    if (e.message !== undefined) {
+      e.mid = this.#messages.acquire(e.message, { message: e.message, mtext: e.mtext });
+      const m = this.#messages.values[e.mid]!;
+      e.message = m.message;
+      e.mtext = m.mtext;
+    }
     this.#entries.set(e.key, e);
     this.#byTime.insert(e);
     this.#bySeverity.insert(e);
@@ -426,7 +472,8 @@ export class ReadIndex {
     this.#sources.release(e.sid);
     this.#namespaces.release(e.nid);
     this.#owners.release(e.tid);
-    e.sid = e.nid = e.tid = -1;
+    this.#messages.release(e.mid);
+    e.sid = e.nid = e.tid = e.mid = -1;
     this.#byTime.remove(e);
     this.#bySeverity.remove(e);
     const fp = this.#byFingerprint.get(e.fingerprint);
@@ -477,11 +524,20 @@ export class ReadIndex {
     return { count, firstSeen: first, lastSeen: last, observations };
   }
 
+  #matcher(filter: Filter, vis: Visibility): (e: Entry) => boolean {
+    return matcher(filter, vis, (q) => {
+      const messages = this.#messages.values;
+      const hits = new Uint8Array(messages.length);
+      for (let i = 0; i < messages.length; i++) if (messages[i]?.mtext.includes(q)) hits[i] = 1;
+      return hits;
+    });
+  }
+
   list(filter: Filter, vis: Visibility, opts: { sort?: SortKey; limit: number; cursor?: string }): Page {
     const sort = opts.sort ?? '-detectedAt';
     const list = sort.endsWith('severity') ? this.#bySeverity : this.#byTime;
     const desc = sort.startsWith('-');
-    const match = matcher(filter, vis);
+    const match = this.#matcher(filter, vis);
     const items: Entry[] = [];
     const arr = list.items;
     let total = 0;
@@ -518,7 +574,7 @@ export class ReadIndex {
     const hours = opts.hours ?? 24;
     const firstHour = Math.floor(now / HOUR) * HOUR - (hours - 1) * HOUR;
     const endHour = firstHour + hours * HOUR;
-    const match = matcher(filter, vis);
+    const match = this.#matcher(filter, vis);
     const S = this.#sources.bound;
     const R = SEVERITY_OF_RANK.length;
     const sevSrc = new Int32Array(R * S);
