@@ -130,10 +130,13 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
   const r = spec.resource;
   const resource = r && (r.kind || r.name) ? { ...r } : undefined;
   const title = spec.title ?? '';
-  // Lower-casing each part alone equals lower-casing them joined: '\n' bounds the one context-dependent mapping
-  // (final sigma) as the ends of a string do. The property test checks searchText against the joined form.
-  const foldedTitle = title.toLowerCase();
-  const folded = `${foldedTitle}\n${[resource?.kind ?? '', resource?.name ?? '', namespace, name, spec.eventType ?? ''].join('\n').toLowerCase()}`;
+  // Lower-casing parts alone equals lower-casing them joined by '\n', which bounds the one context-dependent mapping
+  // (final sigma) as the ends of a string do: so the title ends at its folded length, and the message folded alone
+  // fits in after it. The property test checks searchText against the whole joined text lower-cased.
+  const folded = [title, resource?.kind ?? '', resource?.name ?? '', namespace, name, spec.eventType ?? '']
+    .join('\n')
+    .toLowerCase();
+  const titleEnd = title.toLowerCase().length;
   const ttl = spec.ttlSecondsAfterCreation;
   let owner: ResourceKey | undefined;
   if (resource?.name) {
@@ -165,7 +168,7 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     reason: doc.status?.reason,
     expiresAt: createdAt !== undefined && typeof ttl === 'number' ? createdAt + ttl * 1000 : undefined,
     folded,
-    titleEnd: foldedTitle.length,
+    titleEnd,
     mtext: (message ?? '').toLowerCase(),
     rank: SEVERITY_RANK[severity] ?? 0,
     owner,
