@@ -15,6 +15,7 @@
 import { ZwError } from '../api/index.ts';
 import { SEVERITIES } from '../api/types.ts';
 import { ownerChain, type ResourceKey, resourceKey } from './owners.ts';
+import { TextIndex } from './text-index.ts';
 
 export const SEVERITY_RANK: Readonly<Record<string, number>> = Object.freeze(
   Object.fromEntries(SEVERITIES.map((s, i) => [s, SEVERITIES.length - i])),
@@ -68,6 +69,8 @@ export interface Entry {
   tid: number;
   /** The message's id in the index (-1 before, and without a message). */
   mid: number;
+  /** Where core/readapi/text-index.ts keeps its text (-1 before). */
+  slot: number;
 }
 
 /** An Observation document, as the store or the API server holds it (only the fields read here). */
@@ -176,6 +179,7 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     nid: -1,
     tid: -1,
     mid: -1,
+    slot: -1,
   };
 }
 
@@ -193,13 +197,12 @@ export function foldQuery(q: string | undefined): string | undefined {
 }
 
 /**
- * Whether searchText(e) contains q (already folded). A q without '\n' lies within one '\n'-free stretch of the
- * text, so within `folded` or within `mtext`: the two are searched apart, and `messageHits` (by message id, computed
- * once per distinct message by the index) replaces searching the message of each entry.
+ * Whether searchText(e) contains q (already folded), one entry at a time (the live stream; the index searches with
+ * core/readapi/text-index.ts). A q without '\n' lies within one '\n'-free stretch of the text, so within `folded`
+ * or within `mtext`: the two are searched apart.
  */
-export function textMatcher(q: string, messageHits?: Uint8Array): (e: Entry) => boolean {
+export function textMatcher(q: string): (e: Entry) => boolean {
   if (q.includes('\n')) return (e) => searchText(e).includes(q);
-  if (messageHits) return (e) => (e.mid >= 0 ? messageHits[e.mid] === 1 : e.mtext.includes(q)) || e.folded.includes(q);
   return (e) => e.folded.includes(q) || e.mtext.includes(q);
 }
 
@@ -300,7 +303,7 @@ function decodeCursor(s: string): Cursorish {
   throw new CursorError('cursor is not one this API returned');
 }
 
-export function matcher(f: Filter, vis: Visibility, messageHits?: (q: string) => Uint8Array): (e: Entry) => boolean {
+export function matcher(f: Filter, vis: Visibility): (e: Entry) => boolean {
   const set = (xs?: readonly string[]) => (xs?.length ? new Set(xs) : undefined);
   const source = set(f.source);
   const severity = set(f.severity);
@@ -308,7 +311,7 @@ export function matcher(f: Filter, vis: Visibility, messageHits?: (q: string) =>
   const namespace = set(f.namespace);
   const kind = set(f.kind?.map((k) => k.toLowerCase()));
   const q = foldQuery(f.q);
-  const text = q === undefined ? undefined : textMatcher(q, q.includes('\n') ? undefined : messageHits?.(q));
+  const text = q === undefined ? undefined : textMatcher(q);
   const allowed = vis.all ? undefined : vis.namespaces;
   return (e) =>
     (!allowed || allowed.has(e.namespace)) &&
@@ -405,6 +408,7 @@ export class ReadIndex {
   /** Distinct messages (as written, and lower-cased): one instance each, searched once per query. */
   readonly #messages = new Ids<{ message: string; mtext: string }>();
   #synced = false;
+  readonly #text = new TextIndex();
 
   get size(): number {
     return this.#entries.size;
@@ -432,6 +436,7 @@ export class ReadIndex {
       e.message = m.message;
       e.mtext = m.mtext;
     }
+    this.#text.add(e);
     this.#entries.set(e.key, e);
     this.#byTime.insert(e);
     this.#bySeverity.insert(e);
@@ -476,6 +481,7 @@ export class ReadIndex {
     this.#namespaces.release(e.nid);
     this.#owners.release(e.tid);
     this.#messages.release(e.mid);
+    this.#text.remove(e);
     e.sid = e.nid = e.tid = e.mid = -1;
     this.#byTime.remove(e);
     this.#bySeverity.remove(e);
@@ -527,13 +533,20 @@ export class ReadIndex {
     return { count, firstSeen: first, lastSeen: last, observations };
   }
 
+  /**
+   * The matcher of a list or summary: a free-text query is answered by the text index first (each distinct message
+   * searched once, the rest as one string per chunk), and the walk reads only the result, by slot.
+   */
   #matcher(filter: Filter, vis: Visibility): (e: Entry) => boolean {
-    return matcher(filter, vis, (q) => {
-      const messages = this.#messages.values;
-      const hits = new Uint8Array(messages.length);
-      for (let i = 0; i < messages.length; i++) if (messages[i]?.mtext.includes(q)) hits[i] = 1;
-      return hits;
-    });
+    const q = foldQuery(filter.q);
+    if (q === undefined || q.includes('\n') || q.includes('\0')) return matcher(filter, vis);
+    const messages = this.#messages.values;
+    const messageHits = new Uint8Array(messages.length);
+    for (let i = 0; i < messages.length; i++) if (messages[i]?.mtext.includes(q)) messageHits[i] = 1;
+    const hits = this.#text.search(q, messageHits);
+    const { q: _, ...rest } = filter;
+    const others = matcher(rest, vis);
+    return (e) => hits[e.slot] === 1 && others(e);
   }
 
   list(filter: Filter, vis: Visibility, opts: { sort?: SortKey; limit: number; cursor?: string }): Page {
