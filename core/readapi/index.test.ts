@@ -419,6 +419,33 @@ describe('ReadIndex', () => {
     );
   });
 
+  test('free-text search across many chunks of the text index, after deletes and updates', () => {
+    const ix = new ReadIndex();
+    const all = new Map<string, Entry>();
+    const put = (e: Entry) => {
+      ix.upsert(e);
+      all.set(e.key, e);
+    };
+    for (let i = 0; i < 2600; i++) put(entry(i, { title: `finding ${i} in Shop-${i % 13}` }));
+    for (let i = 0; i < 2600; i += 7) {
+      const e = entry(i);
+      ix.delete(e.key);
+      all.delete(e.key);
+    }
+    for (let i = 1; i < 2600; i += 11) put(entry(i, { title: `UPDATED ${i}` }));
+    for (let i = 5000; i < 5300; i++) put(entry(i, { title: `late ${i}` }));
+    for (const q of ['shop-3', 'updated 1', 'finding 25', 'late 52', 'app-2', ' FINDING ', 'zzz', 'c/f']) {
+      const m = matcher({ q }, SEE_ALL);
+      const want = [...all.values()].filter(m).length;
+      assert.equal(ix.list({ q }, SEE_ALL, { limit: 5 }).total, want, q);
+      assert.equal(ix.summary({ q }, SEE_ALL).total, want, q);
+      assert.deepEqual(
+        walk(ix, { q, severity: ['high'] }, '-severity', 50).map((e) => e.key),
+        expected([...all.values()], { q, severity: ['high'] }, '-severity'),
+      );
+    }
+  });
+
   test('occurrences: the same fingerprint in several dedup windows', () => {
     const ix = new ReadIndex();
     const a = entry(1, { at: 1000 });

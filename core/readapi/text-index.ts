@@ -1,9 +1,9 @@
 /**
  * The read index's free-text search (`q`), laid out for a scan: the entries' lower-cased text (Entry.folded) joined
  * by '\0' into one string per chunk of 1024 slots, with each entry's offset, slot and message id in typed arrays
- * beside it. A search is `indexOf` over those strings and a pass over the message ids; it reads no entry object,
- * so it does not pay a cache miss per entry (the entries of 100,000 Observations are spread over the heap; reading
- * each one's text string cost 33 ms per search, ADR 0032).
+ * beside it. A search is `indexOf` over those strings and a pass over the message ids: it reads no entry object
+ * (the entries of 100,000 Observations are spread over the heap, and following each one to its text string cost
+ * most of a search).
  *
  * An entry holds a slot while it is filed (Entry.slot, -1 otherwise); a chunk is rebuilt on the first search after
  * one of its slots changed. The result is exactly `folded.includes(q) || message matches` for every entry (a q
