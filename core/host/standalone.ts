@@ -73,6 +73,11 @@ export function openStore(dir: string, log: Logger, metrics?: Metrics, probeInte
         { store: store.path, reason },
         'WAL checkpoints run in the store commits again (the checkpoint worker cannot run): ingest may stall on disk syncs',
       ),
+    onWriterFallback: (reason) =>
+      log.warn(
+        { store: store.path, reason },
+        'store commits run on the event loop again (the store writer worker cannot run): ingest uses one core',
+      ),
     onWriteFailure: (reason, probe) => metrics?.storeWriteFailures.inc({ reason, probe: String(probe) }),
     onUnwritable: (f) => {
       metrics?.storeWritable.set(0);

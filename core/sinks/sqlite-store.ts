@@ -5,7 +5,10 @@
  *
  * Group commit: `write()` queues the row and the queue is written in one transaction at the next turn of the event
  * loop (setImmediate), so the requests that arrived together share one commit; each write's promise settles only
- * after its transaction committed (or failed: then every write of it fails, nothing is half-acknowledged).
+ * after its transaction committed (or failed: then every write of it fails, nothing is half-acknowledged). For a
+ * file-backed store the transactions run on a worker thread with its own connection (store-writer.ts, ADR 0029),
+ * one batch at a time: the writes that arrive while one commits form the next. If that worker cannot run, the
+ * store writes on its own connection, as before.
  *
  * A write that fails (full filesystem, I/O error, corrupt page) throws a SinkWriteError — the webhook is answered
  * 503 with Retry-After, never 2xx — and marks the store not writable: `ready()` is false (so `/readyz` is 503)
@@ -28,6 +31,7 @@ import {
   type OccurrenceDelta,
 } from '../pipeline/occurrences.ts';
 import { Checkpointer } from './checkpointer.ts';
+import { StoreWriter, type WriterError, type WriterOutcome, type WriterRow } from './store-writer.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
@@ -104,11 +108,6 @@ const MAX_BATCH = 512;
 /** Rows written between two WAL checkpoints on the checkpoint worker (about 2 MB of WAL for Falco-sized rows). */
 const CHECKPOINT_EVERY_ROWS = 1000;
 
-interface Row {
-  outcome: 'created' | 'duplicate';
-  storedName: string;
-}
-
 interface PendingWrite {
   obs: Observation;
   previous: { name: string; notBefore: number } | undefined;
@@ -131,6 +130,10 @@ export class SqliteStore implements ObservationSink {
   #probeTimer: NodeJS.Timeout | undefined;
   #queue: PendingWrite[] = [];
   #flushScheduled = false;
+  /** Group commits on a worker thread (ADR 0029); undefined for `:memory:`, read-only stores, or when turned off. */
+  readonly #writer: StoreWriter | undefined;
+  /** close() was called: new writes are refused, queued ones are still committed. */
+  #closing = false;
   /** New stores keep detectedAt in a column; stores created before (WITHOUT ROWID) read it from the document. */
   readonly #hasDetectedAt: boolean;
   #failure: StoreFailure | undefined;
@@ -152,6 +155,10 @@ export class SqliteStore implements ObservationSink {
       checkpointWorker?: boolean;
       /** The checkpoint worker could not run: automatic checkpoints are back on (logged by the host). */
       onCheckpointFallback?: (reason: string) => void;
+      /** Group commits on a worker thread (default true for a writable file); false = on the event loop. */
+      writerWorker?: boolean;
+      /** The writer worker could not run: commits are back on the event loop (logged by the host). */
+      onWriterFallback?: (reason: string) => void;
     } & StoreEvents = {},
   ) {
     if (dir === ':memory:') this.path = ':memory:';
@@ -165,7 +172,8 @@ export class SqliteStore implements ObservationSink {
     try {
       db = new DatabaseSync(this.path, { readOnly: opts.readOnly ?? false });
       if (!opts.readOnly) {
-        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+        // busy_timeout: the writer worker's connection (and the outbox's) may hold the write lock for one commit.
+        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
         if (opts.integrityCheck !== false && this.path !== ':memory:') integrityCheck(db, this.path);
         // A rowid table with a unique index: each ~1-2 KB document stays on its table page (WITHOUT ROWID put every
         // one in its own overflow page: 4.7 KB of file per row, twice the insert cost). Stores created before
@@ -195,6 +203,7 @@ export class SqliteStore implements ObservationSink {
         conn.exec('PRAGMA wal_autocheckpoint = 0');
         this.#checkpointer = new Checkpointer(this.path, CHECKPOINT_EVERY_ROWS, (reason) => {
           if (this.#open) conn.exec('PRAGMA wal_autocheckpoint = 1000');
+          this.#writer?.autoCheckpoint();
           opts.onCheckpointFallback?.(reason);
         });
       }
@@ -214,6 +223,18 @@ export class SqliteStore implements ObservationSink {
           ? 'SELECT created_at, detected_at FROM observations WHERE namespace = ? AND name = ?'
           : "SELECT created_at, json_extract(doc, '$.spec.detectedAt') AS detected_at FROM observations WHERE namespace = ? AND name = ?",
       );
+      if (!opts.readOnly && this.path !== ':memory:' && opts.writerWorker !== false && !writerOff()) {
+        this.#writer = new StoreWriter(this.path, this.#hasDetectedAt, (reason) => {
+          opts.onWriterFallback?.(reason);
+          // Writes queued meanwhile go on the event loop now.
+          if (this.#queue.length > 0 && !this.#flushScheduled) {
+            this.#flushScheduled = true;
+            setImmediate(this.#flush);
+          }
+        });
+        // Without the checkpoint worker the connections checkpoint in their commits, the writer's included.
+        if (!this.#checkpointer) this.#writer.autoCheckpoint();
+      }
     } catch (err) {
       try {
         db?.close();
@@ -229,7 +250,7 @@ export class SqliteStore implements ObservationSink {
     previous?: { name: string; notBefore: number },
     opts?: WriteOptions,
   ): Promise<'created' | 'duplicate'> {
-    if (!this.#open)
+    if (!this.#open || this.#closing)
       return Promise.reject(new SinkWriteError('store closed', { retryable: false, reason: 'shutdown' }));
     return new Promise((resolve, reject) => {
       this.#queue.push({ obs, previous, opts, resolve, reject });
@@ -244,31 +265,75 @@ export class SqliteStore implements ObservationSink {
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     while (this.#queue.length > 0) {
+      // The worker commits one batch at a time; its answer flushes what queued meanwhile (#committed).
+      if (this.#writer?.usable && this.#writer.busy) return;
       const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
       this.#queue = batch === this.#queue ? [] : this.#queue.slice(MAX_BATCH);
       if (!this.#open) {
         for (const w of batch) w.reject(new SinkWriteError('store closed', { retryable: false, reason: 'shutdown' }));
         continue;
       }
-      let outcomes: Row[];
+      if (this.#writer?.usable) {
+        let rows: WriterRow[];
+        try {
+          rows = batch.map((w) => rowOf(w.obs, w.previous));
+        } catch (err) {
+          for (const w of batch) w.reject(err);
+          continue;
+        }
+        this.#writer.commit(rows, (outcomes, error) => this.#committed(batch, outcomes, error));
+        return;
+      }
+      let outcomes: WriterOutcome[];
       try {
-        outcomes = this.#transaction(() => batch.map((w) => this.#writeRow(w.obs, w.previous)));
+        outcomes = this.#transaction(() => batch.map((w) => this.#writeRow(rowOf(w.obs, w.previous))));
       } catch (err) {
         const failure = this.#failed(err, false);
         for (const w of batch) w.reject(failure);
         continue;
       }
-      this.#checkpointer?.written(batch.length);
-      if (this.#failure) this.#recovered();
-      // Committed: only now is each row reported stored (onStored) and its write settled.
-      for (let i = 0; i < batch.length; i++) {
-        const w = batch[i]!;
-        const r = outcomes[i]!;
-        w.opts?.onStored?.({ namespace: w.obs.namespace, name: r.storedName });
-        w.resolve(r.outcome);
-      }
+      this.#settle(batch, outcomes);
     }
   };
+
+  /** The writer worker's answer for `batch`: settle it, then commit what queued meanwhile. */
+  #committed(batch: PendingWrite[], outcomes: WriterOutcome[] | undefined, error: WriterError | undefined): void {
+    if (outcomes) this.#settle(batch, outcomes);
+    else {
+      // SQLite's error (every write of the transaction failed), or the worker died (nothing of the batch is known
+      // to be stored: refused, and the sender retries; the store writes on its own connection from now on).
+      const failure = error
+        ? this.#failed(error, false)
+        : new SinkWriteError('the store writer stopped before its commit was confirmed', {
+            retryable: true,
+            reason: 'store_error',
+            retryAfterSeconds: RETRY_AFTER_SECONDS,
+          });
+      for (const w of batch) w.reject(failure);
+    }
+    if (this.#queue.length > 0) this.#flush();
+    if (!this.#writer?.busy) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained?.();
+    }
+  }
+
+  /** Committed: only now is each row reported stored (onStored) and its write settled. */
+  #settle(batch: PendingWrite[], outcomes: WriterOutcome[]): void {
+    this.#checkpointer?.written(batch.length);
+    if (this.#failure) this.#recovered();
+    for (let i = 0; i < batch.length; i++) {
+      const w = batch[i]!;
+      const o = outcomes[i]!;
+      const storedName = o === 2 ? w.previous!.name : w.obs.name;
+      w.opts?.onStored?.({ namespace: w.obs.namespace, name: storedName });
+      w.resolve(o === 1 ? 'created' : 'duplicate');
+    }
+  }
+
+  /** Settled by #committed when the queue is empty and no batch is in flight (close() waits on it). */
+  #drained: (() => void) | undefined;
 
   #transaction<T>(fn: () => T): T {
     this.#db.exec('BEGIN IMMEDIATE');
@@ -291,58 +356,36 @@ export class SqliteStore implements ObservationSink {
     opts?: WriteOptions,
   ): 'created' | 'duplicate' {
     if (!this.#open) throw new SinkWriteError('store closed', { retryable: false, reason: 'shutdown' });
-    let r: Row;
+    let o: WriterOutcome;
     try {
-      r = this.#writeRow(obs, previous);
+      o = this.#writeRow(rowOf(obs, previous));
     } catch (err) {
       throw this.#failed(err, false);
     }
     this.#checkpointer?.written(1);
     if (this.#failure) this.#recovered();
-    opts?.onStored?.({ namespace: obs.namespace, name: r.storedName });
-    return r.outcome;
+    opts?.onStored?.({ namespace: obs.namespace, name: o === 2 ? previous!.name : obs.name });
+    return o === 1 ? 'created' : 'duplicate';
   }
 
-  /** The outcome, and which Observation stands for this finding (the previous bucket's when within its window). */
-  #writeRow(obs: Observation, previous: { name: string; notBefore: number } | undefined): Row {
-    // The pipeline stamps when it first saw the finding; that, not the wall clock here, is the record's age.
-    const seen = parseIso(obs.annotations[FIRST_SEEN] ?? '');
-    const now = Number.isNaN(seen) ? Date.now() : seen;
-    if (previous) {
-      const row = this.#createdAt.get(obs.namespace, previous.name) as
+  /**
+   * One row on the store's own connection: 1 created, 0 its name exists, 2 the previous bucket's Observation stands
+   * for it (written within its window). The writer worker runs the same statements (store-writer.ts).
+   */
+  #writeRow(r: WriterRow): WriterOutcome {
+    if (r[9] !== null) {
+      const row = this.#createdAt.get(r[0], r[9]) as
         | { created_at: number; detected_at: string | number | null }
         | undefined;
       if (row) {
         const at = typeof row.detected_at === 'number' ? row.detected_at : Date.parse(row.detected_at ?? '');
-        if ((Number.isFinite(at) ? at : row.created_at) > previous.notBefore)
-          return { outcome: 'duplicate', storedName: previous.name };
+        if ((Number.isFinite(at) ? at : row.created_at) > r[10]) return 2;
       }
     }
-    const expires = now + obs.spec.ttlSecondsAfterCreation * 1000;
-    const doc = JSON.stringify(obs);
     const res = this.#hasDetectedAt
-      ? this.#insert.run(
-          obs.namespace,
-          obs.name,
-          obs.spec.source,
-          obs.spec.severity,
-          obs.spec.category,
-          now,
-          expires,
-          detectedMs(obs),
-          doc,
-        )
-      : this.#insert.run(
-          obs.namespace,
-          obs.name,
-          obs.spec.source,
-          obs.spec.severity,
-          obs.spec.category,
-          now,
-          expires,
-          doc,
-        );
-    return { outcome: res.changes === 0 ? 'duplicate' : 'created', storedName: obs.name };
+      ? this.#insert.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+      : this.#insert.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[8]);
+    return res.changes === 0 ? 0 : 1;
   }
 
   /**
@@ -517,13 +560,43 @@ export class SqliteStore implements ObservationSink {
   }
 
   async close(): Promise<void> {
-    if (!this.#open) return;
-    this.#flush(); // writes already queued are committed (or fail) before the file closes
+    if (!this.#open || this.#closing) return;
+    this.#closing = true;
+    // Writes already queued are committed (or fail) before the file closes.
+    this.#flush();
+    if (this.#writer?.busy) await new Promise<void>((resolve) => (this.#drained = resolve));
+    await this.#writer?.close();
+    this.#flush(); // anything the writer left (it failed meanwhile) on this connection
     this.#open = false;
     clearTimeout(this.#probeTimer);
     await this.#checkpointer?.close();
     this.#db.close();
   }
+}
+
+/** ZEN_STORE_WRITER=inline keeps the commits on the event loop (docs/CONFIGURATION.md). */
+function writerOff(): boolean {
+  return process.env.ZEN_STORE_WRITER?.trim() === 'inline';
+}
+
+/** A write as the row both connections insert: the document as JSON, times in ms since the epoch. */
+function rowOf(obs: Observation, previous: { name: string; notBefore: number } | undefined): WriterRow {
+  // The pipeline stamps when it first saw the finding; that, not the wall clock here, is the record's age.
+  const seen = parseIso(obs.annotations[FIRST_SEEN] ?? '');
+  const now = Number.isNaN(seen) ? Date.now() : seen;
+  return [
+    obs.namespace,
+    obs.name,
+    obs.spec.source,
+    obs.spec.severity,
+    obs.spec.category,
+    now,
+    now + obs.spec.ttlSecondsAfterCreation * 1000,
+    detectedMs(obs),
+    JSON.stringify(obs),
+    previous ? previous.name : null,
+    previous ? previous.notBefore : 0,
+  ];
 }
 
 function detectedMs(obs: Observation): number | null {

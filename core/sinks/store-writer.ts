@@ -1,0 +1,220 @@
+/**
+ * The standalone store's group commits on a worker thread (ADR 0029).
+ *
+ * A new finding's INSERT, its previous-window SELECT and the commit's WAL writes were a fifth of the event loop's
+ * time per alert, and a 400-event audit list's commit held the loop for milliseconds. Here a worker thread with its
+ * own connection to the same file runs them, so they use the second core while the event loop parses, maps and
+ * answers the next requests. What a write means does not change: the store settles a write only when the worker
+ * says its transaction committed (a 2xx still means stored), and a failed transaction fails every write in it.
+ *
+ * One batch is in flight at a time: the writes that arrive while the worker commits one batch form the next one
+ * (the queue is the group commit). Rows go over as arrays of primitives, the document as the JSON text the main
+ * thread would have written anyway, and outcomes come back as one small array: no structured clone of Observations.
+ *
+ * The worker starts with the first write (an idle process has none). If it cannot start or dies, `onFailure` tells
+ * the store, which writes on its own connection again (logged by the host), and the batch in flight is refused
+ * (503 + Retry-After: nothing of it was acknowledged). Its connection's transaction, if any, is rolled back by
+ * SQLite when the connection closes or, after a crash, when the WAL is recovered.
+ */
+import { Worker } from 'node:worker_threads';
+
+/**
+ * One row: [namespace, name, source, severity, category, createdAt, expiresAt, detectedAt, doc, previousName,
+ * previousNotBefore]. previousName is null when the write has no previous dedup bucket to look at.
+ */
+export type WriterRow = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  number,
+  number | null,
+  string,
+  string | null,
+  number,
+];
+
+/** Per row: 1 = created, 0 = duplicate of its own name, 2 = duplicate of the previous bucket's Observation. */
+export type WriterOutcome = 0 | 1 | 2;
+
+/** SQLite's error as the worker saw it (the fields `sqliteReason` and `sqliteMessage` read). */
+export interface WriterError {
+  errcode?: number;
+  errstr?: string;
+  message: string;
+}
+
+// Plain JavaScript evaluated in the worker (no TypeScript loader there, no module resolution; getBuiltinModule works
+// whether the inherited flags make the eval CommonJS or an ES module, e.g. --input-type=module): the same statements
+// the store runs on its own connection (sqlite-store.ts #writeRow), on both table layouts.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
+const db = new DatabaseSync(workerData.path);
+db.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+db.exec(workerData.autoCheckpoint ? 'PRAGMA wal_autocheckpoint = 1000' : 'PRAGMA wal_autocheckpoint = 0');
+const insert = db.prepare(workerData.hasDetectedAt
+  ? 'INSERT OR IGNORE INTO observations (namespace, name, source, severity, category, created_at, expires_at, detected_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
+  : 'INSERT OR IGNORE INTO observations (namespace, name, source, severity, category, created_at, expires_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+const createdAt = db.prepare(workerData.hasDetectedAt
+  ? 'SELECT created_at, detected_at FROM observations WHERE namespace = ? AND name = ?'
+  : "SELECT created_at, json_extract(doc, '$.spec.detectedAt') AS detected_at FROM observations WHERE namespace = ? AND name = ?");
+function writeRow(r) {
+  if (r[9] !== null) {
+    const row = createdAt.get(r[0], r[9]);
+    if (row) {
+      const at = typeof row.detected_at === 'number' ? row.detected_at : Date.parse(row.detected_at == null ? '' : row.detected_at);
+      if ((Number.isFinite(at) ? at : row.created_at) > r[10]) return 2;
+    }
+  }
+  const res = workerData.hasDetectedAt
+    ? insert.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8])
+    : insert.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[8]);
+  return res.changes === 0 ? 0 : 1;
+}
+parentPort.on('message', (m) => {
+  if (m === 'close') {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  if (m === 'autocheckpoint') {
+    db.exec('PRAGMA wal_autocheckpoint = 1000');
+    return;
+  }
+  const rows = m.rows;
+  const outcomes = new Array(rows.length);
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      for (let i = 0; i < rows.length; i++) outcomes[i] = writeRow(rows[i]);
+      db.exec('COMMIT');
+    } catch (e) {
+      try { db.exec('ROLLBACK'); } catch {}
+      throw e;
+    }
+    parentPort.postMessage({ id: m.id, outcomes });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: { errcode: e && e.errcode, errstr: e && e.errstr, message: String((e && e.message) || e) } });
+  }
+});
+`;
+
+interface InFlight {
+  id: number;
+  done: (outcomes: WriterOutcome[] | undefined, error: WriterError | undefined) => void;
+}
+
+export class StoreWriter {
+  readonly #path: string;
+  readonly #hasDetectedAt: boolean;
+  readonly #onFailure: (reason: string) => void;
+  #worker: Worker | undefined;
+  #inFlight: InFlight | undefined;
+  #nextId = 1;
+  #failed = false;
+  #closed = false;
+  /** The checkpoint worker fell back: this connection checkpoints in its commits too (SQLite's automatic ones). */
+  #autoCheckpoint = false;
+  #idle: (() => void) | undefined;
+
+  /** `onFailure`: the worker cannot run (start failed, it died); the store writes on its own connection again. */
+  constructor(path: string, hasDetectedAt: boolean, onFailure: (reason: string) => void) {
+    this.#path = path;
+    this.#hasDetectedAt = hasDetectedAt;
+    this.#onFailure = onFailure;
+  }
+
+  /** True while a batch is being committed (the store queues the next writes meanwhile). */
+  get busy(): boolean {
+    return this.#inFlight !== undefined;
+  }
+
+  /** False once the worker failed or the writer closed: the store writes on its own connection. */
+  get usable(): boolean {
+    return !this.#failed && !this.#closed;
+  }
+
+  /**
+   * Commits `rows` in one transaction on the worker (the caller sends one batch at a time: see `busy`); `done` gets each row's outcome, or SQLite's error (every row
+   * of the batch failed), or neither when the worker died (the store refuses the batch and writes inline again).
+   */
+  commit(rows: WriterRow[], done: InFlight['done']): void {
+    const id = this.#nextId++;
+    this.#inFlight = { id, done };
+    try {
+      this.#worker ??= this.#start();
+      this.#worker.ref(); // a batch in flight keeps the process alive until its outcome is known
+      this.#worker.postMessage({ id, rows });
+    } catch (err) {
+      this.#fail(`cannot start the store writer: ${(err as Error).message}`);
+    }
+  }
+
+  #start(): Worker {
+    const w = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path: this.#path, hasDetectedAt: this.#hasDetectedAt, autoCheckpoint: this.#autoCheckpoint },
+      // Its own small heap: it holds one batch of strings at a time.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+    w.on('message', (m: { id: number; outcomes?: WriterOutcome[]; error?: WriterError }) => {
+      const f = this.#inFlight;
+      if (!f || f.id !== m.id) return;
+      this.#inFlight = undefined;
+      w.unref();
+      this.#settled();
+      f.done(m.outcomes, m.error);
+    });
+    w.on('error', (err) => this.#fail(`the store writer failed: ${err.message}`));
+    w.on('exit', () => {
+      if (!this.#closed) this.#fail('the store writer exited');
+    });
+    // Unref'd between batches: an idle writer does not keep the process alive; a batch in flight does (ref below).
+    w.unref();
+    return w;
+  }
+
+  /** The checkpoint worker cannot run: SQLite's automatic checkpoints on this connection too (the WAL stays bounded). */
+  autoCheckpoint(): void {
+    this.#autoCheckpoint = true;
+    this.#worker?.postMessage('autocheckpoint');
+  }
+
+  #settled(): void {
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle?.();
+  }
+
+  #fail(reason: string): void {
+    if (this.#failed || this.#closed) return;
+    this.#failed = true;
+    const w = this.#worker;
+    this.#worker = undefined;
+    void w?.terminate();
+    const f = this.#inFlight;
+    this.#inFlight = undefined;
+    this.#onFailure(reason);
+    this.#settled();
+    f?.done(undefined, undefined);
+  }
+
+  /** Waits for the batch in flight, then closes the worker's connection. */
+  async close(): Promise<void> {
+    if (this.#inFlight) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#closed) return;
+    this.#closed = true;
+    const w = this.#worker;
+    this.#worker = undefined;
+    if (!w) return;
+    await new Promise<void>((resolve) => {
+      w.once('exit', () => resolve());
+      w.ref(); // held until it exits (see Checkpointer.close: an unref'd worker let the process end first)
+      w.postMessage('close');
+      setTimeout(() => void w.terminate(), 2000).unref();
+    });
+  }
+}
