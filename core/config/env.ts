@@ -41,6 +41,8 @@ export interface HostEnv {
    * `ZW_ERR_WRITE_PENDING` + Retry-After, nothing acknowledged; `accept` 202 queued (in memory: lost on a crash).
    */
   ackPending: 'retry' | 'accept';
+  /** Where the standalone store commits: on a worker thread (default) or on the event loop (ZEN_STORE_WRITER). */
+  storeWriter: 'worker' | 'inline';
   /** Webhook hardening (docs/SECURITY.md). */
   clientRateLimitRps: number;
   clientRateLimitBurst: number;
@@ -189,6 +191,13 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
       `must be retry (503 + Retry-After while the write is pending) or accept (202, in memory), got '${env.ZEN_WEBHOOK_ACK_PENDING}'`,
     );
   }
+  const storeWriter = (env.ZEN_STORE_WRITER || 'worker').trim().toLowerCase();
+  if (storeWriter !== 'worker' && storeWriter !== 'inline') {
+    throw new EnvError(
+      'ZEN_STORE_WRITER',
+      `must be worker (standalone store commits on a worker thread) or inline (on the event loop), got '${env.ZEN_STORE_WRITER}'`,
+    );
+  }
   const split = (v: string | undefined, sep: string | RegExp) =>
     (v ?? '')
       .split(sep)
@@ -217,6 +226,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
     ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
     ackPending: ackPending as HostEnv['ackPending'],
+    storeWriter: storeWriter as HostEnv['storeWriter'],
     clientRateLimitRps: int(env, ['ZEN_CLIENT_RATE_LIMIT_RPS'], 200, 0, 1_000_000),
     clientRateLimitBurst: int(env, ['ZEN_CLIENT_RATE_LIMIT_BURST'], 400, 1, 10_000_000),
     trustedProxyCidrs: cidrs(env),

@@ -23,7 +23,7 @@ export function createStandaloneRuntime(
   sinkOverride?: ObservationSink,
   metrics?: Metrics,
 ): ModeRuntime {
-  const sink = sinkOverride ?? openStore(env.dataDir, log, metrics);
+  const sink = sinkOverride ?? openStore(env.dataDir, log, metrics, undefined, env.storeWriter);
   let term:
     | { controller: AbortController; term: LeaderTerm; callbacks: LeadershipCallbacks; gc: Promise<void> }
     | undefined;
@@ -60,7 +60,13 @@ export function createStandaloneRuntime(
  * The store, with its outages logged (once each, at error level, with SQLite's cause) and in metrics. Refuses a
  * corrupt store (StoreOpenError: the host does not start).
  */
-export function openStore(dir: string, log: Logger, metrics?: Metrics, probeIntervalMs?: number): SqliteStore {
+export function openStore(
+  dir: string,
+  log: Logger,
+  metrics?: Metrics,
+  probeIntervalMs?: number,
+  writer: 'worker' | 'inline' = 'worker',
+): SqliteStore {
   const t0 = performance.now();
   // Logged once: the first outage at error level with SQLite's cause; a store that flaps (a nearly full disk lets
   // small writes through) logs again at most once a minute, the rest is in the metrics and at debug.
@@ -68,6 +74,7 @@ export function openStore(dir: string, log: Logger, metrics?: Metrics, probeInte
   let logged = false;
   const store = new SqliteStore(dir, {
     ...(probeIntervalMs !== undefined ? { probeIntervalMs } : {}),
+    writerWorker: writer === 'worker',
     onCheckpointFallback: (reason) =>
       log.warn(
         { store: store.path, reason },

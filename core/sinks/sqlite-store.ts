@@ -7,8 +7,8 @@
  * loop (setImmediate), so the requests that arrived together share one commit; each write's promise settles only
  * after its transaction committed (or failed: then every write of it fails, nothing is half-acknowledged). For a
  * file-backed store the transactions run on a worker thread with its own connection (store-writer.ts, ADR 0029),
- * one batch at a time: the writes that arrive while one commits form the next. If that worker cannot run, the
- * store writes on its own connection, as before.
+ * one batch at a time: the writes that arrive while one commits form the next. If that worker cannot run (or with
+ * `writerWorker: false`, ZEN_STORE_WRITER=inline), the store writes on its own connection, as before.
  *
  * A write that fails (full filesystem, I/O error, corrupt page) throws a SinkWriteError — the webhook is answered
  * 503 with Retry-After, never 2xx — and marks the store not writable: `ready()` is false (so `/readyz` is 503)
@@ -223,7 +223,7 @@ export class SqliteStore implements ObservationSink {
           ? 'SELECT created_at, detected_at FROM observations WHERE namespace = ? AND name = ?'
           : "SELECT created_at, json_extract(doc, '$.spec.detectedAt') AS detected_at FROM observations WHERE namespace = ? AND name = ?",
       );
-      if (!opts.readOnly && this.path !== ':memory:' && opts.writerWorker !== false && !writerOff()) {
+      if (!opts.readOnly && this.path !== ':memory:' && opts.writerWorker !== false) {
         this.#writer = new StoreWriter(this.path, this.#hasDetectedAt, (reason) => {
           opts.onWriterFallback?.(reason);
           // Writes queued meanwhile go on the event loop now.
@@ -572,11 +572,6 @@ export class SqliteStore implements ObservationSink {
     await this.#checkpointer?.close();
     this.#db.close();
   }
-}
-
-/** ZEN_STORE_WRITER=inline keeps the commits on the event loop (docs/CONFIGURATION.md). */
-function writerOff(): boolean {
-  return process.env.ZEN_STORE_WRITER?.trim() === 'inline';
 }
 
 /** A write as the row both connections insert: the document as JSON, times in ms since the epoch. */
