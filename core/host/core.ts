@@ -17,7 +17,7 @@ import type { HostEnv } from '../config/env.ts';
 import { createAjv, IngesterValidator } from '../config/validate.ts';
 import type { TapFailure } from '../hooks/guard.ts';
 import type { HostHooks } from '../hooks/host-hooks.ts';
-import { requestSignal } from '../http/request-signal.ts';
+import { type ClientSignal, RequestSignal, WebhookTapRequest } from '../http/request-signal.ts';
 import type { WebhookRoute } from '../http/server.ts';
 import {
   discoverPlugins,
@@ -83,7 +83,8 @@ export interface HostCore {
   webhookDrafts(
     ci: CompiledIngester,
     request: Omit<WebhookRequest, 'ingester' | 'signal'>,
-    clientSignal?: AbortSignal,
+    /** The client's abort (a function: made only if the tap reads its signal). */
+    clientSignal?: ClientSignal,
   ): Promise<ObservationDraft[]>;
 }
 
@@ -196,13 +197,13 @@ export function createHostCore(o: HostCoreOptions): HostCore {
           `plugin '${handler.plugin}' registered no webhook handler for '${handler.handler}'`,
         );
       }
-      // One controller with a cleared timer per request (AbortSignal.timeout + AbortSignal.any cost more per request).
-      const { signal, done } = requestSignal(env.hookTimeoutMs, clientSignal);
+      // The request's signal is made only if the tap reads it (issue #18: most never do).
+      const rs = new RequestSignal(env.hookTimeoutMs, clientSignal);
       let drafts: ObservationDraft[];
       try {
-        drafts = (await hook.promise({ ...request, ingester: ci.config.view, signal })) ?? [];
+        drafts = (await hook.promise(new WebhookTapRequest(request, ci.config.view, rs) as WebhookRequest)) ?? [];
       } finally {
-        done();
+        rs.done();
       }
       if (!Array.isArray(drafts)) {
         throw new ZwError(

@@ -16,6 +16,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { Authenticator, AuthOutcome } from './auth.ts';
 import { checkContentEncoding, checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
 import { type ClientLimiter, clientAddress } from './client-limit.ts';
+import type { ClientSignal } from './request-signal.ts';
 
 // @koa/router's CommonJS build, not its ES module: that one does `import http from "http"`, and an ES module
 // namespace of node:http runs node:http's lazy getters (WebSocket and friends: undici, plus http2, tls, zlib),
@@ -28,7 +29,8 @@ export interface WebhookCall {
   rawBody: Buffer;
   headers: Readonly<Record<string, string | string[] | undefined>>;
   contentType: string;
-  signal: AbortSignal;
+  /** Aborts when the client goes away; a function, so the signal is made only if a handler asks for it. */
+  signal: ClientSignal;
   remoteAddress: string;
   /** HMAC with a timestamp: the signed time (ms), the request's own time for events that carry none. */
   signedAt?: number;
@@ -173,6 +175,8 @@ export function createHttpApp(opts: HttpOptions): Koa {
   return app;
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** Sends a JSON answer the way koa would (status, JSON content type, length; no body for HEAD). */
 function sendJson(
   req: IncomingMessage,
@@ -183,10 +187,10 @@ function sendJson(
 ): void {
   if (res.writableEnded || res.destroyed || res.headersSent) return;
   const json = JSON.stringify(body);
-  res.statusCode = status;
-  if (headers) for (const k in headers) res.setHeader(k, headers[k]!);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
+  // Raw headers to writeHead: nothing kept per header name (setHeader builds a header map per response).
+  const raw = ['Content-Type', JSON_TYPE, 'Content-Length', String(Buffer.byteLength(json))];
+  if (headers) for (const k in headers) raw.push(k, headers[k]!);
+  res.writeHead(status, raw);
   if (req.method === 'HEAD') res.end();
   else res.end(json);
 }
@@ -209,7 +213,7 @@ async function serveWebhook(
   const endpoint = route?.endpoint ?? 'unknown';
   let authed: AuthOutcome | undefined;
   let status = 500;
-  const extra: Record<string, string> = {};
+  let allow: string | undefined;
   try {
     const url = req.url ?? '/';
     const method = req.method ?? 'GET';
@@ -218,7 +222,7 @@ async function serveWebhook(
     }
     if (!route) throw new ZwError('ZW_ERR_NOT_FOUND', `no Ingester serves ${path}`);
     if (!route.methods.includes(method)) {
-      extra.Allow = route.methods.join(', ');
+      allow = route.methods.join(', ');
       throw new ZwError(
         'ZW_ERR_METHOD_NOT_ALLOWED',
         `${method} is not allowed on ${path}; use ${route.methods.join(' or ')}`,
@@ -242,11 +246,24 @@ async function serveWebhook(
     const raw = await readBody(req, route.maxBodyBytes, encoding);
     if (auth?.needsBody) authed = auth.check(req.headers, raw, Date.now());
     const parsed = parseJsonBody(raw, contentType);
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableEnded) abort.abort(new ZwError('ZW_ERR_ABORTED', 'client went away'));
+    // The client's abort, made only if the handler reads its signal (issue #18). The request stream has ended
+    // (and closed) once its body was read: the response's close tells that the client went away before the answer.
+    let abort: AbortController | undefined;
+    let onClose: (() => void) | undefined;
+    const clientSignal = (): AbortSignal => {
+      if (abort) return abort.signal;
+      const ac = new AbortController();
+      abort = ac;
+      const gone = () => new ZwError('ZW_ERR_ABORTED', 'client went away');
+      if (res.destroyed || req.socket.destroyed) ac.abort(gone());
+      else if (!res.writableEnded) {
+        onClose = () => {
+          if (!res.writableEnded) ac.abort(gone());
+        };
+        res.once('close', onClose);
+      }
+      return ac.signal;
     };
-    req.once('close', onClose);
     let answer: { status: number; body: unknown };
     try {
       answer = await route.handle({
@@ -255,12 +272,12 @@ async function serveWebhook(
         rawBody: raw,
         headers: req.headers,
         contentType,
-        signal: abort.signal,
+        signal: clientSignal,
         remoteAddress: client,
         ...(authed?.signedAt !== undefined ? { signedAt: authed.signedAt } : {}),
       });
     } finally {
-      req.off('close', onClose);
+      if (onClose) res.off('close', onClose);
     }
     status = answer.status;
     sendJson(req, res, status, answer.body);
@@ -276,6 +293,8 @@ async function serveWebhook(
         'webhook failed',
       );
     status = zw.status;
+    const extra: Record<string, string> = {};
+    if (allow !== undefined) extra.Allow = allow;
     if (zw.retryAfterSeconds !== undefined) extra['Retry-After'] = String(zw.retryAfterSeconds);
     if (zw.status === 413) extra.Connection = 'close';
     sendJson(req, res, status, errorBody(zw), extra);

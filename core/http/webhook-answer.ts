@@ -11,6 +11,7 @@
  */
 import { ZwError, zwError } from '../api/index.ts';
 import type { ProcessResult, WebhookAck } from '../pipeline/pipeline.ts';
+import { deadline } from './deadlines.ts';
 
 export type AckPending = 'retry' | 'accept';
 
@@ -28,18 +29,17 @@ export async function answerWebhook(
   // Set before the 202 is sent: a write the sink refuses after that is counted as dropped (lost), not as refused.
   const ack: WebhookAck = { acknowledged: false };
   const processing = process(ack);
-  // One timer per request, cleared as soon as the write is done (an uncleared sleep kept a timer and a promise
-  // alive for the whole ack wait of every request: tens of thousands at a few thousand requests/s). One promise
-  // settled by whichever comes first (Promise.race and finally cost two more per request).
+  // One promise settled by whichever comes first: the writes, or the ack wait's deadline from a shared list (a Node
+  // timer per request, even cleared, was a visible share of the main thread at thousands of requests/s: issue #18).
   const waited = await new Promise<ProcessResult | 'timeout'>((resolve, reject) => {
-    const timer = setTimeout(resolve, ackWaitMs, 'timeout');
+    const timer = deadline(ackWaitMs, resolve, 'timeout');
     processing.then(
       (r) => {
-        clearTimeout(timer);
+        timer.cancel();
         resolve(r);
       },
       (err) => {
-        clearTimeout(timer);
+        timer.cancel();
         reject(err);
       },
     );

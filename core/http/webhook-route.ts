@@ -13,6 +13,7 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { type CredentialSource, createAuthenticator } from './auth.ts';
 import type { ReplayGuard } from './replay.ts';
+import type { ClientSignal } from './request-signal.ts';
 import type { WebhookCall, WebhookRoute } from './server.ts';
 import { type AckPending, answerWebhook } from './webhook-answer.ts';
 
@@ -36,7 +37,7 @@ export interface WebhookRouteDeps {
   drafts: (
     ci: CompiledIngester,
     request: Omit<WebhookRequest, 'ingester' | 'signal'>,
-    clientSignal: AbortSignal,
+    clientSignal: ClientSignal,
   ) => Promise<ObservationDraft[]>;
 }
 
