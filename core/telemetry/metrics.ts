@@ -1,10 +1,12 @@
 /**
  * Every host metric, defined once on a Registry created here (never prom-client's global one), so each host
  * instance and each test gets its own. Names: `zen_watcher_` prefix, base units, `_total` on counters. Where the
- * Go original had a live metric, its name and labels are kept (UPSTREAM_FACTS §10).
+ * Go original had a live metric, its name and labels are kept (UPSTREAM_FACTS §10). Metrics updated per request or
+ * per alert are the Hot* kinds of hot.ts: the same series, updated without prom-client's per-call label hashing.
  */
 
 import { kubeRequestCounts } from '../kube/request.ts';
+import { HotCounter, HotGauge, HotHistogram } from './hot.ts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from './prom.ts';
 
 export function createMetrics(registry = new Registry()) {
@@ -25,13 +27,13 @@ export function createMetrics(registry = new Registry()) {
       registers: r,
     }),
 
-    webhookRequests: new Counter({
+    webhookRequests: new HotCounter({
       name: 'zen_watcher_webhook_requests_total',
       help: 'Webhook requests by endpoint (Ingester source, or "unknown") and HTTP status.',
       labelNames: ['endpoint', 'status'],
       registers: r,
     }),
-    webhookDuration: new Histogram({
+    webhookDuration: new HotHistogram({
       name: 'zen_watcher_webhook_request_duration_seconds',
       help: 'Time from request to response.',
       labelNames: ['endpoint'],
@@ -39,13 +41,13 @@ export function createMetrics(registry = new Registry()) {
       registers: r,
     }),
 
-    created: new Counter({
+    created: new HotCounter({
       name: 'zen_watcher_observations_created_total',
       help: 'Observations written.',
       labelNames: ['source'],
       registers: r,
     }),
-    deduped: new Counter({
+    deduped: new HotCounter({
       name: 'zen_watcher_observations_deduped_total',
       help: 'Drafts recognised as duplicates: layer=memory (this replica saw it within the window) or store (the deterministic name already exists).',
       labelNames: ['source', 'layer'],
@@ -69,7 +71,7 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['source', 'reason'],
       registers: r,
     }),
-    ackPending: new Counter({
+    ackPending: new HotCounter({
       name: 'zen_watcher_webhook_ack_pending_total',
       help: 'Webhook requests whose writes were still going when ZEN_WEBHOOK_ACK_WAIT_MS passed, by answer: 503 (ZW_ERR_WRITE_PENDING, the sender retries; default) or 202 (ZEN_WEBHOOK_ACK_PENDING=accept, acknowledged while in memory).',
       labelNames: ['endpoint', 'answer'],
@@ -92,19 +94,19 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['source', 'reason'],
       registers: r,
     }),
-    writeDuration: new Histogram({
+    writeDuration: new HotHistogram({
       name: 'zen_watcher_observation_write_duration_seconds',
       help: 'Sink write latency.',
       labelNames: ['sink'],
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: r,
     }),
-    queueDepth: new Gauge({
+    queueDepth: new HotGauge({
       name: 'zen_watcher_sink_queue_depth',
       help: 'Observations accepted and waiting to be written.',
       registers: r,
     }),
-    dedupEntries: new Gauge({
+    dedupEntries: new HotGauge({
       name: 'zen_watcher_dedup_entries',
       help: 'Entries held by the in-memory dedup cache.',
       registers: r,
@@ -121,7 +123,7 @@ export function createMetrics(registry = new Registry()) {
       labelNames: ['reason'] as const,
       registers: r,
     }),
-    occurrencePending: new Gauge({
+    occurrencePending: new HotGauge({
       name: 'zen_watcher_occurrence_pending',
       help: 'Observations with occurrence counts waiting for the next flush on this replica',
       registers: r,
@@ -132,7 +134,7 @@ export function createMetrics(registry = new Registry()) {
       registers: r,
     }),
 
-    pluginHookDuration: new Histogram({
+    pluginHookDuration: new HotHistogram({
       name: 'zen_watcher_plugin_hook_duration_seconds',
       help: 'Time spent in one plugin tap.',
       labelNames: ['plugin', 'hook'],
