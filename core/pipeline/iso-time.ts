@@ -6,8 +6,14 @@
  * second it formatted, and a parse of a string this module formatted (or parsed) recently is a map lookup.
  */
 
+/**
+ * The date-and-seconds prefixes of the last two seconds formatted: a webhook formats both the receipt time and the
+ * event's own time, which are often in different seconds; one slot was recomputed on almost every call then.
+ */
 let cachedSecond = Number.NaN;
 let cachedPrefix = '';
+let olderSecond = Number.NaN;
+let olderPrefix = '';
 const MILLIS = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
 
 /**
@@ -26,16 +32,21 @@ function remember(s: string, ms: number): void {
 export function isoString(ms: number): string {
   if (!Number.isInteger(ms)) return new Date(ms).toISOString();
   const sec = Math.floor(ms / 1000);
-  if (sec !== cachedSecond) {
+  let prefix: string;
+  if (sec === cachedSecond) prefix = cachedPrefix;
+  else if (sec === olderSecond) prefix = olderPrefix;
+  else {
     const whole = new Date(ms).toISOString();
     // Years 0–9999 only: others are spelled with a sign and six digits, and are formatted in full every time.
     if (whole.length !== 24) return whole;
+    olderSecond = cachedSecond;
+    olderPrefix = cachedPrefix;
     cachedSecond = sec;
     cachedPrefix = whole.slice(0, 20);
     remember(whole, ms);
     return whole;
   }
-  const s = cachedPrefix + MILLIS[ms - sec * 1000]!;
+  const s = prefix + MILLIS[ms - sec * 1000]!;
   remember(s, ms);
   return s;
 }

@@ -56,6 +56,60 @@ function withinDepth(v: object, left: number): boolean {
   return true;
 }
 
+/**
+ * For plain JSON data (strings, finite or not numbers, booleans, null, arrays and plain objects, as JSON.parse makes
+ * and plugins build) nesting at most `maxDepth` levels: an upper bound of the UTF-8 bytes of `JSON.stringify(value)`,
+ * found in one walk that allocates nothing. -1 for anything else (too deep, `toJSON`, class instances, bigint, ...):
+ * the caller then takes the exact, slower way. Each UTF-16 code unit of a string is at most 6 bytes of JSON (`\u001f`),
+ * a number at most 25 characters.
+ */
+export function plainJsonBytesBound(value: unknown, maxDepth = MAX_JSON_DEPTH): number {
+  if (value === null || typeof value !== 'object') return leafBound(value);
+  return maxDepth <= 1000 ? containerBound(value, maxDepth) : -1;
+}
+
+function leafBound(v: unknown): number {
+  switch (typeof v) {
+    case 'string':
+      return v.length * 6 + 2;
+    case 'number':
+      return 25;
+    case 'boolean':
+      return 5;
+    case 'undefined': // dropped from objects, `null` in arrays
+    case 'function':
+    case 'symbol':
+      return 4;
+    default:
+      return v === null ? 4 : -1; // bigint: JSON.stringify throws
+  }
+}
+
+function containerBound(v: object, left: number): number {
+  if (left < 1) return -1;
+  let n = 2;
+  if (Array.isArray(v)) {
+    if (Object.getPrototypeOf(v) !== Array.prototype) return -1;
+    for (let i = 0; i < v.length; i++) {
+      const c: unknown = v[i];
+      const b = c !== null && typeof c === 'object' ? containerBound(c, left - 1) : leafBound(c);
+      if (b < 0) return -1;
+      n += b + 1;
+    }
+    return n;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in v) return -1;
+  for (const k in v) {
+    if (!Object.hasOwn(v, k)) continue;
+    const c = (v as Record<string, unknown>)[k];
+    const b = c !== null && typeof c === 'object' ? containerBound(c, left - 1) : leafBound(c);
+    if (b < 0) return -1;
+    n += b + k.length * 6 + 4;
+  }
+  return n;
+}
+
 function formatPath(path: string[]): string {
   const shown = path
     .slice(0, MAX_PATH_SEGMENTS)

@@ -3,8 +3,8 @@
  * use), eventType sanitized to ^[a-z0-9_]+$, bounded text and details. Invalid drafts are reported, not thrown.
  */
 import { CATEGORIES, type Category, type ObservationDraft, SEVERITIES, type Severity } from '../api/index.ts';
-import { isoString } from './iso-time.ts';
-import { MAX_JSON_DEPTH, tooDeepPath } from './json-depth.ts';
+import { isoString, parseIso } from './iso-time.ts';
+import { MAX_JSON_DEPTH, plainJsonBytesBound, tooDeepPath } from './json-depth.ts';
 
 const SEVERITY_ALIASES: Record<string, Severity> = {
   critical: 'critical',
@@ -143,10 +143,16 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
       return { ok: false, reason: 'details must be an object', field: 'details' };
     }
     // Bounding, fingerprinting and storing walk details recursively: refuse depth before any of them can overflow.
-    const deep = tooDeepPath(d.details, MAX_JSON_DEPTH, 'details');
-    if (deep !== undefined)
-      return { ok: false, reason: `details nest deeper than ${MAX_JSON_DEPTH} levels`, field: deep };
-    out.details = boundDetails(d.details, opts.maxDetailsBytes);
+    // One walk answers the usual case (plain data within the depth limit and clearly within the byte budget) without
+    // writing the JSON out; anything else takes the exact way (issue #18: this was a JSON.stringify per event).
+    const bound = plainJsonBytesBound(d.details, MAX_JSON_DEPTH);
+    if (bound < 0) {
+      const deep = tooDeepPath(d.details, MAX_JSON_DEPTH, 'details');
+      if (deep !== undefined)
+        return { ok: false, reason: `details nest deeper than ${MAX_JSON_DEPTH} levels`, field: deep };
+    }
+    out.details =
+      bound >= 0 && bound <= opts.maxDetailsBytes ? d.details : boundDetails(d.details, opts.maxDetailsBytes);
   }
   if (d.fingerprint) out.fingerprint = d.fingerprint;
   if (d.ttlSeconds !== undefined) out.ttlSeconds = d.ttlSeconds;
@@ -169,9 +175,10 @@ function normalizeResource(r: unknown): NormalizedDraft['resource'] | null | und
 
 function normalizeTime(t: unknown, now: number): string | undefined {
   if (t === undefined || t === null || t === '') return isoString(now);
-  const date = t instanceof Date ? t : typeof t === 'string' ? new Date(t) : undefined;
-  if (!date || Number.isNaN(date.getTime())) return undefined;
-  return isoString(date.getTime());
+  // parseIso is Date.parse (as `new Date(string)`), with a cache of the strings formatted here.
+  const ms = t instanceof Date ? t.getTime() : typeof t === 'string' ? parseIso(t) : Number.NaN;
+  if (Number.isNaN(ms)) return undefined;
+  return isoString(ms);
 }
 
 function checkedMap(m: unknown, key: RegExp, value: RegExp): Record<string, string> | null {
