@@ -9,14 +9,14 @@
 import { describeValue, payloadError } from 'zen-watcher/plugin-api';
 import { isObject } from './event.ts';
 
-export interface BodyItem {
-  value: unknown;
-  /** Field path of the item in the body: `items[3]`, `[2]`, `[2].items[0]`, or '' for a single-Event body. */
-  at: string;
-}
-
 export interface BodyItems {
-  items: BodyItem[];
+  /** The items, in body order (an EventList body's own `items` array, not a copy). */
+  values: readonly unknown[];
+  /**
+   * Field path of item `i` in the body: `items[3]`, `[2]`, `[2].items[0]`, or '' for a single-Event body. Worked out
+   * only for an item that needs one (a bad item), not for each of the 400 events of a webhook batch.
+   */
+  at(i: number): string;
   /** True when the body is one Event (not a list): a bad event then refuses the request. */
   single: boolean;
 }
@@ -36,36 +36,50 @@ function isEventList(o: Record<string, unknown>): boolean {
   return o.kind === 'EventList' || (o.kind === undefined && 'items' in o && !('auditID' in o));
 }
 
-function listItems(o: Record<string, unknown>, at: string, out: BodyItem[]): void {
+/** An EventList's items (checked to be an array; none when null). */
+function listItems(o: Record<string, unknown>, at: string): readonly unknown[] {
   checkApiVersion(o, at ? `${at}.` : '');
   const items = o.items;
-  const field = at ? `${at}.items` : 'items';
-  if (items === null || items === undefined) return; // Go encodes an empty slice as null
-  if (!Array.isArray(items)) throw payloadError(`EventList items must be an array, got ${describeValue(items)}`, field);
-  items.forEach((value, i) => {
-    out.push({ value, at: `${field}[${i}]` });
-  });
+  if (items === null || items === undefined) return []; // Go encodes an empty slice as null
+  if (!Array.isArray(items)) {
+    throw payloadError(`EventList items must be an array, got ${describeValue(items)}`, at ? `${at}.items` : 'items');
+  }
+  return items;
 }
 
+const isList = (value: unknown) => isObject(value) && value.kind === 'EventList';
+
 export function bodyItems(body: unknown, maxEvents: number): BodyItems {
-  const out: BodyItem[] = [];
-  let single = false;
+  let out: BodyItems;
   if (Array.isArray(body)) {
-    body.forEach((value, i) => {
-      // A JSON array / JSON Lines may hold whole EventLists (one webhook body per line, as some collectors store them).
-      if (isObject(value) && value.kind === 'EventList') listItems(value, `[${i}]`, out);
-      else out.push({ value, at: `[${i}]` });
-    });
+    // A JSON array / JSON Lines may hold whole EventLists (one webhook body per line, as some collectors store them).
+    if (!body.some(isList)) out = { values: body, at: (i) => `[${i}]`, single: false };
+    else {
+      const values: unknown[] = [];
+      const ats: string[] = [];
+      body.forEach((value, i) => {
+        if (!isList(value)) {
+          values.push(value);
+          ats.push(`[${i}]`);
+          return;
+        }
+        const items = listItems(value as Record<string, unknown>, `[${i}]`);
+        items.forEach((item, j) => {
+          values.push(item);
+          ats.push(`[${i}].items[${j}]`);
+        });
+      });
+      out = { values, at: (i) => ats[i] ?? '', single: false };
+    }
   } else if (isObject(body)) {
     const kind = body.kind;
     if (kind !== undefined && kind !== 'EventList' && kind !== 'Event') {
       throw payloadError(`expected an audit.k8s.io EventList or Event, got kind ${JSON.stringify(kind)}`, 'kind');
     }
-    if (isEventList(body)) listItems(body, '', out);
+    if (isEventList(body)) out = { values: listItems(body, ''), at: (i) => `items[${i}]`, single: false };
     else {
       checkApiVersion(body, '');
-      out.push({ value: body, at: '' });
-      single = true;
+      out = { values: [body], at: () => '', single: true };
     }
   } else {
     throw payloadError(
@@ -73,11 +87,11 @@ export function bodyItems(body: unknown, maxEvents: number): BodyItems {
       '(body)',
     );
   }
-  if (out.length > maxEvents) {
+  if (out.values.length > maxEvents) {
     throw payloadError(
-      `${out.length} events in one request; this Ingester accepts at most ${maxEvents} (config.maxEvents)`,
+      `${out.values.length} events in one request; this Ingester accepts at most ${maxEvents} (config.maxEvents)`,
       Array.isArray(body) ? '(body)' : 'items',
     );
   }
-  return { items: out, single };
+  return out;
 }

@@ -101,16 +101,39 @@ function optObject(o: Obj, key: string, at: string): Obj | undefined {
   return v;
 }
 
+/** The strings of an array field: the parsed array itself when it holds only strings (the usual case), no copy. */
 function stringArray(o: Obj, key: string, at: string): string[] {
   const v = o[key];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new EventError('wrong_type', at + key, `${at + key} must be an array`);
-  return v.filter((x): x is string => typeof x === 'string');
+  for (let i = 0; i < v.length; i++) {
+    if (typeof v[i] !== 'string') return v.filter((x): x is string => typeof x === 'string');
+  }
+  return v as string[];
 }
 
-function timestamp(o: Obj, key: string): string | undefined {
+/**
+ * What the API server writes (metav1.MicroTime, RFC 3339 in UTC): every string of this form is a valid date for
+ * `Date.parse`, so it needs no parse; anything else is asked of `Date.parse` (issue #18: three parses per event).
+ */
+const RFC3339_UTC =
+  /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z$/;
+
+/** A timestamp field, when it is a string `Date.parse` understands; otherwise treated as absent. */
+export function timestamp(o: Obj, key: string): string | undefined {
   const v = o[key];
-  return typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? v : undefined;
+  return typeof v === 'string' && (RFC3339_UTC.test(v) || !Number.isNaN(Date.parse(v))) ? v : undefined;
+}
+
+/** The annotations whose values are strings: the parsed object itself when all are (the usual case), no copy. */
+function stringValues(o: Obj): Record<string, string> {
+  for (const k in o) {
+    if (Object.hasOwn(o, k) && typeof o[k] !== 'string') {
+      // fromEntries defines own properties: a key such as `__proto__` stays data, never a prototype.
+      return Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
+    }
+  }
+  return o as Record<string, string>;
 }
 
 function parseUser(o: Obj | undefined, at: string): AuditUser {
@@ -133,23 +156,33 @@ function parseUser(o: Obj | undefined, at: string): AuditUser {
   return user;
 }
 
+/** The objectRef fields as sent, in the order they are kept (details.objectRef has this order). */
+export const OBJECT_REF_FIELDS = [
+  'resource',
+  'subresource',
+  'namespace',
+  'name',
+  'uid',
+  'apiGroup',
+  'apiVersion',
+] as const;
+
 function parseObjectRef(o: Obj): AuditObjectRef {
   const at = 'objectRef.';
   const ref: AuditObjectRef = { group: '' };
-  for (const key of ['resource', 'subresource', 'namespace', 'name', 'uid', 'apiGroup', 'apiVersion'] as const) {
+  for (const key of OBJECT_REF_FIELDS) {
     const v = optString(o, key, at);
     if (v !== undefined && v !== '') ref[key] = v;
   }
   // v1: apiGroup + apiVersion ("v1"); v1alpha1 put "group/version" in apiVersion and had no apiGroup.
   if (ref.apiGroup) ref.group = ref.apiGroup;
-  const slash = ref.apiVersion?.lastIndexOf('/') ?? -1;
-  if (ref.apiVersion !== undefined && slash >= 0) {
-    if (!ref.apiGroup) ref.group = ref.apiVersion.slice(0, slash);
-    ref.version = ref.apiVersion.slice(slash + 1) || undefined;
-  } else if (ref.apiVersion !== undefined) {
-    ref.version = ref.apiVersion;
+  const apiVersion = ref.apiVersion;
+  if (apiVersion !== undefined) {
+    const slash = apiVersion.lastIndexOf('/');
+    if (slash >= 0 && !ref.apiGroup) ref.group = apiVersion.slice(0, slash);
+    const version = slash >= 0 ? apiVersion.slice(slash + 1) : apiVersion;
+    if (version !== '') ref.version = version;
   }
-  if (ref.version === undefined) delete ref.version;
   return ref;
 }
 
@@ -208,11 +241,7 @@ export function parseEvent(item: unknown): AuditEvent {
   if (item.requestObject !== undefined && item.requestObject !== null) event.requestObject = item.requestObject;
   if (item.responseObject !== undefined && item.responseObject !== null) event.responseObject = item.responseObject;
   const annotations = optObject(item, 'annotations', '');
-  if (annotations) {
-    event.annotations = Object.fromEntries(
-      Object.entries(annotations).filter(([, v]) => typeof v === 'string'),
-    ) as Record<string, string>;
-  }
+  if (annotations) event.annotations = stringValues(annotations);
   for (const key of ['requestReceivedTimestamp', 'stageTimestamp', 'timestamp'] as const) {
     const t = timestamp(item, key);
     if (t !== undefined) event[key] = t;

@@ -14,11 +14,19 @@
  *   a list/Event at all, when it is a single bad Event, or when no item of a non-empty list is an event.
  * - Never copies requestObject/responseObject into details (they hold Secret data, ConfigMap values, tokens).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { type ObservationDraft, type ResourceRef, ZwError } from 'zen-watcher/plugin-api';
 import { bodyItems } from './body.ts';
 import { type AuditConfig, type ResolvedConfig, resolveConfig } from './config.ts';
-import { type AuditEvent, type AuditUser, EventError, type EventErrorReason, isObject, parseEvent } from './event.ts';
+import {
+  type AuditEvent,
+  type AuditUser,
+  EventError,
+  type EventErrorReason,
+  isObject,
+  OBJECT_REF_FIELDS,
+  parseEvent,
+} from './event.ts';
 import { kindOf } from './kinds.ts';
 import { type CompiledRules, compileRules, evaluate, type RuleHit } from './rules.ts';
 
@@ -116,16 +124,18 @@ export function mapBody(body: unknown, config: Readonly<AuditConfig>, opts: { js
     }
     throw err;
   }
-  stats.events = parsed.items.length;
-  for (const item of parsed.items) {
+  const values = parsed.values;
+  stats.events = values.length;
+  for (let i = 0; i < values.length; i++) {
     let ev: AuditEvent;
     try {
-      ev = parseEvent(item.value);
+      ev = parseEvent(values[i]);
     } catch (err) {
       if (!(err instanceof EventError)) throw err;
-      const line = opts.jsonLines && /^\[(\d+)\]/.exec(item.at);
+      const at = parsed.at(i);
+      const line = opts.jsonLines && /^\[(\d+)\]/.exec(at);
       const where = line ? ` (line ${Number(line[1]) + 1})` : '';
-      result.invalid.push({ field: join(item.at, err.field), reason: err.reason, message: `${err.message}${where}` });
+      result.invalid.push({ field: join(at, err.field), reason: err.reason, message: `${err.message}${where}` });
       stats.invalid++;
       continue;
     }
@@ -138,16 +148,10 @@ export function mapBody(body: unknown, config: Readonly<AuditConfig>, opts: { js
     else if (e.outcome === 'excluded') stats.excluded++;
     else if (e.outcome === 'unmatched') stats.unmatched++;
     else stats.matched++;
+    const undecidedRules = e.undecided.length ? e.undecided.map((u) => u.rule) : NONE;
     for (const hit of e.hits) {
       stats.byRule[hit.rule.name] = (stats.byRule[hit.rule.name] ?? 0) + 1;
-      result.drafts.push(
-        toDraft(
-          ev,
-          hit,
-          cfg,
-          e.undecided.map((u) => u.rule),
-        ),
-      );
+      result.drafts.push(toDraft(ev, hit, cfg, undecidedRules));
     }
   }
   const first = result.invalid[0];
@@ -158,8 +162,20 @@ export function mapBody(body: unknown, config: Readonly<AuditConfig>, opts: { js
   return result;
 }
 
+const NONE: readonly string[] = Object.freeze([]);
+
 // ---------------------------------------------------------------------------------------------------------------
 // Event → draft
+//
+// Every matched event of a 400-event batch goes through here (issue #18): details are written field by field into
+// their object, without the intermediate arrays of entries/map/fromEntries, in the same key order as before.
+
+/** `out[key] = value`, as an own data property even for the key `__proto__` (as Object.fromEntries would). */
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
 
 function cut(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
@@ -181,11 +197,19 @@ function userDetails(u: AuditUser): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (u.username !== undefined) out.username = cut(u.username, LIMITS.text);
   if (u.uid !== undefined) out.uid = cut(u.uid, LIMITS.text);
-  if (u.groups.length) {
-    const groups = u.groups.map((g) => cut(g, LIMITS.text));
-    out.groups = within(groups, (g) => g.length, LIMITS.groupsTotal);
-    if (groups.length > (out.groups as string[]).length)
-      out.groupsDropped = groups.length - (out.groups as string[]).length;
+  const n = u.groups.length;
+  if (n) {
+    // The groups, each cut, while their total length stays within the budget.
+    const groups: string[] = [];
+    let used = 0;
+    for (let i = 0; i < n; i++) {
+      const g = cut(u.groups[i]!, LIMITS.text);
+      used += g.length;
+      if (used > LIMITS.groupsTotal) break;
+      groups.push(g);
+    }
+    out.groups = groups;
+    if (n > groups.length) out.groupsDropped = n - groups.length;
   }
   if (u.extra) {
     const entries = Object.entries(u.extra).map(
@@ -197,10 +221,39 @@ function userDetails(u: AuditUser): Record<string, unknown> {
   return out;
 }
 
+/**
+ * The first LIMITS.annotations annotations, each cut, while their total length stays within the budget; `dropped`
+ * counts the others.
+ */
 function boundedAnnotations(a: Record<string, string>): { annotations: Record<string, string>; dropped: number } {
-  const entries = Object.entries(a).map(([k, v]) => [cut(k, LIMITS.text), cut(v, LIMITS.annotationValue)] as const);
-  const kept = within(entries.slice(0, LIMITS.annotations), ([k, v]) => k.length + v.length, LIMITS.annotationsTotal);
-  return { annotations: Object.fromEntries(kept), dropped: entries.length - kept.length };
+  const annotations: Record<string, string> = {};
+  let total = 0;
+  let kept = 0;
+  let used = 0;
+  let full = false;
+  for (const k in a) {
+    if (!Object.hasOwn(a, k)) continue;
+    total++;
+    if (full || kept >= LIMITS.annotations) {
+      full = true;
+      continue;
+    }
+    const key = cut(k, LIMITS.text);
+    const value = cut(a[k]!, LIMITS.annotationValue);
+    used += key.length + value.length;
+    if (used > LIMITS.annotationsTotal) {
+      full = true;
+      continue;
+    }
+    put(annotations, key, value);
+    kept++;
+  }
+  return { annotations, dropped: total - kept };
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
 }
 
 function metadataName(obj: unknown): string | undefined {
@@ -215,18 +268,31 @@ export function resourceOf(ev: AuditEvent): ResourceRef | undefined {
   if (!ref) return undefined;
   const apiVersion = ref.version === undefined ? undefined : ref.group ? `${ref.group}/${ref.version}` : ref.version;
   const out: ResourceRef = {};
-  if (apiVersion !== undefined) out.apiVersion = apiVersion;
+  let any = false;
+  if (apiVersion !== undefined) {
+    out.apiVersion = apiVersion;
+    any = true;
+  }
   const kind = kindOf(ref.group, ref.resource, ref.subresource, apiVersion, [ev.responseObject, ev.requestObject]);
-  if (kind !== undefined) out.kind = kind;
+  if (kind !== undefined) {
+    out.kind = kind;
+    any = true;
+  }
   // create with generateName: objectRef has no name, the created object (response, else request) has it.
   const name =
     ref.name ??
     (ref.subresource === undefined && ev.verb === 'create'
       ? (metadataName(ev.responseObject) ?? metadataName(ev.requestObject))
       : undefined);
-  if (name !== undefined) out.name = name;
-  if (ref.namespace !== undefined) out.namespace = ref.namespace;
-  return Object.keys(out).length ? out : undefined;
+  if (name !== undefined) {
+    out.name = name;
+    any = true;
+  }
+  if (ref.namespace !== undefined) {
+    out.namespace = ref.namespace;
+    any = true;
+  }
+  return any ? out : undefined;
 }
 
 /** `secrets default/example-secret`, `pods/exec default/web-1`, `clusterroles admin`, or the URL path. */
@@ -257,7 +323,20 @@ export function requestKey(ev: AuditEvent): string {
     ev.verb,
     ev.requestURI ?? '',
   ]);
-  return `${ev.auditID}/${createHash('sha256').update(basis).digest('hex').slice(0, 16)}`;
+  // crypto.hash: the same digest as createHash(...).update().digest(), without a Hash object per event.
+  return `${ev.auditID}/${hash('sha256', basis, 'hex').slice(0, 16)}`;
+}
+
+/** `audit_<rule name>` (eventType), per rule name: the same few names for every event. */
+const EVENT_TYPES = new Map<string, string>();
+function eventTypeOf(rule: string): string {
+  let t = EVENT_TYPES.get(rule);
+  if (t === undefined) {
+    if (EVENT_TYPES.size >= 1024) EVENT_TYPES.clear();
+    t = `audit_${rule.replace(/-/g, '_')}`;
+    EVENT_TYPES.set(rule, t);
+  }
+  return t;
 }
 
 export function toDraft(
@@ -298,19 +377,25 @@ export function toDraft(
   if (ev.sourceIPs.length) details.sourceIPs = ev.sourceIPs.slice(0, LIMITS.sourceIPs).map((ip) => cut(ip, 64));
   if (ev.userAgent !== undefined) details.userAgent = cut(ev.userAgent, LIMITS.userAgent);
   if (ev.objectRef) {
-    const { group: _g, version: _v, ...sent } = ev.objectRef;
-    details.objectRef = Object.fromEntries(Object.entries(sent).map(([k, v]) => [k, cut(String(v), LIMITS.text)]));
+    // The fields as sent (not the derived group/version), in parseEvent's order.
+    const ref = ev.objectRef;
+    const sent: Record<string, string> = {};
+    for (const k of OBJECT_REF_FIELDS) {
+      const v = ref[k];
+      if (v !== undefined) sent[k] = cut(v, LIMITS.text);
+    }
+    details.objectRef = sent;
   }
   if (ev.responseStatus) {
     const rs = ev.responseStatus;
-    details.responseStatus = {
-      ...(rs.code !== undefined ? { code: rs.code } : {}),
-      ...(rs.status !== undefined ? { status: cut(rs.status, 64) } : {}),
-      ...(rs.reason !== undefined ? { reason: cut(rs.reason, 128) } : {}),
-      ...(rs.message !== undefined ? { message: cut(rs.message, LIMITS.statusMessage) } : {}),
-    };
+    const status: Record<string, unknown> = {};
+    if (rs.code !== undefined) status.code = rs.code;
+    if (rs.status !== undefined) status.status = cut(rs.status, 64);
+    if (rs.reason !== undefined) status.reason = cut(rs.reason, 128);
+    if (rs.message !== undefined) status.message = cut(rs.message, LIMITS.statusMessage);
+    details.responseStatus = status;
   }
-  if (Object.keys(ev.annotations).length) {
+  if (hasKeys(ev.annotations)) {
     const { annotations, dropped } = boundedAnnotations(ev.annotations);
     details.annotations = annotations;
     if (dropped > 0) details.annotationsDropped = dropped;
@@ -323,7 +408,7 @@ export function toDraft(
   const draft: ObservationDraft = {
     severity: rule.severity,
     category: rule.category ?? cfg.category,
-    eventType: `audit_${rule.name.replace(/-/g, '_')}`,
+    eventType: eventTypeOf(rule.name),
     title: cut(`${rule.title ?? rule.name}: ${ev.verb} ${target} by ${actor}`, 256),
     message: cut(rule.description ? `${rule.description} ${sentence}` : sentence, 2048),
     details,

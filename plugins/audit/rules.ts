@@ -20,6 +20,8 @@ import { type AuditEvent, isObject } from './event.ts';
 
 type Outcome = { kind: 'match'; features: PodFeature[] } | { kind: 'no' } | { kind: 'unknown'; why: string };
 const NO: Outcome = { kind: 'no' };
+/** A match without pod features (the usual one): one shared answer, not an object and an array per event. */
+const MATCH: Outcome = Object.freeze({ kind: 'match', features: Object.freeze([]) as unknown as PodFeature[] });
 
 export type Matcher = (ev: AuditEvent) => Outcome;
 
@@ -171,22 +173,21 @@ export function compileMatcher(m: MatcherConfig): Matcher {
     : undefined;
   return (ev) => {
     for (const c of checks) if (!c(ev)) return NO;
+    if (!wantFeatures && !objectFields) return MATCH;
     let features: PodFeature[] = [];
-    if (wantFeatures || objectFields) {
-      const body = ev.requestObject;
-      if (ev.annotations[AUDIT_TRUNCATED] === 'true') return { kind: 'unknown', why: 'request_truncated' };
-      if (!isObject(body)) return { kind: 'unknown', why: 'no_request_object' };
-      if (wantFeatures) {
-        const spec = podSpecOf(body);
-        if (!spec) return { kind: 'unknown', why: 'no_pod_spec' };
-        features = podFeatures(spec).filter((f) => wantFeatures.includes(f));
-        if (features.length === 0) return NO;
-      }
-      if (objectFields) {
-        for (const [path, test] of objectFields) {
-          const text = scalarText(readPath(body, path));
-          if (text === undefined || !test(text)) return NO;
-        }
+    const body = ev.requestObject;
+    if (ev.annotations[AUDIT_TRUNCATED] === 'true') return { kind: 'unknown', why: 'request_truncated' };
+    if (!isObject(body)) return { kind: 'unknown', why: 'no_request_object' };
+    if (wantFeatures) {
+      const spec = podSpecOf(body);
+      if (!spec) return { kind: 'unknown', why: 'no_pod_spec' };
+      features = podFeatures(spec).filter((f) => wantFeatures.includes(f));
+      if (features.length === 0) return NO;
+    }
+    if (objectFields) {
+      for (const [path, test] of objectFields) {
+        const text = scalarText(readPath(body, path));
+        if (text === undefined || !test(text)) return NO;
       }
     }
     return { kind: 'match', features };
@@ -248,19 +249,22 @@ export interface Evaluation {
   undecided: Array<{ rule: string; why: string }>;
 }
 
-const isMatch = (m: Matcher, ev: AuditEvent) => m(ev).kind === 'match';
+function anyMatch(matchers: readonly Matcher[], ev: AuditEvent): boolean {
+  for (const m of matchers) if (m(ev).kind === 'match') return true;
+  return false;
+}
 
 export function evaluate(set: CompiledRules, ev: AuditEvent): Evaluation {
   const hits: RuleHit[] = [];
   const undecided: Evaluation['undecided'] = [];
   if (!set.stages.has(ev.stage)) return { outcome: 'stage_skipped', hits, undecided };
-  if (set.exclude.some((m) => isMatch(m, ev))) return { outcome: 'excluded', hits, undecided };
+  if (anyMatch(set.exclude, ev)) return { outcome: 'excluded', hits, undecided };
   for (const rule of set.rules) {
     if (!rule.stages.has(ev.stage)) continue;
     const o = rule.match(ev);
     if (o.kind === 'unknown') undecided.push({ rule: rule.config.name, why: o.why });
     if (o.kind !== 'match') continue;
-    if (rule.exclude.some((m) => isMatch(m, ev))) continue;
+    if (anyMatch(rule.exclude, ev)) continue;
     hits.push({ rule: rule.config, podSecurity: o.features });
     if (set.config.matchPolicy === 'first') break;
   }
