@@ -7,13 +7,14 @@
  */
 
 /**
- * The date-and-seconds prefixes of the last two seconds formatted: a webhook formats both the receipt time and the
- * event's own time, which are often in different seconds; one slot was recomputed on almost every call then.
+ * Date-and-seconds prefixes (`2026-12-07T04:40:00.`) by second: the last one, and a bounded map of recent ones. A
+ * webhook formats the receipt time and each event's own time, and the events of an audit batch span many seconds
+ * out of order: one slot was recomputed on almost every call.
  */
 let cachedSecond = Number.NaN;
 let cachedPrefix = '';
-let olderSecond = Number.NaN;
-let olderPrefix = '';
+const prefixes = new Map<number, string>();
+const MAX_PREFIXES = 256;
 const MILLIS = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
 
 /**
@@ -32,21 +33,20 @@ function remember(s: string, ms: number): void {
 export function isoString(ms: number): string {
   if (!Number.isInteger(ms)) return new Date(ms).toISOString();
   const sec = Math.floor(ms / 1000);
-  let prefix: string;
-  if (sec === cachedSecond) prefix = cachedPrefix;
-  else if (sec === olderSecond) prefix = olderPrefix;
-  else {
-    const whole = new Date(ms).toISOString();
-    // Years 0–9999 only: others are spelled with a sign and six digits, and are formatted in full every time.
-    if (whole.length !== 24) return whole;
-    olderSecond = cachedSecond;
-    olderPrefix = cachedPrefix;
+  if (sec !== cachedSecond) {
+    let prefix = prefixes.get(sec);
+    if (prefix === undefined) {
+      const whole = new Date(ms).toISOString();
+      // Years 0–9999 only: others are spelled with a sign and six digits, and are formatted in full every time.
+      if (whole.length !== 24) return whole;
+      if (prefixes.size >= MAX_PREFIXES) prefixes.clear();
+      prefix = whole.slice(0, 20);
+      prefixes.set(sec, prefix);
+    }
     cachedSecond = sec;
-    cachedPrefix = whole.slice(0, 20);
-    remember(whole, ms);
-    return whole;
+    cachedPrefix = prefix;
   }
-  const s = prefix + MILLIS[ms - sec * 1000]!;
+  const s = cachedPrefix + MILLIS[ms - sec * 1000]!;
   remember(s, ms);
   return s;
 }
