@@ -50,60 +50,70 @@ const TIMED_OUT = Symbol('timed out');
 type AnyFn = (...args: any[]) => any;
 
 export function guardTap(plugin: string, fn: AnyFn, opts: GuardOptions): AnyFn {
-  return async (...args: unknown[]) => {
+  /** What the guard answers for a failed call: the error passed on, or the call skipped. */
+  const failed = (error: unknown, args: unknown[]): unknown => {
+    if (
+      opts.kind === 'bail' &&
+      error instanceof ZwError &&
+      (error.status < 500 || (opts.hook === 'onDeliver' && error.code === 'ZW_ERR_DELIVERY_FAILED'))
+    )
+      throw error;
+    const kind = error instanceof TapTimeoutError ? 'timeout' : 'error';
+    opts.onFailure({ plugin, hook: opts.hook, kind, error });
+    if (opts.kind === 'waterfall') return args[0];
+    if (opts.kind === 'bail') throw zwError('ZW_ERR_PLUGIN_FAILED', { plugin }, { cause: error });
+    return undefined;
+  };
+  // Not an async function: one promise settled by the tap or its deadline, and one then() on it (an async wrapper
+  // and its await cost two more promises per call; onWebhook runs per request: issue #18).
+  return (...args: unknown[]): Promise<unknown> => {
     if (opts.disabled?.(plugin) !== undefined) {
       if (opts.kind === 'bail') {
-        throw new ZwError(
-          'ZW_ERR_PLUGIN_FAILED',
-          `source plugin '${plugin}' is disabled after repeated failures (zen-watcher plugins list shows why)`,
-          { status: 503 },
+        return Promise.reject(
+          new ZwError(
+            'ZW_ERR_PLUGIN_FAILED',
+            `source plugin '${plugin}' is disabled after repeated failures (zen-watcher plugins list shows why)`,
+            { status: 503 },
+          ),
         );
       }
-      return opts.kind === 'waterfall' ? args[0] : undefined;
+      return Promise.resolve(opts.kind === 'waterfall' ? args[0] : undefined);
     }
     const started = performance.now();
     const ms = opts.deadlineMs();
     let timer: Deadline | undefined;
-    try {
-      // The tap's result or the deadline, whichever comes first: one promise, and a deadline from a shared list
-      // instead of a Node timer per call (onWebhook runs per request: issue #18). The tap is called at once, inside
-      // the plugin's fault context; what it throws synchronously rejects like what it rejects.
-      const result = await new Promise<unknown>((resolve, reject) => {
-        timer = deadline(ms, reject, TIMED_OUT);
-        let out: unknown;
-        try {
-          out = opts.around ? opts.around(plugin, () => fn(...args)) : fn(...args);
-        } catch (err) {
-          reject(err);
-          return;
-        }
-        if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function')
-          (out as PromiseLike<unknown>).then(resolve, reject);
-        else resolve(out);
-      });
-      if (opts.kind === 'waterfall' && (result === undefined || result === null || typeof result !== 'object')) {
-        return args[0];
+    // The tap's result or the deadline, whichever comes first, with the deadline from a shared list instead of a
+    // Node timer per call. The tap is called at once, inside the plugin's fault context; what it throws
+    // synchronously rejects like what it rejects.
+    const settled = new Promise<unknown>((resolve, reject) => {
+      timer = deadline(ms, reject, TIMED_OUT);
+      let out: unknown;
+      try {
+        out = opts.around ? opts.around(plugin, () => fn(...args)) : fn(...args);
+      } catch (err) {
+        reject(err);
+        return;
       }
-      return result;
-    } catch (caught) {
-      const error = caught === TIMED_OUT ? new TapTimeoutError(plugin, opts.hook, ms) : caught;
-      if (
-        opts.kind === 'bail' &&
-        error instanceof ZwError &&
-        (error.status < 500 || (opts.hook === 'onDeliver' && error.code === 'ZW_ERR_DELIVERY_FAILED'))
-      )
-        throw error;
-      const kind = error instanceof TapTimeoutError ? 'timeout' : 'error';
-      opts.onFailure({ plugin, hook: opts.hook, kind, error });
-      if (opts.kind === 'waterfall') return args[0];
-      if (opts.kind === 'bail') {
-        throw zwError('ZW_ERR_PLUGIN_FAILED', { plugin }, { cause: error });
-      }
-      return undefined;
-    } finally {
+      if (out !== null && typeof out === 'object' && typeof (out as PromiseLike<unknown>).then === 'function')
+        (out as PromiseLike<unknown>).then(resolve, reject);
+      else resolve(out);
+    });
+    const end = () => {
       timer?.cancel();
       opts.observe(plugin, opts.hook, (performance.now() - started) / 1000);
-    }
+    };
+    return settled.then(
+      (result) => {
+        end();
+        if (opts.kind === 'waterfall' && (result === undefined || result === null || typeof result !== 'object'))
+          return args[0];
+        return result;
+      },
+      (caught) => {
+        end();
+        return failed(caught === TIMED_OUT ? new TapTimeoutError(plugin, opts.hook, ms) : caught, args);
+      },
+    );
   };
 }
 

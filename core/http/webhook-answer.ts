@@ -18,7 +18,7 @@ export type AckPending = 'retry' | 'accept';
 /** Retry-After of a write-pending 503: the retry joins the write still under way (it does not start another). */
 const WRITE_PENDING_RETRY_AFTER_SECONDS = 1;
 
-export async function answerWebhook(
+export function answerWebhook(
   process: (ack: WebhookAck) => Promise<ProcessResult>,
   accepted: number,
   ackWaitMs: number,
@@ -30,54 +30,68 @@ export async function answerWebhook(
   const ack: WebhookAck = { acknowledged: false };
   const processing = process(ack);
   // One promise settled by whichever comes first: the writes, or the ack wait's deadline from a shared list (a Node
-  // timer per request, even cleared, was a visible share of the main thread at thousands of requests/s: issue #18).
-  const waited = await new Promise<ProcessResult | 'timeout'>((resolve, reject) => {
-    const timer = deadline(ackWaitMs, resolve, 'timeout');
+  // timer per request, even cleared, was a visible share of the main thread at thousands of requests/s; and no
+  // async wrapper around it: issue #18). The writes' rejection is always handled (after the wait too: the writes go
+  // on, their failures are counted and logged by the pipeline).
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timer = deadline(
+      ackWaitMs,
+      () => {
+        settled = true;
+        if (ackPending === 'accept') {
+          ack.acknowledged = true;
+          onPending('202');
+          resolve({ status: 202, body: { status: 'queued', accepted } });
+          return;
+        }
+        onPending('503');
+        reject(
+          zwError(
+            'ZW_ERR_WRITE_PENDING',
+            { count: accepted, ms: ackWaitMs },
+            { retryAfterSeconds: WRITE_PENDING_RETRY_AFTER_SECONDS },
+          ),
+        );
+      },
+      undefined,
+    );
     processing.then(
       (r) => {
+        if (settled) return;
+        settled = true;
         timer.cancel();
-        resolve(r);
+        if (r.refused > 0 && r.refusal) {
+          reject(
+            new ZwError(
+              'ZW_ERR_NOT_READY',
+              `${r.refused} of ${accepted} events could not be stored (${r.refusal.reason}: ${r.refusal.message.slice(0, 300)}); ` +
+                'nothing of this request is acknowledged: retry later (what was stored becomes a duplicate)',
+              { retryAfterSeconds: r.refusal.retryAfterSeconds },
+            ),
+          );
+          return;
+        }
+        resolve({
+          status: 200,
+          body: {
+            status: 'processed',
+            accepted,
+            created: r.created,
+            duplicates: r.duplicates,
+            filtered: r.filtered,
+            dropped: r.dropped,
+            resolved: r.resolved,
+            names: r.names,
+          },
+        });
       },
       (err) => {
+        if (settled) return;
+        settled = true;
         timer.cancel();
         reject(err);
       },
     );
   });
-  if (waited === 'timeout') {
-    processing.catch(() => {}); // the writes go on; their failures are counted and logged by the pipeline
-    if (ackPending === 'accept') {
-      ack.acknowledged = true;
-      onPending('202');
-      return { status: 202, body: { status: 'queued', accepted } };
-    }
-    onPending('503');
-    throw zwError(
-      'ZW_ERR_WRITE_PENDING',
-      { count: accepted, ms: ackWaitMs },
-      { retryAfterSeconds: WRITE_PENDING_RETRY_AFTER_SECONDS },
-    );
-  }
-  const r = waited;
-  if (r.refused > 0 && r.refusal) {
-    throw new ZwError(
-      'ZW_ERR_NOT_READY',
-      `${r.refused} of ${accepted} events could not be stored (${r.refusal.reason}: ${r.refusal.message.slice(0, 300)}); ` +
-        'nothing of this request is acknowledged: retry later (what was stored becomes a duplicate)',
-      { retryAfterSeconds: r.refusal.retryAfterSeconds },
-    );
-  }
-  return {
-    status: 200,
-    body: {
-      status: 'processed',
-      accepted,
-      created: r.created,
-      duplicates: r.duplicates,
-      filtered: r.filtered,
-      dropped: r.dropped,
-      resolved: r.resolved,
-      names: r.names,
-    },
-  };
 }

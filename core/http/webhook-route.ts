@@ -57,6 +57,7 @@ export function webhookRouteFactory(deps: WebhookRouteDeps): (ci: CompiledIngest
         `webhook ${webhook.path} is unauthenticated: anyone who can reach the port can post; set spec.webhook.auth (docs/SECURITY.md)`,
       );
     }
+    const onPending = (answer: '503' | '202') => deps.metrics.ackPending.inc({ endpoint: spec.source, answer });
     return {
       authenticator,
       path: webhook.path,
@@ -64,7 +65,7 @@ export function webhookRouteFactory(deps: WebhookRouteDeps): (ci: CompiledIngest
       maxBodyBytes: webhook.maxBodyBytes ?? ci.config.handler.maxBodyBytes ?? deps.maxBodyBytes,
       endpoint: spec.source,
       admit: () => deps.pipeline.admit(ci),
-      async handle(call: WebhookCall) {
+      handle(call: WebhookCall) {
         if (deps.logPayloads) {
           // Off by default; truncated when on, and never with headers (they may carry credentials).
           deps.log.debug(
@@ -76,30 +77,22 @@ export function webhookRouteFactory(deps: WebhookRouteDeps): (ci: CompiledIngest
             'webhook payload',
           );
         }
-        let drafts = await deps.drafts(
-          ci,
-          {
-            body: call.body,
-            rawBody: call.rawBody,
-            headers: call.headers,
-            contentType: call.contentType,
-            jsonLines: call.jsonLines,
-          },
-          call.signal,
-        );
-        // A signed request's events without their own time take the signed one: a replay of it then derives the
-        // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
-        if (call.signedAt !== undefined) drafts = datedDrafts(drafts, call.signedAt);
-        // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the write.
-        // 200 when stored, 503 + Retry-After when the sink refused any write (ADR 0014) or when it is still going
-        // after ackWaitMs (or 202 with ackPending 'accept', ADR 0005).
-        return answerWebhook(
-          (ack) => deps.pipeline.process(ci, drafts, 'webhook', undefined, ack),
-          drafts.length,
-          deps.ackWaitMs,
-          deps.ackPending,
-          (answer) => deps.metrics.ackPending.inc({ endpoint: spec.source, answer }),
-        );
+        // The call carries the request's fields as the tap sees them (no copy per request).
+        return deps.drafts(ci, call, call.signal).then((got) => {
+          // A signed request's events without their own time take the signed one: a replay of it then derives the
+          // same Observation names on any replica, after any restart, and is a duplicate (ADR 0012).
+          const drafts = call.signedAt !== undefined ? datedDrafts(got, call.signedAt) : got;
+          // Once admitted, the work finishes even if the client leaves; the answer waits up to ackWaitMs for the
+          // write. 200 when stored, 503 + Retry-After when the sink refused any write (ADR 0014) or when it is still
+          // going after ackWaitMs (or 202 with ackPending 'accept', ADR 0005).
+          return answerWebhook(
+            (ack) => deps.pipeline.process(ci, drafts, 'webhook', undefined, ack),
+            drafts.length,
+            deps.ackWaitMs,
+            deps.ackPending,
+            onPending,
+          );
+        });
       },
     };
   };
