@@ -273,20 +273,29 @@ function daysInMonth(year: number, month: number): number {
 export function fingerprintOf(alert: FalcoAlert): string {
   const byRequest = fingerprintOfAuditRequest(alert);
   if (byRequest) return byRequest;
-  // canonicalJson({v: 1, source, hostname, rule, time, fields}) written out (keys in sorted order), without the copy
-  // of output_fields: the same text, byte for byte (test/fingerprint.test.ts compares the two), so names do not change.
+  // canonicalJson({v: 1, source, hostname, rule, time, fields}), fields being output_fields without the derived
+  // time fields: the copy is made with its keys in sorted order, so canonicalJson writes it with one JSON.stringify
+  // and copies nothing more (test/fast-paths.test.ts compares it with the definition, byte for byte).
   const of = alert.outputFields;
   const keys = sortKeys(Object.keys(of), byName);
-  let fields = '{';
+  const fields: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const v = of[k];
     if (v === undefined || (k.startsWith('evt.') && DERIVED_TIME_FIELD.test(k))) continue;
-    fields += `${fields.length > 1 ? ',' : ''}${JSON.stringify(k)}:${typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v)}`;
+    if (k === '__proto__') Object.defineProperty(fields, k, { value: v, enumerable: true, writable: true });
+    else fields[k] = v;
   }
   // Falcosidekick fills a missing source with `syscall`; treat both deliveries alike.
   const source = alert.source?.trim() || 'syscall';
-  const basis = `{"fields":${fields}},"hostname":${JSON.stringify(alert.hostname ?? '')},"rule":${JSON.stringify(alert.rule)},"source":${JSON.stringify(source)},"time":${JSON.stringify(alert.instant)},"v":1}`;
+  const basis = canonicalJson({
+    fields,
+    hostname: alert.hostname ?? '',
+    rule: alert.rule,
+    source,
+    time: alert.instant,
+    v: 1,
+  });
   return `falco:${hash('sha256', basis, 'hex')}`;
 }
 

@@ -73,7 +73,18 @@ describe('falco hot paths give the same results as their definitions', () => {
     );
     const key = fc.oneof(
       fc.string({ maxLength: 12 }),
-      fc.constantFrom('evt.time', 'evt.time.s', 'evt.rawtime', 'evt.datetime', 'evt.num', 'proc.name', 'k8s.ns.name'),
+      fc.constantFrom(
+        'evt.time',
+        'evt.time.s',
+        'evt.rawtime',
+        'evt.datetime',
+        'evt.num',
+        'proc.name',
+        'k8s.ns.name',
+        '__proto__',
+        '42',
+        '',
+      ),
     );
     fc.assert(
       fc.property(
