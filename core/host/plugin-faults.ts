@@ -60,6 +60,7 @@ export class PluginFaults {
   readonly #records: readonly PluginRecord[];
   readonly #opts: Required<Omit<PluginFaultsOptions, 'onChange'>> & Pick<PluginFaultsOptions, 'onChange'>;
   readonly #recent = new Map<string, number[]>();
+  readonly #running = new Map<string, PluginRecord>();
   #dirs: { dir: string; record: PluginRecord }[] | undefined;
 
   constructor(records: readonly PluginRecord[], opts: PluginFaultsOptions) {
@@ -81,12 +82,17 @@ export class PluginFaults {
     return r?.status === 'disabled' ? r.reason : undefined;
   }
 
-  /** The running (or disabled) plugin of that name; names are unique among them (core/loader/checks.ts). */
+  /**
+   * The running (or disabled) plugin of that name; names are unique among them (core/loader/checks.ts). Looked up
+   * twice per tap call (disabled? then run): remembered once found running, as a running record stays the plugin's
+   * record (it can only become disabled, which disabled() reads from it).
+   */
   #record(plugin: string): PluginRecord | undefined {
-    return (
-      this.#records.find((r) => r.name === plugin && (r.status === 'loaded' || r.status === 'disabled')) ??
-      this.#records.find((r) => r.name === plugin)
-    );
+    const known = this.#running.get(plugin);
+    if (known) return known;
+    const running = this.#records.find((r) => r.name === plugin && (r.status === 'loaded' || r.status === 'disabled'));
+    if (running) this.#running.set(plugin, running);
+    return running ?? this.#records.find((r) => r.name === plugin);
   }
 
   /** Handles the fault if it belongs to one of this host's plugins; false if it does not. */

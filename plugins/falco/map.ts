@@ -262,7 +262,7 @@ function parseAnyTime(value: string): { instant: string; date: Date } | undefine
 
 function daysInMonth(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /**
@@ -404,9 +404,9 @@ export function parseK8sUri(uri: string | undefined): ParsedUri | undefined {
 
 export function resourceOf(alert: FalcoAlert): ResourceRef | undefined {
   const fields = alert.outputFields;
-  const isAudit =
-    (alert.source ?? '').trim().toLowerCase() === 'k8s_audit' || Object.keys(fields).some((k) => k.startsWith('ka.'));
+  const isAudit = (alert.source ?? '').trim().toLowerCase() === 'k8s_audit' || hasAuditField(fields);
   const ref: ResourceRef = {};
+  let any = false;
   if (isAudit) {
     const uri = parseK8sUri(str(fields, 'ka.uri'));
     const resource = str(fields, 'ka.target.resource') ?? uri?.resource;
@@ -417,6 +417,7 @@ export function resourceOf(alert: FalcoAlert): ResourceRef | undefined {
     const name = str(fields, 'ka.target.name') ?? (sameTarget ? uri?.name : undefined);
     const namespace = str(fields, 'ka.target.namespace') ?? (sameTarget ? uri?.namespace : undefined);
     if (name || namespace) {
+      any = true;
       if (apiVersion && (known || name)) ref.apiVersion = apiVersion;
       if (known) ref.kind = known.kind;
       if (name) ref.name = name;
@@ -431,8 +432,15 @@ export function resourceOf(alert: FalcoAlert): ResourceRef | undefined {
       ref.name = pod;
     }
     if (namespace) ref.namespace = namespace;
+    any = pod !== undefined || namespace !== undefined;
   }
-  return Object.keys(ref).length > 0 ? ref : undefined;
+  return any ? ref : undefined;
+}
+
+/** Any `ka.*` output field (a k8s_audit alert delivered without its source), without an array of the keys. */
+function hasAuditField(fields: Record<string, unknown>): boolean {
+  for (const k in fields) if (Object.hasOwn(fields, k) && k.startsWith('ka.')) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -471,7 +479,7 @@ export function detailsOf(alert: FalcoAlert, config: FalcoConfig): Record<string
   if (id) container.id = truncate(id, max);
   if (cname) container.name = truncate(cname, max);
   if (repo) container.image = truncate(tag ? `${repo}:${tag}` : repo, max);
-  if (Object.keys(container).length > 0) details.container = container;
+  if (id || cname || repo) details.container = container;
 
   const keys = byGroupThenName(Object.keys(fields));
   const kept: Record<string, unknown> = {};
