@@ -1,26 +1,30 @@
 /**
  * The signal a webhook handler gets: aborted when the client goes away or after `timeoutMs`. Made only if the
  * handler reads it (issue #18): most taps never do, and an AbortController, a timer and a listener per request were
- * a visible share of the main thread's time and garbage. Read late, it behaves as if made at the start: it is
- * already aborted if the client went away or the time is up, else it aborts at the original deadline.
+ * a visible share of the main thread's time and garbage. What is kept per request is one entry in the shared
+ * deadline list of `timeoutMs` (deadlines.ts), set before the tap's own deadline in the same list, so the signal
+ * aborts before the guard gives up on the tap, as a timer set first did. Read late, the signal behaves as if made at
+ * the start: already aborted if the client went away or the time is up, else it aborts when either happens.
  */
+import { type Deadline, deadline } from './deadlines.ts';
+
 /** Where the client's abort comes from: a signal, or a function that makes one when first asked (lazily too). */
 export type ClientSignal = AbortSignal | (() => AbortSignal);
 
 const timeoutError = () => new DOMException('The operation was aborted due to timeout', 'TimeoutError');
 
 export class RequestSignal {
-  readonly #deadline: number;
   readonly #client: ClientSignal | undefined;
+  readonly #timer: Deadline;
   #ac: AbortController | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #expired = false;
+  #done = false;
   #clientSignal: AbortSignal | undefined;
   #onClient: (() => void) | undefined;
-  #done = false;
 
   constructor(timeoutMs: number, client?: ClientSignal) {
-    this.#deadline = performance.now() + timeoutMs;
     this.#client = client;
+    this.#timer = deadline(timeoutMs, expire, this);
   }
 
   /** The request's signal, made on first use. */
@@ -29,19 +33,9 @@ export class RequestSignal {
     const ac = new AbortController();
     this.#ac = ac;
     const client = typeof this.#client === 'function' ? this.#client() : this.#client;
-    if (client?.aborted) {
-      ac.abort(client.reason);
-      return ac.signal;
-    }
-    const left = this.#deadline - performance.now();
-    if (left <= 0) {
-      ac.abort(timeoutError());
-      return ac.signal;
-    }
-    if (this.#done) return ac.signal; // read after the handler returned: nothing will abort it any more
-    // A timer only for a signal that was read: the few handlers that use it.
-    this.#timer = setTimeout(abortTimedOut, Math.ceil(left), ac);
-    if (client) {
+    if (client?.aborted) ac.abort(client.reason);
+    else if (this.#expired) ac.abort(timeoutError());
+    else if (client && !this.#done) {
       this.#clientSignal = client;
       this.#onClient = () => ac.abort(client.reason);
       client.addEventListener('abort', this.#onClient, { once: true });
@@ -49,16 +43,22 @@ export class RequestSignal {
     return ac.signal;
   }
 
-  /** The handler returned: release the timer and the listener, if the signal was ever made. */
+  /** The time is up (called by the deadline list). */
+  expire(): void {
+    this.#expired = true;
+    if (this.#ac && !this.#ac.signal.aborted) this.#ac.abort(timeoutError());
+  }
+
+  /** The handler returned: release the deadline and the listener. */
   done(): void {
     this.#done = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer.cancel();
     if (this.#onClient) this.#clientSignal?.removeEventListener('abort', this.#onClient);
   }
 }
 
-function abortTimedOut(ac: AbortController): void {
-  ac.abort(timeoutError());
+function expire(rs: RequestSignal): void {
+  rs.expire();
 }
 
 /**

@@ -266,7 +266,7 @@ async function serveWebhook(
     };
     let answer: { status: number; body: unknown };
     try {
-      answer = await route.handle({
+      const call: WebhookCall = {
         body: parsed.value,
         jsonLines: parsed.jsonLines,
         rawBody: raw,
@@ -274,8 +274,9 @@ async function serveWebhook(
         contentType,
         signal: clientSignal,
         remoteAddress: client,
-        ...(authed?.signedAt !== undefined ? { signedAt: authed.signedAt } : {}),
-      });
+      };
+      if (authed?.signedAt !== undefined) call.signedAt = authed.signedAt;
+      answer = await route.handle(call);
     } finally {
       if (onClose) res.off('close', onClose);
     }
