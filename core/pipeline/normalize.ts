@@ -181,8 +181,11 @@ function normalizeTime(t: unknown, now: number): string | undefined {
   return isoString(ms);
 }
 
+/** No labels / annotations (most drafts): one shared, frozen empty map rather than two new objects per draft. */
+const NO_ENTRIES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function checkedMap(m: unknown, key: RegExp, value: RegExp): Record<string, string> | null {
-  if (m === undefined || m === null) return {};
+  if (m === undefined || m === null) return NO_ENTRIES;
   if (typeof m !== 'object' || Array.isArray(m)) return null;
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(m)) {

@@ -657,10 +657,17 @@ export function contentHash(d: {
   message?: string | undefined;
   details?: unknown;
 }): string {
-  // canonicalJson({severity, category, eventType, title, message: message ?? null, details: details ?? null}),
-  // written out in its sorted key order (the same text, byte for byte; pipeline.test.ts compares the two).
+  // canonicalJson({severity, category, eventType, title, message: message ?? null, details: details ?? null}): one
+  // JSON.stringify for plain details (helpers.ts), so the hash reads one flat string, not a concatenation it copies.
   return sha256Hex(
-    `{"category":${JSON.stringify(d.category)},"details":${d.details === undefined ? 'null' : canonicalJson(d.details)},"eventType":${JSON.stringify(d.eventType)},"message":${d.message === undefined ? 'null' : JSON.stringify(d.message)},"severity":${JSON.stringify(d.severity)},"title":${JSON.stringify(d.title)}}`,
+    canonicalJson({
+      category: d.category,
+      details: d.details ?? null,
+      eventType: d.eventType,
+      message: d.message ?? null,
+      severity: d.severity,
+      title: d.title,
+    }),
   ).slice(0, 16);
 }
 

@@ -352,17 +352,18 @@ export function toDraft(
   const code = ev.responseStatus?.code;
   const decision = ev.annotations['authorization.k8s.io/decision'];
 
-  const outcome: string[] = [];
+  // `: HTTP 403 Forbidden; authorization deny (...); pod: privileged`, or '' (written without an array and a join).
+  let outcome = '';
   if (code !== undefined) {
     const why = ev.responseStatus?.reason ?? ev.responseStatus?.status;
-    outcome.push(`HTTP ${code}${why ? ` ${why}` : ''}`);
+    outcome = `: HTTP ${code}${why ? ` ${why}` : ''}`;
   }
   if (decision) {
     const reason = ev.annotations['authorization.k8s.io/reason'];
-    outcome.push(`authorization ${decision}${reason ? ` (${cut(reason, 200)})` : ''}`);
+    outcome += `${outcome ? '; ' : ': '}authorization ${decision}${reason ? ` (${cut(reason, 200)})` : ''}`;
   }
-  if (hit.podSecurity.length) outcome.push(`pod: ${hit.podSecurity.join(', ')}`);
-  const sentence = `${actor} ${ev.verb} ${target}${outcome.length ? `: ${outcome.join('; ')}` : ''}.`;
+  if (hit.podSecurity.length) outcome += `${outcome ? '; ' : ': '}pod: ${hit.podSecurity.join(', ')}`;
+  const sentence = `${actor} ${ev.verb} ${target}${outcome}.`;
 
   const details: Record<string, unknown> = {
     rule: rule.name,
@@ -374,7 +375,13 @@ export function toDraft(
   if (ev.requestURI !== undefined) details.requestURI = cut(ev.requestURI, LIMITS.requestURI);
   details.user = userDetails(ev.user);
   if (ev.impersonatedUser) details.impersonatedUser = userDetails(ev.impersonatedUser);
-  if (ev.sourceIPs.length) details.sourceIPs = ev.sourceIPs.slice(0, LIMITS.sourceIPs).map((ip) => cut(ip, 64));
+  const ips = ev.sourceIPs;
+  if (ips.length) {
+    const n = Math.min(ips.length, LIMITS.sourceIPs);
+    const kept = new Array<string>(n);
+    for (let i = 0; i < n; i++) kept[i] = cut(ips[i]!, 64);
+    details.sourceIPs = kept;
+  }
   if (ev.userAgent !== undefined) details.userAgent = cut(ev.userAgent, LIMITS.userAgent);
   if (ev.objectRef) {
     // The fields as sent (not the derived group/version), in parseEvent's order.

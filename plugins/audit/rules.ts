@@ -37,7 +37,11 @@ export function globToRegExp(glob: string): RegExp {
 function globList(list: readonly string[]): (v: string) => boolean {
   const exact = new Set(list.filter((g) => !g.includes('*')));
   const res = list.filter((g) => g.includes('*')).map(globToRegExp);
-  return (v) => exact.has(v) || res.some((r) => r.test(v));
+  return (v) => {
+    if (exact.has(v)) return true;
+    for (const r of res) if (r.test(v)) return true;
+    return false;
+  };
 }
 
 function exactList(list: readonly string[]): (v: string) => boolean {
@@ -60,7 +64,10 @@ function resourceList(list: readonly string[]): (resource: string, sub: string |
     if (es === '*') return (r: string) => er === '*' || er === r;
     return (r: string, s: string | undefined) => s === es && (er === '*' || er === r);
   });
-  return (r, s) => tests.some((t) => t(r, s));
+  return (r, s) => {
+    for (const t of tests) if (t(r, s)) return true;
+    return false;
+  };
 }
 
 function asArray(v: unknown): unknown[] {
@@ -244,10 +251,16 @@ export interface RuleHit {
 
 export interface Evaluation {
   outcome: 'matched' | 'unmatched' | 'stage_skipped' | 'excluded';
-  hits: RuleHit[];
+  hits: readonly RuleHit[];
   /** Rules that could not be decided for lack of a request body (name → why). */
-  undecided: Array<{ rule: string; why: string }>;
+  undecided: ReadonlyArray<{ rule: string; why: string }>;
 }
+
+// Most events match no rule, or are skipped: one shared answer each, no arrays per event (issue #18).
+const NOTHING: readonly never[] = Object.freeze([]);
+const SKIPPED: Evaluation = Object.freeze({ outcome: 'stage_skipped', hits: NOTHING, undecided: NOTHING });
+const EXCLUDED: Evaluation = Object.freeze({ outcome: 'excluded', hits: NOTHING, undecided: NOTHING });
+const UNMATCHED: Evaluation = Object.freeze({ outcome: 'unmatched', hits: NOTHING, undecided: NOTHING });
 
 function anyMatch(matchers: readonly Matcher[], ev: AuditEvent): boolean {
   for (const m of matchers) if (m(ev).kind === 'match') return true;
@@ -255,18 +268,23 @@ function anyMatch(matchers: readonly Matcher[], ev: AuditEvent): boolean {
 }
 
 export function evaluate(set: CompiledRules, ev: AuditEvent): Evaluation {
-  const hits: RuleHit[] = [];
-  const undecided: Evaluation['undecided'] = [];
-  if (!set.stages.has(ev.stage)) return { outcome: 'stage_skipped', hits, undecided };
-  if (anyMatch(set.exclude, ev)) return { outcome: 'excluded', hits, undecided };
+  if (!set.stages.has(ev.stage)) return SKIPPED;
+  if (anyMatch(set.exclude, ev)) return EXCLUDED;
+  let hits: RuleHit[] | undefined;
+  let undecided: Array<{ rule: string; why: string }> | undefined;
   for (const rule of set.rules) {
     if (!rule.stages.has(ev.stage)) continue;
     const o = rule.match(ev);
-    if (o.kind === 'unknown') undecided.push({ rule: rule.config.name, why: o.why });
+    if (o.kind === 'unknown') {
+      undecided ??= [];
+      undecided.push({ rule: rule.config.name, why: o.why });
+    }
     if (o.kind !== 'match') continue;
     if (anyMatch(rule.exclude, ev)) continue;
+    hits ??= [];
     hits.push({ rule: rule.config, podSecurity: o.features });
     if (set.config.matchPolicy === 'first') break;
   }
-  return { outcome: hits.length ? 'matched' : 'unmatched', hits, undecided };
+  if (!hits && !undecided) return UNMATCHED;
+  return { outcome: hits ? 'matched' : 'unmatched', hits: hits ?? NOTHING, undecided: undecided ?? NOTHING };
 }
