@@ -88,3 +88,11 @@ test('startTimer observes into the labelled cell; reset empties it', async () =>
   histogram.reset();
   assert.doesNotMatch(await registry.metrics(), /endpoint="x"/);
 });
+
+test('a labelled HotGauge is prom-client’s own Gauge', async () => {
+  const registry = new Registry();
+  const g = new HotGauge({ name: 'lg', help: 'lg', labelNames: ['k'], registers: [registry] });
+  g.set({ k: 'a' }, 3);
+  g.inc({ k: 'a' }, 2);
+  assert.match(await registry.metrics(), /lg\{k="a"\} 5/);
+});

@@ -113,8 +113,8 @@ export class HotCounter<T extends string = string> extends Counter<T> {
         l = {};
       }
       if (value === undefined || value === null) value = 1;
-      else if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
-      else if (value < 0) throw new Error('It is not possible to decrease a counter');
+      // What prom-client refuses, refused by prom-client itself (the same error).
+      else if (!Number.isFinite(value) || value < 0) return promInc.call(this, l, value);
       this.#cells.get(l).value += value;
     };
   }
@@ -133,10 +133,12 @@ export class HotCounter<T extends string = string> extends Counter<T> {
 /** A Gauge without labels whose set() keeps the number; prom-client gets the last one when collected. */
 export class HotGauge<T extends string = string> extends Gauge<T> {
   #pending: number | undefined;
+  readonly #plain: boolean;
 
   constructor(config: Prom.GaugeConfiguration<T>) {
     super(config);
-    if ((config.labelNames ?? []).length > 0) throw new Error('HotGauge is for gauges without labels');
+    // Labelled gauges are prom-client's own (set() below passes them on); only labelless ones keep a pending value.
+    this.#plain = (config.labelNames ?? []).length === 0;
     (this as unknown as { collect: () => unknown }).collect = chain(
       () => this.#flush(),
       config.collect as (() => unknown) | undefined,
@@ -151,11 +153,11 @@ export class HotGauge<T extends string = string> extends Gauge<T> {
   }
 
   override set(labels: unknown, value?: number): void {
-    if (typeof labels === 'number' && value === undefined) {
+    if (this.#plain && typeof labels === 'number' && value === undefined) {
       this.#pending = labels;
       return;
     }
-    if (isLabels(labels) && Object.keys(labels).length === 0 && typeof value === 'number') {
+    if (this.#plain && isLabels(labels) && Object.keys(labels).length === 0 && typeof value === 'number') {
       this.#pending = value;
       return;
     }
@@ -201,10 +203,10 @@ interface HistogramCell {
 export class HotHistogram<T extends string = string> extends Histogram<T> {
   readonly #cells: Cells<HistogramCell>;
   readonly #bounds: readonly number[];
+  readonly #exemplars: boolean;
 
   constructor(config: Prom.HistogramConfiguration<T>) {
     super(config);
-    if (config.enableExemplars) throw new Error('HotHistogram does not keep exemplars');
     const self = this as unknown as {
       upperBounds: number[];
       collect: () => unknown;
@@ -226,6 +228,9 @@ export class HotHistogram<T extends string = string> extends Histogram<T> {
       return { entry, buckets: new Float64Array(bounds.length), pending: false };
     });
     self.collect = chain(() => this.#flush(), config.collect as (() => unknown) | undefined);
+    // With exemplars, prom-client's own observe (and startTimer) stay: they keep what this does not.
+    this.#exemplars = config.enableExemplars === true;
+    if (this.#exemplars) return;
     self.observe = (labels: Labels | number, value?: number) => {
       if (isLabels(labels)) this.#observe(labels, value as number);
       else this.#observe({}, labels);
@@ -233,7 +238,13 @@ export class HotHistogram<T extends string = string> extends Histogram<T> {
   }
 
   #observe(labels: Labels, value: number): void {
-    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${value}`);
+    if (!Number.isFinite(value)) {
+      // Refused by prom-client itself (the same error).
+      (
+        Histogram.prototype as unknown as { observeWithoutExemplar: (l: Labels, v: number) => void }
+      ).observeWithoutExemplar.call(this, labels, value);
+      return;
+    }
     const cell = this.#cells.get(labels);
     const bounds = this.#bounds;
     for (let i = 0; i < bounds.length; i++) {
@@ -250,6 +261,7 @@ export class HotHistogram<T extends string = string> extends Histogram<T> {
   override startTimer(
     labels?: Partial<Record<T, string | number>>,
   ): (end?: Partial<Record<T, string | number>>) => number {
+    if (this.#exemplars) return super.startTimer(labels);
     const start = performance.now();
     return (end) => {
       const value = (performance.now() - start) / 1000;

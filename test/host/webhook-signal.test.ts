@@ -77,7 +77,8 @@ describe('the onWebhook signal', { timeout: 60_000 }, () => {
     const answer = post(`${h.url}/ingest/abortable`, '{"wait":true}');
     const seen = (await reason) as { name?: string };
     assert.equal(seen.name, 'TimeoutError');
-    // The tap missed its deadline as well: the guard answers for it (500, the plugin's failure), not the client.
-    assert.equal((await answer).status, 500);
+    // Answered either way: 500 when the guard's deadline (the same time, set just after) came first, else the drafts
+    // the tap returned once its signal aborted. Which one depends on the clock, so it is not asserted.
+    assert.ok([200, 500].includes((await answer).status));
   });
 });
