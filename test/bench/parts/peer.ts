@@ -27,7 +27,7 @@ import { type LoadResult, runLoad } from '../../../scripts/loadgen.ts';
 import { type BenchContext, median } from '../lib/context.ts';
 import { watchNoise } from '../lib/machine.ts';
 import { falcoStream } from '../lib/payloads.ts';
-import { cpuSeconds, settledRssMb, startBare, startZenStandalone } from '../lib/procs.ts';
+import { cpuSeconds, settledRssMb, startBare, startZenStandalone, waitIdle } from '../lib/procs.ts';
 import { fmt } from '../lib/report.ts';
 import { CONNECTIONS, lat } from './ingest.ts';
 
@@ -180,10 +180,14 @@ export async function peerPart(ctx: BenchContext): Promise<void> {
         const r = await runLoad({ target: s.url, rate: 'max', durationMs: ms, concurrency: CONNECTIONS, body });
         const secs = r.elapsedMs / 1000;
         const cores = (cpuSeconds(s.pid) - c0) / secs;
-        // The receiver drains what Falcosidekick queued: measured over the same span, plus the drain after it.
-        await sleep(s.extraPids.length ? 1000 : 0);
+        // Nothing of this round may run into the next server's: Falcosidekick's webhook output keeps sending what it
+        // queued (and its receiver keeps parsing it) after the load stops, zen-watcher finishes its commits and WAL
+        // checkpoint. Wait until each process is idle; the drain's CPU counts for the webhook variant ("with the
+        // receiver": Falcosidekick's own sending after the round and the receiver's, over the same span).
+        for (const p of [s.pid, ...s.extraPids]) await waitIdle(p, 60_000);
         const extra = s.extraPids.reduce((a, p, j) => a + cpuSeconds(p) - (e0[j] ?? 0), 0) / secs;
-        results.get(s)?.push({ r, cores, withExtra: cores + extra });
+        const drained = s.extraPids.length ? (cpuSeconds(s.pid) - c0) / secs - cores : 0;
+        results.get(s)?.push({ r, cores, withExtra: cores + drained + extra });
       }
     }
     const med = new Map(servers.map((s) => [s, median(results.get(s) ?? [], (x) => x.r.okRate)]));
