@@ -105,15 +105,20 @@ export class Checkpointer {
     this.#closed = true;
     const w = this.#worker;
     this.#worker = undefined;
-    if (!w) return;
-    await new Promise<void>((resolve) => {
-      w.once('exit', () => resolve());
-      // Held until it exits: the worker is unref'd while it runs, and with nothing else left (a graceful stop) the
-      // process ended before this promise settled ("unsettled top-level await", exit code 13) and the store's
-      // connection was never closed.
-      w.ref();
-      w.postMessage('close');
-      setTimeout(() => void w.terminate(), 2000).unref();
-    });
+    if (w) await closeWorker(w);
   }
+}
+
+/**
+ * Asks a store worker (checkpoint or writer) to close its connection and waits until it exited; terminated after 2 s.
+ * Held until it exits: the worker is unref'd while idle, and with nothing else left (a graceful stop) the process
+ * ended before this promise settled ("unsettled top-level await", exit code 13) and the connection was never closed.
+ */
+export function closeWorker(w: Worker): Promise<void> {
+  return new Promise<void>((resolve) => {
+    w.once('exit', () => resolve());
+    w.ref();
+    w.postMessage('close');
+    setTimeout(() => void w.terminate(), 2000).unref();
+  });
 }

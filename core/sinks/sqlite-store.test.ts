@@ -5,26 +5,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Observation } from '../api/index.ts';
+import { storeObservation as obs } from '../../test/support/observations.ts';
 import { SqliteStore, type StoreFailure } from './sqlite-store.ts';
 import { SinkWriteError } from './types.ts';
-
-const obs = (name: string, detectedAt = new Date().toISOString()): Observation => ({
-  name,
-  namespace: 'ns',
-  labels: {},
-  annotations: { 'zen.kube-zen.io/first-seen': new Date().toISOString() },
-  spec: {
-    source: 's',
-    category: 'security',
-    severity: 'high',
-    eventType: 'e',
-    title: name,
-    fingerprint: 'f'.repeat(64),
-    detectedAt,
-    ttlSecondsAfterCreation: 60,
-  },
-});
 
 test('group commit: writes of one turn share a transaction, and each settles only once its row is committed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));

@@ -4,28 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { storeObservation } from '../../test/support/observations.ts';
 import type { Observation } from '../api/index.ts';
 import { EnvError, readEnv } from '../config/env.ts';
 import { SqliteStore } from './sqlite-store.ts';
 import { StoreWriter, type WriterError, type WriterOutcome, type WriterRow } from './store-writer.ts';
 import { SinkWriteError } from './types.ts';
 
-const obs = (name: string, detectedAt: string): Observation => ({
-  name,
-  namespace: 'ns',
-  labels: { l: name },
-  annotations: { 'zen.kube-zen.io/first-seen': detectedAt },
-  spec: {
-    source: 's',
-    category: 'security',
-    severity: 'high',
-    eventType: 'e',
-    title: name,
-    fingerprint: 'f'.repeat(64),
-    detectedAt,
-    ttlSecondsAfterCreation: 60,
-  },
-});
+const obs = (name: string, detectedAt: string): Observation =>
+  storeObservation(name, detectedAt, detectedAt, { l: name });
 
 /** The rows of a store file, as stored (every column). */
 function rowsOf(dir: string): unknown[] {

@@ -17,6 +17,7 @@
  * SQLite when the connection closes or, after a crash, when the WAL is recovered.
  */
 import { Worker } from 'node:worker_threads';
+import { closeWorker } from './checkpointer.ts';
 
 /**
  * One row: [namespace, name, source, severity, category, createdAt, expiresAt, detectedAt, doc, previousName,
@@ -209,12 +210,6 @@ export class StoreWriter {
     this.#closed = true;
     const w = this.#worker;
     this.#worker = undefined;
-    if (!w) return;
-    await new Promise<void>((resolve) => {
-      w.once('exit', () => resolve());
-      w.ref(); // held until it exits (see Checkpointer.close: an unref'd worker let the process end first)
-      w.postMessage('close');
-      setTimeout(() => void w.terminate(), 2000).unref();
-    });
+    if (w) await closeWorker(w);
   }
 }

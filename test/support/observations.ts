@@ -135,3 +135,26 @@ export function demoObservations(now = Date.now()): Observation[] {
   }
   return out;
 }
+
+/** A small Observation as the standalone store's tests write it (core/sinks). */
+export const storeObservation = (
+  name: string,
+  detectedAt = new Date().toISOString(),
+  firstSeen = new Date().toISOString(),
+  labels: Record<string, string> = {},
+): Observation => ({
+  name,
+  namespace: 'ns',
+  labels,
+  annotations: { 'zen.kube-zen.io/first-seen': firstSeen },
+  spec: {
+    source: 's',
+    category: 'security',
+    severity: 'high',
+    eventType: 'e',
+    title: name,
+    fingerprint: 'f'.repeat(64),
+    detectedAt,
+    ttlSecondsAfterCreation: 60,
+  },
+});
