@@ -134,6 +134,8 @@ export class SqliteStore implements ObservationSink {
   readonly #writer: StoreWriter | undefined;
   /** close() was called: new writes are refused, queued ones are still committed. */
   #closing = false;
+  /** Settled by #committed when the queue is empty and no batch is in flight (close() waits on it). */
+  #drained: (() => void) | undefined;
   /** New stores keep detectedAt in a column; stores created before (WITHOUT ROWID) read it from the document. */
   readonly #hasDetectedAt: boolean;
   #failure: StoreFailure | undefined;
@@ -331,9 +333,6 @@ export class SqliteStore implements ObservationSink {
       w.resolve(o === 1 ? 'created' : 'duplicate');
     }
   }
-
-  /** Settled by #committed when the queue is empty and no batch is in flight (close() waits on it). */
-  #drained: (() => void) | undefined;
 
   #transaction<T>(fn: () => T): T {
     this.#db.exec('BEGIN IMMEDIATE');

@@ -96,7 +96,7 @@ function request(body: unknown, config: Record<string, unknown> = {}, name = 'k8
 test('manifest: name, version, source, body limit; the package loads through the real loader', async () => {
   const pkg = JSON.parse(readFileSync(join(PLUGIN_DIR, 'package.json'), 'utf8')) as Record<string, unknown>;
   assert.equal(pkg.name, '@zen-watcher/audit');
-  assert.equal(pkg.version, '1.1.0');
+  assert.equal(pkg.version, '1.1.1');
   assert.equal(plugin.version, undefined, 'the version is kept in package.json only');
   assert.deepEqual(pkg.zenWatcher, {
     hostApi: '^1.0.0',
@@ -112,7 +112,7 @@ test('manifest: name, version, source, body limit; the package loads through the
   try {
     assert.equal(kit.record.status, 'loaded');
     assert.equal(kit.record.name, 'audit');
-    assert.equal(kit.record.version, '1.1.0');
+    assert.equal(kit.record.version, '1.1.1');
   } finally {
     await kit.close();
   }
