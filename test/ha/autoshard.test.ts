@@ -422,10 +422,15 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
           got.every((o) => watched.includes(o.metadata.namespace)),
           'written inside WATCH_NAMESPACE only',
         );
-        let created = 0;
-        for (const r of w)
-          created += counter(await scrape(r), 'zen_watcher_observations_created_total', /source="trivy-w"/);
-        assert.equal(created, got.length, 'each written once across the instance’s replicas');
+        // A create is visible in the API before the replica that sent it has read the answer and counted it.
+        const createdCount = async () => {
+          let n = 0;
+          for (const r of w)
+            n += counter(await scrape(r), 'zen_watcher_observations_created_total', /source="trivy-w"/);
+          return n;
+        };
+        await waitFor('every create counted', async () => (await createdCount()) >= got.length, 10_000).catch(() => {});
+        assert.equal(await createdCount(), got.length, 'each written once across the instance’s replicas');
         const leases = await api.list<{ metadata: { name: string }; spec: { holderIdentity?: string } }>({
           group: 'coordination.k8s.io',
           version: 'v1',
