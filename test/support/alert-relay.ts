@@ -10,8 +10,8 @@
  * - `down()`: stop listening (connections are refused: a known failure, nothing sent) and drop every open
  *   connection; `up()` listens again on the same port.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RestartableServer } from './restartable-server.ts';
 
 export class AlertRelay {
   /** Idempotency key → how many times Alertmanager accepted an alert with it. */
@@ -22,9 +22,7 @@ export class AlertRelay {
   readonly lostAnswerKeys = new Set<string>();
   /** Forward, then never answer (see the module comment). */
   loseAnswers = false;
-  #server: Server | undefined;
-  #port = 0;
-  readonly #open = new Set<ServerResponse>();
+  readonly #server = new RestartableServer((req, res) => void this.#handle(req, res).catch(() => res.destroy()));
   readonly #upstream: string;
 
   constructor(upstream: string) {
@@ -32,31 +30,18 @@ export class AlertRelay {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#server.url;
   }
 
   /** Listens (again on the same port after down()). */
   async up(): Promise<this> {
-    const server = createServer((req, res) => void this.#handle(req, res).catch(() => res.destroy()));
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: this.#port, host: '127.0.0.1' }, () => resolve());
-    });
-    this.#port = (server.address() as AddressInfo).port;
-    this.#server = server;
+    await this.#server.listen();
     return this;
   }
 
   /** Refuses connections until up(); requests in flight (and answers being held) are cut. */
-  async down(): Promise<void> {
-    const s = this.#server;
-    this.#server = undefined;
-    if (!s) return;
-    for (const r of this.#open) r.destroy();
-    this.#open.clear();
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+  down(): Promise<void> {
+    return this.#server.stop();
   }
 
   /** Keys Alertmanager accepted more than once. */
@@ -72,8 +57,6 @@ export class AlertRelay {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.#open.add(res);
-    res.once('close', () => this.#open.delete(res));
     if (req.method === 'POST' && req.url?.startsWith('/api/v2/alerts'))
       this.authorizations.push(req.headers.authorization ?? '');
     const chunks: Buffer[] = [];
@@ -99,7 +82,8 @@ export class AlertRelay {
     }
     if (this.loseAnswers) {
       for (const k of keys) this.lostAnswerKeys.add(k);
-      return; // held open until down() cuts it
+      this.#server.hold(res); // until down() cuts it
+      return;
     }
     res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' }).end(answer);
   }

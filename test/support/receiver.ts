@@ -4,8 +4,8 @@
  * be told to fail (any status), to hang, or to close its port. Stands in for generic webhooks and for Slack.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RestartableServer } from './restartable-server.ts';
 
 export interface ReceivedRequest {
   path: string;
@@ -38,41 +38,26 @@ export class Receiver {
   acceptBeforeHang = false;
   /** Requests with a bad signature get 401. */
   rejectBadSignatures = true;
-  #server: Server | undefined;
-  #port = 0;
+  readonly #server = new RestartableServer((req, res) => void this.#handle(req, res));
   readonly #opts: ReceiverOptions;
-  readonly #hanging = new Set<ServerResponse>();
 
   constructor(opts: ReceiverOptions = {}) {
     this.#opts = opts;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.#port}`;
+    return this.#server.url;
   }
 
   /** Starts listening (again on the same port after close()). */
   async start(): Promise<this> {
-    const server = createServer((req, res) => void this.#handle(req, res));
-    server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ port: this.#port, host: '127.0.0.1' }, () => resolve());
-    });
-    this.#port = (server.address() as AddressInfo).port;
-    this.#server = server;
+    await this.#server.listen();
     return this;
   }
 
   /** Stops listening: connections are refused until start() again. */
-  async close(): Promise<void> {
-    const s = this.#server;
-    this.#server = undefined;
-    if (!s) return;
-    for (const r of this.#hanging) r.destroy();
-    this.#hanging.clear();
-    s.closeAllConnections();
-    await new Promise<void>((resolve) => s.close(() => resolve()));
+  close(): Promise<void> {
+    return this.#server.stop();
   }
 
   /** Keys accepted more than once (duplicates), and how many extra times. */
@@ -102,7 +87,7 @@ export class Receiver {
     const keys = this.#opts.keyOf?.(r) ?? [String(req.headers['idempotency-key'] ?? '')];
     if (this.hang) {
       if (this.acceptBeforeHang) for (const k of keys) this.accepted.set(k, (this.accepted.get(k) ?? 0) + 1);
-      this.#hanging.add(res);
+      this.#server.hold(res);
       return;
     }
     if (this.failWith) {
