@@ -267,8 +267,8 @@ export class SqliteStore implements ObservationSink {
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     while (this.#queue.length > 0) {
-      // The worker commits one batch at a time; its answer flushes what queued meanwhile (#committed).
-      if (this.#writer?.usable && this.#writer.busy) return;
+      // At most MAX_IN_FLIGHT batches on the worker; an answer flushes what queued meanwhile (#committed).
+      if (this.#writer?.usable && this.#writer.full) return;
       const batch = this.#queue.length <= MAX_BATCH ? this.#queue : this.#queue.slice(0, MAX_BATCH);
       this.#queue = batch === this.#queue ? [] : this.#queue.slice(MAX_BATCH);
       if (!this.#open) {
@@ -313,7 +313,9 @@ export class SqliteStore implements ObservationSink {
           });
       for (const w of batch) w.reject(failure);
     }
-    if (this.#queue.length > 0) this.#flush();
+    // A flush already scheduled for this turn takes the queue with what else the turn adds; else (the queue waited
+    // for a batch slot) now.
+    if (this.#queue.length > 0 && !this.#flushScheduled) this.#flush();
     if (!this.#writer?.busy) {
       const drained = this.#drained;
       this.#drained = undefined;

@@ -107,6 +107,50 @@ test('the writer commits each batch in one transaction, and SQLite errors come b
   }
 });
 
+test("batches sent together may share a transaction, but one batch's failure fails only that batch", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zw-writer-'));
+  try {
+    const s = new SqliteStore(dir);
+    await s.close(); // the table exists
+    const db = new DatabaseSync(join(dir, 'observations.db'));
+    db.exec(
+      `CREATE TRIGGER t2 BEFORE INSERT ON observations WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by test'); END;`,
+    );
+    db.close();
+    const writer = new StoreWriter(join(dir, 'observations.db'), true, () => {});
+    const row = (name: string): WriterRow => ['ns', name, 's', 'high', 'c', 1, 2, 1, '{}', null, 0];
+    const commit = (rows: WriterRow[]) =>
+      new Promise<{ outcomes?: WriterOutcome[]; error?: string }>((resolve) =>
+        writer.commit(rows, (outcomes, error) =>
+          resolve({ ...(outcomes ? { outcomes } : {}), ...(error ? { error: error.message } : {}) }),
+        ),
+      );
+    // Sent in one turn, as the store sends batches while earlier ones are in flight: the worker finds several
+    // waiting and commits them together; the failing one is then retried alone and fails alone.
+    const first = await commit([row('warm-up')]); // the worker is running, so the next ones queue up behind each other
+    assert.deepEqual(first, { outcomes: [1] });
+    const answers = await Promise.all([
+      commit([row('a'), row('b')]),
+      commit([row('c'), row('boom')]),
+      commit([row('d'), row('a')]),
+      commit([row('e')]),
+    ]);
+    assert.deepEqual(answers[0], { outcomes: [1, 1] });
+    assert.match(answers[1]?.error ?? '', /refused by test/);
+    assert.deepEqual(answers[2], { outcomes: [1, 0] }, "the third batch sees the first batch's row");
+    assert.deepEqual(answers[3], { outcomes: [1] });
+    await writer.close();
+    const check = new DatabaseSync(join(dir, 'observations.db'), { readOnly: true });
+    const names = (check.prepare('SELECT name FROM observations ORDER BY name').all() as { name: string }[]).map(
+      (r) => r.name,
+    );
+    check.close();
+    assert.deepEqual(names, ['a', 'b', 'd', 'e', 'warm-up'], "only the failed batch's rows are missing");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a writer that cannot run: its batch is refused (retryable), the store writes on its own connection after', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'zw-writer-'));
   try {

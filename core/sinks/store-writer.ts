@@ -7,9 +7,13 @@
  * answers the next requests. What a write means does not change: the store settles a write only when the worker
  * says its transaction committed (a 2xx still means stored), and a failed transaction fails every write in it.
  *
- * One batch is in flight at a time: the writes that arrive while the worker commits one batch form the next one
- * (the queue is the group commit). Rows go over as arrays of primitives, the document as the JSON text the main
- * thread would have written anyway, and outcomes come back as one small array: no structured clone of Observations.
+ * Each event-loop turn's writes go over as one batch as soon as the turn ends, up to MAX_IN_FLIGHT batches, so a
+ * write does not wait for the main thread to take the previous batch's answer (under load that wait was a loop turn
+ * of several milliseconds). The worker commits every batch waiting for it in one transaction (the group commit);
+ * if that transaction fails, it commits each batch on its own again, so one batch's failure (a constraint, a
+ * damaged page) fails that batch only, as before. Rows go over as arrays of primitives, the document as the JSON
+ * text the main thread would have written anyway, and outcomes come back as small arrays: no structured clone of
+ * Observations.
  *
  * The worker starts with the first write (an idle process has none). If it cannot start or dies, `onFailure` tells
  * the store, which writes on its own connection again (logged by the host), and the batch in flight is refused
@@ -51,7 +55,7 @@ export interface WriterError {
 // whether the inherited flags make the eval CommonJS or an ES module, e.g. --input-type=module): the same statements
 // the store runs on its own connection (sqlite-store.ts #writeRow), on both table layouts.
 const WORKER_SOURCE = `
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const { parentPort, workerData, receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads');
 const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
 const db = new DatabaseSync(workerData.path);
 db.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
@@ -75,45 +79,81 @@ function writeRow(r) {
     : insert.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[8]);
   return res.changes === 0 ? 0 : 1;
 }
-parentPort.on('message', (m) => {
+function control(m) {
   if (m === 'close') {
     db.close();
     parentPort.close();
-    return;
+    return true;
   }
-  if (m === 'autocheckpoint') {
-    db.exec('PRAGMA wal_autocheckpoint = 1000');
-    return;
-  }
-  const rows = m.rows;
-  const outcomes = new Array(rows.length);
+  if (m === 'autocheckpoint') db.exec('PRAGMA wal_autocheckpoint = 1000');
+  return false;
+}
+function errorOf(e) {
+  return { errcode: e && e.errcode, errstr: e && e.errstr, message: String((e && e.message) || e) };
+}
+// Batches in one transaction; each batch's outcomes, or the transaction's error.
+function commitAll(batches) {
+  const outcomes = batches.map((b) => new Array(b.rows.length));
+  db.exec('BEGIN IMMEDIATE');
   try {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      for (let i = 0; i < rows.length; i++) outcomes[i] = writeRow(rows[i]);
-      db.exec('COMMIT');
-    } catch (e) {
-      try { db.exec('ROLLBACK'); } catch {}
-      throw e;
+    for (let j = 0; j < batches.length; j++) {
+      const rows = batches[j].rows;
+      for (let i = 0; i < rows.length; i++) outcomes[j][i] = writeRow(rows[i]);
     }
-    parentPort.postMessage({ id: m.id, outcomes });
+    db.exec('COMMIT');
   } catch (e) {
-    parentPort.postMessage({ id: m.id, error: { errcode: e && e.errcode, errstr: e && e.errstr, message: String((e && e.message) || e) } });
+    try { db.exec('ROLLBACK'); } catch {}
+    throw e;
   }
+  return outcomes;
+}
+function commitWaiting(batches) {
+  try {
+    const outcomes = commitAll(batches);
+    for (let j = 0; j < batches.length; j++) parentPort.postMessage({ id: batches[j].id, outcomes: outcomes[j] });
+  } catch (e) {
+    if (batches.length === 1) {
+      parentPort.postMessage({ id: batches[0].id, error: errorOf(e) });
+      return;
+    }
+    // One batch may be the cause: each on its own, so the others are stored as they would have been alone.
+    for (const b of batches) commitWaiting([b]);
+  }
+}
+parentPort.on('message', (first) => {
+  if (typeof first === 'string') {
+    control(first);
+    return;
+  }
+  // Every batch already waiting goes into the same transaction (a control message ends the group, in order).
+  const batches = [first];
+  for (;;) {
+    const next = receiveMessageOnPort(parentPort);
+    if (!next) break;
+    if (typeof next.message === 'string') {
+      commitWaiting(batches);
+      batches.length = 0;
+      if (control(next.message)) return;
+      continue;
+    }
+    batches.push(next.message);
+  }
+  if (batches.length > 0) commitWaiting(batches);
 });
 `;
 
-interface InFlight {
-  id: number;
-  done: (outcomes: WriterOutcome[] | undefined, error: WriterError | undefined) => void;
-}
+type Done = (outcomes: WriterOutcome[] | undefined, error: WriterError | undefined) => void;
+
+/** Batches sent and not yet answered, at most: beyond it the store's queue waits (and grows the next batch). */
+export const MAX_IN_FLIGHT = 4;
 
 export class StoreWriter {
   readonly #path: string;
   readonly #hasDetectedAt: boolean;
   readonly #onFailure: (reason: string) => void;
   #worker: Worker | undefined;
-  #inFlight: InFlight | undefined;
+  /** Batches sent, by id, in the order sent (the worker answers in that order). */
+  readonly #inFlight = new Map<number, Done>();
   #nextId = 1;
   #failed = false;
   #closed = false;
@@ -128,9 +168,14 @@ export class StoreWriter {
     this.#onFailure = onFailure;
   }
 
-  /** True while a batch is being committed (the store queues the next writes meanwhile). */
+  /** True while any batch is being committed. */
   get busy(): boolean {
-    return this.#inFlight !== undefined;
+    return this.#inFlight.size > 0;
+  }
+
+  /** True when MAX_IN_FLIGHT batches are being committed: the store keeps its queue until one is answered. */
+  get full(): boolean {
+    return this.#inFlight.size >= MAX_IN_FLIGHT;
   }
 
   /** False once the worker failed or the writer closed: the store writes on its own connection. */
@@ -139,12 +184,13 @@ export class StoreWriter {
   }
 
   /**
-   * Commits `rows` in one transaction on the worker (the caller sends one batch at a time: see `busy`); `done` gets each row's outcome, or SQLite's error (every row
-   * of the batch failed), or neither when the worker died (the store refuses the batch and writes inline again).
+   * Commits `rows` in one transaction on the worker, possibly with other batches (the caller sends at most
+   * MAX_IN_FLIGHT: see `full`); `done` gets each row's outcome, or SQLite's error (every row of the batch failed), or
+   * neither when the worker died (the store refuses the batch and writes inline again).
    */
-  commit(rows: WriterRow[], done: InFlight['done']): void {
+  commit(rows: WriterRow[], done: Done): void {
     const id = this.#nextId++;
-    this.#inFlight = { id, done };
+    this.#inFlight.set(id, done);
     try {
       this.#worker ??= this.#start();
       this.#worker.ref(); // a batch in flight keeps the process alive until its outcome is known
@@ -162,12 +208,14 @@ export class StoreWriter {
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
     w.on('message', (m: { id: number; outcomes?: WriterOutcome[]; error?: WriterError }) => {
-      const f = this.#inFlight;
-      if (!f || f.id !== m.id) return;
-      this.#inFlight = undefined;
-      w.unref();
-      this.#settled();
-      f.done(m.outcomes, m.error);
+      const done = this.#inFlight.get(m.id);
+      if (!done) return;
+      this.#inFlight.delete(m.id);
+      if (this.#inFlight.size === 0) {
+        w.unref();
+        this.#settled();
+      }
+      done(m.outcomes, m.error);
     });
     w.on('error', (err) => this.#fail(`the store writer failed: ${err.message}`));
     w.on('exit', () => {
@@ -196,16 +244,16 @@ export class StoreWriter {
     const w = this.#worker;
     this.#worker = undefined;
     void w?.terminate();
-    const f = this.#inFlight;
-    this.#inFlight = undefined;
+    const pending = [...this.#inFlight.values()];
+    this.#inFlight.clear();
     this.#onFailure(reason);
     this.#settled();
-    f?.done(undefined, undefined);
+    for (const done of pending) done(undefined, undefined);
   }
 
-  /** Waits for the batch in flight, then closes the worker's connection. */
+  /** Waits for the batches in flight, then closes the worker's connection. */
   async close(): Promise<void> {
-    if (this.#inFlight) await new Promise<void>((resolve) => (this.#idle = resolve));
+    if (this.#inFlight.size > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     if (this.#closed) return;
     this.#closed = true;
     const w = this.#worker;
