@@ -50,6 +50,40 @@ async function scenario(store: SqliteStore): Promise<string[]> {
   return [...outcomes, ...stored];
 }
 
+/**
+ * A writer on a fresh store file whose inserts of the name 'boom' fail (a trigger), with `commit` answering each
+ * batch's outcomes or error message, and `names` reading what the file holds after the writer closed.
+ */
+async function boomWriter(dir: string) {
+  const s = new SqliteStore(dir);
+  await s.close(); // the table exists
+  const db = new DatabaseSync(join(dir, 'observations.db'));
+  db.exec(
+    `CREATE TRIGGER t2 BEFORE INSERT ON observations WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by test'); END;`,
+  );
+  db.close();
+  const failures: string[] = [];
+  const writer = new StoreWriter(join(dir, 'observations.db'), true, (r) => failures.push(r));
+  const row = (name: string): WriterRow => ['ns', name, 's', 'high', 'c', 1, 2, 1, '{}', null, 0];
+  const commit = (rows: WriterRow[]) =>
+    new Promise<{ outcomes?: WriterOutcome[]; error?: WriterError }>((resolve) =>
+      writer.commit(rows, (outcomes, error) =>
+        resolve({ ...(outcomes ? { outcomes } : {}), ...(error ? { error } : {}) }),
+      ),
+    );
+  const names = () => {
+    const check = new DatabaseSync(join(dir, 'observations.db'), { readOnly: true });
+    try {
+      return (check.prepare('SELECT name FROM observations ORDER BY name').all() as { name: string }[]).map(
+        (r) => r.name,
+      );
+    } finally {
+      check.close();
+    }
+  };
+  return { writer, row, commit, names, failures };
+}
+
 test('the writer worker stores exactly what the store writes on its own connection (outcomes, names, rows)', async () => {
   const worker = mkdtempSync(join(tmpdir(), 'zw-writer-'));
   const inline = mkdtempSync(join(tmpdir(), 'zw-writer-'));
@@ -72,35 +106,14 @@ test('the writer worker stores exactly what the store writes on its own connecti
 test('the writer commits each batch in one transaction, and SQLite errors come back with their code', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'zw-writer-'));
   try {
-    const s = new SqliteStore(dir);
-    await s.close(); // the table exists
-    const db = new DatabaseSync(join(dir, 'observations.db'));
-    // A trigger that fails on demand (name 'boom').
-    db.exec(
-      `CREATE TRIGGER t2 BEFORE INSERT ON observations WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by test'); END;`,
-    );
-    db.close();
-    const failures: string[] = [];
-    const writer = new StoreWriter(join(dir, 'observations.db'), true, (r) => failures.push(r));
-    const row = (name: string): WriterRow => ['ns', name, 's', 'high', 'c', 1, 2, 1, '{}', null, 0];
-    const commit = (rows: WriterRow[]) =>
-      new Promise<{ outcomes?: WriterOutcome[]; error?: WriterError }>((resolve) =>
-        writer.commit(rows, (outcomes, error) =>
-          resolve({ ...(outcomes ? { outcomes } : {}), ...(error ? { error } : {}) }),
-        ),
-      );
+    const { writer, row, commit, names, failures } = await boomWriter(dir);
     assert.deepEqual(await commit([row('x'), row('y'), row('x')]), { outcomes: [1, 1, 0] });
     const failed = await commit([row('z'), row('boom')]);
     assert.equal(failed.outcomes, undefined);
     assert.match(failed.error?.message ?? '', /refused by test/);
     assert.equal((failed.error?.errcode ?? 0) & 0xff, 19, 'SQLITE_CONSTRAINT from RAISE(ABORT)');
     await writer.close();
-    const check = new DatabaseSync(join(dir, 'observations.db'), { readOnly: true });
-    const names = (check.prepare('SELECT name FROM observations ORDER BY name').all() as { name: string }[]).map(
-      (r) => r.name,
-    );
-    check.close();
-    assert.deepEqual(names, ['x', 'y'], "the failed batch's rows were rolled back together");
+    assert.deepEqual(names(), ['x', 'y'], "the failed batch's rows were rolled back together");
     assert.deepEqual(failures, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -110,25 +123,10 @@ test('the writer commits each batch in one transaction, and SQLite errors come b
 test("batches sent together may share a transaction, but one batch's failure fails only that batch", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'zw-writer-'));
   try {
-    const s = new SqliteStore(dir);
-    await s.close(); // the table exists
-    const db = new DatabaseSync(join(dir, 'observations.db'));
-    db.exec(
-      `CREATE TRIGGER t2 BEFORE INSERT ON observations WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by test'); END;`,
-    );
-    db.close();
-    const writer = new StoreWriter(join(dir, 'observations.db'), true, () => {});
-    const row = (name: string): WriterRow => ['ns', name, 's', 'high', 'c', 1, 2, 1, '{}', null, 0];
-    const commit = (rows: WriterRow[]) =>
-      new Promise<{ outcomes?: WriterOutcome[]; error?: string }>((resolve) =>
-        writer.commit(rows, (outcomes, error) =>
-          resolve({ ...(outcomes ? { outcomes } : {}), ...(error ? { error: error.message } : {}) }),
-        ),
-      );
+    const { writer, row, commit, names } = await boomWriter(dir);
     // Sent in one turn, as the store sends batches while earlier ones are in flight: the worker finds several
-    // waiting and commits them together; the failing one is then retried alone and fails alone.
-    const first = await commit([row('warm-up')]); // the worker is running, so the next ones queue up behind each other
-    assert.deepEqual(first, { outcomes: [1] });
+    // waiting and commits them together; the failing one is then committed alone and fails alone.
+    assert.deepEqual(await commit([row('warm-up')]), { outcomes: [1] }); // the worker runs: the next ones queue up
     const answers = await Promise.all([
       commit([row('a'), row('b')]),
       commit([row('c'), row('boom')]),
@@ -136,16 +134,11 @@ test("batches sent together may share a transaction, but one batch's failure fai
       commit([row('e')]),
     ]);
     assert.deepEqual(answers[0], { outcomes: [1, 1] });
-    assert.match(answers[1]?.error ?? '', /refused by test/);
+    assert.match(answers[1]?.error?.message ?? '', /refused by test/);
     assert.deepEqual(answers[2], { outcomes: [1, 0] }, "the third batch sees the first batch's row");
     assert.deepEqual(answers[3], { outcomes: [1] });
     await writer.close();
-    const check = new DatabaseSync(join(dir, 'observations.db'), { readOnly: true });
-    const names = (check.prepare('SELECT name FROM observations ORDER BY name').all() as { name: string }[]).map(
-      (r) => r.name,
-    );
-    check.close();
-    assert.deepEqual(names, ['a', 'b', 'd', 'e', 'warm-up'], "only the failed batch's rows are missing");
+    assert.deepEqual(names(), ['a', 'b', 'd', 'e', 'warm-up'], "only the failed batch's rows are missing");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
