@@ -106,7 +106,9 @@ describe('Dockerfile', () => {
     const op = (name: string) => final.filter((i) => i.op === name).map((i) => i.args);
     assert.deepEqual(op('USER'), ['65532:65532']);
     assert.deepEqual(op('EXPOSE'), ['8080']);
-    assert.deepEqual(op('ENTRYPOINT'), ['["node", "--max-semi-space-size=2", "--v8-pool-size=1", "bin/zen-watcher.js"]']);
+    assert.deepEqual(op('ENTRYPOINT'), [
+      '["node", "--max-semi-space-size=2", "--v8-pool-size=1", "bin/zen-watcher.js"]',
+    ]);
     assert.deepEqual(op('CMD'), ['["run"]']);
     assert.match(op('ENV').join(' '), /ZEN_PLUGIN_DIRS=\/plugins/);
     assert.match(op('ENV').join(' '), /NODE_ENV=production/);
