@@ -284,7 +284,7 @@ export class SqliteStore implements ObservationSink {
           continue;
         }
         this.#writer.commit(rows, (outcomes, error) => this.#committed(batch, outcomes, error));
-        return;
+        continue; // a burst larger than MAX_BATCH goes on as the next batch while a slot is free
       }
       let outcomes: WriterOutcome[];
       try {

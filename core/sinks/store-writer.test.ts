@@ -144,6 +144,20 @@ test("batches sent together may share a transaction, but one batch's failure fai
   }
 });
 
+test('a burst of more than one batch (512 rows) in one turn is stored whole, every write settled', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zw-writer-'));
+  try {
+    const store = new SqliteStore(dir);
+    const at = new Date().toISOString();
+    const outcomes = await Promise.all(Array.from({ length: 1300 }, (_, i) => store.write(obs(`burst-${i}`, at))));
+    assert.equal(outcomes.filter((o) => o === 'created').length, 1300);
+    assert.equal(store.count(), 1300);
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a writer that cannot run: its batch is refused (retryable), the store writes on its own connection after', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'zw-writer-'));
   try {

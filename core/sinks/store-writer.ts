@@ -16,8 +16,8 @@
  * Observations.
  *
  * The worker starts with the first write (an idle process has none). If it cannot start or dies, `onFailure` tells
- * the store, which writes on its own connection again (logged by the host), and the batch in flight is refused
- * (503 + Retry-After: nothing of it was acknowledged). Its connection's transaction, if any, is rolled back by
+ * the store, which writes on its own connection again (logged by the host), and the batches in flight are refused
+ * (503 + Retry-After: nothing of them was acknowledged). Its connection's transaction, if any, is rolled back by
  * SQLite when the connection closes or, after a crash, when the WAL is recovered.
  */
 import { Worker } from 'node:worker_threads';
