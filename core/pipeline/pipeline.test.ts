@@ -8,7 +8,7 @@ import type { ObservationSink } from '../sinks/types.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 import { DedupCache } from './dedup.ts';
 import { compileFilter } from './filter.ts';
-import { canonicalJson, observationName } from './fingerprint.ts';
+import { canonicalJson, observationName, sha256Hex } from './fingerprint.ts';
 import { boundDetails, normalizeDraft, normalizeSeverity, sanitizeEventType } from './normalize.ts';
 import { contentHash, Pipeline } from './pipeline.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -218,6 +218,112 @@ describe('dedup cache', () => {
       }),
       { numRuns: 500 },
     );
+  });
+  test('keeps targets and order as a Map would, for pipeline keys and any other key (property, random operations)', () => {
+    // The definition: a Map in insertion order of key → {first sighting, target}, as the cache was before ADR 0032.
+    const hex = (n: number, len: number) => sha256Hex(String(n)).slice(0, len);
+    // The same digest under two scopes is two keys.
+    const keyOf = (k: number) =>
+      k % 5 === 0 ? `plain-${k}` : `${k % 2 ? 'other/src' : 'default/falco'}/${hex(k >> 2, 64)}`;
+    const targetOf = (k: number, t: number) =>
+      t % 4 === 0 ? `odd target ${t}` : `${t % 2 ? 'default' : `ns-${t}`}/falco-${hex(k * 31 + t, 16)}`;
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('seen' as const), key: fc.nat(40), v: fc.nat(50) }),
+      fc.record({ kind: fc.constant('forget' as const), key: fc.nat(40), v: fc.constant(0) }),
+      fc.record({ kind: fc.constant('remember' as const), key: fc.nat(40), v: fc.nat(50) }),
+      fc.record({ kind: fc.constant('setTarget' as const), key: fc.nat(40), v: fc.nat(20) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.array(op, { maxLength: 300 }), (max, ops) => {
+        const c = new DedupCache(max);
+        const m = new Map<string, { at: number; target?: string }>();
+        let evictions = 0;
+        const seen = (key: string, now: number, windowMs: number) => {
+          const first = m.get(key)?.at;
+          if (first !== undefined && (windowMs === 0 || (now >= first && now - first < windowMs))) return true;
+          if (first !== undefined) m.delete(key);
+          m.set(key, { at: now });
+          if (m.size > max) {
+            m.delete(m.keys().next().value as string);
+            evictions++;
+          }
+          return false;
+        };
+        for (const o of ops) {
+          const key = keyOf(o.key);
+          if (o.kind === 'forget') {
+            c.forget(key);
+            m.delete(key);
+          } else if (o.kind === 'remember') {
+            c.remember(key, o.v);
+            if (!m.has(key)) seen(key, o.v, 0);
+          } else if (o.kind === 'setTarget') {
+            const t = targetOf(o.key, o.v);
+            c.setTarget(key, t);
+            const e = m.get(key);
+            if (e) e.target = t;
+          } else assert.equal(c.seen(key, o.v, 10), seen(key, o.v, 10));
+          assert.equal(c.size, m.size);
+          assert.equal(c.evictions, evictions);
+          assert.equal(c.target(key), m.get(key)?.target);
+        }
+        for (const [key, e] of m) {
+          assert.equal(c.target(key), e.target, key);
+          assert.equal(c.seen(key, e.at, 0), true, key);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+  test('grows and shrinks through many entries with the answers of a Map (index growth, deletes that shift)', () => {
+    const c = new DedupCache(5000);
+    const m = new Map<string, number>();
+    let x = 7;
+    const rand = () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return x;
+    };
+    for (let i = 0; i < 40_000; i++) {
+      const k = `default/falco/${sha256Hex(String(rand() % 9000))}`;
+      if (rand() % 4 === 0) {
+        c.forget(k);
+        m.delete(k);
+        continue;
+      }
+      const want = m.has(k);
+      if (!want) {
+        m.set(k, 0);
+        if (m.size > 5000) m.delete(m.keys().next().value as string);
+      }
+      assert.equal(c.seen(k, 0, 0), want, `op ${i}`);
+      assert.equal(c.size, m.size);
+    }
+    for (const k of m.keys()) assert.equal(c.seen(k, 0, 0), true);
+  });
+  test("a pipeline key's identity is its scope and the first 128 bits of its sha256, each of the four words", () => {
+    const c = new DedupCache(100);
+    const base = '0123456789abcdef'.repeat(4);
+    assert.equal(c.seen(`ns/src/${base}`, 0, 0), false);
+    for (let w = 0; w < 4; w++) {
+      const other = `${base.slice(0, 8 * w)}ffffffff${base.slice(8 * w + 8)}`;
+      assert.equal(c.seen(`ns/src/${other}`, 0, 0), false, `word ${w}`);
+    }
+    // Bits past the 128th are not looked at (see dedup.ts: agreeing in 128 bits of sha256 is out of reach).
+    assert.equal(c.seen(`ns/src/${base.slice(0, 32)}${'0'.repeat(32)}`, 0, 0), true);
+    assert.equal(c.size, 5);
+  });
+  test('an unbounded variety of scopes and target namespaces is held (interning tables are bounded)', () => {
+    const c = new DedupCache(20_000);
+    for (let i = 0; i < 10_000; i++) {
+      const key = `ns-${i}/src/${sha256Hex(String(i))}`;
+      assert.equal(c.seen(key, 0, 0), false);
+      c.setTarget(key, `target-ns-${i}/src-${sha256Hex(`t${i}`).slice(0, 16)}`);
+    }
+    for (let i = 0; i < 10_000; i++) {
+      const key = `ns-${i}/src/${sha256Hex(String(i))}`;
+      assert.equal(c.seen(key, 0, 0), true, key);
+      assert.equal(c.target(key), `target-ns-${i}/src-${sha256Hex(`t${i}`).slice(0, 16)}`);
+    }
   });
   test('at capacity a new key costs the same after many evictions (no scan over evicted entries)', () => {
     const c = new DedupCache(1000);
