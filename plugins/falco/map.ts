@@ -270,14 +270,14 @@ function daysInMonth(year: number, month: number): number {
  * request's ID (`ka.auditid` in output_fields) is identified by the request instead (fingerprintOfAuditRequest): one
  * API request gives one Observation per rule whichever of its audit stages the rule fired on.
  */
-export function fingerprintOf(alert: FalcoAlert): string {
+export function fingerprintOf(alert: FalcoAlert, sortedKeys?: readonly string[]): string {
   const byRequest = fingerprintOfAuditRequest(alert);
   if (byRequest) return byRequest;
   // canonicalJson({v: 1, source, hostname, rule, time, fields}), fields being output_fields without the derived
   // time fields: the copy is made with its keys in sorted order, so canonicalJson writes it with one JSON.stringify
   // and copies nothing more (test/fast-paths.test.ts compares it with the definition, byte for byte).
   const of = alert.outputFields;
-  const keys = sortKeys(Object.keys(of), byName);
+  const keys = sortedKeys ?? outputFieldNames(alert);
   const fields: Record<string, unknown> = {};
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
@@ -343,14 +343,20 @@ export function eventTypeOf(alert: FalcoAlert): string {
   return slug ? `${slug}_alert` : 'runtime_alert';
 }
 
+/** The alert's output_fields names in sorted order (what the identity and details.outputFields are written in). */
+export function outputFieldNames(alert: FalcoAlert): string[] {
+  return sortKeys(Object.keys(alert.outputFields), byName);
+}
+
 export function toDraft(alert: FalcoAlert, config: FalcoConfig): ObservationDraft {
+  const names = outputFieldNames(alert); // sorted once for both
   const draft: ObservationDraft = {
     severity: PRIORITIES[alert.rank]![1],
     title: alert.rule,
     category: alert.internal ? 'operations' : 'security',
     eventType: eventTypeOf(alert),
-    details: detailsOf(alert, config),
-    fingerprint: fingerprintOf(alert),
+    details: detailsOf(alert, config, names),
+    fingerprint: fingerprintOf(alert, names),
     detectedAt: alert.detectedAt,
   };
   if (alert.output !== undefined && alert.output.trim() !== '') draft.message = alert.output;
@@ -458,7 +464,11 @@ function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`;
 }
 
-export function detailsOf(alert: FalcoAlert, config: FalcoConfig): Record<string, unknown> {
+export function detailsOf(
+  alert: FalcoAlert,
+  config: FalcoConfig,
+  sortedKeys: readonly string[] = outputFieldNames(alert),
+): Record<string, unknown> {
   const max = config.maxValueLength;
   const details: Record<string, unknown> = {
     rule: truncate(alert.rule, 1024),
@@ -481,15 +491,20 @@ export function detailsOf(alert: FalcoAlert, config: FalcoConfig): Record<string
   if (repo) container.image = truncate(tag ? `${repo}:${tag}` : repo, max);
   if (id || cname || repo) details.container = container;
 
-  const keys = byGroupThenName(Object.keys(fields));
-  const kept: Record<string, unknown> = {};
+  // Written in key order, so the content hash's canonical JSON of details copies nothing (issue #18). Which fields
+  // are kept when there are more than maxOutputFields is decided by FIELD_GROUPS (keptByGroup), not by that order.
+  let kept: Record<string, unknown> = {};
   let count = 0;
   let omitted = 0;
-  for (const key of keys) {
+  for (const key of sortedKeys) {
     const value = boundedValue(fields[key], max);
-    if (value === OMIT || key.length > 256 || count >= config.maxOutputFields) {
+    if (value === OMIT || key.length > 256) {
       omitted++;
       continue;
+    }
+    if (count === config.maxOutputFields) {
+      ({ kept, count, omitted } = keptByGroup(fields, sortedKeys, config));
+      break;
     }
     kept[key] = value;
     count++;
@@ -497,6 +512,24 @@ export function detailsOf(alert: FalcoAlert, config: FalcoConfig): Record<string
   if (count > 0) details.outputFields = kept;
   if (omitted > 0) details.outputFieldsOmitted = omitted;
   return details;
+}
+
+/** More fields than maxOutputFields: the first ones in FIELD_GROUPS order are kept, written in key order. */
+function keptByGroup(
+  fields: Record<string, unknown>,
+  sortedKeys: readonly string[],
+  config: FalcoConfig,
+): { kept: Record<string, unknown>; count: number; omitted: number } {
+  const chosen = new Map<string, unknown>();
+  let omitted = 0;
+  for (const key of byGroupThenName([...sortedKeys])) {
+    const value = boundedValue(fields[key], config.maxValueLength);
+    if (value === OMIT || key.length > 256 || chosen.size >= config.maxOutputFields) omitted++;
+    else chosen.set(key, value);
+  }
+  const kept: Record<string, unknown> = {};
+  for (const key of sortedKeys) if (chosen.has(key)) kept[key] = chosen.get(key);
+  return { kept, count: chosen.size, omitted };
 }
 
 const OMIT = Symbol('omit');

@@ -243,7 +243,12 @@ describe('config', () => {
   test('maxOutputFields keeps Kubernetes/container fields first and counts the rest', async () => {
     const body = own('falcosidekick-critical-shell-in-pod.json').body;
     const [d] = await kit.webhookDrafts(body, { config: { maxOutputFields: 3 } });
-    assert.deepEqual(Object.keys(d!.details?.outputFields as object), ['k8s.ns.name', 'k8s.pod.name', 'container.id']);
+    // Kept by priority (Kubernetes and container fields first), written in key order.
+    assert.deepEqual(Object.keys(d!.details?.outputFields as object), ['container.id', 'k8s.ns.name', 'k8s.pod.name']);
+    const [all] = await kit.webhookDrafts(body, { config: { maxOutputFields: 32 } });
+    const keys = Object.keys(all!.details?.outputFields as object);
+    assert.equal(keys.length, 14);
+    assert.deepEqual(keys, [...keys].sort(), 'details.outputFields is written in key order');
     // 15 fields: 3 kept, evt.time (> 2^53) and 11 over the limit omitted.
     assert.equal(d!.details?.outputFieldsOmitted, 12);
     const [none] = await kit.webhookDrafts(body, { config: { maxOutputFields: 0 } });
