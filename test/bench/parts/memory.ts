@@ -49,9 +49,12 @@ export async function memoryPart(ctx: BenchContext): Promise<void> {
   const bare2 = await startBare();
   try {
     const heapUsed = async () => metricValue(await metricsText(zen2.url), 'zen_watcher_nodejs_heap_size_used_bytes');
+    // The dedup cache lives in ArrayBuffers (ADR 0032), counted in external memory, not in the V8 heap.
+    const external = async () => metricValue(await metricsText(zen2.url), 'zen_watcher_nodejs_external_memory_bytes');
     const heapTotal = async () => metricValue(await metricsText(zen2.url), 'zen_watcher_nodejs_heap_size_total_bytes');
     await forceGc(zen2.url);
     const heap0 = await heapUsed();
+    const external0 = await external();
     const bodies = (seq: number) => falcoBatch(seq * per, per);
     const send = (url: string) =>
       runLoad({
@@ -70,13 +73,14 @@ export async function memoryPart(ctx: BenchContext): Promise<void> {
     await forceGc(zen2.url);
     const heap1 = await heapUsed();
     const total1 = await heapTotal();
+    const external1 = await external();
     const zGc = await settledRssMb(zen2.pid, 1000);
     report.add({
       section: 6,
       name: `RSS with ${fmt(dedup)} dedup entries (after ${fmt(entries)} distinct alerts)`,
       unit: 'MB',
       value: z,
-      detail: `V8 heap ${fmt(heapBefore / MB)} used; after a full GC: RSS ${fmt(zGc)}, heap ${fmt(heap1 / MB)} used of ${fmt(total1 / MB)}, i.e. ${fmt((heap1 - heap0) / entries)} B live per entry; ${fmt(zr.okRate * per)} alerts/s in arrays of ${per}`,
+      detail: `V8 heap ${fmt(heapBefore / MB)} used; after a full GC: RSS ${fmt(zGc)}, heap ${fmt(heap1 / MB)} used of ${fmt(total1 / MB)}, external ${fmt(external1 / MB)}, i.e. ${fmt((heap1 + external1 - heap0 - external0) / entries)} B live per entry (heap and external); ${fmt(zr.okRate * per)} alerts/s in arrays of ${per}`,
       baseline: b,
       baselineName: 'bare node:http after the same requests',
       better: 'lower',
