@@ -110,8 +110,6 @@ export class Pipeline {
   readonly #inflightBySource = new Map<string, number>();
   /** Writes under way by dedup key: true when the Observation is safe (created, or already there). */
   readonly #pending = new Map<string, Promise<boolean>>();
-  /** The answer state of each webhook call still writing (see WebhookAck), by its result. */
-  readonly #acks = new WeakMap<ProcessResult, WebhookAck>();
   /** process() calls under way (enrichment included): a graceful shutdown waits for these too. */
   #active = 0;
   #evictionsSeen = 0;
@@ -278,7 +276,6 @@ export class Pipeline {
       refused: 0,
       resolved: 0,
     };
-    if (ack) this.#acks.set(result, ack);
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
     const writes: Promise<unknown>[] = [];
@@ -322,7 +319,7 @@ export class Pipeline {
           this.#o.dropLog(source, 'invalid_draft', { plugin: ci.config.handler.plugin, field: 'resolved', why });
           continue;
         }
-        writes.push(this.#resolve(ci, norm.draft, fp, dedupKey, now, result));
+        writes.push(this.#resolve(ci, norm.draft, fp, dedupKey, now, result, ack));
         continue;
       }
       const at = windowTime(norm.draft, now);
@@ -347,9 +344,7 @@ export class Pipeline {
       }
       const { obs, previous } = this.#toObservation(ci, norm.draft, fp, now, at);
       result.names.push(obs.name);
-      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer', at, () =>
-        this.#reported(ci, norm.draft, at),
-      );
+      const write = this.#write(ci, obs, previous, dedupKey, result, mode === 'informer', at, norm.draft, ack);
       this.#pending.set(dedupKey, write);
       writes.push(write.finally(() => this.#pending.get(dedupKey) === write && this.#pending.delete(dedupKey)));
     }
@@ -398,7 +393,9 @@ export class Pipeline {
     result: ProcessResult,
     leaderOnly: boolean,
     at: number,
-    reported?: () => ReportedContent | undefined,
+    /** What the source reported (for a repeat found in the store), and the webhook call's answer state. */
+    draft: NormalizedDraft,
+    ack: WebhookAck | undefined,
   ): Promise<boolean> {
     const source = obs.spec.source;
     const m = this.#o.metrics;
@@ -425,7 +422,7 @@ export class Pipeline {
         result.duplicates++;
         m.deduped.inc({ source, layer: 'store' });
         // A webhook finding that another replica (or this one, before a restart) already stored is a repeat.
-        if (!leaderOnly) this.#repeat(target, at, reported?.());
+        if (!leaderOnly) this.#repeat(target, at, this.#reported(ci, draft, at));
       }
       return true;
     } catch (err) {
@@ -434,7 +431,7 @@ export class Pipeline {
       const detail = { name: obs.name, error: (err as Error).message, ingester: ci.config.key };
       if (!leaderOnly) {
         // Webhook: the sender is told (503 + Retry-After) and retries; nothing was acknowledged.
-        this.#refuse(result, source, reason, err, detail);
+        this.#refuse(result, ack, source, reason, err, detail);
         return false;
       }
       // Informer: the sink retried what it could; this draft is lost, so count it and say why, once.
@@ -484,6 +481,7 @@ export class Pipeline {
     dedupKey: string,
     now: number,
     result: ProcessResult,
+    ack: WebhookAck | undefined,
   ): Promise<void> {
     const source = ci.config.spec.source;
     const m = this.#o.metrics;
@@ -526,7 +524,7 @@ export class Pipeline {
       this.#o.dropLog(source, 'resolve_unmatched', { name: obs.name, namespace: obs.namespace });
     } catch (err) {
       const reason = err instanceof SinkWriteError ? err.reason : `http_${(err as { code?: number }).code ?? 'error'}`;
-      this.#refuse(result, source, reason, err, { name: obs.name, error: (err as Error).message });
+      this.#refuse(result, ack, source, reason, err, { name: obs.name, error: (err as Error).message });
     } finally {
       this.#inflight--;
       this.#maybeIdle();
@@ -538,8 +536,15 @@ export class Pipeline {
    * A write the sender must retry: counted, logged, and the first one becomes the answer's refusal (503 +
    * Retry-After, the sink's or 5 s).
    */
-  #refuse(result: ProcessResult, source: string, reason: string, err: unknown, detail: Record<string, unknown>): void {
-    if (this.#acks.get(result)?.acknowledged) {
+  #refuse(
+    result: ProcessResult,
+    ack: WebhookAck | undefined,
+    source: string,
+    reason: string,
+    err: unknown,
+    detail: Record<string, unknown>,
+  ): void {
+    if (ack?.acknowledged) {
       // Answered 202 before this write failed (ZEN_WEBHOOK_ACK_PENDING=accept): the sender will not resend, so the
       // event is lost. Counted once, as dropped (not also as refused: no 503 was sent).
       result.dropped++;
