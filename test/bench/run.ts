@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BenchContext, createContext } from './lib/context.ts';
 import { type KubeBench, startKubeBench } from './lib/kube.ts';
-import { machineInfo, watchNoise } from './lib/machine.ts';
+import { hostSpeedNs, machineInfo, watchNoise } from './lib/machine.ts';
 import { Report, table } from './lib/report.ts';
 import { auditPart } from './parts/audit.ts';
 import { cachePart } from './parts/cache.ts';
@@ -141,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     for (const p of wanted) {
       const t0 = performance.now();
+      const speed0 = hostSpeedNs();
       process.stderr.write(`\n== ${p}\n`);
       try {
         if (p === 'profile') await profilePart(ctx, join(tmpdir(), `zw-bench-profiles-${Date.now()}`), getKube);
@@ -150,7 +151,11 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`  FAILED ${p}: ${(err as Error).stack ?? err}\n`);
         report.skip({ section: 0, name: p, reason: `failed: ${String((err as Error).message ?? err).split('\n')[0]}` });
       }
+      const speed1 = hostSpeedNs();
       process.stderr.write(`== ${p} took ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      report.note(
+        `${p}: host speed probe ${speed0.toFixed(2)} ns before, ${speed1.toFixed(2)} ns after (per loop iteration; higher is slower, see docs/BENCHMARKS.md "Reading the numbers")`,
+      );
     }
   } finally {
     const k = kube ? await kube : undefined;

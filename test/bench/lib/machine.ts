@@ -81,3 +81,23 @@ export function watchNoise(): () => Noise {
     return { otherPct: (100 * other) / (secs * cpus().length), load1: loadavg()[0]! };
   };
 }
+
+/**
+ * How fast this machine runs a fixed piece of JavaScript right now: nanoseconds per iteration of a small integer
+ * loop, the median of five runs of ~25 ms. This VM's host is shared and its speed moved by up to 2.5× within
+ * minutes (docs/BENCHMARKS.md, sixth round of issue #18) with no trace in /proc/stat (no steal time, background
+ * CPU 0 %): the same build measured 127 and 208 µs of CPU per alert five minutes apart. A part's figures compare
+ * with another run's only when this probe read about the same around both.
+ */
+export function hostSpeedNs(): number {
+  const iterations = 2e7;
+  const runs: number[] = [];
+  let sink = 0;
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < iterations; i++) sink += i & 7;
+    runs.push(Number(process.hrtime.bigint() - t0) / iterations);
+  }
+  if (sink < 0) runs.push(0); // the loop's result is used, so it cannot be optimized away
+  return runs.sort((a, b) => a - b)[2]!;
+}
