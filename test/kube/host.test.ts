@@ -301,13 +301,21 @@ describe('kubernetes mode', { skip }, () => {
         .filter((n) => n.startsWith('gc-'));
       return names.length === 1 && names[0] === 'gc-keeps';
     });
-    const deletedBy = await Promise.all(
-      [a, b].map(async (p) => {
-        const text = await (await fetch(`${p.url}/metrics`)).text();
-        const m = /^zen_watcher_observations_deleted_total\{reason="ttl"\} (\d+)/m.exec(text);
-        return { leader: await isLeader(p), deleted: Number(m?.[1] ?? 0) };
-      }),
-    );
+    // The counter moves when a GC pass ends, after its deletes reached the API server; a pass that the list
+    // above already shows done may still be counting, so the count is awaited, then checked exactly.
+    const countDeletes = () =>
+      Promise.all(
+        [a, b].map(async (p) => {
+          const text = await (await fetch(`${p.url}/metrics`)).text();
+          const m = /^zen_watcher_observations_deleted_total\{reason="ttl"\} (\d+)/m.exec(text);
+          return { leader: await isLeader(p), deleted: Number(m?.[1] ?? 0) };
+        }),
+      );
+    let deletedBy = await countDeletes();
+    await waitFor('both deletions counted', async () => {
+      deletedBy = await countDeletes();
+      return deletedBy.reduce((n, d) => n + d.deleted, 0) >= 2;
+    }).catch(() => undefined);
     assert.equal(
       deletedBy.reduce((n, d) => n + d.deleted, 0),
       2,
