@@ -148,6 +148,47 @@ export async function isLeader(url: string): Promise<boolean> {
 export const waitFor = waitForWith({ timeoutMs: 60_000 });
 
 /** Objects of a custom resource in a namespace, counted page by page. */
+/** Observations in every namespace (one paged list). */
+export async function countAllObservations(k: KubeBench): Promise<number> {
+  let n = 0;
+  let _continue: string | undefined;
+  do {
+    const page = (await k.custom.api.listClusterCustomObject({
+      ...OBS,
+      limit: 500,
+      ...(_continue ? { _continue } : {}),
+    })) as { items: unknown[]; metadata?: { continue?: string } };
+    n += page.items.length;
+    _continue = page.metadata?.continue || undefined;
+  } while (_continue);
+  return n;
+}
+
+/**
+ * Deletes every Observation in the namespaces whose names start with one of `prefixes` (names from newNamespace)
+ * and waits until they are gone: what one measurement left behind does not weigh on the next.
+ */
+export async function clearObservations(k: KubeBench, prefixes: readonly string[]): Promise<number> {
+  const namespaces = (await k.core.api.listNamespace()).items
+    .map((n) => n.metadata?.name ?? '')
+    .filter((name) => prefixes.some((p) => name.startsWith(`${p}-`)));
+  let n = 0;
+  for (const namespace of namespaces) {
+    n += await countObjects(k, OBS, namespace);
+    await k.custom.api.deleteCollectionNamespacedCustomObject({ ...OBS, namespace });
+  }
+  await waitFor(
+    'the Observations to be deleted',
+    async () => {
+      for (const namespace of namespaces) if ((await countObjects(k, OBS, namespace)) > 0) return false;
+      return true;
+    },
+    180_000,
+    500,
+  );
+  return n;
+}
+
 export async function countObjects(
   k: KubeBench,
   gvr: { group: string; version: string; plural: string },
