@@ -148,20 +148,9 @@ export async function isLeader(url: string): Promise<boolean> {
 export const waitFor = waitForWith({ timeoutMs: 60_000 });
 
 /** Objects of a custom resource in a namespace, counted page by page. */
-/** Observations in every namespace (one paged list). */
-export async function countAllObservations(k: KubeBench): Promise<number> {
-  let n = 0;
-  let _continue: string | undefined;
-  do {
-    const page = (await k.custom.api.listClusterCustomObject({
-      ...OBS,
-      limit: 500,
-      ...(_continue ? { _continue } : {}),
-    })) as { items: unknown[]; metadata?: { continue?: string } };
-    n += page.items.length;
-    _continue = page.metadata?.continue || undefined;
-  } while (_continue);
-  return n;
+/** Observations in every namespace. */
+export function countAllObservations(k: KubeBench): Promise<number> {
+  return countObjects(k, OBS, undefined);
 }
 
 /**
@@ -189,22 +178,28 @@ export async function clearObservations(k: KubeBench, prefixes: readonly string[
   return n;
 }
 
+/** Objects of `gvr` in `namespace`, or in every namespace when it is undefined (paged lists). */
 export async function countObjects(
   k: KubeBench,
   gvr: { group: string; version: string; plural: string },
-  namespace: string,
+  namespace: string | undefined,
   labelSelector?: string,
 ): Promise<number> {
   let n = 0;
   let _continue: string | undefined;
   do {
-    const page = (await k.custom.api.listNamespacedCustomObject({
+    const query = {
       ...gvr,
-      namespace,
       limit: 500,
       ...(labelSelector ? { labelSelector } : {}),
       ...(_continue ? { _continue } : {}),
-    })) as { items: unknown[]; metadata?: { continue?: string } };
+    };
+    const page = (await (namespace === undefined
+      ? k.custom.api.listClusterCustomObject(query)
+      : k.custom.api.listNamespacedCustomObject({ ...query, namespace }))) as {
+      items: unknown[];
+      metadata?: { continue?: string };
+    };
     n += page.items.length;
     _continue = page.metadata?.continue || undefined;
   } while (_continue);
