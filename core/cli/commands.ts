@@ -49,6 +49,9 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
   ZEN_SHARD_NAMESPACE_WATCHES
                       kubernetes mode: per-namespace watches per informer before falling back to one
                       cluster-wide watch (default 64; 0 = always cluster-wide)
+  ZEN_READY_INDEX_WAIT_SECONDS
+                      kubernetes mode: at start, /readyz waits at most this long for the read index's first list
+                      when a deduplicated Ingester asks it (default 30; 0 = do not wait)
 `;
 
 export async function main(argv: string[]): Promise<number> {

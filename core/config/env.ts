@@ -84,6 +84,11 @@ export interface HostEnv {
   readPort: number;
   readTokenFile: string | undefined;
   readAuthCacheSeconds: number;
+  /**
+   * Kubernetes mode, a replica serving a deduplicated webhook Ingester: at start, /readyz waits at most this long for
+   * the read index's first list (the previous dedup bucket is answered from it); 0 = do not wait (ADR 0033).
+   */
+  readyIndexWaitSeconds: number;
 }
 
 /** A bad environment variable (ZW_ERR_CONFIG); `variable` names it. */
@@ -265,6 +270,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     ),
     readTokenFile: env.ZEN_READ_TOKEN_FILE ? resolve(env.ZEN_READ_TOKEN_FILE) : undefined,
     readAuthCacheSeconds: int(env, ['ZEN_READ_AUTH_CACHE_SECONDS'], 10, 0, 3600),
+    readyIndexWaitSeconds: int(env, ['ZEN_READY_INDEX_WAIT_SECONDS'], 30, 0, 3600),
   });
 }
 

@@ -22,6 +22,7 @@ import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { createHostCore } from './core.ts';
 import { credentialsOf } from './credentials.ts';
 import { listenHttp } from './http-listener.ts';
+import { asksPreviousBucket, indexReadiness } from './index-readiness.ts';
 import type { IngesterRuntime } from './ingesters.ts';
 import { resolveMode } from './mode.ts';
 import { publishPluginStatus } from './plugin-status-file.ts';
@@ -113,12 +114,23 @@ export async function startHost(options: HostOptions): Promise<Host> {
     ...{ mode, env, hooks: core.hooks, metrics, log, ajv: core.ajv, plugins, sink },
     kube: runtime.destinations,
   });
+  // Kubernetes mode: the read index answers deduplicated Ingesters' previous-bucket questions, so it starts with the
+  // first such Ingester rather than at its first alert, and at start /readyz waits for it (bounded; ADR 0033).
+  const needsIndex = () => mode === 'kubernetes' && ingesters.active().some(asksPreviousBucket);
   await runtime.startIngesters({
     validator: core.validator,
     apply: async (valid, rejected) => {
       await ingesters.replace(valid, rejected);
       await destinations.setIngesters(ingesters.active());
+      if (needsIndex()) readSide.prepare();
     },
+  });
+  const indexReady = indexReadiness({
+    needed: needsIndex(),
+    waitMs: env.readyIndexWaitSeconds * 1000,
+    synced: () => readSide.index.synced,
+    size: () => readSide.index.size,
+    log,
   });
 
   // HTTP: every replica serves webhooks; readiness never depends on leadership.
@@ -131,14 +143,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
     metrics,
     routes: () => ingesters.routes,
     live: () => runtime.live(),
-    ready: () =>
-      stopping
-        ? { ok: false, reason: 'shutting down' }
-        : !started
-          ? { ok: false, reason: 'starting' }
-          : sink.ready()
-            ? { ok: true }
-            : { ok: false, reason: sink.notReadyReason?.() ?? 'sink not usable' },
+    ready: () => {
+      if (stopping) return { ok: false, reason: 'shutting down' };
+      if (!started) return { ok: false, reason: 'starting' };
+      const indexWait = indexReady.waiting();
+      if (indexWait) return { ok: false, reason: indexWait };
+      return sink.ready() ? { ok: true } : { ok: false, reason: sink.notReadyReason?.() ?? 'sink not usable' };
+    },
     extra: readSide.middleware,
   });
 

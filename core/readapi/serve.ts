@@ -28,6 +28,8 @@ export interface ReadSide {
   /** The read API's own port (kubernetes mode). */
   readonly port: number | undefined;
   wrapSink(sink: ObservationSink): ObservationSink;
+  /** Starts the index now if it is built on first use (kubernetes mode: ADR 0027, 0033); idempotent. */
+  prepare(): void;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,7 @@ export async function startReadSide(o: {
     middleware: o.mode === 'standalone' ? middleware : undefined,
     port,
     wrapSink: (sink) => feed.wrap(sink),
+    prepare: () => feed.activate?.(),
     async close() {
       clearInterval(sizeTimer);
       feed.close();

@@ -270,6 +270,84 @@ describe('kubernetes mode', { skip }, () => {
     }
   });
 
+  test('with a deduplicated webhook Ingester, a new replica is ready only once its read index has listed the Observations (ADR 0033)', async () => {
+    // Enough Observations that the index's first list takes a while; in a namespace of their own.
+    const ns = 'index-ready';
+    await api.create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name: ns } } });
+    const N = 1500;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < N) {
+          const i = next++;
+          await api.create({
+            ...OBS,
+            namespace: ns,
+            body: {
+              apiVersion: 'zen.kube-zen.io/v1alpha1',
+              kind: 'Observation',
+              metadata: { name: `pre-${i}`, namespace: ns },
+              spec: {
+                source: 'pre',
+                category: 'security',
+                severity: 'low',
+                eventType: 'test',
+                title: `existing finding ${i}`,
+                fingerprint: 'b'.repeat(64),
+                detectedAt: new Date().toISOString(),
+                ttlSecondsAfterCreation: 3600,
+                details: { pad: 'x'.repeat(600) },
+              },
+            },
+          });
+        }
+      }),
+    );
+    await api.create({
+      ...ING,
+      namespace: NS,
+      body: ingester('dedup-hook', {
+        source: 'generic',
+        plugin: 'webhook',
+        ingester: 'webhook',
+        webhook: { path: '/ingest/dedup-hook' },
+        deduplication: { enabled: true, window: '60s' },
+      }),
+    });
+    try {
+      const r = await replica('index-ready-a', { ZEN_LEADER_ELECTION_ID: 'index-ready' });
+      // From the moment it listens: /readyz says why it waits, until the index has every Observation.
+      const reasons = new Set<string>();
+      await waitFor(
+        'ready',
+        async () => {
+          const res = await fetch(`${r.url}/readyz`);
+          const body = (await res.json()) as { reason?: string };
+          if (body.reason) reasons.add(body.reason.replace(/\(\d+ so far/, '(n so far'));
+          return res.status === 200;
+        },
+        60_000,
+        10,
+      );
+      assert.ok(
+        [...reasons].some((x) => /^read index: listing the cluster's Observations/.test(x)),
+        `not ready while listing: ${JSON.stringify([...reasons])}`,
+      );
+      const synced = /"observations":(\d+)[^\n]*read index synced: ready for deduplicated webhooks/.exec(r.stderr());
+      assert.ok(synced, 'the replica logged when its index was synced');
+      assert.ok(Number(synced[1]) >= N, `the index held ${synced[1]} Observations when it became ready`);
+      // No alert was needed to start the index, and a webhook is answered from it.
+      const res = await post(`${r.url}/ingest/dedup-hook`, '{"severity":"low","title":"after ready"}');
+      assert.equal(res.status, 200);
+      const text = await (await fetch(`${r.url}/metrics`)).text();
+      assert.match(text, /^zen_watcher_previous_bucket_lookups_total\{via="index",outcome="absent"\} 1$/m);
+      await r.stop();
+    } finally {
+      // The Observations stay: the control plane is this file's, and they expire in an hour.
+      await api.delete({ ...ING, namespace: NS, name: 'dedup-hook' });
+    }
+  });
+
   test('GC deletes only expired Observations, and only on the leader', async () => {
     const env = { ZEN_LEADER_ELECTION_ID: 'gc-test', ZEN_GC_INTERVAL_SECONDS: '1' };
     const mk = (name: string, ttl: number) => ({
