@@ -333,8 +333,12 @@ describe('kubernetes mode', { skip }, () => {
         [...reasons].some((x) => /^read index: listing the cluster's Observations/.test(x)),
         `not ready while listing: ${JSON.stringify([...reasons])}`,
       );
-      const synced = /"observations":(\d+)[^\n]*read index synced: ready for deduplicated webhooks/.exec(r.stderr());
-      assert.ok(synced, 'the replica logged when its index was synced');
+      // Logged when /readyz first saw the index synced; the line reaches this process's pipe a moment later.
+      const synced = await waitFor(
+        'the log line of the index synced',
+        () =>
+          /"observations":(\d+)[^\n]*read index synced: ready for deduplicated webhooks/.exec(r.stderr()) ?? undefined,
+      );
       assert.ok(Number(synced[1]) >= N, `the index held ${synced[1]} Observations when it became ready`);
       // No alert was needed to start the index, and a webhook is answered from it.
       const res = await post(`${r.url}/ingest/dedup-hook`, '{"severity":"low","title":"after ready"}');
