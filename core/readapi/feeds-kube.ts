@@ -17,9 +17,10 @@ interface Slim {
 /**
  * Kubernetes: one informer per watched namespace (or one cluster-wide) over all Observations, started at the first
  * use (`activate()`): the first read API request, the first previous-bucket question of a deduplicated write
- * (webhook sources), or, earlier, the host applying such an Ingester (ReadSide.prepare, ADR 0033). Until then the replica holds none of it — the index is a copy of every Observation in the
- * cluster (about 2 KB each), the same on every replica whatever its shard share, so an eager one made a sharded
- * replica's memory grow with the cluster's findings instead of its share (ADR 0027). Once started it runs until
+ * (webhook sources), or, earlier, the host applying such an Ingester (ReadSide.prepare, ADR 0033). Until then the
+ * replica holds none of it — the index is a copy of every Observation in the cluster (about 2 KB each), the same
+ * on every replica whatever its shard share, so an eager one made a sharded replica's memory grow with the cluster's
+ * findings instead of its share (ADR 0027). Once started it runs until
  * close(); until its first list completes, reads answer 503 (retry) and the previous bucket is read from the API.
  */
 export function kubeFeed(

@@ -12,6 +12,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { controlPlaneOrSkip, kubeconfigVia, serverPort } from '../support/control-plane.ts';
 import { cleanup, type HostProcess, post, REPO, startHostProcess, tempDir } from '../support/host.ts';
+import { makeObservation, observationObject } from '../support/observations.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -280,26 +281,15 @@ describe('kubernetes mode', { skip }, () => {
       Array.from({ length: 16 }, async () => {
         while (next < N) {
           const i = next++;
-          await api.create({
-            ...OBS,
+          const o = makeObservation({
+            source: 'pre',
+            severity: 'low',
+            title: `existing finding ${i}`,
             namespace: ns,
-            body: {
-              apiVersion: 'zen.kube-zen.io/v1alpha1',
-              kind: 'Observation',
-              metadata: { name: `pre-${i}`, namespace: ns },
-              spec: {
-                source: 'pre',
-                category: 'security',
-                severity: 'low',
-                eventType: 'test',
-                title: `existing finding ${i}`,
-                fingerprint: 'b'.repeat(64),
-                detectedAt: new Date().toISOString(),
-                ttlSecondsAfterCreation: 3600,
-                details: { pad: 'x'.repeat(600) },
-              },
-            },
+            detectedAt: new Date(),
+            details: { pad: 'x'.repeat(600) },
           });
+          await api.create({ ...OBS, namespace: ns, body: observationObject(o) });
         }
       }),
     );
@@ -347,7 +337,7 @@ describe('kubernetes mode', { skip }, () => {
       assert.match(text, /^zen_watcher_previous_bucket_lookups_total\{via="index",outcome="absent"\} 1$/m);
       await r.stop();
     } finally {
-      // The Observations stay: the control plane is this file's, and they expire in an hour.
+      // The Observations stay: the control plane is this file's, and nothing here expires them.
       await api.delete({ ...ING, namespace: NS, name: 'dedup-hook' });
     }
   });

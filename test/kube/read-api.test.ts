@@ -14,7 +14,7 @@ import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import type { ControlPlane } from '../controlplane/harness.ts';
 import { browserMissing, launchChromium } from '../support/browser.ts';
 import { cleanup, startTestHost, type TestHost, tempDir } from '../support/host.ts';
-import { makeObservation } from '../support/observations.ts';
+import { makeObservation, observationObject } from '../support/observations.ts';
 import { waitFor } from '../support/wait.ts';
 
 const TOKENS = { alice: 'alice-token-1', bob: 'bob-token-1', carol: 'carol-token-1' };
@@ -43,16 +43,7 @@ async function observation(api: KubeApi, ns: string, title: string, kind = 'Depl
     resource: { kind, name },
     detectedAt: new Date(),
   });
-  await api.create({
-    ...OBS,
-    namespace: ns,
-    body: {
-      apiVersion: 'zen.kube-zen.io/v1alpha1',
-      kind: 'Observation',
-      metadata: { name: o.name, namespace: ns, labels: o.labels, annotations: o.annotations },
-      spec: o.spec,
-    },
-  });
+  await api.create({ ...OBS, namespace: ns, body: observationObject(o) });
   return o.name;
 }
 

@@ -54,6 +54,16 @@ export function makeObservation(i: ObsInput): Observation {
   };
 }
 
+/** The Observation as the custom resource to create (what the Kubernetes sink sends). */
+export function observationObject(o: Observation) {
+  return {
+    apiVersion: 'zen.kube-zen.io/v1alpha1',
+    kind: 'Observation',
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations: o.annotations },
+    spec: o.spec,
+  };
+}
+
 const SEVS: Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 const APPS = ['payments', 'checkout', 'catalog', 'search', 'auth', 'frontend', 'ledger', 'mailer'];
 const NAMESPACES = ['shop', 'platform', 'data', 'edge'];

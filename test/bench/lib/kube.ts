@@ -147,7 +147,6 @@ export async function isLeader(url: string): Promise<boolean> {
 
 export const waitFor = waitForWith({ timeoutMs: 60_000 });
 
-/** Objects of a custom resource in a namespace, counted page by page. */
 /** Observations in every namespace. */
 export function countAllObservations(k: KubeBench): Promise<number> {
   return countObjects(k, OBS, undefined);
