@@ -5,10 +5,10 @@
  * stripper is a WebAssembly module whose memory stays with the process, so that start idles at 114–129 MB where every
  * later start (served from the cache, no stripping) idles at ~92 MB. Importing every runtime module once here, with
  * the cache on, makes the user's first `npm start` a warm one. Run by `npm ci`/`npm install` (`prepare`) and by the
- * image build (Dockerfile), with the same Node, paths and flags as the start (`--max-semi-space-size=2`: V8 rejects a
- * code cache made under other flags).
+ * image build (Dockerfile), with the same Node, paths and flags as the start (`--max-semi-space-size=16 --v8-pool-size=1
+ * --expose-gc`: V8 rejects a code cache made under other flags).
  *
- * Usage: node --max-semi-space-size=2 --v8-pool-size=1 scripts/warm-compile-cache.ts [DIR]
+ * Usage: node --max-semi-space-size=16 --v8-pool-size=1 --expose-gc scripts/warm-compile-cache.ts [DIR]
  *   DIR defaults to what bin/zen-watcher.js uses: $ZEN_COMPILE_CACHE, else <tmpdir>/zen-watcher-compile-cache.
  * Does nothing when ZEN_COMPILE_CACHE=off or NODE_COMPILE_CACHE is set (the start would not read this cache).
  * Never fails the install: a module that cannot be imported on its own is skipped (it is still compiled: a

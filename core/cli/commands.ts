@@ -8,6 +8,7 @@ import { HOST_API_VERSION } from '../api/index.ts';
 import { EnvError, readEnv } from '../config/env.ts';
 import { startHost } from '../host/host.ts';
 import { HOST_VERSION } from '../host/version.ts';
+import { compactHeapAfterStart } from '../telemetry/heap-compaction.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { observationsList } from './observations.ts';
 import { pluginsList } from './plugins.ts';
@@ -125,5 +126,13 @@ async function run(args: string[]): Promise<number> {
     log.flush();
     return 1;
   }
-  return await untilShutdown({ log, stop: (reason) => host.stop(reason) });
+  // Start-up's garbage, collected once while the process is still new (ADR 0034).
+  const cancelCompaction = compactHeapAfterStart(log);
+  return await untilShutdown({
+    log,
+    stop: (reason) => {
+      cancelCompaction();
+      return host.stop(reason);
+    },
+  });
 }

@@ -107,7 +107,7 @@ describe('Dockerfile', () => {
     assert.deepEqual(op('USER'), ['65532:65532']);
     assert.deepEqual(op('EXPOSE'), ['8080']);
     assert.deepEqual(op('ENTRYPOINT'), [
-      '["node", "--max-semi-space-size=2", "--v8-pool-size=1", "bin/zen-watcher.js"]',
+      '["node", "--max-semi-space-size=16", "--v8-pool-size=1", "--expose-gc", "bin/zen-watcher.js"]',
     ]);
     assert.deepEqual(op('CMD'), ['["run"]']);
     assert.match(op('ENV').join(' '), /ZEN_PLUGIN_DIRS=\/plugins/);

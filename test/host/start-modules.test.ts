@@ -123,3 +123,44 @@ test('after scripts/warm-compile-cache.ts the first start strips no TypeScript (
     cleanup(dir);
   }
 });
+
+// ADR 0034: the start script runs node with --expose-gc, and the host collects start-up's garbage once after start
+// (20 MB of idle RSS when measured: docs/BENCHMARKS.md, issue #18 eighth round).
+test('`npm start` collects start-up garbage once, after it listens, and its RSS goes down', async () => {
+  const dir = tempDir('zw-start-gc-');
+  const [flags, entry] = [npmStartArgs().slice(0, -1), npmStartArgs().at(-1)!];
+  assert.ok(flags.includes('--expose-gc'), `the start script's flags: ${flags.join(' ')}`);
+  const child = spawn(process.execPath, [...flags, entry, 'run'], {
+    env: {
+      ...process.env,
+      ZEN_MODE: 'standalone',
+      PORT: '0',
+      ZEN_LISTEN_HOST: '127.0.0.1',
+      ZEN_DATA_DIR: join(dir, 'data'),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    let stderr = '';
+    const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no compaction logged within 30 s:\n${stderr}`)), 30_000);
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+        const l = stderr.split('\n').find((s) => s.includes('"start-up garbage collected"'));
+        if (l) {
+          clearTimeout(timer);
+          resolve(JSON.parse(l) as Record<string, unknown>);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${stderr}`)));
+    });
+    assert.ok(stderr.indexOf('"listening on') < stderr.indexOf('"start-up garbage collected"'), stderr);
+    assert.ok(
+      (line.rssMbAfter as number) < (line.rssMbBefore as number),
+      `RSS ${line.rssMbBefore} MB before, ${line.rssMbAfter} MB after`,
+    );
+  } finally {
+    child.kill('SIGKILL');
+    cleanup(dir);
+  }
+});
