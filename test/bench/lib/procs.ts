@@ -229,6 +229,29 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU seconds per thread group of a process: `main` (the thread whose id is the pid: the event loop) and the others
+ * by their kernel name without a trailing number (`WorkerThread`: worker_threads, e.g. the store's writer and
+ * checkpointer; `V8Worker`: V8's platform threads, GC and compilation; `libuv-worker`: libuv's pool). A thread that
+ * ended between two reads takes its CPU with it: compare reads taken while the same threads run.
+ */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const name =
+      tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+  }
+  return out;
+}
+
 /** Waits until the process uses less than 5 % of a core over a second (its backlog is done), up to `maxMs`. */
 export async function waitIdle(pid: number, maxMs = 120_000): Promise<number> {
   const t0 = Date.now();
