@@ -5,8 +5,7 @@
  *   batches, summarised as the top frames by self time and self time per file/package;
  * - a CPU profile of zen-watcher in kubernetes mode writing Observations for webhook alerts (control plane needed);
  * - the standalone store's insert cost and file size with today's schema and as a rowid table (lib/store-schema.ts);
- * - idle RSS with V8's young generation capped (--max-semi-space-size=1), to show how much of the idle figure is
- *   heap reserve rather than live data.
+ * - idle RSS as `npm start` runs, with V8's heap and external memory, to show how much of the idle figure is V8's.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -108,14 +107,16 @@ export async function profilePart(
     );
   }
 
-  for (const opts of ['', '--max-semi-space-size=1']) {
-    const zen = await startZenStandalone({ env: { NODE_OPTIONS: opts } });
+  // Idle RSS with its parts, as `npm start` runs (its start flags, the start-up collection of ADR 0034). V8 flags in
+  // NODE_OPTIONS do not change the young generation here: the start script's own --max-semi-space-size wins.
+  {
+    const zen = await startZenStandalone();
     try {
       const rss = await settledRssMb(zen.pid);
       const t = await metricsText(zen.url);
       const mb = (name: string) => fmt(metricValue(t, name) / 1024 / 1024);
       ctx.report.note(
-        `idle RSS with NODE_OPTIONS='${opts}': ${fmt(rss)} MB (V8 heap ${mb('zen_watcher_nodejs_heap_size_used_bytes')} used of ${mb('zen_watcher_nodejs_heap_size_total_bytes')} MB, external ${mb('zen_watcher_nodejs_external_memory_bytes')} MB)`,
+        `idle RSS as npm start runs: ${fmt(rss)} MB (V8 heap ${mb('zen_watcher_nodejs_heap_size_used_bytes')} used of ${mb('zen_watcher_nodejs_heap_size_total_bytes')} MB, external ${mb('zen_watcher_nodejs_external_memory_bytes')} MB)`,
       );
     } finally {
       await zen.stop();
