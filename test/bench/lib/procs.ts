@@ -224,7 +224,11 @@ export async function settledRssMb(pid: number, settleMs = 3000): Promise<number
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** utime + stime of a /proc `stat` line (process or thread), in seconds (clock ticks of 1/100 s). */
+function statCpuSeconds(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -246,8 +250,7 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
     }
     const name =
       tid === String(pid) ? 'main' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    out.set(name, (out.get(name) ?? 0) + statCpuSeconds(stat));
   }
   return out;
 }
