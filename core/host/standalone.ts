@@ -97,6 +97,10 @@ export function openStore(
         'store commits run on the event loop again (the store writer worker cannot run): ingest uses one core',
       ),
     onWriteFailure: (reason, probe) => metrics?.storeWriteFailures.inc({ reason, probe: String(probe) }),
+    onCheckpoint: (r) => {
+      metrics?.storeWalFrames.set(r.log);
+      metrics?.storeCheckpoints.inc({ held: String(r.tail) });
+    },
     onUnwritable: (f) => {
       metrics?.storeWritable.set(0);
       const detail = { store: store.path, reason: f.reason, cause: f.message };

@@ -93,6 +93,58 @@ test('WAL checkpoints run on the worker: the database file grows while the store
   }
 });
 
+/** Writes `total` rows keeping `inFlight` writes pending at all times; the WAL's largest size seen after each one. */
+async function steadyWrites(store: SqliteStore, wal: string, total: number, inFlight: number) {
+  let next = 0;
+  let maxWal = 0;
+  const outcomes: string[] = [];
+  const one = async (): Promise<void> => {
+    while (next < total) {
+      const i = next++;
+      outcomes.push(await store.write(obs(`steady-${i}`)));
+      maxWal = Math.max(maxWal, statSync(wal, { throwIfNoEntry: false })?.size ?? 0);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, one));
+  return { maxWal, outcomes };
+}
+
+// ADR 0036: under steady writes every checkpoint saw rows committed while it ran, so no commit ever found the WAL
+// fully copied and the WAL grew for as long as the load lasted. The tail pass (commits held, the rest copied) bounds
+// it; the control without the tail pass shows the growth, so this test fails if the bound is lost.
+for (const writerWorker of [true, false]) {
+  test(`steady writes (${writerWorker ? 'writer worker' : 'inline'}): the WAL stays bounded, held writes are all stored`, async () => {
+    const run = async (tailMinFrames: number) => {
+      const dir = mkdtempSync(join(tmpdir(), 'zw-store-'));
+      const results: { log: number; tail: boolean }[] = [];
+      const store = new SqliteStore(dir, {
+        writerWorker,
+        checkpointEveryRows: 200,
+        walTailMinFrames: tailMinFrames,
+        onCheckpoint: (r) => results.push(r),
+      });
+      try {
+        const { maxWal, outcomes } = await steadyWrites(store, join(dir, 'observations.db-wal'), 20_000, 32);
+        assert.equal(outcomes.filter((o) => o === 'created').length, 20_000, 'every held write was stored');
+        assert.equal(store.count(), 20_000);
+        return { maxWal, tails: results.filter((r) => r.tail).length };
+      } finally {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    const bounded = await run(512); // 2 MiB of 4 KiB pages
+    const control = await run(Number.MAX_SAFE_INTEGER);
+    assert.ok(bounded.tails > 0, 'tail passes ran');
+    assert.equal(control.tails, 0);
+    assert.ok(bounded.maxWal < 16 * 1024 * 1024, `WAL at most ${bounded.maxWal} bytes with the tail pass`);
+    assert.ok(
+      control.maxWal > 3 * bounded.maxWal,
+      `without it the WAL grows: ${control.maxWal} bytes against ${bounded.maxWal}`,
+    );
+  });
+}
+
 test('close() with the checkpoint worker running settles even when nothing else keeps the process alive', async () => {
   // A process whose last work is the store's close (a graceful stop): the worker is unref'd while it runs, and the
   // process used to end before close() settled (exit code 13, "unsettled top-level await"), its connection open.

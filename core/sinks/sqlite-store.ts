@@ -30,8 +30,8 @@ import {
   mergeOccurrences,
   type OccurrenceDelta,
 } from '../pipeline/occurrences.ts';
-import { Checkpointer } from './checkpointer.ts';
-import { StoreWriter, type WriterError, type WriterOutcome, type WriterRow } from './store-writer.ts';
+import { Checkpointer, type CheckpointResult } from './checkpointer.ts';
+import { StoreWriter, WAL_SIZE_LIMIT, type WriterError, type WriterOutcome, type WriterRow } from './store-writer.ts';
 import { type ObservationSink, SinkWriteError, type WriteOptions } from './types.ts';
 
 const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
@@ -136,6 +136,10 @@ export class SqliteStore implements ObservationSink {
   #closing = false;
   /** Settled by #committed when the queue is empty and no batch is in flight (close() waits on it). */
   #drained: (() => void) | undefined;
+  /** Commits held for the checkpoint worker's tail pass (ADR 0036): writes queue, nothing is refused. */
+  #holding = false;
+  /** Settled once no batch is in flight while #holding. */
+  #heldIdle: (() => void) | undefined;
   /** New stores keep detectedAt in a column; stores created before (WITHOUT ROWID) read it from the document. */
   readonly #hasDetectedAt: boolean;
   #failure: StoreFailure | undefined;
@@ -161,6 +165,11 @@ export class SqliteStore implements ObservationSink {
       writerWorker?: boolean;
       /** The writer worker could not run: commits are back on the event loop (logged by the host). */
       onWriterFallback?: (reason: string) => void;
+      /** Each checkpoint of the checkpoint worker: WAL frames, frames copied, whether commits were held (ADR 0036). */
+      onCheckpoint?: (r: CheckpointResult) => void;
+      /** Rows between two checkpoints (default 1,000) and the WAL frames past which the tail pass runs (tests). */
+      checkpointEveryRows?: number;
+      walTailMinFrames?: number;
     } & StoreEvents = {},
   ) {
     if (dir === ':memory:') this.path = ':memory:';
@@ -175,7 +184,10 @@ export class SqliteStore implements ObservationSink {
       db = new DatabaseSync(this.path, { readOnly: opts.readOnly ?? false });
       if (!opts.readOnly) {
         // busy_timeout: the writer worker's connection (and the outbox's) may hold the write lock for one commit.
-        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+        // journal_size_limit: a WAL that a burst grew is cut back to 64 MiB when it restarts (ADR 0036).
+        db.exec(
+          `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT};`,
+        );
         if (opts.integrityCheck !== false && this.path !== ':memory:') integrityCheck(db, this.path);
         // A rowid table with a unique index: each ~1-2 KB document stays on its table page (WITHOUT ROWID put every
         // one in its own overflow page: 4.7 KB of file per row, twice the insert cost). Stores created before
@@ -203,11 +215,18 @@ export class SqliteStore implements ObservationSink {
       if (!opts.readOnly && this.path !== ':memory:' && opts.checkpointWorker !== false) {
         const conn = db;
         conn.exec('PRAGMA wal_autocheckpoint = 0');
-        this.#checkpointer = new Checkpointer(this.path, CHECKPOINT_EVERY_ROWS, (reason) => {
-          if (this.#open) conn.exec('PRAGMA wal_autocheckpoint = 1000');
-          this.#writer?.autoCheckpoint();
-          opts.onCheckpointFallback?.(reason);
-        });
+        this.#checkpointer = new Checkpointer(
+          this.path,
+          opts.checkpointEveryRows ?? CHECKPOINT_EVERY_ROWS,
+          (reason) => {
+            if (this.#open) conn.exec('PRAGMA wal_autocheckpoint = 1000');
+            this.#writer?.autoCheckpoint();
+            opts.onCheckpointFallback?.(reason);
+          },
+          { hold: () => this.#hold(), release: () => this.#release() },
+          opts.onCheckpoint,
+          opts.walTailMinFrames,
+        );
       }
       this.#hasDetectedAt = (db.prepare('PRAGMA table_info(observations)').all() as { name: string }[]).some(
         (c) => c.name === 'detected_at',
@@ -266,6 +285,7 @@ export class SqliteStore implements ObservationSink {
   /** Writes the queue, MAX_BATCH rows per transaction, and settles each write after its commit. */
   readonly #flush = (): void => {
     this.#flushScheduled = false;
+    if (this.#holding) return; // #release flushes what queued meanwhile
     while (this.#queue.length > 0) {
       // At most MAX_IN_FLIGHT batches on the worker; an answer flushes what queued meanwhile (#committed).
       if (this.#writer?.usable && this.#writer.full) return;
@@ -320,6 +340,27 @@ export class SqliteStore implements ObservationSink {
       const drained = this.#drained;
       this.#drained = undefined;
       drained?.();
+      const idle = this.#heldIdle;
+      this.#heldIdle = undefined;
+      idle?.();
+    }
+  }
+
+  /** The checkpoint worker's tail pass: no new commit, and resolved once none is in flight (ADR 0036). */
+  #hold(): Promise<void> {
+    this.#holding = true;
+    if (!this.#writer?.busy) return Promise.resolve();
+    return new Promise<void>((resolve) => (this.#heldIdle = resolve));
+  }
+
+  #release(): void {
+    this.#holding = false;
+    const idle = this.#heldIdle;
+    this.#heldIdle = undefined;
+    idle?.();
+    if (this.#queue.length > 0 && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
     }
   }
 
@@ -563,6 +604,7 @@ export class SqliteStore implements ObservationSink {
   async close(): Promise<void> {
     if (!this.#open || this.#closing) return;
     this.#closing = true;
+    this.#holding = false; // a tail pass in flight does not hold the last commits
     // Writes already queued are committed (or fail) before the file closes.
     this.#flush();
     if (this.#writer?.busy) await new Promise<void>((resolve) => (this.#drained = resolve));

@@ -23,6 +23,9 @@
 import { Worker } from 'node:worker_threads';
 import { closeWorker } from './checkpointer.ts';
 
+/** Bytes a WAL is cut back to when it restarts: PRAGMA journal_size_limit on every connection that writes (ADR 0036). */
+export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 /**
  * One row: [namespace, name, source, severity, category, createdAt, expiresAt, detectedAt, doc, previousName,
  * previousNotBefore]. previousName is null when the write has no previous dedup bucket to look at.
@@ -58,7 +61,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData, receiveMessageOnPort } = process.getBuiltinModule('node:worker_threads');
 const { DatabaseSync } = process.getBuiltinModule('node:sqlite');
 const db = new DatabaseSync(workerData.path);
-db.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+db.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = ' + workerData.walSizeLimit);
 db.exec(workerData.autoCheckpoint ? 'PRAGMA wal_autocheckpoint = 1000' : 'PRAGMA wal_autocheckpoint = 0');
 const insert = db.prepare(workerData.hasDetectedAt
   ? 'INSERT OR IGNORE INTO observations (namespace, name, source, severity, category, created_at, expires_at, detected_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
@@ -203,7 +206,12 @@ export class StoreWriter {
   #start(): Worker {
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { path: this.#path, hasDetectedAt: this.#hasDetectedAt, autoCheckpoint: this.#autoCheckpoint },
+      workerData: {
+        path: this.#path,
+        hasDetectedAt: this.#hasDetectedAt,
+        autoCheckpoint: this.#autoCheckpoint,
+        walSizeLimit: WAL_SIZE_LIMIT,
+      },
       // Its own small heap: it holds one batch of strings at a time.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });

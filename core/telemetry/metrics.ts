@@ -82,6 +82,17 @@ export function createMetrics(registry = new Registry()) {
       help: 'Standalone store: 1 while it can write, 0 after a write failed until a write or the probe succeeds again.',
       registers: r,
     }),
+    storeWalFrames: new Gauge({
+      name: 'zen_watcher_store_wal_frames',
+      help: 'Standalone store: pages (frames) in the write-ahead log at the last checkpoint. Kept near 16,384 (64 MiB) under steady load by the tail pass (ADR 0036); it restarts from 0 once a checkpoint copied it all.',
+      registers: r,
+    }),
+    storeCheckpoints: new Counter({
+      name: 'zen_watcher_store_checkpoints_total',
+      help: 'Standalone store: WAL checkpoints on the checkpoint worker, by held (true: a tail pass with the commits held for it, so the WAL restarts; ADR 0036).',
+      labelNames: ['held'],
+      registers: r,
+    }),
     storeWriteFailures: new Counter({
       name: 'zen_watcher_store_write_failures_total',
       help: 'Standalone store: failed writes and failed recovery probes, by reason (store_full, store_io, store_corrupt, store_readonly, store_error).',
