@@ -43,8 +43,7 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
   ZEN_WEBHOOK_ACK_PENDING
                       answer when a webhook's write outlasts ZEN_WEBHOOK_ACK_WAIT_MS: retry (default; 503 +
                       Retry-After, a 2xx means stored) | accept (202, in memory: for senders that never retry)
-  ZEN_STORE_WRITER    standalone store commits: auto (default; worker with 3 or more usable CPUs, counting a
-                      cgroup CPU limit, else inline) | worker (a worker thread, the event loop keeps serving) |
+  ZEN_STORE_WRITER    standalone store commits: worker (default; a worker thread, the event loop keeps serving) |
                       inline (on the event loop: less CPU per event in total, one core)
   ZEN_SHARD_SLOTS     kubernetes mode: informer work split across replicas on this many slot Leases
                       (default 16; 1 = the leader alone)

@@ -41,11 +41,8 @@ export interface HostEnv {
    * `ZW_ERR_WRITE_PENDING` + Retry-After, nothing acknowledged; `accept` 202 queued (in memory: lost on a crash).
    */
   ackPending: 'retry' | 'accept';
-  /**
-   * Where the standalone store commits (ZEN_STORE_WRITER): `auto` (default) on a worker thread when the process has
-   * CPUs to spare for it, else on the event loop (core/host/usable-cpus.ts, ADR 0035); `worker`; `inline`.
-   */
-  storeWriter: 'auto' | 'worker' | 'inline';
+  /** Where the standalone store commits: on a worker thread (default) or on the event loop (ZEN_STORE_WRITER). */
+  storeWriter: 'worker' | 'inline';
   /** Webhook hardening (docs/SECURITY.md). */
   clientRateLimitRps: number;
   clientRateLimitBurst: number;
@@ -199,11 +196,11 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
       `must be retry (503 + Retry-After while the write is pending) or accept (202, in memory), got '${env.ZEN_WEBHOOK_ACK_PENDING}'`,
     );
   }
-  const storeWriter = (env.ZEN_STORE_WRITER || 'auto').trim().toLowerCase();
-  if (storeWriter !== 'auto' && storeWriter !== 'worker' && storeWriter !== 'inline') {
+  const storeWriter = (env.ZEN_STORE_WRITER || 'worker').trim().toLowerCase();
+  if (storeWriter !== 'worker' && storeWriter !== 'inline') {
     throw new EnvError(
       'ZEN_STORE_WRITER',
-      `must be auto (a worker thread when the process has 3 or more CPUs, else the event loop), worker (standalone store commits on a worker thread) or inline (on the event loop), got '${env.ZEN_STORE_WRITER}'`,
+      `must be worker (standalone store commits on a worker thread) or inline (on the event loop), got '${env.ZEN_STORE_WRITER}'`,
     );
   }
   const split = (v: string | undefined, sep: string | RegExp) =>

@@ -16,17 +16,6 @@ import type { ObservationSink } from '../sinks/types.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { LeadershipCallbacks, ModeRuntime } from './runtime.ts';
-import { storeWriterFor } from './usable-cpus.ts';
-
-/** Where the store commits (ZEN_STORE_WRITER; `auto` by the usable CPUs, ADR 0035), logged once at start. */
-function storeWriter(env: Readonly<HostEnv>, log: Logger): 'worker' | 'inline' {
-  const { writer, why } = storeWriterFor(env.storeWriter);
-  log.info(
-    { writer, why },
-    writer === 'worker' ? 'store commits run on a worker thread' : 'store commits run on the event loop',
-  );
-  return writer;
-}
 
 export function createStandaloneRuntime(
   env: Readonly<HostEnv>,
@@ -34,7 +23,7 @@ export function createStandaloneRuntime(
   sinkOverride?: ObservationSink,
   metrics?: Metrics,
 ): ModeRuntime {
-  const sink = sinkOverride ?? openStore(env.dataDir, log, metrics, undefined, storeWriter(env, log));
+  const sink = sinkOverride ?? openStore(env.dataDir, log, metrics, undefined, env.storeWriter);
   let term:
     | { controller: AbortController; term: LeaderTerm; callbacks: LeadershipCallbacks; gc: Promise<void> }
     | undefined;

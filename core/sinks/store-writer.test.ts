@@ -186,15 +186,14 @@ test('a writer that cannot run: its batch is refused (retryable), the store writ
   }
 });
 
-test('ZEN_STORE_WRITER: auto by default, worker or inline on request, anything else refused with the variable named', () => {
-  assert.equal(readEnv({}).storeWriter, 'auto');
+test('ZEN_STORE_WRITER: worker by default, inline on request, anything else refused with the variable named', () => {
+  assert.equal(readEnv({}).storeWriter, 'worker');
   assert.equal(readEnv({ ZEN_STORE_WRITER: ' Inline ' }).storeWriter, 'inline');
-  assert.equal(readEnv({ ZEN_STORE_WRITER: 'worker' }).storeWriter, 'worker');
   assert.throws(
     () => readEnv({ ZEN_STORE_WRITER: 'thread' }),
     (e) => {
       assert.ok(e instanceof EnvError);
-      assert.match(e.message, /ZEN_STORE_WRITER.*auto.*worker.*inline.*'thread'/);
+      assert.match(e.message, /ZEN_STORE_WRITER.*worker.*inline.*'thread'/);
       return true;
     },
   );
