@@ -184,7 +184,7 @@ export class SqliteStore implements ObservationSink {
       db = new DatabaseSync(this.path, { readOnly: opts.readOnly ?? false });
       if (!opts.readOnly) {
         // busy_timeout: the writer worker's connection (and the outbox's) may hold the write lock for one commit.
-        // journal_size_limit: a WAL that a burst grew is cut back to 64 MiB when it restarts (ADR 0036).
+        // journal_size_limit: a WAL that a burst grew is cut back to 128 MiB when it restarts (ADR 0036).
         db.exec(
           `PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT};`,
         );
@@ -223,7 +223,11 @@ export class SqliteStore implements ObservationSink {
             this.#writer?.autoCheckpoint();
             opts.onCheckpointFallback?.(reason);
           },
-          { hold: () => this.#hold(), release: () => this.#release() },
+          {
+            hold: () => this.#hold(),
+            release: () => this.#release(),
+            checkpointTail: () => this.#writer?.checkpointTail(),
+          },
           opts.onCheckpoint,
           opts.walTailMinFrames,
         );

@@ -23,8 +23,12 @@
 import { Worker } from 'node:worker_threads';
 import { closeWorker } from './checkpointer.ts';
 
-/** Bytes a WAL is cut back to when it restarts: PRAGMA journal_size_limit on every connection that writes (ADR 0036). */
-export const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/**
+ * Bytes a WAL is cut back to when it restarts: PRAGMA journal_size_limit on every connection that writes (ADR 0036).
+ * Twice the WAL at which the tail pass runs: under steady load the WAL restarts at 64–75 MiB and keeps its blocks
+ * (cutting it back to 64 MiB at every restart, then growing it again, measured a worse p99).
+ */
+export const WAL_SIZE_LIMIT = 128 * 1024 * 1024;
 
 /**
  * One row: [namespace, name, source, severity, category, createdAt, expiresAt, detectedAt, doc, previousName,
@@ -89,6 +93,15 @@ function control(m) {
     return true;
   }
   if (m === 'autocheckpoint') db.exec('PRAGMA wal_autocheckpoint = 1000');
+  if (m === 'tail') {
+    // The WAL's tail, copied between two transactions of this connection: the next one then restarts the WAL.
+    try {
+      const r = db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get();
+      parentPort.postMessage({ tail: { log: r.log, checkpointed: r.checkpointed } });
+    } catch (e) {
+      parentPort.postMessage({ tail: { error: errorOf(e) } });
+    }
+  }
   return false;
 }
 function errorOf(e) {
@@ -145,6 +158,13 @@ parentPort.on('message', (first) => {
 });
 `;
 
+/** The writer's checkpoint of the WAL's tail: frames in the WAL and copied (PRAGMA wal_checkpoint), or its error. */
+export interface TailAnswer {
+  log?: number;
+  checkpointed?: number;
+  error?: WriterError;
+}
+
 type Done = (outcomes: WriterOutcome[] | undefined, error: WriterError | undefined) => void;
 
 /** Batches sent and not yet answered, at most: beyond it the store's queue waits (and grows the next batch). */
@@ -163,6 +183,8 @@ export class StoreWriter {
   /** The checkpoint worker fell back: this connection checkpoints in its commits too (SQLite's automatic ones). */
   #autoCheckpoint = false;
   #idle: (() => void) | undefined;
+  /** Callers waiting for the tail checkpoint they asked for (answered together: the worker runs them in order). */
+  #tails: ((a: TailAnswer) => void)[] = [];
 
   /** `onFailure`: the worker cannot run (start failed, it died); the store writes on its own connection again. */
   constructor(path: string, hasDetectedAt: boolean, onFailure: (reason: string) => void) {
@@ -215,7 +237,13 @@ export class StoreWriter {
       // Its own small heap: it holds one batch of strings at a time.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
-    w.on('message', (m: { id: number; outcomes?: WriterOutcome[]; error?: WriterError }) => {
+    w.on('message', (m: { id: number; outcomes?: WriterOutcome[]; error?: WriterError; tail?: TailAnswer }) => {
+      if (m.tail) {
+        const tails = this.#tails.splice(0);
+        if (this.#inFlight.size === 0) w.unref();
+        for (const t of tails) t(m.tail);
+        return;
+      }
       const done = this.#inFlight.get(m.id);
       if (!done) return;
       this.#inFlight.delete(m.id);
@@ -240,6 +268,21 @@ export class StoreWriter {
     this.#worker?.postMessage('autocheckpoint');
   }
 
+  /**
+   * Checkpoints the WAL on the writer's own connection once the batches sent before are committed, before the next
+   * ones (ADR 0036): no hold on the event loop, and no commit between the copy and the WAL's restart. Undefined when
+   * the writer is not running (the caller holds the commits itself).
+   */
+  checkpointTail(): Promise<TailAnswer> | undefined {
+    if (!this.usable || !this.#worker) return undefined;
+    const w = this.#worker;
+    return new Promise<TailAnswer>((resolve) => {
+      this.#tails.push(resolve);
+      w.ref(); // an answer due keeps the process alive, as a batch does
+      w.postMessage('tail');
+    });
+  }
+
   #settled(): void {
     const idle = this.#idle;
     this.#idle = undefined;
@@ -257,6 +300,7 @@ export class StoreWriter {
     this.#onFailure(reason);
     this.#settled();
     for (const done of pending) done(undefined, undefined);
+    for (const t of this.#tails.splice(0)) t({ error: { message: reason } });
   }
 
   /** Waits for the batches in flight, then closes the worker's connection. */

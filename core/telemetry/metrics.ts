@@ -84,12 +84,12 @@ export function createMetrics(registry = new Registry()) {
     }),
     storeWalFrames: new Gauge({
       name: 'zen_watcher_store_wal_frames',
-      help: 'Standalone store: pages (frames) in the write-ahead log at the last checkpoint. Kept near 16,384 (64 MiB) under steady load by the tail pass (ADR 0036); it restarts from 0 once a checkpoint copied it all.',
+      help: 'Standalone store: pages (frames) in the write-ahead log at the last checkpoint. Kept near 16,384 (64 MiB) under steady load by the tail pass (ADR 0036); it restarts once a checkpoint copied it all.',
       registers: r,
     }),
     storeCheckpoints: new Counter({
       name: 'zen_watcher_store_checkpoints_total',
-      help: 'Standalone store: WAL checkpoints on the checkpoint worker, by held (true: a tail pass with the commits held for it, so the WAL restarts; ADR 0036).',
+      help: 'Standalone store: WAL checkpoints on the checkpoint worker, by held (true: a tail pass, which no commit overlaps, so the WAL restarts; ADR 0036).',
       labelNames: ['held'],
       registers: r,
     }),
