@@ -69,14 +69,14 @@ export interface HeldWrites {
 export const TAIL_MIN_FRAMES = 16_384;
 /** Passes without holding before the held one: each copies (and syncs) what came during the one before. */
 const CHASE_PASSES = 1;
-/** Longest hold of the store's commits for a tail pass, whatever the worker does. */
+/** Longest wait for a tail pass (the writer's answer, or the hold of the store's commits), whatever the other thread does. */
 export const TAIL_MAX_MS = 1000;
 
 /** What a checkpoint reported: frames in the WAL and frames copied to the database (PRAGMA wal_checkpoint). */
 export interface CheckpointResult {
   log: number;
   checkpointed: number;
-  /** This pass ran with the store's commits held. */
+  /** A tail pass: no commit overlapped it (on the writer's connection, or with the store's commits held). */
   tail: boolean;
 }
 
@@ -100,8 +100,9 @@ export class Checkpointer {
   #chased = 0;
 
   /**
-   * `fallback` turns SQLite's automatic checkpoints back on for the store's connection. With `writes`, an incomplete
-   * checkpoint of a WAL past TAIL_MIN_FRAMES is followed by a pass with the commits held (the WAL then restarts).
+   * `fallback` turns SQLite's automatic checkpoints back on for the store's connection. With `writes`, a checkpoint
+   * of a WAL past TAIL_MIN_FRAMES that rows were committed during is followed by a chase pass and the tail pass (the
+   * WAL then restarts).
    */
   constructor(
     path: string,

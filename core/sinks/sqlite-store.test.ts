@@ -110,8 +110,8 @@ async function steadyWrites(store: SqliteStore, wal: string, total: number, inFl
 }
 
 // ADR 0036: under steady writes every checkpoint saw rows committed while it ran, so no commit ever found the WAL
-// fully copied and the WAL grew for as long as the load lasted. The tail pass (commits held, the rest copied) bounds
-// it; the control without the tail pass shows the growth, so this test fails if the bound is lost.
+// fully copied and the WAL grew for as long as the load lasted. The tail pass (no commit overlapping it: on the writer
+// thread, or with the commits held inline) bounds it; the control without the tail pass shows the growth, so this test fails if the bound is lost.
 for (const writerWorker of [true, false]) {
   test(`steady writes (${writerWorker ? 'writer worker' : 'inline'}): the WAL stays bounded, held writes are all stored`, async () => {
     const run = async (tailMinFrames: number) => {

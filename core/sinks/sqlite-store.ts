@@ -165,7 +165,7 @@ export class SqliteStore implements ObservationSink {
       writerWorker?: boolean;
       /** The writer worker could not run: commits are back on the event loop (logged by the host). */
       onWriterFallback?: (reason: string) => void;
-      /** Each checkpoint of the checkpoint worker: WAL frames, frames copied, whether commits were held (ADR 0036). */
+      /** Each checkpoint: WAL frames, frames copied, whether it was a tail pass (ADR 0036). */
       onCheckpoint?: (r: CheckpointResult) => void;
       /** Rows between two checkpoints (default 1,000) and the WAL frames past which the tail pass runs (tests). */
       checkpointEveryRows?: number;

@@ -89,7 +89,7 @@ export function createMetrics(registry = new Registry()) {
     }),
     storeCheckpoints: new Counter({
       name: 'zen_watcher_store_checkpoints_total',
-      help: 'Standalone store: WAL checkpoints on the checkpoint worker, by held (true: a tail pass, which no commit overlaps, so the WAL restarts; ADR 0036).',
+      help: 'Standalone store: WAL checkpoints, by held (true: a tail pass, which no commit overlaps, so the WAL restarts; ADR 0036).',
       labelNames: ['held'],
       registers: r,
     }),
