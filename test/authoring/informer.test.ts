@@ -12,10 +12,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { cleanup, type HostProcess, REPO, startHostProcess, tempDir } from '../support/host.ts';
 import { waitForWith } from '../support/wait.ts';
 import { scaffold, sh, show } from './author.ts';
@@ -89,16 +88,10 @@ describe('an informer plugin from the scaffold', () => {
     const { cp, skip } = await controlPlane;
     if (skip || !cp) return t.skip(skip);
     if (!dir) return t.skip('scaffold failed');
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
-    const api: KubeApi = createKubeApi(kc);
+    const api: KubeApi = adminKubeApi(cp);
     let host: HostProcess | undefined;
     try {
-      for (const name of [NS, APP_NS]) {
-        await api
-          .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-          .catch(() => {});
-      }
+      await ensureNamespaces(api, NS, APP_NS);
       const crds = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' };
       await api.create({ ...crds, body: certificateCrd });
       await waitFor('the Certificate CRD to be established', async () => {

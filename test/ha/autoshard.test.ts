@@ -9,10 +9,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { slotOf } from '../../core/shard/slots.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, tempDir } from '../support/host.ts';
 import {
@@ -171,17 +170,11 @@ describe('automatic sharding: one Deployment, replicas split the informer work',
   };
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
+    api = adminKubeApi(cp!);
     work = tempDir('zw-autoshard-');
     traceFile = join(work, 'shard-trace.jsonl');
     writeFileSync(traceFile, '');
-    for (const name of [NS, ...NAMESPACES]) {
-      await api
-        .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-        .catch(() => {});
-    }
+    await ensureNamespaces(api, NS, ...NAMESPACES);
     source = informerSources(fixtures!, ['trivy'])[0]!;
     await applyCrds(api, source.crds);
     const def: IngesterDef = {

@@ -26,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
 import { createInformer } from '../../core/kube/informer.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { realFixturesDir, requireRealFixtures } from '../support/fixtures.ts';
 import { cleanup, REPO, tempDir } from '../support/host.ts';
 import {
@@ -123,7 +123,7 @@ describe('high availability: three replicas under load and faults', { skip }, ()
     const work = tempDir('zw-ha-');
     const leaderLog = join(work, 'leader.jsonl');
     writeFileSync(leaderLog, '');
-    const kc = new KubeConfig();
+    const kc = new KubeConfig(); // the API client's, and the Observation informer's below
     kc.loadFromFile(cp!.kubeconfigPath);
     const api: KubeApi = createKubeApi(kc);
     const stopAll = new AbortController();
@@ -144,11 +144,7 @@ describe('high availability: three replicas under load and faults', { skip }, ()
     const loadavgAtStart = loadavg().map((x) => Math.round(x * 10) / 10);
     try {
       // 1. Namespaces, CRDs, Ingesters.
-      for (const name of [NS, LOAD_NS]) {
-        await api
-          .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-          .catch(() => {});
-      }
+      await ensureNamespaces(api, NS, LOAD_NS);
       const wanted = (process.env.ZEN_HA_INFORMER_SOURCES ?? 'trivy,kyverno').split(',').filter(Boolean);
       let sources = informerSources(fixtures, wanted);
       const missing = wanted.filter((w) => !sources.some((s) => s.source === w));

@@ -11,9 +11,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { cleanup, tempDir } from '../support/host.ts';
 import { ingesterObject } from './support/load.ts';
 import { leaderGauge, type Replica, ReplicaSet } from './support/replicas.ts';
@@ -44,15 +43,9 @@ describe('a failover in the middle of a grace period', { skip }, () => {
   let work: string;
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
+    api = adminKubeApi(cp!);
     work = tempDir('zw-clock-');
-    for (const name of [NS, LOAD_NS]) {
-      await api
-        .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-        .catch(() => {});
-    }
+    await ensureNamespaces(api, NS, LOAD_NS);
     await api.create({
       ...ING,
       namespace: NS,

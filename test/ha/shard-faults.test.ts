@@ -22,10 +22,9 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { slotOf } from '../../core/shard/slots.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { realFixturesDir, requireRealFixtures } from '../support/fixtures.ts';
 import { cleanup, tempDir } from '../support/host.ts';
 import type { ProcessFault } from './support/leader-log.ts';
@@ -84,9 +83,7 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
     const work = tempDir('zw-shard-faults-');
     const traceFile = join(work, 'shard-trace.jsonl');
     writeFileSync(traceFile, '');
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    const api: KubeApi = createKubeApi(kc);
+    const api: KubeApi = adminKubeApi(cp!);
     const set = new ReplicaSet(cp!, work, {
       POD_NAMESPACE: NS,
       ZEN_SHARD_SLOTS: String(SLOTS),
@@ -106,11 +103,7 @@ describe('automatic sharding under faults: scale 3 → 5 → 2, kill -9, SIGSTOP
     let passed = false;
     try {
       // 1. Namespaces, CRDs, Ingesters, oracles.
-      for (const name of [NS, ...NAMESPACES]) {
-        await api
-          .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-          .catch(() => {});
-      }
+      await ensureNamespaces(api, NS, ...NAMESPACES);
       const sources = informerSources(fixtures, ['trivy', 'kyverno']);
       assert.equal(sources.length, 2, 'the trivy and kyverno plugins and their CRDs');
       await applyCrds(

@@ -12,9 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, tempDir } from '../support/host.ts';
 import { intervals, overlaps, readLog, terms } from './support/leader-log.ts';
@@ -93,15 +92,9 @@ describe('namespace sharding: two instances, disjoint namespaces, one control pl
   ];
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
+    api = adminKubeApi(cp!);
     work = tempDir('zw-shard-');
-    for (const name of [NS, 'shard-a', 'shard-b', 'shard-c']) {
-      await api
-        .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-        .catch(() => {});
-    }
+    await ensureNamespaces(api, NS, 'shard-a', 'shard-b', 'shard-c');
     sources = informerSources(fixtures ?? '/nonexistent', ['trivy', 'kyverno', 'ha-cm']);
     await applyCrds(
       api,

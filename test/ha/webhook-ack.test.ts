@@ -17,9 +17,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, tempDir } from '../support/host.ts';
 import { ingesterObject, WebhookPayloads } from './support/load.ts';
@@ -43,17 +42,11 @@ describe('webhook delivery while a replica write is stuck', {
   let payloads: WebhookPayloads;
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
+    api = adminKubeApi(cp!);
     work = tempDir('zw-ack-');
     set = new ReplicaSet(cp!, work, { POD_NAMESPACE: NS, ZEN_DATA_DIR: join(work, 'data') });
     payloads = new WebhookPayloads(realFixturesDir()!, 'ack-load');
-    for (const name of [NS, 'ack-load']) {
-      await api
-        .create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } })
-        .catch(() => {});
-    }
+    await ensureNamespaces(api, NS, 'ack-load');
     for (const [name, window] of [
       ['falco', '0s'],
       ['falco-windowed', `${WINDOW_MS / 1000}s`],

@@ -21,12 +21,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { readReports } from '../../plugins/trivy/test/helpers.ts';
 import { AlertRelay } from '../support/alert-relay.ts';
 import { type Alertmanager, alertmanagerOrSkip } from '../support/alertmanager.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { type HostProcess, post, startHostProcess, tempDir } from '../support/host.ts';
 import { Receiver } from '../support/receiver.ts';
@@ -139,19 +138,8 @@ async function observations(): Promise<Obs[]> {
 
 describe('delivery to a real Alertmanager from 3 replicas', { skip }, () => {
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    for (const ns of [NS, 'default']) {
-      await api
-        .create({
-          group: '',
-          version: 'v1',
-          plural: 'namespaces',
-          body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
-        })
-        .catch(() => {});
-    }
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS, 'default');
     for (const file of listFiles(trivyDir!, /^crd-.*\.ya?ml$/)) {
       const crd = readReports(file)[0] as { metadata: { name: string } };
       await api.patch({

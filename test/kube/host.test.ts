@@ -8,9 +8,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip, kubeconfigVia, serverPort } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import {
+  adminKubeApi,
+  controlPlaneOrSkip,
+  ensureNamespaces,
+  kubeconfigVia,
+  serverPort,
+} from '../support/control-plane.ts';
 import { cleanup, type HostProcess, post, REPO, startHostProcess, tempDir } from '../support/host.ts';
 import { makeObservation, observationObject } from '../support/observations.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
@@ -100,17 +105,8 @@ function assertNoOverlap(events: LeaderEvent[]) {
 
 describe('kubernetes mode', { skip }, () => {
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api
-      .create({
-        group: '',
-        version: 'v1',
-        plural: 'namespaces',
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-      })
-      .catch(() => {});
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS);
   });
   after(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));

@@ -15,10 +15,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { type HostProcess, REPO, startHostProcess, tempDir } from '../support/host.ts';
 import { waitForWith } from '../support/wait.ts';
 
@@ -98,19 +97,8 @@ function warningEvent(name: string, o: { reason: string; type?: string; count?: 
 
 describe('informer plugin on a real control plane', { skip }, () => {
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    for (const name of [NS, BENCH_NS, APP_NS]) {
-      await api
-        .create({
-          group: '',
-          version: 'v1',
-          plural: 'namespaces',
-          body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } },
-        })
-        .catch(() => {});
-    }
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS, BENCH_NS, APP_NS);
     proc = await startHostProcess(
       {
         ZEN_MODE: 'kubernetes',

@@ -16,14 +16,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { REPORT_KINDS, type ReportKind } from '../../plugins/kyverno/kinds.ts';
 import { mapReport } from '../../plugins/kyverno/map.ts';
 import { configOf, reportsIn } from '../../plugins/kyverno/test/helpers.ts';
 import type { ControlPlane } from '../controlplane/harness.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, type HostProcess, startHostProcess, tempDir } from '../support/host.ts';
 import { waitForWith } from '../support/wait.ts';
@@ -44,7 +43,6 @@ const NS = 'zen-system';
 const ING = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'ingesters' };
 const OBS = { group: 'zen.kube-zen.io', version: 'v1alpha1', plural: 'observations' };
 const CRD = { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' };
-const NAMESPACES = { group: '', version: 'v1', plural: 'namespaces' };
 const WG_CRDS = ['crd-policyreports.wgpolicyk8s.io.yaml', 'crd-clusterpolicyreports.wgpolicyk8s.io.yaml'];
 const OPENREPORTS_CRDS = ['crd-reports.openreports.io.yaml', 'crd-clusterreports.openreports.io.yaml'];
 
@@ -75,14 +73,6 @@ async function applyCrd(file: string): Promise<void> {
     };
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
   });
-}
-
-async function ensureNamespace(name: string): Promise<void> {
-  await api
-    .create({ ...NAMESPACES, body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
-    .catch((err: { code?: number }) => {
-      if (err.code !== 409) throw err;
-    });
 }
 
 /**
@@ -117,7 +107,7 @@ function reportsOf(files: string[]) {
 async function createReports(reports: { kind: ReportKind; body: Doc }[]): Promise<void> {
   for (const { kind, body } of reports) {
     const ns = body.metadata?.namespace as string | undefined;
-    if (ns) await ensureNamespace(ns);
+    if (ns) await ensureNamespaces(api, ns);
     await api.create({
       group: kind.group,
       version: kind.version,
@@ -164,10 +154,8 @@ describe('kyverno plugin on a real control plane, two replicas', { skip }, () =>
   let orReports: { kind: ReportKind; body: Doc }[];
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await ensureNamespace(NS);
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS);
     for (const f of WG_CRDS) await applyCrd(f);
     const files = readdirSync(CORPUS!).filter((f) => !f.startsWith('crd-'));
     wgReports = reportsOf(files).filter((r) => r.kind.group === 'wgpolicyk8s.io');

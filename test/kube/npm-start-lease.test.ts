@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { cleanup, tempDir } from '../support/host.ts';
 import { expectGracefulStop, killAll, type NpmRun, startThroughNpm } from '../support/npm.ts';
 import { waitFor } from '../support/wait.ts';
@@ -22,17 +21,8 @@ let api: KubeApi;
 
 describe('npm start in kubernetes mode', { skip }, () => {
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api
-      .create({
-        group: '',
-        version: 'v1',
-        plural: 'namespaces',
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-      })
-      .catch(() => {});
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS);
   });
   after(async () => api?.close());
 

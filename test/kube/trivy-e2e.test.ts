@@ -13,11 +13,10 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { expectedName, type Report, readReports, vulnFingerprint } from '../../plugins/trivy/test/helpers.ts';
 import { REAL_EXPECTED } from '../../plugins/trivy/test/real-expected.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { type HostProcess, startHostProcess, tempDir } from '../support/host.ts';
 import { waitForWith } from '../support/wait.ts';
@@ -149,19 +148,8 @@ describe('trivy plugin on a real API server (two replicas)', { skip }, () => {
   let b: HostProcess;
 
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    for (const ns of [NS, 'default', 'kube-system']) {
-      await api
-        .create({
-          group: '',
-          version: 'v1',
-          plural: 'namespaces',
-          body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
-        })
-        .catch(() => {});
-    }
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS, 'default', 'kube-system');
     // The real Trivy Operator CRDs, server-side applied; wait until Established and served.
     const crds = listFiles(trivyDir!, /^crd-.*\.ya?ml$/);
     assert.equal(crds.length, 3, crds.map((f) => basename(f)).join(', '));

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import { loadTestPlugin } from '../../core/testkit/index.ts';
-import { controlPlaneOrSkip } from '../support/control-plane.ts';
+import { adminKubeApi, controlPlaneOrSkip, ensureNamespaces } from '../support/control-plane.ts';
 import { listFiles, realFixturesDir } from '../support/fixtures.ts';
 import { cleanup, type HostProcess, post, REPO, startHostProcess, tempDir } from '../support/host.ts';
 import { waitFor } from '../support/wait.ts';
@@ -69,17 +68,8 @@ describe('webhook sources in kubernetes mode, two replicas', { skip }, () => {
   const procs: HostProcess[] = [];
   const dirs: string[] = [];
   before(async () => {
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp!.kubeconfigPath);
-    api = createKubeApi(kc);
-    await api
-      .create({
-        group: '',
-        version: 'v1',
-        plural: 'namespaces',
-        body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
-      })
-      .catch(() => {});
+    api = adminKubeApi(cp!);
+    await ensureNamespaces(api, NS);
     const ingester = (name: string, spec: Record<string, unknown>) => ({
       apiVersion: 'zen.kube-zen.io/v1alpha1',
       kind: 'Ingester',

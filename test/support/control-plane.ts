@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { createKubeApi, type KubeApi, statusOf } from '../../core/kube/index.ts';
 import type { ControlPlane } from '../controlplane/harness.ts';
 import { REPO, tempDir } from './host.ts';
 
@@ -33,4 +34,25 @@ export function kubeconfigVia(cp: ControlPlane, port: number): string {
 
 export function serverPort(cp: ControlPlane): number {
   return Number(new URL(cp.server).port);
+}
+
+/** A client of the control plane as its admin (the harness's kubeconfig). The caller closes it. */
+export function adminKubeApi(cp: ControlPlane): KubeApi {
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  return createKubeApi(kc);
+}
+
+/**
+ * Creates the namespaces that do not exist yet. Only "already exists" (409) is taken as done: any other refusal
+ * (the API server down, a bad name) fails the caller, instead of surfacing later as a confusing missing namespace.
+ */
+export async function ensureNamespaces(api: KubeApi, ...names: string[]): Promise<void> {
+  for (const name of names) {
+    try {
+      await api.create({ group: '', version: 'v1', plural: 'namespaces', body: { metadata: { name } } });
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
 }

@@ -4,9 +4,9 @@
  * replicas in kubernetes mode (each with its own data dir) that serve a route before the tests start. `close()` stops
  * the replicas, closes the client and removes the data dirs.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { createKubeApi, type KubeApi } from '../../core/kube/api.ts';
+import type { KubeApi } from '../../core/kube/api.ts';
 import type { ControlPlane } from '../controlplane/harness.ts';
+import { adminKubeApi, ensureNamespaces } from './control-plane.ts';
 import { cleanup, type HostProcess, startHostProcess, tempDir } from './host.ts';
 import { waitFor } from './wait.ts';
 
@@ -36,21 +36,12 @@ export interface KubeReplicas {
 
 /** A client of `cp` and the namespace `opts.namespace`, created; no replica runs yet. */
 export async function kubeReplicas(cp: ControlPlane, opts: KubeReplicasOptions): Promise<KubeReplicas> {
-  const kc = new KubeConfig();
-  kc.loadFromFile(cp.kubeconfigPath);
-  const api = createKubeApi(kc);
+  const api = adminKubeApi(cp);
   const { namespace } = opts;
-  await api
-    .create({
-      group: '',
-      version: 'v1',
-      plural: 'namespaces',
-      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-    })
-    .catch(async (err: unknown) => {
-      await api.close();
-      throw err;
-    });
+  await ensureNamespaces(api, namespace).catch(async (err: unknown) => {
+    await api.close();
+    throw err;
+  });
   const started: HostProcess[] = [];
   const dirs: string[] = [];
   const launch = async (podName: string) => {
