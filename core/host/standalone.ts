@@ -88,7 +88,7 @@ export function openStore(
     onWriteFailure: (reason, probe) => metrics?.storeWriteFailures.inc({ reason, probe: String(probe) }),
     onCheckpoint: (r) => {
       metrics?.storeWalFrames.set(r.log);
-      metrics?.storeCheckpoints.inc({ held: String(r.tail) });
+      metrics?.storeCheckpoints.inc({ pass: r.tail ? 'tail' : 'regular' });
     },
     onUnwritable: (f) => {
       metrics?.storeWritable.set(0);

@@ -89,8 +89,8 @@ export function createMetrics(registry = new Registry()) {
     }),
     storeCheckpoints: new Counter({
       name: 'zen_watcher_store_checkpoints_total',
-      help: 'Standalone store: WAL checkpoints, by held (true: a tail pass, which no commit overlaps, so the WAL restarts; ADR 0036).',
-      labelNames: ['held'],
+      help: 'Standalone store: WAL checkpoints, by pass: regular (the checkpoint worker, overlapping commits), or tail (no commit overlaps it, so the next one restarts the WAL; ADR 0036).',
+      labelNames: ['pass'],
       registers: r,
     }),
     storeWriteFailures: new Counter({
