@@ -99,25 +99,30 @@ export class Checkpointer {
   /** Passes run without holding since the WAL passed TAIL_MIN_FRAMES (CHASE_PASSES, then the held one). */
   #chased = 0;
 
-  /**
-   * `fallback` turns SQLite's automatic checkpoints back on for the store's connection. With `writes`, a checkpoint
-   * of a WAL past TAIL_MIN_FRAMES that rows were committed during is followed by a chase pass and the tail pass (the
-   * WAL then restarts).
-   */
   constructor(
     path: string,
-    everyRows: number,
-    fallback: (reason: string) => void,
-    writes?: HeldWrites,
-    onResult?: (r: CheckpointResult) => void,
-    tailMinFrames = TAIL_MIN_FRAMES,
+    opts: {
+      /** Rows written between two checkpoints. */
+      everyRows: number;
+      /** Turns SQLite's automatic checkpoints back on for the store's connections (the worker cannot run). */
+      fallback: (reason: string) => void;
+      /**
+       * The store's commits: with them, a checkpoint of a WAL past `tailMinFrames` that rows were committed during
+       * is followed by a chase pass and the tail pass (the WAL then restarts).
+       */
+      writes?: HeldWrites | undefined;
+      /** Each checkpoint's result (metrics). */
+      onResult?: ((r: CheckpointResult) => void) | undefined;
+      /** Default TAIL_MIN_FRAMES (tests set a small one). */
+      tailMinFrames?: number | undefined;
+    },
   ) {
-    this.#tailMinFrames = tailMinFrames;
     this.#path = path;
-    this.#everyRows = everyRows;
-    this.#fallback = fallback;
-    this.#writes = writes;
-    this.#onResult = onResult;
+    this.#everyRows = opts.everyRows;
+    this.#fallback = opts.fallback;
+    this.#writes = opts.writes;
+    this.#onResult = opts.onResult;
+    this.#tailMinFrames = opts.tailMinFrames ?? TAIL_MIN_FRAMES;
   }
 
   /** Rows just committed: a checkpoint is requested once enough have been written since the last one. */

@@ -215,22 +215,21 @@ export class SqliteStore implements ObservationSink {
       if (!opts.readOnly && this.path !== ':memory:' && opts.checkpointWorker !== false) {
         const conn = db;
         conn.exec('PRAGMA wal_autocheckpoint = 0');
-        this.#checkpointer = new Checkpointer(
-          this.path,
-          opts.checkpointEveryRows ?? CHECKPOINT_EVERY_ROWS,
-          (reason) => {
+        this.#checkpointer = new Checkpointer(this.path, {
+          everyRows: opts.checkpointEveryRows ?? CHECKPOINT_EVERY_ROWS,
+          fallback: (reason) => {
             if (this.#open) conn.exec('PRAGMA wal_autocheckpoint = 1000');
             this.#writer?.autoCheckpoint();
             opts.onCheckpointFallback?.(reason);
           },
-          {
+          writes: {
             hold: () => this.#hold(),
             release: () => this.#release(),
             checkpointTail: () => this.#writer?.checkpointTail(),
           },
-          opts.onCheckpoint,
-          opts.walTailMinFrames,
-        );
+          onResult: opts.onCheckpoint,
+          tailMinFrames: opts.walTailMinFrames,
+        });
       }
       this.#hasDetectedAt = (db.prepare('PRAGMA table_info(observations)').all() as { name: string }[]).some(
         (c) => c.name === 'detected_at',
