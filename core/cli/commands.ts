@@ -57,6 +57,9 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
 
 export async function main(argv: string[]): Promise<number> {
   const [command = 'run', ...rest] = argv;
+  // `observations list | head`: a reader that stops early closes the pipe. That ends the output, as for any Unix
+  // tool, not in an unhandled 'error' event's stack trace.
+  if (command !== 'run') quietOnClosedPipe();
   if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(HELP);
     return 0;
@@ -134,5 +137,12 @@ async function run(args: string[]): Promise<number> {
       cancelCompaction();
       return host.stop(reason);
     },
+  });
+}
+
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
   });
 }

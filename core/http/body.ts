@@ -4,6 +4,7 @@
  * A body sent with `Content-Encoding: gzip | deflate | br` is decoded, and the same limit applies to the decoded
  * size (zlib stops at `maxOutputLength`): a zip bomb is a 413, not a gigabyte in memory. Other encodings are a 415.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { promisify } from 'node:util';
 import { brotliDecompress, gunzip, inflate } from 'node:zlib';
@@ -38,6 +39,42 @@ export function checkContentType(header: string | undefined): void {
     },
   );
 }
+
+/** How a body's bytes are decoded: UTF-8 (validated), or Latin-1 for a sender that declares it. */
+export type BodyCharset = 'utf-8' | 'latin1';
+
+/**
+ * The body's charset from the Content-Type header's `charset` parameter (the whole header is passed). JSON between
+ * systems is UTF-8 (RFC 8259 §8.1), which is what no parameter means; some HTTP clients still declare ISO-8859-1,
+ * and those bodies are decoded as Latin-1 instead of as UTF-8 with their other bytes replaced (two different titles
+ * would become the same finding). Any other charset is a 415.
+ */
+export function checkCharset(header: string | undefined): BodyCharset {
+  if (header === undefined || header === 'application/json') return 'utf-8'; // the usual case, nothing to parse
+  const semi = header.indexOf(';');
+  if (semi < 0) return 'utf-8';
+  for (const param of header.slice(semi + 1).split(';')) {
+    const eq = param.indexOf('=');
+    if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (UTF8_LABELS.has(charset)) return 'utf-8';
+    if (LATIN1_LABELS.has(charset)) return 'latin1';
+    throw new ZwError(
+      'ZW_ERR_UNSUPPORTED_MEDIA_TYPE',
+      `charset '${charset.slice(0, 40)}' is not accepted; send JSON as UTF-8 (RFC 8259), or declare iso-8859-1`,
+      { field: 'headers.content-type' },
+    );
+  }
+  return 'utf-8';
+}
+
+/** ASCII is a subset of UTF-8: its bytes are checked the same way. */
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'us-ascii', 'ascii']);
+const LATIN1_LABELS = new Set(['iso-8859-1', 'iso8859-1', 'latin1', 'l1']);
 
 export type ContentEncoding = 'identity' | 'gzip' | 'deflate' | 'br';
 
@@ -152,8 +189,8 @@ export interface ParsedBody {
  * JSON, or JSON Lines when the body is several JSON documents one per line. A value nested deeper than
  * MAX_JSON_DEPTH levels is refused (422 naming the path): nothing downstream has to walk it.
  */
-export function parseJsonBody(raw: Buffer, contentType: string): ParsedBody {
-  const parsed = parseJson(raw, contentType);
+export function parseJsonBody(raw: Buffer, contentType: string, charset: BodyCharset = 'utf-8'): ParsedBody {
+  const parsed = parseJson(raw, contentType, charset);
   const docs = parsed.jsonLines ? (parsed.value as unknown[]) : [parsed.value];
   for (let i = 0; i < docs.length; i++) {
     const path = tooDeepPath(docs[i], MAX_JSON_DEPTH, parsed.jsonLines ? `line ${i + 1}` : '');
@@ -168,8 +205,8 @@ export function parseJsonBody(raw: Buffer, contentType: string): ParsedBody {
   return parsed;
 }
 
-function parseJson(raw: Buffer, contentType: string): ParsedBody {
-  const text = raw.toString('utf8');
+function parseJson(raw: Buffer, contentType: string, charset: BodyCharset): ParsedBody {
+  const text = charset === 'latin1' ? raw.toString('latin1') : utf8Text(raw);
   if (text.trim() === '') throw new ZwError('ZW_ERR_BAD_JSON', 'body is empty; expected JSON');
   try {
     return { value: JSON.parse(text), jsonLines: false };
@@ -192,4 +229,46 @@ function parseJson(raw: Buffer, contentType: string): ParsedBody {
     }
     throw new ZwError('ZW_ERR_BAD_JSON', `malformed JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The body as UTF-8. Bytes that are not UTF-8 are refused, not replaced by U+FFFD: replaced, two different events
+ * could be stored (and hashed) as the same one. isUtf8 is a vectorised check, a fraction of a microsecond per alert.
+ */
+function utf8Text(raw: Buffer): string {
+  if (!isUtf8(raw)) {
+    throw new ZwError(
+      'ZW_ERR_BAD_JSON',
+      `body is not valid UTF-8 (at byte ${firstInvalidUtf8(raw)}); send JSON as UTF-8 (RFC 8259), or declare charset=iso-8859-1`,
+    );
+  }
+  // A UTF-8 byte order mark is ignored (RFC 8259 §8.1 lets a parser do so), not a "malformed JSON" at position 0.
+  return raw.length >= 3 && raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf
+    ? raw.toString('utf8', 3)
+    : raw.toString('utf8');
+}
+
+/**
+ * Where the first sequence that is not UTF-8 starts: from the longest prefix that decodes (a prefix ending inside a
+ * sequence counts as decodable, `stream`), found by halving. Only on the error path, for the message.
+ */
+function firstInvalidUtf8(raw: Buffer): number {
+  let lo = 0;
+  let hi = raw.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(raw.subarray(0, mid), { stream: true });
+      lo = mid;
+    } catch {
+      hi = mid - 1;
+    }
+  }
+  // The prefix may end inside the bad sequence (its lead byte decoded as "to be continued"): report where it starts.
+  for (let k = 1; k <= 3 && lo - k >= 0; k++) {
+    const b = raw[lo - k]!;
+    if (b >= 0xc0) return lo - k;
+    if (b < 0x80) break;
+  }
+  return lo;
 }

@@ -14,7 +14,7 @@ import { CLIENT_ERROR_CODES, ZwError } from '../api/index.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { Authenticator, AuthOutcome } from './auth.ts';
-import { checkContentEncoding, checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
+import { checkCharset, checkContentEncoding, checkContentType, mediaType, parseJsonBody, readBody } from './body.ts';
 import { type ClientLimiter, clientAddress } from './client-limit.ts';
 import type { ClientSignal } from './request-signal.ts';
 
@@ -237,6 +237,7 @@ async function serveWebhook(
     const rawType = header(req, 'content-type');
     const contentType = mediaType(rawType);
     checkContentType(contentType);
+    const charset = checkCharset(rawType);
     const encoding = checkContentEncoding(header(req, 'content-encoding'));
     const auth = route.authenticator;
     if (auth && !auth.needsBody) auth.check(req.headers, undefined, Date.now());
@@ -245,7 +246,7 @@ async function serveWebhook(
     // Decoded (Content-Encoding) within the same limit; HMAC signatures cover the decoded body.
     const raw = await readBody(req, route.maxBodyBytes, encoding);
     if (auth?.needsBody) authed = auth.check(req.headers, raw, Date.now());
-    const parsed = parseJsonBody(raw, contentType);
+    const parsed = parseJsonBody(raw, contentType, charset);
     // The client's abort, made only if the handler reads its signal (issue #18). The request stream has ended
     // (and closed) once its body was read: the response's close tells that the client went away before the answer.
     let abort: AbortController | undefined;

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Observation } from '../../core/api/index.ts';
+import type { SqliteStore } from '../../core/sinks/sqlite-store.ts';
 import type { ObservationSink } from '../../core/sinks/types.ts';
 import { cleanup, post, startTestHost, type TestHost, webhookIngester, writeConfigDir } from '../support/host.ts';
 
@@ -103,6 +104,34 @@ describe('webhook HTTP contract', () => {
       body: new Blob(['{"severity":"low","title":"no-ct"}']),
     });
     assert.equal(res.status, 200);
+  });
+  test('bytes that are not UTF-8 are a 400 naming the offset, not replaced; a declared ISO-8859-1 body is decoded as such', async () => {
+    // "Ren\xe9" and "Ren\xe8": decoded as UTF-8 with replacement, both became "Ren\ufffd", one finding.
+    const latin1 = (c: number) =>
+      Buffer.concat([Buffer.from('{"severity":"high","title":"user Ren'), Buffer.from([c]), Buffer.from('"}')]);
+    const bad = await post(`${h.url}/ingest/hooks`, latin1(0xe9));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json?.error, 'ZW_ERR_BAD_JSON');
+    assert.match(String(bad.json?.reason), /not valid UTF-8 \(at byte 36\)/);
+    const declared = { 'content-type': 'application/json; charset=ISO-8859-1' };
+    const e = await post(`${h.url}/ingest/hooks`, latin1(0xe9), declared);
+    const è = await post(`${h.url}/ingest/hooks`, latin1(0xe8), declared);
+    assert.deepEqual([e.status, e.json?.created, è.status, è.json?.created], [200, 1, 200, 1]);
+    const stored = (h.host.sink as SqliteStore).list({ limit: 1000 }).map((o) => o.spec.title);
+    assert.ok(stored.includes('user René') && stored.includes('user Renè'), stored.join(', '));
+  });
+  test('415 for a charset other than UTF-8 or ISO-8859-1; a UTF-8 byte order mark is ignored', async () => {
+    const r = await post(`${h.url}/ingest/hooks`, '{"severity":"low","title":"x"}', {
+      'content-type': 'application/json; charset="utf-16"',
+    });
+    assert.equal(r.status, 415);
+    assert.equal(r.json?.field, 'headers.content-type');
+    assert.match(String(r.json?.reason), /charset 'utf-16'/);
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"severity":"low","title":"bom"}')]);
+    assert.equal(
+      (await post(`${h.url}/ingest/hooks`, bom, { 'content-type': 'application/json; charset=utf-8' })).status,
+      200,
+    );
   });
   test('422 for valid JSON of the wrong shape, naming the field', async () => {
     const r = await post(`${h.url}/ingest/hooks`, '{"severity":"high"}');

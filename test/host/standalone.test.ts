@@ -3,10 +3,13 @@
  * store surviving a restart, external plugin directories, and `validate` / `plugins list`.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HOST_API_VERSION } from '../../core/api/index.ts';
+import { SqliteStore } from '../../core/sinks/sqlite-store.ts';
 import {
   cleanup,
   post,
@@ -17,6 +20,7 @@ import {
   webhookIngester,
   writeConfigDir,
 } from '../support/host.ts';
+import { storeObservation } from '../support/observations.ts';
 
 describe('standalone mode with the default configuration', () => {
   test('a POST becomes one Observation; the same POST again, also after a restart, is a counted duplicate', async () => {
@@ -60,6 +64,30 @@ describe('standalone mode with the default configuration', () => {
       assert.match(table.stdout, /webhook-[0-9a-f]{16}\s+webhook\s+high/);
     } finally {
       await p.stop();
+      cleanup(dataDir);
+    }
+  });
+});
+
+describe('the CLI in a pipe', () => {
+  test('observations list | head: a reader that closes the pipe early ends the output quietly, exit 0', async () => {
+    const dataDir = tempDir('zw-data-');
+    try {
+      const store = new SqliteStore(dataDir, { writerWorker: false });
+      for (let i = 0; i < 400; i++) store.writeSync(storeObservation(`obs-${i}`));
+      await store.close();
+      // More JSON than a pipe holds (64 KiB): the CLI is still writing when the reader goes away.
+      const child = spawn(process.execPath, [join(REPO, 'core/cli/main.ts'), 'observations', 'list', '-o', 'json'], {
+        env: { ...process.env, ZEN_DATA_DIR: dataDir },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const [code] = (await once(child, 'close')) as [number | null];
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /EPIPE|Unhandled/);
+    } finally {
       cleanup(dataDir);
     }
   });
