@@ -83,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
           options: { output: { type: 'string', short: 'o', default: 'table' } },
         });
         if (positionals[0] !== 'list') return usage(`unknown plugins subcommand '${positionals[0] ?? ''}'`);
+        if (positionals.length > 1)
+          return usage(`plugins list takes no arguments, got '${positionals.slice(1).join(' ')}'`);
         return pluginsList(readEnv(), values.output);
       }
       case 'plugin':
@@ -99,6 +101,11 @@ export async function main(argv: string[]): Promise<number> {
           },
         });
         if (positionals[0] !== 'list') return usage(`unknown observations subcommand '${positionals[0] ?? ''}'`);
+        // `observations list critical` listed everything: filters are flags.
+        if (positionals.length > 1)
+          return usage(
+            `observations list takes no arguments (filter with --source, --severity), got '${positionals.slice(1).join(' ')}'`,
+          );
         return observationsList(readEnv(), values);
       }
       default:

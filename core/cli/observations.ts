@@ -16,15 +16,13 @@ export async function observationsList(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  const limit = Number(opts.limit ?? 1000);
-  if (!Number.isInteger(limit) || limit < 1) {
-    err.write(`zen-watcher observations list: --limit must be a positive integer\n`);
-    return 2;
-  }
-  if (opts.output !== 'json' && opts.output !== 'table' && opts.output !== undefined) {
-    err.write(`zen-watcher observations list: -o must be table or json\n`);
-    return 2;
-  }
+  // Digits only: Number() would also take '0x10', '1e2' and ' 5' (a typo read as another number).
+  const rawLimit = opts.limit ?? '1000';
+  const limit = /^[0-9]+$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    return usage(err, `observations list: --limit must be a positive whole number, got '${rawLimit}'`);
+  if (opts.output !== 'json' && opts.output !== 'table' && opts.output !== undefined)
+    return usage(err, `observations list: -o must be table or json, got '${opts.output}'`);
   if (resolveMode(env).mode === 'kubernetes') {
     let list: StoredObservation[];
     try {
@@ -109,4 +107,10 @@ function print(list: StoredObservation[], output: string | undefined, out: NodeJ
       ]),
     ),
   );
+}
+
+/** A usage error, in the CLI's one format (docs/CLI.md: exit 2). */
+function usage(err: NodeJS.WritableStream, message: string): number {
+  err.write(`zen-watcher: ${message}\nRun 'zen-watcher --help' for usage.\n`);
+  return 2;
 }

@@ -93,6 +93,30 @@ describe('the CLI in a pipe', () => {
   });
 });
 
+describe('CLI usage errors', () => {
+  test('list commands refuse extra arguments and limits that are not plain whole numbers: exit 2, the usage format', async () => {
+    const env = { ZEN_DATA_DIR: tempDir('zw-data-') };
+    try {
+      for (const args of [
+        ['observations', 'list', 'critical'],
+        ['plugins', 'list', 'extra'],
+        ['observations', 'list', '--limit', '0x10'],
+        ['observations', 'list', '--limit', '1e2'],
+        ['observations', 'list', '--limit', ' 5'],
+        ['observations', 'list', '--limit', '0'],
+        ['observations', 'list', '-o', 'yaml'],
+      ]) {
+        const r = await runCli(args, env);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, /^zen-watcher: .+\nRun 'zen-watcher --help' for usage\.\n$/, args.join(' '));
+      }
+      assert.equal((await runCli(['observations', 'list', '--limit', '5'], env)).code, 0);
+    } finally {
+      cleanup(env.ZEN_DATA_DIR);
+    }
+  });
+});
+
 describe('drop-in plugin directories', () => {
   test('an external plugin loads unchanged; incompatible and failing ones are listed and skipped', async () => {
     const outside = tempDir('zw-plugins-');
