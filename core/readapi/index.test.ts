@@ -493,6 +493,47 @@ describe('ReadIndex', () => {
     assert.deepEqual(events, [42]);
   });
 
+  test('firstSeen is an event time, as lastSeen is: a finding written long after its event (seen once) has firstSeen = lastSeen = detectedAt', () => {
+    const hour = 3_600_000;
+    const obs = makeObservation({
+      source: 'falco',
+      severity: 'high',
+      title: 'late',
+      namespace: 'shop',
+      detectedAt: new Date(10 * hour),
+    });
+    // Written (first-seen annotation, creation) two hours after the event.
+    const written = new Date(12 * hour).toISOString();
+    const late = { ...obs, annotations: { 'zen.kube-zen.io/first-seen': written } };
+    const once = toEntry(late, 12 * hour)!;
+    assert.deepEqual([once.detectedAt, once.firstSeen, once.lastSeen], [10 * hour, 10 * hour, 10 * hour]);
+    const kube = toEntry({
+      metadata: { name: obs.name, namespace: obs.namespace, creationTimestamp: written, annotations: late.annotations },
+      spec: obs.spec,
+    })!;
+    assert.deepEqual([kube.firstSeen, kube.lastSeen], [10 * hour, 10 * hour]);
+    // Repeated: status.firstSeen/lastSeen (event times), whatever the write time.
+    const repeated = toEntry(
+      {
+        ...late,
+        status: { count: 2, firstSeen: new Date(9 * hour).toISOString(), lastSeen: new Date(11 * hour).toISOString() },
+      },
+      12 * hour,
+    )!;
+    assert.deepEqual([repeated.firstSeen, repeated.lastSeen], [9 * hour, 11 * hour]);
+    // Never firstSeen after lastSeen, even with a status that says so.
+    const odd = toEntry({ ...late, status: { firstSeen: new Date(11 * hour).toISOString() } }, 12 * hour)!;
+    assert.ok(odd.firstSeen <= odd.lastSeen);
+    // hourly.new counts it in the hour of its event, like a repeated finding.
+    const ix = new ReadIndex();
+    ix.upsert(once);
+    const s = ix.summary({}, SEE_ALL, { now: 13 * hour, hours: 4 });
+    assert.deepEqual(
+      s.hourly.map((h) => h.new),
+      [1, 0, 0, 0],
+    );
+  });
+
   test('replaceAll (a relist) deletes what is gone and announces only changes', () => {
     const ix = new ReadIndex();
     for (let i = 0; i < 5; i++) ix.upsert(entry(i));

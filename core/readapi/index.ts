@@ -38,7 +38,7 @@ export interface Entry {
   readonly fingerprint: string;
   /** spec.detectedAt, ms. */
   readonly detectedAt: number;
-  /** When zen-watcher first saw the finding (first-seen annotation, else creation), ms. */
+  /** The earliest report's event time (status.firstSeen, else spec.detectedAt; never after lastSeen), ms. */
   readonly firstSeen: number;
   /** How often the source reported it (status.count, ADR 0017; 1 when never repeated). */
   readonly count: number;
@@ -106,7 +106,6 @@ export interface ObservationDoc {
   };
 }
 
-const FIRST_SEEN = 'zen.kube-zen.io/first-seen';
 const MAX_MESSAGE = 512;
 
 function ms(v: string | undefined): number | undefined {
@@ -121,12 +120,12 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
   const name = doc.metadata?.name ?? doc.name;
   const spec = doc.spec;
   if (!namespace || !name || !spec) return undefined;
-  const annotations = doc.metadata?.annotations ?? doc.annotations ?? {};
   const detectedAt = ms(spec.detectedAt) ?? createdAt ?? 0;
-  const stamped = ms(annotations[FIRST_SEEN]) ?? createdAt ?? ms(doc.metadata?.creationTimestamp) ?? detectedAt;
-  // status.firstSeen (ADR 0017) is the earliest report's event time, which may precede the first write.
-  const statusFirst = ms(doc.status?.firstSeen);
-  const firstSeen = statusFirst !== undefined ? Math.min(stamped, statusFirst) : stamped;
+  // Event times, as status.firstSeen/lastSeen are (ADR 0017, docs/CONFIGURATION.md), which are absent until the first
+  // repeat: spec.detectedAt until then. Never when the Observation was written (the first-seen annotation): a finding
+  // seen once would show a firstSeen after its lastSeen, and summary's hourly.new would count it by arrival.
+  const lastSeen = ms(doc.status?.lastSeen) ?? detectedAt;
+  const firstSeen = Math.min(ms(doc.status?.firstSeen) ?? detectedAt, lastSeen);
   const count = doc.status?.count;
   const severity = spec.severity ?? 'info';
   const message = spec.message === undefined ? undefined : spec.message.slice(0, MAX_MESSAGE);
@@ -165,7 +164,7 @@ export function toEntry(doc: ObservationDoc, createdAt?: number): Entry | undefi
     detectedAt,
     firstSeen,
     count: Number.isInteger(count) && (count as number) > 0 ? (count as number) : 1,
-    lastSeen: ms(doc.status?.lastSeen) ?? detectedAt,
+    lastSeen,
     phase: doc.status?.phase === 'Resolved' ? 'Resolved' : 'Active',
     resolvedAt: ms(doc.status?.resolvedAt),
     reason: doc.status?.reason,

@@ -40,6 +40,7 @@ export interface ReadApiOptions {
 }
 
 const MAX_LIMIT = 500;
+const MAX_HOURS = 24 * 14;
 const badQuery = (m: string) => new ReadApiError(400, 'ZW_ERR_BAD_QUERY', m);
 
 function multi(v: string | string[] | undefined): string[] | undefined {
@@ -59,36 +60,83 @@ function one(q: Record<string, string | string[] | undefined>, name: string): st
 
 const REL = /^(\d+)(m|h|d)$/;
 const UNIT: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** RFC 3339 `date-time` (section 5.6): a full date, `T`, a time with optional fraction, and `Z` or an offset. */
+const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?(?:[Zz]|([+-])(\d\d):(\d\d))$/;
 
-/** RFC 3339, or a duration back from now (`30m`, `24h`, `7d`). */
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const leap = (y: number) => y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+
+/** An RFC 3339 date-time that exists (a real calendar day, hours < 24, minutes and seconds < 60), in ms. */
+export function parseRfc3339(v: string): number | undefined {
+  const m = RFC3339.exec(v);
+  if (!m) return undefined;
+  const part = (i: number) => Number(m[i]);
+  const [year, month, day, hour, minute, second] = [part(1), part(2), part(3), part(4), part(5), part(6)];
+  const days = month === 2 && leap(year) ? 29 : DAYS[month - 1];
+  if (days === undefined || day < 1 || day > days || hour > 23 || minute > 59 || second > 59) return undefined;
+  let offset = 0;
+  if (m[8]) {
+    const [oh, om] = [part(9), part(10)];
+    if (oh > 23 || om > 59) return undefined;
+    offset = (m[8] === '-' ? -1 : 1) * (oh * 60 + om) * 60_000;
+  }
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(hour, minute, second, Number((m[7] ?? '.').slice(1, 4).padEnd(3, '0')));
+  return d.getTime() - offset;
+}
+
+/** An RFC 3339 date-time with `Z` or an offset, or a duration back from now (`30m`, `24h`, `7d`). */
 export function parseTime(name: string, v: string | undefined, now = Date.now()): number | undefined {
   if (v === undefined) return undefined;
   const rel = REL.exec(v);
   if (rel) return now - Number(rel[1]) * UNIT[rel[2]!]!;
-  const t = Date.parse(v);
-  if (!/^\d{4}-\d\d-\d\d/.test(v) || Number.isNaN(t))
-    throw badQuery(`'${name}' must be an RFC 3339 time or a duration back from now (30m, 24h, 7d), got '${v}'`);
+  const t = parseRfc3339(v);
+  if (t === undefined)
+    throw badQuery(
+      `'${name}' must be an RFC 3339 time with Z or an offset that exists (2026-12-01T10:00:00Z) or a duration back from now (30m, 24h, 7d), got '${v}'`,
+    );
   return t;
 }
 
+/** A plain decimal integer (digits only) in [min, max]; else 400 naming the parameter. */
+export function parseInteger(name: string, v: string, min: number, max: number): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!(n >= min && n <= max)) throw badQuery(`'${name}' must be an integer in [${min}, ${max}], got '${v}'`);
+  return n;
+}
+
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-accel-buffering': 'no',
+  connection: 'keep-alive',
+};
+
+/** The filters of list, summary and stream (docs/READ_API.md). */
+const FILTERS = ['source', 'severity', 'category', 'namespace', 'kind', 'resource', 'phase', 'since', 'until', 'q'];
+/** Refuses a parameter the route does not document: a typo never silently widens an answer. */
+function checkParams(known: ReadonlySet<string>, q: Record<string, unknown>): void {
+  for (const k of Object.keys(q))
+    if (!known.has(k))
+      throw badQuery(
+        `unknown query parameter '${k}'; this route takes ${known.size ? [...known].join(', ') : 'none'} (docs/READ_API.md)`,
+      );
+}
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** One path segment, percent-decoded; a malformed encoding is a 400 naming the segment. */
+function segment(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw badQuery(`path segment '${name}' is not valid percent-encoding: '${raw}'`);
+  }
+}
+
+/** The filters of a query whose parameters checkParams has accepted. */
 export function parseFilter(q: Record<string, string | string[] | undefined>): Filter {
-  const known = new Set([
-    'source',
-    'severity',
-    'category',
-    'namespace',
-    'kind',
-    'resource',
-    'phase',
-    'since',
-    'until',
-    'q',
-    'sort',
-    'limit',
-    'cursor',
-    'hours',
-  ]);
-  for (const k of Object.keys(q)) if (!known.has(k)) throw badQuery(`unknown query parameter '${k}'`);
   const severity = multi(q.severity);
   for (const s of severity ?? [])
     if (!(SEVERITIES as readonly string[]).includes(s))
@@ -149,9 +197,16 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
   const visibility = async (p: Principal, f: Filter): Promise<Visibility> =>
     p.visibility(f.namespace ?? index.namespaces());
 
-  const routes: { re: RegExp; name: string; run: (ctx: Koa.Context, m: RegExpExecArray) => Promise<void> }[] = [
+  const routes: {
+    re: RegExp;
+    name: string;
+    /** The query parameters the route documents (docs/READ_API.md). */
+    params: ReadonlySet<string>;
+    run: (ctx: Koa.Context, m: RegExpExecArray) => Promise<void>;
+  }[] = [
     {
       name: 'whoami',
+      params: NONE,
       re: /^\/api\/v1\/whoami$/,
       async run(ctx) {
         const p = await principal(ctx);
@@ -165,16 +220,14 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
     },
     {
       name: 'list',
+      params: new Set([...FILTERS, 'sort', 'limit', 'cursor']),
       re: /^\/api\/v1\/observations$/,
       async run(ctx) {
         const q = ctx.query;
         const f = parseFilter(q);
         const sort = (one(q, 'sort') ?? '-detectedAt') as SortKey;
         if (!SORT_KEYS.includes(sort)) throw badQuery(`'sort' must be one of ${SORT_KEYS.join(', ')}`);
-        const limitText = one(q, 'limit') ?? '50';
-        const limit = Number(limitText);
-        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
-          throw badQuery(`'limit' must be an integer in [1, ${MAX_LIMIT}], got '${limitText}'`);
+        const limit = parseInteger('limit', one(q, 'limit') ?? '50', 1, MAX_LIMIT);
         const p = await principal(ctx);
         ready();
         const vis = await visibility(p, f);
@@ -191,9 +244,10 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
     },
     {
       name: 'get',
+      params: NONE,
       re: /^\/api\/v1\/observations\/([^/]+)\/([^/]+)$/,
       async run(ctx, m) {
-        const [namespace, name] = [decodeURIComponent(m[1]!), decodeURIComponent(m[2]!)];
+        const [namespace, name] = [segment('namespace', m[1]!), segment('name', m[2]!)];
         const p = await principal(ctx);
         ready();
         const vis = await p.visibility([namespace]);
@@ -225,13 +279,11 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
     },
     {
       name: 'summary',
+      params: new Set([...FILTERS, 'hours']),
       re: /^\/api\/v1\/summary$/,
       async run(ctx) {
         const f = parseFilter(ctx.query);
-        const hoursText = one(ctx.query, 'hours') ?? '24';
-        const hours = Number(hoursText);
-        if (!Number.isInteger(hours) || hours < 1 || hours > 24 * 14)
-          throw badQuery(`'hours' must be an integer in [1, 336], got '${hoursText}'`);
+        const hours = parseInteger('hours', one(ctx.query, 'hours') ?? '24', 1, MAX_HOURS);
         const p = await principal(ctx);
         ready();
         const vis = await visibility(p, f);
@@ -241,12 +293,13 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
     },
     {
       name: 'resource',
+      params: NONE,
       re: /^\/api\/v1\/resources\/([^/]+)\/([^/]+)\/([^/]+)$/,
       async run(ctx, m) {
         const target: ResourceKey = {
-          namespace: decodeURIComponent(m[1]!),
-          kind: decodeURIComponent(m[2]!),
-          name: decodeURIComponent(m[3]!),
+          namespace: segment('namespace', m[1]!),
+          kind: segment('kind', m[2]!),
+          name: segment('name', m[3]!),
         };
         const p = await principal(ctx);
         ready();
@@ -270,6 +323,7 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
     },
     {
       name: 'stream',
+      params: new Set(FILTERS),
       re: /^\/api\/v1\/stream$/,
       async run(ctx) {
         const f = parseFilter(ctx.query);
@@ -277,6 +331,12 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
         ready();
         if (streams >= maxStreams)
           throw new ReadApiError(503, 'ZW_ERR_NOT_READY', `too many live streams (${maxStreams}); retry later`);
+        if (ctx.method === 'HEAD') {
+          // The headers a GET would get, and the end: no events will follow, so no stream slot is taken.
+          ctx.status = 200;
+          ctx.set(SSE_HEADERS);
+          return;
+        }
         stream(ctx, p, f);
       },
     },
@@ -289,12 +349,7 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
   function stream(ctx: Koa.Context, p: Principal, f: Filter): void {
     const res: ServerResponse = ctx.res;
     ctx.respond = false;
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-      connection: 'keep-alive',
-    });
+    res.writeHead(200, SSE_HEADERS);
     res.write(': zen-watcher live stream\nretry: 2000\n\n');
     streams++;
     opts.onStreams?.(streams);
@@ -362,6 +417,7 @@ export function createReadApi(opts: ReadApiOptions): Koa.Middleware {
         if (!m) continue;
         route = r.name;
         ctx.set('cache-control', 'no-store');
+        checkParams(r.params, ctx.query);
         await r.run(ctx, m);
         return;
       }
