@@ -38,7 +38,10 @@ export interface WebhookRequest<Config = AnyConfig> {
   readonly signal: AbortSignal;
 }
 
-/** What an onWebhook tap returns: the drafts made from the request (may be empty), or undefined to pass. */
+/**
+ * What an onWebhook tap returns: the drafts made from the request (may be empty), or undefined to pass to the
+ * plugin's next tap on the handler (by `stage`); undefined from the last one is a 500 (a forgotten `return`).
+ */
 export type WebhookResult = ObservationDraft[] | undefined;
 
 /** onIngesterChanged: an Ingester handled by this plugin was added, changed or removed. */

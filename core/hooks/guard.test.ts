@@ -119,3 +119,47 @@ test('onIngesterChanged reaches only the plugin serving that Ingester', async ()
   await hooks.onIngesterChanged.promise({ type: 'added', ingester: { handler: 'hb', name: 'i' } as never });
   assert.deepEqual(seen, ['b:i']);
 });
+
+test('a disabled plugin is not called: its webhook is 503 ZW_ERR_PLUGIN_DISABLED with Retry-After, other hooks skip it', async () => {
+  const hooks = createHostHooks();
+  const failures: TapFailure[] = [];
+  const calls: string[] = [];
+  const opts = (hook: 'onWebhook' | 'onObservation', kind: 'bail' | 'waterfall') => ({
+    hook,
+    kind,
+    deadlineMs: () => 50,
+    observe: () => {},
+    onFailure: (f: TapFailure) => failures.push(f),
+    disabled: (plugin: string) => (plugin === 'off' ? 'disabled after 5 faults (last: secret internals)' : undefined),
+  });
+  installGuard(hooks.onObservation as never, opts('onObservation', 'waterfall'));
+  hooks.onWebhook.intercept({
+    factory: (_k, h) => {
+      installGuard(h as never, opts('onWebhook', 'bail'));
+      return h;
+    },
+  });
+  const p = createPluginHooks(hooks, 'off', ['src']);
+  p.hooks.onWebhook.for('src').tapPromise(async () => {
+    calls.push('onWebhook');
+    return [];
+  });
+  p.hooks.onObservation.tapPromise(async (d) => {
+    calls.push('onObservation');
+    return { ...d, title: 'changed' };
+  });
+  p.commit();
+  await assert.rejects(hooks.onWebhook.get('src')!.promise({} as never), (e: ZwError) => {
+    assert.ok(e instanceof ZwError);
+    assert.equal(e.code, 'ZW_ERR_PLUGIN_DISABLED');
+    assert.equal(e.status, 503);
+    assert.equal(e.retryAfterSeconds, 60, 'Retry-After: a retry succeeds only on another replica or after a restart');
+    assert.match(e.message, /^plugin 'off' is disabled: .*until zen-watcher restarts/);
+    assert.ok(!e.message.includes('secret'), "the plugin's fault messages stay in the log");
+    return true;
+  });
+  const draft = { severity: 'high', title: 't' } as const;
+  assert.equal(await hooks.onObservation.promise(draft, { ingester: {} as never }), draft);
+  assert.deepEqual(calls, []);
+  assert.deepEqual(failures, [], 'not called, so not counted again');
+});

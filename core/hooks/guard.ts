@@ -8,7 +8,8 @@
  * - bail (onWebhook): a typed client error (a ZwError with a 4xx status: bad payload, 400/422) passes through to
  *   the HTTP layer; anything else — host errors a plugin let through (e.g. ZW_ERR_RECONCILE_WEBHOOK) included —
  *   is the plugin's failure: counted, and ZW_ERR_PLUGIN_FAILED (500) without leaking its message to the client.
- * A plugin the host disabled (core/host/plugin-faults.ts) is skipped: no call; onWebhook answers 503.
+ * A plugin the host disabled (core/host/plugin-faults.ts) is skipped: no call; onWebhook answers 503
+ * ZW_ERR_PLUGIN_DISABLED with Retry-After (DISABLED_RETRY_AFTER_SECONDS).
  */
 import type { HookName } from '../api/index.ts';
 import { errorMessage, ZwError, zwError } from '../api/index.ts';
@@ -43,6 +44,15 @@ class TapTimeoutError extends ZwError {
   }
 }
 
+/**
+ * Retry-After of a disabled plugin's bail hooks (its webhooks' 503; a delivery lane backs off at least as long). The
+ * plugin stays disabled in this process until it restarts (core/host/plugin-faults.ts): a retry succeeds only on
+ * another replica or after a restart, so it waits a minute rather than the 1–5 s of a passing overload.
+ */
+const DISABLED_RETRY_AFTER_SECONDS = 60;
+const DISABLED_REASON =
+  'too many errors escaped its code; it stays disabled until zen-watcher restarts (`zen-watcher plugins list` shows why)';
+
 /** What a missed deadline rejects with (the error itself is made only then: a stack per call costs). */
 const TIMED_OUT = Symbol('timed out');
 
@@ -69,11 +79,12 @@ export function guardTap(plugin: string, fn: AnyFn, opts: GuardOptions): AnyFn {
   return (...args: unknown[]): Promise<unknown> => {
     if (opts.disabled?.(plugin) !== undefined) {
       if (opts.kind === 'bail') {
+        // Not called, so not counted again. The reason names no fault: those are the plugin's messages (logged).
         return Promise.reject(
-          new ZwError(
-            'ZW_ERR_PLUGIN_FAILED',
-            `source plugin '${plugin}' is disabled after repeated failures (zen-watcher plugins list shows why)`,
-            { status: 503 },
+          zwError(
+            'ZW_ERR_PLUGIN_DISABLED',
+            { plugin, reason: DISABLED_REASON },
+            { retryAfterSeconds: DISABLED_RETRY_AFTER_SECONDS },
           ),
         );
       }

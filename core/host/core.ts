@@ -12,7 +12,7 @@
 
 import type { Ajv } from 'ajv';
 import type { ObservationDraft, WebhookRequest } from '../api/index.ts';
-import { HOST_API_VERSION, type PluginKube, ZwError } from '../api/index.ts';
+import { HOST_API_VERSION, type PluginKube, ZwError, zwError } from '../api/index.ts';
 import type { HostEnv } from '../config/env.ts';
 import { createAjv, IngesterValidator } from '../config/validate.ts';
 import type { TapFailure } from '../hooks/guard.ts';
@@ -156,6 +156,29 @@ export function createHostCore(o: HostCoreOptions): HostCore {
     ...(o.shard ? { shard: o.shard } : {}),
   };
 
+  // Every tap of the handler (all the plugin's: handlers are unique) ran and none returned an array: undefined (a
+  // forgotten `return`), null or anything else is the plugin's failure, as a throw is (counted, logged once, 500).
+  const warned = new Set<string>();
+  const notDrafts = (plugin: string, result: unknown): ZwError => {
+    const what = result === null ? 'null' : typeof result;
+    const error = new ZwError(
+      'ZW_ERR_PLUGIN_FAILED',
+      `plugin '${plugin}' returned ${what}: return an array of drafts ([] for none)`,
+    );
+    metrics.pluginHookErrors.inc({ plugin, hook: 'onWebhook', kind: 'error' });
+    const fields = { plugin, hook: 'onWebhook', kind: 'error', err: error.message };
+    if (warned.has(plugin)) log.debug(fields, 'plugin tap failed');
+    else {
+      warned.add(plugin);
+      log.error(
+        fields,
+        `${error.message} (onWebhook; later ones at debug, counted in zen_watcher_plugin_hook_errors_total)`,
+      );
+    }
+    o.onTapFailure?.({ plugin, hook: 'onWebhook', kind: 'error', error });
+    return zwError('ZW_ERR_PLUGIN_FAILED', { plugin }, { cause: error });
+  };
+
   const core: HostCore = {
     hooks,
     pipeline,
@@ -205,14 +228,8 @@ export function createHostCore(o: HostCoreOptions): HostCore {
       return hook.promise(new WebhookTapRequest(request, ci.config.view, rs) as WebhookRequest).then(
         (result) => {
           rs.done();
-          const drafts = result ?? [];
-          if (!Array.isArray(drafts)) {
-            throw new ZwError(
-              'ZW_ERR_PLUGIN_FAILED',
-              `plugin '${handler.plugin}' returned ${typeof drafts} instead of an array of drafts`,
-            );
-          }
-          return drafts;
+          if (Array.isArray(result)) return result;
+          throw notDrafts(handler.plugin, result);
         },
         (err: unknown) => {
           rs.done();

@@ -1,6 +1,7 @@
 /**
  * Draft → normalized Observation fields (DESIGN §6): severity and category enums (with the aliases security tools
- * use), eventType sanitized to ^[a-z0-9_]+$, bounded text and details. Invalid drafts are reported, not thrown.
+ * use), eventType sanitized to ^[a-z0-9_]+$, bounded text and details. Invalid drafts are reported, not thrown:
+ * also a draft whose reading or serializing throws (a getter, a `toJSON`, a bigint in details).
  */
 import { CATEGORIES, type Category, type ObservationDraft, SEVERITIES, type Severity } from '../api/index.ts';
 import { isoString, parseIso } from './iso-time.ts';
@@ -80,6 +81,12 @@ export interface NormalizedDraft {
   ttlSeconds?: number;
   /** The finding is over (plugin API 1.2.0): resolve its Observation at `resolvedAt` (ms, event time). */
   resolvedAt?: number;
+  /**
+   * Internal, never stored: set only when normalization cut something (title, message, details), holding what was
+   * sent for the fields that were cut. The generic fingerprint hashes these instead, so two events that differ only
+   * in the part cut off stay two findings. Absent (the usual case) = nothing was cut.
+   */
+  sent?: { title?: string; message?: string; details?: Record<string, unknown> };
 }
 
 export type NormalizeResult = { ok: true; draft: NormalizedDraft } | { ok: false; reason: string; field: string };
@@ -90,6 +97,22 @@ const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; now: number }): NormalizeResult {
+  // One try per draft (not per field): a draft whose getter or toJSON throws, or whose details JSON cannot write
+  // (bigint), is one invalid draft, not a failure of the batch it came in.
+  try {
+    return normalize(draft, opts);
+  } catch (err) {
+    return { ok: false, reason: `reading the draft threw ${thrown(err)}`, field: '' };
+  }
+}
+
+/** What a draft's getter or toJSON threw, for the drop log: at most 200 characters. */
+function thrown(err: unknown): string {
+  const s = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return `(${s.length <= 200 ? s : `${s.slice(0, 199)}…`})`;
+}
+
+function normalize(draft: unknown, opts: { maxDetailsBytes: number; now: number }): NormalizeResult {
   if (!draft || typeof draft !== 'object' || Array.isArray(draft))
     return { ok: false, reason: 'draft is not an object', field: '' };
   const d = draft as ObservationDraft;
@@ -127,16 +150,29 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
   } else if (d.resolvedAt !== undefined) {
     return { ok: false, reason: 'resolvedAt is only meaningful with resolved: true', field: 'resolvedAt' };
   }
+  const title = d.title.trim();
   const out: NormalizedDraft = {
     severity,
     category,
     eventType: sanitizeEventType(d.eventType),
-    title: truncate(d.title.trim(), MAX_TITLE),
+    title,
     detectedAt,
     labels,
     annotations,
   };
-  if (d.message) out.message = truncate(d.message, MAX_MESSAGE);
+  // What was cut is kept aside (out.sent) for the fingerprint only: rare, so no object for the usual draft.
+  let sent: NormalizedDraft['sent'];
+  if (title.length > MAX_TITLE) {
+    out.title = truncate(title, MAX_TITLE);
+    sent = { title };
+  }
+  if (d.message) {
+    if (d.message.length <= MAX_MESSAGE) out.message = d.message;
+    else {
+      out.message = truncate(d.message, MAX_MESSAGE);
+      sent = { ...sent, message: d.message };
+    }
+  }
   if (resource) out.resource = resource;
   if (d.details !== undefined) {
     if (typeof d.details !== 'object' || d.details === null || Array.isArray(d.details)) {
@@ -151,9 +187,17 @@ export function normalizeDraft(draft: unknown, opts: { maxDetailsBytes: number; 
       if (deep !== undefined)
         return { ok: false, reason: `details nest deeper than ${MAX_JSON_DEPTH} levels`, field: deep };
     }
-    out.details =
-      bound >= 0 && bound <= opts.maxDetailsBytes ? d.details : boundDetails(d.details, opts.maxDetailsBytes);
+    if (bound >= 0 && bound <= opts.maxDetailsBytes) out.details = d.details;
+    else {
+      try {
+        out.details = boundDetails(d.details, opts.maxDetailsBytes);
+      } catch (err) {
+        return { ok: false, reason: `details cannot be written as JSON ${thrown(err)}`, field: 'details' };
+      }
+      if (out.details !== d.details) sent = { ...sent, details: d.details };
+    }
   }
+  if (sent) out.sent = sent;
   if (d.fingerprint) out.fingerprint = d.fingerprint;
   if (d.ttlSeconds !== undefined) out.ttlSeconds = d.ttlSeconds;
   if (resolvedAt !== undefined) out.resolvedAt = resolvedAt;
@@ -218,7 +262,9 @@ export function boundDetails(details: Record<string, unknown>, maxBytes: number)
   for (const [k, v] of Object.entries(details)) {
     const size = Buffer.byteLength(JSON.stringify(v) ?? '') + k.length + 4;
     if (used + size <= maxBytes) {
-      out[k] = v;
+      // An own "__proto__" key stays a key: an assignment would set (or, with null, drop) the prototype instead.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true });
+      else out[k] = v;
       used += size;
     } else omitted.push(k);
   }

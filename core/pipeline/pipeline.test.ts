@@ -58,6 +58,17 @@ describe('normalize', () => {
     assert.deepEqual((out._truncated as { omittedFields: string[] }).omittedFields, ['b']);
     assert.ok(Buffer.byteLength(JSON.stringify(out)) <= 800);
   });
+  test('bounding keeps an own "__proto__" key as a key (null too), not as the prototype', () => {
+    for (const proto of ['{"x":1}', 'null']) {
+      const details = JSON.parse(`{"__proto__":${proto},"constructor":"c","big":"${'y'.repeat(900)}"}`);
+      const out = boundDetails(details, 200);
+      assert.equal(Object.getPrototypeOf(out), Object.prototype);
+      assert.ok(Object.hasOwn(out, '__proto__'));
+      assert.equal(JSON.stringify(Object.getOwnPropertyDescriptor(out, '__proto__')?.value), proto);
+      assert.equal(out.constructor, 'c');
+      assert.deepEqual((out._truncated as { omittedFields: string[] }).omittedFields, ['big']);
+    }
+  });
 });
 
 describe('fingerprint and names', () => {
@@ -383,13 +394,20 @@ describe('pipeline', () => {
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     return r.ingester;
   };
-  const make = (opts: { now?: () => number; sink?: ObservationSink; ownNamespaces?: string[] } = {}) => {
+  const make = (
+    opts: {
+      now?: () => number;
+      sink?: ObservationSink;
+      ownNamespaces?: string[];
+      dropLog?: (source: string, reason: string, detail?: object) => void;
+    } = {},
+  ) => {
     const metrics = createMetrics();
     const store = new SqliteStore(':memory:');
     const p = new Pipeline({
       sink: opts.sink ?? store,
       metrics,
-      dropLog: () => {},
+      dropLog: opts.dropLog ?? (() => {}),
       maxDetailsBytes: 4096,
       defaultTtlSeconds: 3600,
       dedupMaxEntries: 1000,
@@ -566,6 +584,124 @@ describe('pipeline', () => {
     now = 10 * 86_400_000;
     const r = await p.process(ci, [{ severity: 'high', title: 'a', fingerprint: 'f1' }], 'informer');
     assert.equal(r.duplicates, 1);
+  });
+
+  test('a draft that cannot be read or written as JSON is one invalid draft; the rest of the batch is written', async () => {
+    const drops: [string, string, object | undefined][] = [];
+    const { p, store, metrics } = make({ dropLog: (source, reason, detail) => drops.push([source, reason, detail]) });
+    const ci = p.compile(ingester());
+    const unreadable = [
+      { severity: 'high', title: 'bigint', details: { n: 10n } },
+      {
+        severity: 'high',
+        title: 'toJSON',
+        details: {
+          toJSON() {
+            throw new Error('no JSON for you');
+          },
+        },
+      },
+      {
+        severity: 'high',
+        get title(): string {
+          throw new Error('getter');
+        },
+      },
+      {
+        severity: 'high',
+        title: 'deep getter',
+        details: {
+          get a(): string {
+            throw new Error('nested getter');
+          },
+        },
+      },
+    ];
+    const batch = [{ severity: 'high', title: 'good' }, ...unreadable, { severity: 'high', title: 'after' }];
+    const first = await p.process(ci, batch as never, 'webhook');
+    assert.deepEqual([first.created, first.dropped, first.duplicates], [2, 4, 0]);
+    // A retry of the same batch: the good ones are duplicates, the others dropped again; nothing throws.
+    const again = await p.process(ci, batch as never, 'webhook');
+    assert.deepEqual([again.created, again.dropped, again.duplicates], [0, 4, 2]);
+    assert.deepEqual(
+      store
+        .list()
+        .map((o) => o.spec.title)
+        .sort(),
+      ['after', 'good'],
+    );
+    assert.match(
+      await metrics.registry.metrics(),
+      /zen_watcher_observations_dropped_total\{source="tool",reason="invalid_draft"\} 8/,
+    );
+    assert.ok(drops.every(([source, reason]) => source === 'tool' && reason === 'invalid_draft'));
+    const why = drops.slice(0, 4).map(([, , d]) => d as { field: string; why: string });
+    assert.deepEqual(
+      why.map((w) => w.field),
+      ['details', 'details', '', ''],
+    );
+    assert.match(why[0]!.why, /^details cannot be written as JSON \(TypeError: .*BigInt/);
+    assert.match(why[1]!.why, /no JSON for you/);
+    assert.match(why[2]!.why, /^reading the draft threw \(Error: getter\)$/);
+    // The resolver's preview goes through the same normalization: undefined, not a throw.
+    assert.equal(await p.preview(ci, unreadable[2] as never), undefined);
+  });
+
+  describe('content cut by normalization is still identity: the fingerprint hashes what was sent', () => {
+    // make() bounds details to 4096 bytes; titles are cut at 256 characters, messages at 4096.
+    const big = 'x'.repeat(5000);
+    const cases: [string, (tail: string) => Record<string, unknown>][] = [
+      [
+        'details beyond the byte budget',
+        (tail) => ({ severity: 'high', title: 't', details: { a: 1, big: big + tail } }),
+      ],
+      ['a title beyond 256 characters', (tail) => ({ severity: 'high', title: `${'t'.repeat(300)}${tail}` })],
+      ['a message beyond 4096 characters', (tail) => ({ severity: 'high', title: 't', message: big + tail })],
+    ];
+    for (const [what, draft] of cases) {
+      test(what, async () => {
+        const { p, store } = make();
+        const ci = p.compile(ingester());
+        const r = await p.process(ci, [draft('TAIL1'), draft('TAIL2'), draft('TAIL1')] as never, 'webhook');
+        assert.deepEqual([r.created, r.duplicates], [2, 1], 'different events are two, equal ones one');
+        const stored = store.list();
+        assert.equal(stored.length, 2);
+        // Stored cut as before, and nothing of what was sent is stored besides.
+        for (const o of stored) {
+          assert.ok(o.spec.title.length <= 256);
+          assert.ok((o.spec.message ?? '').length <= 4096);
+          assert.ok(JSON.stringify(o.spec.details ?? {}).length <= 4096 + 200);
+          assert.ok(!JSON.stringify(o).includes('TAIL'), 'the cut tail is not stored');
+          assert.deepEqual(Object.keys(o.spec).includes('sent'), false);
+        }
+        assert.equal(new Set(stored.map((o) => o.spec.fingerprint)).size, 2);
+      });
+    }
+    test('the key strategy reads a field from what was sent too', async () => {
+      const { p } = make();
+      const ci = p.compile(ingester({ deduplication: { strategy: 'key', fields: ['details.big'] } }));
+      const d = (tail: string) => ({ severity: 'high', title: 't', details: { big: big + tail } });
+      const r = await p.process(ci, [d('one'), d('two'), d('one')] as never, 'webhook');
+      assert.deepEqual([r.created, r.duplicates], [2, 1]);
+    });
+    test('nothing cut: the basis is the normalized content, as before (names unchanged)', async () => {
+      const { p } = make();
+      const ci = p.compile(ingester());
+      const draft = { severity: 'HIGH', title: '  t  ', message: 'm', details: { a: 1 } };
+      const basis = canonicalJson({
+        severity: 'high',
+        category: 'security',
+        eventType: 'custom_event',
+        title: 't',
+        message: 'm',
+        resource: undefined,
+        details: { a: 1 },
+      });
+      const seen = await p.preview(ci, draft as never);
+      assert.equal(seen?.obs.spec.fingerprint, sha256Hex(basis));
+      const norm = normalizeDraft(draft, { maxDetailsBytes: 4096, now: 0 });
+      assert.ok(norm.ok && norm.draft.sent === undefined);
+    });
   });
 });
 

@@ -575,18 +575,24 @@ export class Pipeline {
   }
 
   #fingerprint(ci: CompiledIngester, d: NormalizedDraft): string {
+    // When normalization cut something (d.sent, rare), the basis is what was sent: two events that differ only in the
+    // part cut off are two findings. Nothing cut: the basis is the normalized content, as always (names unchanged).
+    const sent = d.sent;
     const content = () =>
       d.fingerprint ??
       canonicalJson({
         severity: d.severity,
         category: d.category,
         eventType: d.eventType,
-        title: d.title,
-        message: d.message,
+        title: sent?.title ?? d.title,
+        message: sent?.message ?? d.message,
         resource: d.resource,
-        details: d.details,
+        details: sent?.details ?? d.details,
       });
-    const keyed = () => canonicalJson(ci.fields.map((f) => getPath(d, f) ?? null));
+    const keyed = () => {
+      const from = sent ? { ...d, ...sent } : d;
+      return canonicalJson(ci.fields.map((f) => getPath(from, f) ?? null));
+    };
     const basis = ci.strategy === 'key' ? keyed() : ci.strategy === 'hybrid' ? `${content()}\n${keyed()}` : content();
     return sha256Hex(basis);
   }

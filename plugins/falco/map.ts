@@ -506,7 +506,7 @@ export function detailsOf(
       ({ kept, count, omitted } = keptByGroup(fields, sortedKeys, config));
       break;
     }
-    kept[key] = value;
+    keep(kept, key, value);
     count++;
   }
   if (count > 0) details.outputFields = kept;
@@ -528,11 +528,17 @@ function keptByGroup(
     else chosen.set(key, value);
   }
   const kept: Record<string, unknown> = {};
-  for (const key of sortedKeys) if (chosen.has(key)) kept[key] = chosen.get(key);
+  for (const key of sortedKeys) if (chosen.has(key)) keep(kept, key, chosen.get(key));
   return { kept, count: chosen.size, omitted };
 }
 
 const OMIT = Symbol('omit');
+
+/** `out[key] = value`, except that "__proto__" stays a key (an assignment would set, or with null drop, the prototype). */
+function keep(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true });
+  else out[key] = value;
+}
 
 function boundedValue(v: unknown, max: number): unknown {
   if (v === null || typeof v === 'boolean') return v;

@@ -119,8 +119,10 @@ describe('errors that escape plugin code', () => {
       );
       r = await post(`${p.url}/ingest/leaky`, '{"leak":"rejection"}');
       assert.equal(r.status, 503, r.text);
-      assert.equal(r.json?.error, 'ZW_ERR_PLUGIN_FAILED');
-      assert.match(String(r.json?.reason), /source plugin 'zen-plugin-leaky' is disabled/);
+      assert.equal(r.json?.error, 'ZW_ERR_PLUGIN_DISABLED');
+      assert.match(String(r.json?.reason), /^plugin 'zen-plugin-leaky' is disabled: .*until zen-watcher restarts/);
+      assert.doesNotMatch(String(r.json?.reason), /nobody handles/, "the plugin's fault messages stay in the log");
+      assert.equal(r.headers.get('retry-after'), '60');
       assert.equal(await faults('unhandled_rejection'), 2, 'a disabled plugin is not called, so it leaks no more');
       await generic('after the plugin was disabled');
 

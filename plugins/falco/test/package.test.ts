@@ -32,7 +32,7 @@ after(() => kit.close());
 describe('package', () => {
   packageIdentityTests(PLUGIN_DIR, p, {
     name: 'falco',
-    version: '1.1.2',
+    version: '1.1.3',
     zenWatcher: {
       hostApi: '^1.0.0',
       entry: 'index.ts',

@@ -175,6 +175,37 @@ describe('own fixtures', () => {
     assert.equal(observations[0]?.namespace, INGESTER_NS);
   });
 
+  test('output fields named "__proto__" and "constructor" are kept as fields (null too), stored intact', async () => {
+    const text = JSON.stringify(own('falcosidekick-critical-shell-in-pod.json').body);
+    for (const proto of ['"p"', 'null']) {
+      // As JSON.parse makes it from the wire: "__proto__" is an own key of output_fields.
+      const body = JSON.parse(
+        text.replace('"output_fields":{', `"output_fields":{"__proto__":${proto},"constructor":"ctor",`),
+      ) as Record<string, unknown>;
+      const check = (fields: Record<string, unknown>, where: string) => {
+        assert.equal(Object.getPrototypeOf(fields), Object.prototype, `${where}: the prototype is untouched`);
+        assert.ok(Object.hasOwn(fields, '__proto__'), `${where}: "__proto__" is a field`);
+        assert.equal(JSON.stringify(Object.getOwnPropertyDescriptor(fields, '__proto__')?.value), proto, where);
+        assert.equal(fields.constructor, 'ctor', where);
+      };
+      const [d] = await kit.webhookDrafts(body);
+      check(fieldsOf(d), 'draft');
+      assert.equal(d!.details?.outputFieldsOmitted, 1, 'only evt.time (> 2^53) is omitted');
+      // More fields than maxOutputFields (the other way of choosing them): "__proto__" sorts before "constructor".
+      const [cut] = await kit.webhookDrafts(body, { config: { maxOutputFields: 15 } });
+      check({ ...fieldsOf(cut), constructor: 'ctor' }, 'maxOutputFields');
+      assert.equal(Object.hasOwn(fieldsOf(cut), 'constructor'), false);
+      assert.equal(cut!.details?.outputFieldsOmitted, 2);
+      const k = await load();
+      try {
+        const { observations } = await k.webhook(body);
+        check(observations[0]!.spec.details?.outputFields as Record<string, unknown>, 'stored');
+      } finally {
+        await k.close();
+      }
+    }
+  });
+
   test('JSON Lines with a bad second line: the whole request is refused naming [1].priority; nothing written', async () => {
     const k = await load();
     try {
