@@ -42,7 +42,8 @@ Environment (all optional; full table in docs/CONFIGURATION.md):
   ZEN_HOOK_TIMEOUT_SECONDS, ZEN_SHUTDOWN_TIMEOUT_SECONDS, ZEN_WEBHOOK_ACK_WAIT_MS, ZEN_GC_INTERVAL_SECONDS
   ZEN_WEBHOOK_ACK_PENDING
                       answer when a webhook's write outlasts ZEN_WEBHOOK_ACK_WAIT_MS: retry (default; 503 +
-                      Retry-After, a 2xx means stored) | accept (202, in memory: for senders that never retry)
+                      Retry-After, a 2xx means stored) | accept (202, in memory: for senders that never retry);
+                      ZEN_WEBHOOK_ACK_WAIT_MS=0 (answer at once) needs accept
   ZEN_STORE_WRITER    standalone store commits: worker (default; a worker thread, the event loop keeps serving) |
                       inline (on the event loop: less CPU per event in total, one core)
   ZEN_SHARD_SLOTS     kubernetes mode: informer work split across replicas on this many slot Leases

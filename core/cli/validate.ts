@@ -75,9 +75,12 @@ export function validateFiles(
       }
     }
   }
-  const { rejected } = resolveConflicts(valid.map((v) => v.ing));
+  const { rejected } = resolveConflicts(
+    valid.map((v) => v.ing),
+    valid.map((v) => v.origin),
+  );
   for (const r of rejected) {
-    const origin = valid.find((v) => v.ing.key === r.key)?.origin ?? r.key;
+    const origin = r.origin ?? r.key;
     for (const e of r.errors) {
       out.write(`${origin}: ${e.path}: ${e.message}\n`);
       errors++;

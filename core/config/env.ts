@@ -101,13 +101,24 @@ export class EnvError extends ZwError {
   }
 }
 
+/** A variable's value without surrounding whitespace; undefined when unset or blank (an empty value is unset). */
+function trimmedValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+// Plain decimal only: Number() would also take '0x10', '0b1', '1e3' and ' ' (0), none of which the docs allow.
+const DECIMAL_INTEGER = /^-?\d+$/;
+const DECIMAL_NUMBER = /^-?(\d+(\.\d*)?|\.\d+)$/;
+
 function int(env: NodeJS.ProcessEnv, names: string[], def: number, min: number, max: number): number {
   for (const name of names) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new EnvError(name, `must be an integer in [${min}, ${max}], got '${raw}'`);
+    const value = trimmedValue(env, name);
+    if (value === undefined) continue;
+    if (!DECIMAL_INTEGER.test(value))
+      throw new EnvError(name, `must be an integer in [${min}, ${max}] written in decimal digits, got '${env[name]}'`);
+    const n = Number(value) || 0; // `|| 0`: '-0' is 0
+    if (n < min || n > max) throw new EnvError(name, `must be an integer in [${min}, ${max}], got '${env[name]}'`);
     return n;
   }
   return def;
@@ -115,12 +126,34 @@ function int(env: NodeJS.ProcessEnv, names: string[], def: number, min: number, 
 
 /** Fractional seconds allowed (e.g. 0.5), so tests can run the election fast. */
 function seconds(env: NodeJS.ProcessEnv, name: string, def: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def * 1000;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0 || n > 3600)
-    throw new EnvError(name, `must be a number of seconds in (0, 3600], got '${raw}'`);
+  const value = trimmedValue(env, name);
+  if (value === undefined) return def * 1000;
+  const n = DECIMAL_NUMBER.test(value) ? Number(value) : Number.NaN;
+  if (!(n > 0 && n <= 3600))
+    throw new EnvError(name, `must be a decimal number of seconds in (0, 3600], got '${env[name]}'`);
   return Math.round(n * 1000);
+}
+
+/**
+ * ZEN_WEBHOOK_ACK_WAIT_MS and ZEN_WEBHOOK_ACK_PENDING together. A wait of 0 with `retry` would answer every webhook
+ * 503 ZW_ERR_WRITE_PENDING, even the resend of an event already stored: a retrying sender never got a 2xx.
+ */
+function webhookAck(env: NodeJS.ProcessEnv): Pick<HostEnv, 'ackWaitMs' | 'ackPending'> {
+  const ackPending = (trimmedValue(env, 'ZEN_WEBHOOK_ACK_PENDING') ?? 'retry').toLowerCase();
+  if (ackPending !== 'retry' && ackPending !== 'accept') {
+    throw new EnvError(
+      'ZEN_WEBHOOK_ACK_PENDING',
+      `must be retry (503 + Retry-After while the write is pending) or accept (202, in memory), got '${env.ZEN_WEBHOOK_ACK_PENDING}'`,
+    );
+  }
+  const ackWaitMs = int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000);
+  if (ackWaitMs === 0 && ackPending === 'retry') {
+    throw new EnvError(
+      'ZEN_WEBHOOK_ACK_WAIT_MS',
+      '0 needs ZEN_WEBHOOK_ACK_PENDING=accept (answer 202 at once): with ZEN_WEBHOOK_ACK_PENDING=retry (the default) every webhook would be answered 503 ZW_ERR_WRITE_PENDING, even once its event is stored, so a retrying sender would never get a 2xx; set 1 or more, or ZEN_WEBHOOK_ACK_PENDING=accept',
+    );
+  }
+  return { ackWaitMs, ackPending: ackPending as HostEnv['ackPending'] };
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -189,13 +222,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
   if (mode !== 'auto' && mode !== 'standalone' && mode !== 'kubernetes') {
     throw new EnvError('ZEN_MODE', `must be auto, standalone or kubernetes, got '${env.ZEN_MODE}'`);
   }
-  const ackPending = (env.ZEN_WEBHOOK_ACK_PENDING || 'retry').toLowerCase();
-  if (ackPending !== 'retry' && ackPending !== 'accept') {
-    throw new EnvError(
-      'ZEN_WEBHOOK_ACK_PENDING',
-      `must be retry (503 + Retry-After while the write is pending) or accept (202, in memory), got '${env.ZEN_WEBHOOK_ACK_PENDING}'`,
-    );
-  }
+  const ack = webhookAck(env);
   const storeWriter = (env.ZEN_STORE_WRITER || 'worker').trim().toLowerCase();
   if (storeWriter !== 'worker' && storeWriter !== 'inline') {
     throw new EnvError(
@@ -229,8 +256,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Readonly<HostEnv>
     pluginFaultWindowMs: int(env, ['ZEN_PLUGIN_FAULT_WINDOW_SECONDS'], 600, 1, 86_400) * 1000,
     shutdownTimeoutMs: int(env, ['ZEN_SHUTDOWN_TIMEOUT_SECONDS', 'HTTP_SHUTDOWN_TIMEOUT_SECONDS'], 10, 1, 3600) * 1000,
     gcIntervalSeconds: int(env, ['ZEN_GC_INTERVAL_SECONDS'], 3600, 1, 86_400 * 7),
-    ackWaitMs: int(env, ['ZEN_WEBHOOK_ACK_WAIT_MS'], 5000, 0, 600_000),
-    ackPending: ackPending as HostEnv['ackPending'],
+    ...ack,
     storeWriter: storeWriter as HostEnv['storeWriter'],
     clientRateLimitRps: int(env, ['ZEN_CLIENT_RATE_LIMIT_RPS'], 200, 0, 1_000_000),
     clientRateLimitBurst: int(env, ['ZEN_CLIENT_RATE_LIMIT_BURST'], 400, 1, 10_000_000),

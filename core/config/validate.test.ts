@@ -85,6 +85,40 @@ describe('Ingester validation', () => {
     const r2 = validator.validate(doc({ source: 'trivy', ingester: 'informer', ttl: { min: '2h', max: '1h' } }));
     assert.deepEqual(paths(r2), ['spec.ttl.min']);
   });
+  test('webhook paths the host serves itself, or that cannot be reached as written, are InvalidConfig', () => {
+    const refused = (path: string) => {
+      const r = validator.validate(doc({ source: 'falco', ingester: 'webhook', webhook: { path } }));
+      assert.equal(r.ok ? 'ok' : r.reason, 'InvalidConfig', path);
+      assert.deepEqual(paths(r), ['spec.webhook.path'], path);
+      return r.ok ? '' : r.errors[0]!.message;
+    };
+    assert.match(refused('/healthz'), /reserved for the host's \/healthz/);
+    assert.match(refused('/readyz'), /reserved for the host's \/readyz/);
+    assert.match(refused('/metrics'), /reserved for the host's \/metrics/);
+    assert.match(refused('/'), /reserved for the host's \//);
+    assert.match(refused('/ui'), /reserved for the host's UI/);
+    assert.match(refused('/ui/index.html'), /reserved for the host's UI/);
+    assert.match(refused('/api/v1/observations'), /reserved for the host's read API/);
+    assert.match(refused('/api/'), /reserved for the host's read API/);
+    assert.match(refused('/ingest/../healthz'), /must not contain '\.\.' segments/);
+    assert.match(refused('/ingest/./x'), /must not contain '\.' segments/);
+    assert.match(refused('/..'), /must not contain '\.\.' segments/);
+    assert.match(refused('//x'), /must not contain empty segments/);
+    assert.match(refused('/ingest//x'), /must not contain empty segments/);
+    assert.match(refused('/ingest/webhook/'), /must not end with '\/'.*'\/ingest\/webhook' would be two different/);
+    for (const path of [
+      '/ingest/x',
+      '/api',
+      '/apix/y',
+      '/uix',
+      '/healthz2',
+      '/ingest/.well-known',
+      '/a..b',
+      '/x/y.z',
+    ]) {
+      assert.ok(validator.validate(doc({ source: 'falco', ingester: 'webhook', webhook: { path } })).ok, path);
+    }
+  });
   test('validation never throws on garbage', () => {
     for (const junk of [
       null,

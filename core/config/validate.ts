@@ -171,6 +171,8 @@ export class IngesterValidator {
         errors.push({ path: 'spec.informer', message: 'must not be set when spec.ingester is webhook' });
       }
       errors.push(...checkDurations(spec), ...checkDestinationUses(spec));
+      const pathProblem = spec.webhook && webhookPathProblem(spec.webhook.path);
+      if (pathProblem) errors.push({ path: 'spec.webhook.path', message: pathProblem });
       const window = spec.deduplication?.window;
       if (spec.ingester === 'informer' && window !== undefined && !/^0(ms|s|m|h|d)?$/.test(window)) {
         // An informer finding is one Observation for as long as it is reported; a window would split it in time.
@@ -241,6 +243,46 @@ export class IngesterValidator {
     deepFreeze(spec);
     return { ok: true, ingester: Object.freeze({ ...ingester, view: deepFreeze(view) }) };
   }
+}
+
+/**
+ * Paths the host's listener answers itself whatever the Ingesters say (koaOnly in core/http/server.ts, which these
+ * must follow): an Ingester there would be accepted and never called. config may not import http, hence a copy.
+ */
+const RESERVED_PATHS = new Map([
+  ['/', "the host's / (a redirect to the UI)"],
+  ['/healthz', "the host's /healthz"],
+  ['/readyz', "the host's /readyz"],
+  ['/metrics', "the host's /metrics"],
+  ['/ui', "the host's UI (/ui)"],
+]);
+const RESERVED_PREFIXES = new Map([
+  ['/ui/', "the host's UI (/ui/)"],
+  ['/api/', "the host's read API (/api/)"],
+]);
+
+/** What the host's listener keeps `path` for, or undefined (exported for the test that holds it to koaOnly). */
+export function reservedFor(path: string): string | undefined {
+  return RESERVED_PATHS.get(path) ?? [...RESERVED_PREFIXES].find(([prefix]) => path.startsWith(prefix))?.[1];
+}
+
+/**
+ * What is wrong with spec.webhook.path beyond the schema's characters, or undefined. The router matches the raw
+ * path exactly, while clients resolve `.` and `..` and proxies merge `//` (nginx merge_slashes): such a path could
+ * not be reached; `/x/` next to `/x` would be two webhooks that look like one and escape the Conflict check.
+ */
+function webhookPathProblem(path: string): string | undefined {
+  const reserved = reservedFor(path);
+  if (reserved) return `'${path}' is reserved for ${reserved}; choose another path, e.g. /ingest/<source>`;
+  if (path.endsWith('/'))
+    return `must not end with '/': paths are matched exactly, so '${path}' and '${path.slice(0, -1)}' would be two different webhooks`;
+  const segments = path.slice(1).split('/');
+  if (segments.includes(''))
+    return "must not contain empty segments ('//'): proxies merge them, so it could not be reached";
+  for (const dots of ['..', '.'])
+    if (segments.includes(dots))
+      return `must not contain '${dots}' segments: clients and proxies resolve them, so it could not be reached`;
+  return undefined;
 }
 
 const DESTINATION_ONLY = ['name', 'minSeverity', 'sources', 'namespaces', 'categories'] as const;

@@ -82,7 +82,12 @@ export class IngesterRuntime {
       if (!before || canonicalJson(before) !== canonicalJson(r)) {
         this.#metrics.ingesterErrors.inc({ source: r.source, error_type: r.reason });
         this.#log.warn(
-          { ingester: r.key, reason: r.reason, errors: r.errors.map((e) => `${e.path}: ${e.message}`) },
+          {
+            ingester: r.key,
+            ...(r.origin !== undefined ? { origin: r.origin } : {}),
+            reason: r.reason,
+            errors: r.errors.map((e) => `${e.path}: ${e.message}`),
+          },
           'Ingester rejected; the others keep running',
         );
       }

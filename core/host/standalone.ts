@@ -33,8 +33,8 @@ export function createStandaloneRuntime(
     index: undefined,
     secretCredentials: undefined,
     async startIngesters(feed) {
-      const { valid, rejected } = loadIngesterFiles(env.configDir, feed.validator, log);
-      const resolved = resolveConflicts(valid);
+      const { valid, origins, rejected } = loadIngesterFiles(env.configDir, feed.validator, log);
+      const resolved = resolveConflicts(valid, origins);
       await feed.apply(resolved.active, [...rejected, ...resolved.rejected]);
     },
     startLeadership(callbacks) {
@@ -124,8 +124,9 @@ export function loadIngesterFiles(
   dir: string,
   validator: IngesterValidator,
   log: Logger,
-): { valid: IngesterConfig[]; rejected: Rejected[] } {
+): { valid: IngesterConfig[]; origins: string[]; rejected: Rejected[] } {
   const valid: IngesterConfig[] = [];
+  const origins: string[] = []; // where each of `valid` came from, for resolveConflicts' messages
   const rejected: Rejected[] = [];
   let files: string[] = [];
   try {
@@ -166,10 +167,13 @@ export function loadIngesterFiles(
             },
           ],
         });
-      } else valid.push(res.ingester);
+      } else {
+        valid.push(res.ingester);
+        origins.push(d.origin);
+      }
     }
   }
-  return { valid, rejected };
+  return { valid, origins, rejected };
 }
 
 /** Expired Observations deleted per statement; a full batch means more may be due, so the pass continues. */

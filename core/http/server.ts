@@ -82,7 +82,8 @@ export function errorBody(err: ZwError) {
 }
 
 /** Paths koa must see even if an Ingester claims them: the fixed routes, the read API and the UI. */
-function koaOnly(path: string): boolean {
+/** Paths the listener answers itself, never a webhook (core/config/validate.ts reservedFor must follow: a test holds them together). */
+export function koaOnly(path: string): boolean {
   return (
     path === '/' ||
     path === '/healthz' ||

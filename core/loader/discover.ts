@@ -36,15 +36,24 @@ export interface PluginRecord {
 
 /** Expand the search path: a directory that is itself a plugin, or a directory of plugin directories. */
 export function pluginDirectories(searchPath: readonly string[]): string[] {
-  return foundDirectories(searchPath).map((f) => f.dir);
+  return foundDirectories(searchPath).flatMap((f) => ('unusable' in f ? [] : [f.dir]));
 }
 
-/** Each plugin directory with the configured directory it was found in (its root, for the symlink check). */
-function foundDirectories(searchPath: readonly string[]): { dir: string; root: string }[] {
-  const out: { dir: string; root: string }[] = [];
+type Found = { dir: string; root: string } | { dir: string; unusable: string };
+
+/**
+ * Each plugin directory with the configured directory it was found in (its root, for the symlink check), and each
+ * search path entry that cannot be searched, with why: a mistyped ZEN_PLUGIN_DIRS entry is reported, not skipped.
+ */
+function foundDirectories(searchPath: readonly string[]): Found[] {
+  const out: Found[] = [];
   for (const entry of searchPath) {
     const dir = resolve(entry);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) continue;
+    const unusable = unusableReason(dir);
+    if (unusable) {
+      out.push({ dir, unusable });
+      continue;
+    }
     if (isPluginDir(dir)) {
       out.push({ dir, root: dir });
       continue;
@@ -62,6 +71,20 @@ function foundDirectories(searchPath: readonly string[]): { dir: string; root: s
     }
   }
   return out;
+}
+
+/** Why a search path entry cannot be searched, or undefined. The record names the directory; this says why. */
+function unusableReason(dir: string): string | undefined {
+  const entry = 'a ZEN_PLUGIN_DIRS or ZEN_BUILTIN_PLUGIN_DIR entry; no plugins loaded from it';
+  try {
+    const stat = statSync(dir, { throwIfNoEntry: false });
+    if (!stat) return `does not exist (${entry})`;
+    if (!stat.isDirectory()) return `is not a directory (${entry})`;
+    readdirSync(dir);
+    return undefined;
+  } catch (err) {
+    return `cannot be read: ${(err as Error).message} (${entry})`;
+  }
 }
 
 /** Name and version for the listing of a refused directory (reading its package.json runs no code). */
@@ -96,7 +119,21 @@ export function discoverPlugins(
   const takenDestinations = new Map<string, string>();
   const records: PluginRecord[] = [];
 
-  for (const { dir, root } of foundDirectories(searchPath)) {
+  for (const found of foundDirectories(searchPath)) {
+    const { dir } = found;
+    // Reported like a plugin that failed: the host logs it (warn, once per start), `plugins list` shows it.
+    if ('unusable' in found) {
+      records.push({
+        name: '?',
+        version: '?',
+        dir,
+        status: 'failed',
+        code: 'ZW_ERR_PLUGIN_PATH',
+        reason: found.unusable,
+      });
+      continue;
+    }
+    const { root } = found;
     const outside = outsideReason(root, dir, ['package.json']);
     if (outside) {
       records.push({ ...identity(dir), dir, status: 'failed', code: 'ZW_ERR_PLUGIN_PATH', reason: outside });

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Observation } from '../../core/api/index.ts';
+import { reservedFor } from '../../core/config/validate.ts';
+import { koaOnly } from '../../core/http/server.ts';
 import type { SqliteStore } from '../../core/sinks/sqlite-store.ts';
 import type { ObservationSink } from '../../core/sinks/types.ts';
 import { cleanup, post, startTestHost, type TestHost, webhookIngester, writeConfigDir } from '../support/host.ts';
@@ -205,4 +207,16 @@ describe('backpressure', () => {
       cleanup(configDir, h.dataDir);
     }
   });
+});
+
+test('the Ingester validation reserves exactly the paths the listener keeps for itself', () => {
+  const paths = ['/', '/healthz', '/readyz', '/metrics', '/ui', '/ui/', '/ui/app.js', '/api/', '/api/v1/observations'];
+  const webhooks = ['/ingest/webhook', '/healthz2', '/uix', '/apis/x', '/metrics/x', '/readyz/'];
+  for (const p of [...paths, ...webhooks])
+    assert.equal(
+      reservedFor(p) !== undefined,
+      koaOnly(p),
+      `${p}: validate.ts reservedFor and server.ts koaOnly disagree`,
+    );
+  assert.ok(paths.every((p) => koaOnly(p)) && webhooks.every((p) => !koaOnly(p)));
 });
