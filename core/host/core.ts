@@ -94,7 +94,13 @@ export function createHostCore(o: HostCoreOptions): HostCore {
 
   // Hooks, guarded: timing, deadlines and isolation for every tap; each kind of failure logged once.
   let faults: PluginFaults | undefined; // once the plugins are found: escaped errors of plugin code (ADR 0015)
-  const hooks = createGuardedHooks({ env, log, metrics, faults: () => faults, onTapFailure: o.onTapFailure });
+  const { hooks, reportFailure } = createGuardedHooks({
+    env,
+    log,
+    metrics,
+    faults: () => faults,
+    onTapFailure: o.onTapFailure,
+  });
 
   const pipeline = new Pipeline({
     sink: o.sink,
@@ -157,25 +163,15 @@ export function createHostCore(o: HostCoreOptions): HostCore {
   };
 
   // Every tap of the handler (all the plugin's: handlers are unique) ran and none returned an array: undefined (a
-  // forgotten `return`), null or anything else is the plugin's failure, as a throw is (counted, logged once, 500).
-  const warned = new Set<string>();
+  // forgotten `return`), null or anything else is the plugin's failure, reported as a throw is (counted, logged
+  // once, onTapFailure), and a 500.
   const notDrafts = (plugin: string, result: unknown): ZwError => {
     const what = result === null ? 'null' : typeof result;
     const error = new ZwError(
       'ZW_ERR_PLUGIN_FAILED',
       `plugin '${plugin}' returned ${what}: return an array of drafts ([] for none)`,
     );
-    metrics.pluginHookErrors.inc({ plugin, hook: 'onWebhook', kind: 'error' });
-    const fields = { plugin, hook: 'onWebhook', kind: 'error', err: error.message };
-    if (warned.has(plugin)) log.debug(fields, 'plugin tap failed');
-    else {
-      warned.add(plugin);
-      log.error(
-        fields,
-        `${error.message} (onWebhook; later ones at debug, counted in zen_watcher_plugin_hook_errors_total)`,
-      );
-    }
-    o.onTapFailure?.({ plugin, hook: 'onWebhook', kind: 'error', error });
+    reportFailure({ plugin, hook: 'onWebhook', kind: 'error', error });
     return zwError('ZW_ERR_PLUGIN_FAILED', { plugin }, { cause: error });
   };
 

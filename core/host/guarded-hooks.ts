@@ -37,10 +37,31 @@ export interface GuardedHooksOptions {
   onTapFailure?: ((failure: TapFailure) => void) | undefined;
 }
 
-export function createGuardedHooks(o: GuardedHooksOptions): HostHooks {
+/**
+ * The hooks, and the one place a plugin's failure is reported (counted, logged once per plugin/hook/kind, then at
+ * debug, handed to onTapFailure): the guard's, and the host's for a failure it finds after the taps ran (an
+ * onWebhook result that is not an array, core/host/core.ts).
+ */
+export function createGuardedHooks(o: GuardedHooksOptions): {
+  hooks: HostHooks;
+  reportFailure: (failure: TapFailure) => void;
+} {
   const { env, log, metrics } = o;
   const hooks = createHostHooks();
   const seen = new Set<string>();
+  const reportFailure = (f: TapFailure): void => {
+    metrics.pluginHookErrors.inc({ plugin: f.plugin, hook: f.hook, kind: f.kind });
+    const key = `${f.plugin}/${f.hook}/${f.kind}`;
+    const err = f.error instanceof Error ? f.error.message : String(f.error);
+    if (!seen.has(key)) {
+      seen.add(key);
+      log.error(
+        { plugin: f.plugin, hook: f.hook, kind: f.kind, err },
+        `plugin '${f.plugin}' failed in ${f.hook} (${f.kind}); only its own work is affected. Later failures of this kind are logged at debug and counted in zen_watcher_plugin_hook_errors_total`,
+      );
+    } else log.debug({ plugin: f.plugin, hook: f.hook, kind: f.kind, err }, 'plugin tap failed');
+    o.onTapFailure?.(f);
+  };
   guardHostHooks(hooks, {
     around: (plugin, call) => {
       const f = o.faults();
@@ -49,19 +70,7 @@ export function createGuardedHooks(o: GuardedHooksOptions): HostHooks {
     disabled: (plugin) => o.faults()?.disabled(plugin),
     deadlineMs: (h) => hookDeadlineMs(env, h),
     observe: (plugin, hook, s) => metrics.pluginHookDuration.observe({ plugin, hook }, s),
-    onFailure: (f) => {
-      metrics.pluginHookErrors.inc({ plugin: f.plugin, hook: f.hook, kind: f.kind });
-      const key = `${f.plugin}/${f.hook}/${f.kind}`;
-      const err = f.error instanceof Error ? f.error.message : String(f.error);
-      if (!seen.has(key)) {
-        seen.add(key);
-        log.error(
-          { plugin: f.plugin, hook: f.hook, kind: f.kind, err },
-          `plugin '${f.plugin}' failed in ${f.hook} (${f.kind}); only its own work is affected. Later failures of this kind are logged at debug and counted in zen_watcher_plugin_hook_errors_total`,
-        );
-      } else log.debug({ plugin: f.plugin, hook: f.hook, kind: f.kind, err }, 'plugin tap failed');
-      o.onTapFailure?.(f);
-    },
+    onFailure: reportFailure,
   });
-  return hooks;
+  return { hooks, reportFailure };
 }

@@ -135,11 +135,13 @@ test('onWebhook results: unserializable drafts are dropped alone; undefined or n
   const dropped = logLines.filter((l) => l.reason === 'invalid_draft' && l.level === 'info');
   assert.equal(dropped.length, 1, 'the first invalid draft of the source is logged at info, the others at debug');
   assert.equal(dropped[0]?.plugin, 'zen-plugin-drafty');
-  const returned = logLines.filter((l) => l.level === 'error' && /returned (undefined|null)/.test(String(l.msg)));
+  // Reported as every plugin failure is (core/host/guarded-hooks.ts): the message says who, `err` what it returned.
+  const returned = logLines.filter((l) => l.level === 'error' && /returned (undefined|null)/.test(String(l.err)));
   assert.equal(returned.length, 1, 'logged once per plugin');
   assert.equal(returned[0]?.plugin, 'zen-plugin-drafty');
+  assert.match(String(returned[0]?.msg), /^plugin 'zen-plugin-drafty' failed in onWebhook/);
   assert.match(
-    String(returned[0]?.msg),
+    String(returned[0]?.err),
     /^plugin 'zen-plugin-drafty' returned undefined: return an array of drafts \(\[\] for none\)/,
   );
 
